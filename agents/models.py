@@ -1,0 +1,38 @@
+"""The AI second opinion's log: one row per verdict, skip or failure."""
+
+from django.db import models
+
+from market.models import Regime
+
+
+class AgentDecision(models.Model):
+    class Decision(models.TextChoices):
+        APPROVED = "APPROVED"
+        REJECTED = "REJECTED"
+        SKIPPED = "SKIPPED", "skipped (pre-filter or guardrail)"
+
+    symbol = models.CharField(max_length=20)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    analyst_decision = models.CharField(max_length=10, blank=True)
+    guardian_decision = models.CharField(max_length=10, blank=True)
+    reasoning = models.TextField(blank=True)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    model_used = models.CharField(max_length=100, blank=True)
+    price_at_decision = models.DecimalField(max_digits=28, decimal_places=8, null=True, blank=True)
+    regime = models.CharField(max_length=10, choices=Regime.choices, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "agent_decisions"
+        indexes = [
+            models.Index(fields=["-created_at"], name="decision_created"),
+            models.Index(fields=["symbol", "-created_at"], name="decision_symbol_created"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.decision} @ {self.created_at:%Y-%m-%d %H:%M}"

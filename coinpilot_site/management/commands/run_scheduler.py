@@ -1,0 +1,24 @@
+import signal
+
+from django.core.management.base import BaseCommand
+
+from coinpilot_site.scheduling import SlotScheduler, get_schedules
+
+
+class Command(BaseCommand):
+    help = "Run the slot scheduler: enqueue each due job slot once (safe to run several)."
+
+    def handle(self, *args, **options) -> None:
+        stop = {"requested": False}
+
+        def request_stop(signum, frame) -> None:
+            stop["requested"] = True
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        schedules = get_schedules()
+        for s in schedules:
+            self.stdout.write(f"  {s.name:<24} {s.cron:<16} {s.tz:<11} -> {s.queue}")
+        self.stdout.write(self.style.SUCCESS(f"scheduler running with {len(schedules)} jobs"))
+        SlotScheduler(schedules).run_forever(should_stop=lambda: stop["requested"])
+        self.stdout.write("scheduler stopped")

@@ -1,0 +1,203 @@
+"""CoinPilot settings: everything comes from the environment; every default is safe for money.
+
+See `.env.example` for the full list of variables.
+"""
+
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("COINPILOT_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (see .env.example).")
+    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Prometheus: metrics written by RQ work horses reach the web /metrics through this directory.
+# It must be in the environment before prometheus_client is first imported, i.e. here.
+PROMETHEUS_MULTIPROC_DIR = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+)
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "django_rq",
+    "coinpilot_site",
+    "market",
+    "trading",
+    "agents",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "coinpilot_site.urls"
+WSGI_APPLICATION = "coinpilot_site.wsgi.application"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "coinpilot_site.context_processors.trading_mode",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'coinpilot.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and scheduler share the file: WAL lets readers run beside the one writer, and
+    # IMMEDIATE transactions take the write lock up front instead of failing on upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis and RQ -----------------------------------------------------------------------------
+# Empty REDIS_URL = the embedded default: an in-process fakeredis server (tests, one process).
+# `manage.py run_embedded` instead serves fakeredis on loopback and sets REDIS_URL for its
+# children, so the web, worker and scheduler processes share it.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    _RQ_CONNECTION = {"URL": REDIS_URL}
+else:
+    import fakeredis
+    import redis
+
+    _RQ_CONNECTION = {
+        "HOST": "embedded-fakeredis",
+        "PORT": 0,
+        "REDIS_CLIENT_KWARGS": {
+            "connection_pool": redis.ConnectionPool(
+                connection_class=fakeredis.FakeRedisConnection, server=fakeredis.FakeServer()
+            )
+        },
+    }
+RQ_QUEUE_NAMES = ("bot", "market", "default", "notifications")
+RQ_QUEUES = {name: dict(_RQ_CONNECTION, DEFAULT_TIMEOUT=300) for name in RQ_QUEUE_NAMES}
+RQ = {"WORKER_CLASS": "coinpilot_site.worker.CoinPilotWorker"}
+RQ_SHOW_ADMIN_LINK = True
+
+# Every periodic job is declared in this table (see coinpilot_site/schedule.py).
+COINPILOT_SCHEDULE = env.str("COINPILOT_SCHEDULE", default="coinpilot_site.schedule.SCHEDULES")
+SCHEDULER_HEARTBEAT_TTL = 15  # seconds; the System page calls the scheduler dead after this
+
+# --- Trading: paper by default, live only on explicit opt-in ---------------------------------
+COINPILOT_LIVE_TRADING = env.bool("COINPILOT_LIVE_TRADING", default=False)
+UPBIT_ACCESS_KEY = env.str("UPBIT_ACCESS_KEY", default="")
+UPBIT_SECRET_KEY = env.str("UPBIT_SECRET_KEY", default="")
+UPBIT_BASE_URL = env.str("UPBIT_BASE_URL", default="https://api.upbit.com")
+COINPILOT_MARKET_SOURCE = env.str("COINPILOT_MARKET_SOURCE", default="sim")
+COINPILOT_PAPER_INITIAL_KRW = env.str("COINPILOT_PAPER_INITIAL_KRW", default="10000000")
+
+# --- AI (off without a key; never a fake verdict) ---------------------------------------------
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+LLM_MODE = env.str("LLM_MODE", default="dev")
+LLM_MODEL_DEV = env.str("LLM_MODEL_DEV", default="claude-haiku-4-5")
+LLM_MODEL_PROD = env.str("LLM_MODEL_PROD", default="claude-sonnet-4-5")
+OPENAI_REPORT_MODEL = env.str("OPENAI_REPORT_MODEL", default="gpt-4o-mini")
+
+# --- Notifications ----------------------------------------------------------------------------
+DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")
+
+# --- Time, language, static -------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "Asia/Seoul"  # shown to people; everything is stored in UTC
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Security: strict unless DEBUG (a reverse proxy terminates TLS in production) -------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapers speak plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"rq.worker": {"level": "WARNING"}},
+}

@@ -1,0 +1,35 @@
+"""Settings for the test suite: the production settings plus test-only conveniences.
+
+The same suite runs on the embedded default (no DATABASE_URL / REDIS_URL: SQLite and an
+in-process fakeredis) and on real servers (both URLs set, as CI does).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ["COINPILOT_VAR_DIR"] = tempfile.mkdtemp(prefix="coinpilot-test-")
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a fresh one per run, under the temp var dir
+if os.environ.get("REDIS_URL"):
+    # Tests flush their Redis database: never the one a running CoinPilot uses (db 0 by default).
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(os.environ["REDIS_URL"])
+    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{os.environ.get('REDIS_TEST_DB', '15')}"))
+for _secret in (
+    "DISCORD_WEBHOOK_URL",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "UPBIT_ACCESS_KEY",
+    "UPBIT_SECRET_KEY",
+    "COINPILOT_LIVE_TRADING",
+):
+    os.environ.pop(_secret, None)  # never reach a real service from a test
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True

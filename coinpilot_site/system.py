@@ -1,0 +1,131 @@
+"""What the System page shows about the machinery: scheduler, workers, queues, job runs."""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import django_rq
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from rq import Worker
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+from .models import JobRun
+from .redis_conn import get_redis
+from .scheduling import HEARTBEAT_KEY, get_schedules
+
+
+def check_database() -> str | None:
+    """None when the database answers, else the error text."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def check_redis() -> str | None:
+    """None when Redis answers, else the error text."""
+    try:
+        get_redis().ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def scheduler_status(now: datetime | None = None) -> dict:
+    """The scheduler's last heartbeat and whether it is recent enough to call it alive."""
+    now = now or timezone.now()
+    raw = get_redis().get(HEARTBEAT_KEY)
+    if not raw:
+        return {"alive": False, "at": None, "age_s": None, "pid": None, "host": None}
+    beat = json.loads(raw)
+    at = datetime.fromisoformat(beat["at"])
+    age = (now - at).total_seconds()
+    return {
+        "alive": age <= settings.SCHEDULER_HEARTBEAT_TTL,
+        "at": at,
+        "age_s": round(age, 1),
+        "pid": beat.get("pid"),
+        "host": beat.get("host"),
+    }
+
+
+def workers() -> list[dict]:
+    """Every RQ worker registered in Redis (they expire when they stop heart-beating)."""
+    rows = []
+    for worker in Worker.all(connection=get_redis()):
+        rows.append(
+            {
+                "name": worker.name,
+                "state": worker.get_state(),
+                "queues": ", ".join(worker.queue_names()),
+                "last_heartbeat": worker.last_heartbeat,
+                "successful": worker.successful_job_count,
+                "failed": worker.failed_job_count,
+            }
+        )
+    return sorted(rows, key=lambda row: row["name"])
+
+
+def queues() -> list[dict]:
+    rows = []
+    for name in settings.RQ_QUEUE_NAMES:
+        queue = django_rq.get_queue(name)
+        rows.append(
+            {
+                "name": name,
+                "queued": queue.count,
+                "running": StartedJobRegistry(queue=queue).count,
+                "failed": FailedJobRegistry(queue=queue).count,
+            }
+        )
+    return rows
+
+
+@dataclass
+class JobHealth:
+    name: str
+    cron: str
+    tz: str
+    queue: str
+    description: str
+    next_slot: datetime
+    last_run: JobRun | None
+    failures_24h: int
+    runs_24h: int
+
+
+def job_health(now: datetime | None = None) -> list[JobHealth]:
+    """Per scheduled job: next slot, the latest run, and the last 24 hours' failures."""
+    now = now or timezone.now()
+    schedules = get_schedules()
+    names = [s.name for s in schedules]
+    counts = {
+        row["job"]: row
+        for row in JobRun.objects.filter(job__in=names, started_at__gte=now - timezone.timedelta(hours=24))
+        .values("job")
+        .annotate(runs=Count("id"), failures=Count("id", filter=Q(status__in=["failure", "timeout", "lost"])))
+    }
+    latest_ids = (
+        JobRun.objects.filter(job__in=names).values("job").annotate(last_id=Max("id")).values("last_id")
+    )
+    latest = {run.job: run for run in JobRun.objects.filter(pk__in=latest_ids)}
+    return [
+        JobHealth(
+            name=s.name,
+            cron=s.cron,
+            tz=s.tz,
+            queue=s.queue,
+            description=s.description,
+            next_slot=s.next_slot(now),
+            last_run=latest.get(s.name),
+            failures_24h=counts.get(s.name, {}).get("failures", 0),
+            runs_24h=counts.get(s.name, {}).get("runs", 0),
+        )
+        for s in schedules
+    ]

@@ -1,0 +1,112 @@
+"""Fixtures shared by every app's tests.
+
+The suite runs in two modes: the embedded default (SQLite + in-process fakeredis) and real
+servers (DATABASE_URL=postgres://..., REDIS_URL=redis://...). Tests marked `real_services` need
+the real servers (worker processes, locks across processes, ON CONFLICT on PostgreSQL); they are
+skipped only in the embedded mode, never when the servers are configured.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import django_rq
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def real_services_configured() -> bool:
+    return bool(settings.REDIS_URL) and settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+def pytest_collection_modifyitems(config, items):
+    if real_services_configured():
+        return
+    skip = pytest.mark.skip(reason="needs real PostgreSQL + Redis (set DATABASE_URL and REDIS_URL)")
+    for item in items:
+        if "real_services" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def clean_redis():
+    """Every test starts with an empty Redis database (db 15 on a real server, see settings_test)."""
+    conn = django_rq.get_connection("default")
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+@pytest.fixture
+def redis_conn(clean_redis):
+    return clean_redis
+
+
+@pytest.fixture
+def run_jobs():
+    """Run every queued RQ job in this process (a real rq SimpleWorker, burst mode)."""
+    from rq.worker import SimpleWorker
+
+    def run(*queues: str) -> None:
+        names = queues or settings.RQ_QUEUE_NAMES
+        worker = django_rq.get_worker(*names, worker_class=SimpleWorker)
+        worker.work(burst=True, with_scheduler=False)
+
+    return run
+
+
+@pytest.fixture
+def subprocess_env(settings, tmp_path) -> dict:
+    """Environment for child processes (manage.py rqworker, run_scheduler) that share the test's
+    database and Redis. Use with `@pytest.mark.django_db(transaction=True)` so they see its rows."""
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "coinpilot_site.settings",
+        "DATABASE_URL": f"postgres://{user}{password}@{host}:{port}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "PROMETHEUS_MULTIPROC_DIR": os.environ["PROMETHEUS_MULTIPROC_DIR"],
+        "COINPILOT_VAR_DIR": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+def manage_command(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+@pytest.fixture
+def spawn(subprocess_env, tmp_path):
+    """Start manage.py child processes; all are stopped (SIGTERM, then SIGKILL) after the test."""
+    children = []
+
+    def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+        log = open(tmp_path / f"{args[0]}-{len(children)}.log", "w")  # noqa: SIM115
+        child = subprocess.Popen(
+            manage_command(*args), env=env or subprocess_env, stdout=log, stderr=subprocess.STDOUT
+        )
+        children.append((child, log))
+        return child
+
+    yield start
+    for child, _ in children:
+        if child.poll() is None:
+            child.terminate()
+    for child, log in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        log.close()

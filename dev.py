@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""CoinPilot in one command, on a machine with only Python 3.11+ (no PostgreSQL, Redis or internet
+beyond the package index).
+
+    python3 dev.py          set up .venv, install, migrate, create an admin login, and run the web
+                            server, a worker and the scheduler (SQLite + embedded Redis + the
+                            simulated market). Ctrl-C stops everything.
+    python3 dev.py test     set up .venv with the test tools and run the whole test suite
+                            (extra arguments go to pytest). With DATABASE_URL / REDIS_URL set, the
+                            suite runs against those real servers.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+
+
+def ensure_venv(requirements: str) -> None:
+    if not PYTHON.exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    req = ROOT / requirements
+    digest = hashlib.sha256(req.read_bytes() + (ROOT / "requirements.txt").read_bytes()).hexdigest()
+    marker = VENV / f".installed-{requirements}"
+    if marker.exists() and marker.read_text() == digest:
+        return
+    print(f"installing {requirements} ...", flush=True)
+    subprocess.run([PYTHON, "-m", "pip", "install", "-q", "-r", req], check=True)
+    marker.write_text(digest)
+
+
+def manage(*args: str, env: dict | None = None) -> None:
+    subprocess.run([PYTHON, ROOT / "manage.py", *args], check=True, env=env)
+
+
+def up() -> None:
+    ensure_venv("requirements.txt")
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "1")  # the embedded default is a local demo: dev secret key, no TLS
+    manage("migrate", "--no-input", env=env)
+    manage("ensure_admin", env=env)
+    os.execve(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "run_embedded"], env)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("requirements-dev.txt")
+    return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    if sys.argv[1:2] == ["test"]:
+        sys.exit(test(sys.argv[2:]))
+    elif sys.argv[1:] in ([], ["up"]):
+        up()
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,209 @@
+"""Trading state: account, positions, trades, risk state and audit, and the live configuration.
+
+Money and prices are Decimal; every datetime is stored in UTC.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from market.models import Regime
+
+MONEY = {"max_digits": 28, "decimal_places": 8}
+ZERO = Decimal("0")
+
+
+class Side(models.TextChoices):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class TradeStatus(models.TextChoices):
+    PENDING = "PENDING", "pending (sent, not booked)"
+    FILLED = "FILLED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class ExitReason(models.TextChoices):
+    STOP_LOSS = "STOP_LOSS"
+    TRAILING_STOP = "TRAILING_STOP"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    RSI_OVERBOUGHT = "RSI_OVERBOUGHT"
+    TIME_LIMIT = "TIME_LIMIT"
+    MANUAL = "MANUAL"
+    KILL_SWITCH = "KILL_SWITCH"
+
+
+class Account(models.Model):
+    """The paper account's KRW cash balance."""
+
+    name = models.CharField(max_length=32, unique=True, default="paper")
+    balance = models.DecimalField(**MONEY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "account_state"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.balance:,.0f} KRW"
+
+
+class Position(models.Model):
+    """An open holding; at most one per symbol."""
+
+    symbol = models.CharField(max_length=20, unique=True)
+    quantity = models.DecimalField(**MONEY)
+    avg_price = models.DecimalField(**MONEY)
+    regime = models.CharField(max_length=10, choices=Regime.choices, help_text="Regime at entry.")
+    high_water_mark = models.DecimalField(**MONEY)
+    opened_at = models.DateTimeField()
+    entry_signal = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "positions"
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.quantity} @ {self.avg_price}"
+
+    @property
+    def cost(self) -> Decimal:
+        return self.quantity * self.avg_price
+
+    def unrealized_pnl(self, price: Decimal) -> Decimal:
+        return (price - self.avg_price) * self.quantity
+
+
+class Trade(models.Model):
+    """Every order CoinPilot placed, filled or not."""
+
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    price = models.DecimalField(**MONEY)
+    quantity = models.DecimalField(**MONEY)
+    fee = models.DecimalField(default=ZERO, **MONEY)
+    status = models.CharField(max_length=10, choices=TradeStatus.choices)
+    strategy_name = models.CharField(max_length=64, blank=True)
+    signal_info = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Indicators at decision time; on SELL also entry_avg_price.",
+    )
+    regime = models.CharField(max_length=10, choices=Regime.choices, blank=True)
+    exit_reason = models.CharField(max_length=16, choices=ExitReason.choices, blank=True)
+    post_exit_prices = models.JSONField(default=dict, blank=True)
+    client_order_id = models.CharField(max_length=64, unique=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "trading_history"
+        indexes = [
+            models.Index(fields=["symbol", "-created_at"], name="trade_symbol_created"),
+            models.Index(fields=["side", "status", "-executed_at"], name="trade_side_status_exec"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.symbol} {self.quantity} @ {self.price} ({self.status})"
+
+    @property
+    def amount(self) -> Decimal:
+        return self.price * self.quantity
+
+
+class DailyRiskState(models.Model):
+    """Risk counters of one trading day; the day runs midnight to midnight KST."""
+
+    date = models.DateField(unique=True, help_text="The KST trading day.")
+    total_pnl = models.DecimalField(default=ZERO, **MONEY)
+    trade_count = models.PositiveIntegerField(default=0)
+    consecutive_losses = models.PositiveIntegerField(default=0)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    is_trading_halted = models.BooleanField(default=False)
+    halt_reason = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "daily_risk_state"
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"{self.date}: pnl {self.total_pnl}, {self.trade_count} trades"
+
+
+class RiskAudit(models.Model):
+    """A refused order or a limit event."""
+
+    violation_type = models.CharField(max_length=40)
+    description = models.TextField()
+    symbol = models.CharField(max_length=20, blank=True)
+    related_order_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "risk_audit"
+        indexes = [models.Index(fields=["-created_at"], name="riskaudit_created")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.violation_type} {self.symbol} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class VersionedConfig(models.Model):
+    """A configuration kept as numbered versions; exactly one is active at a time."""
+
+    version = models.PositiveIntegerField(unique=True)
+    is_active = models.BooleanField(default=False)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}{' (active)' if self.is_active else ''}"
+
+
+class StrategyConfig(VersionedConfig):
+    """Strategy v3.1 parameters: `params` holds one block per regime (SPEC section 5)."""
+
+    symbols = models.JSONField(default=list)
+    params = models.JSONField(default=dict)
+
+    class Meta(VersionedConfig.Meta):
+        db_table = "strategy_config"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_strategy_config"
+            )
+        ]
+
+
+class RiskConfig(VersionedConfig):
+    """Hard risk limits (SPEC section 6)."""
+
+    max_position_size_pct = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("5"))
+    max_total_exposure_pct = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("20"))
+    max_concurrent_positions = models.PositiveSmallIntegerField(default=3)
+    max_daily_loss_pct = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("5"))
+    max_daily_trades = models.PositiveSmallIntegerField(default=10)
+    consecutive_loss_limit = models.PositiveSmallIntegerField(default=3)
+    cooldown_hours = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("2"))
+    min_order_krw = models.DecimalField(max_digits=14, decimal_places=0, default=Decimal("5000"))
+
+    class Meta(VersionedConfig.Meta):
+        db_table = "risk_config"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_risk_config"
+            )
+        ]
