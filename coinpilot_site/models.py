@@ -65,3 +65,54 @@ class JobRun(models.Model):
         self.duration_ms = round(seconds * 1000)
         self.message = message[:10_000]
         self.save(update_fields=["status", "finished_at", "duration_ms", "message"])
+
+
+class NotificationLog(models.Model):
+    """The final outcome of one alert (one embed): sent to Discord, or failed for good.
+
+    Written by the notifications sender; the System page shows the last 24 hours. The webhook is
+    stored masked only (its token is a secret).
+    """
+
+    class Status(models.TextChoices):
+        SENT = "sent"
+        FAILED = "failed"
+
+    ref = models.CharField(max_length=64, unique=True, help_text="Outbox item id (idempotent writes).")
+    event = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    title = models.CharField(max_length=256, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    webhook = models.CharField(max_length=120, blank=True, help_text="Masked webhook URL.")
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the event was raised.")
+    finished_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "notification_log"
+        indexes = [models.Index(fields=["-created_at"], name="notiflog_created")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.status} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NotificationSetting(models.Model):
+    """Per event type: the operator's on/off switch, and whether its webhook answered 404."""
+
+    event = models.CharField(max_length=32, unique=True)
+    enabled = models.BooleanField(default=True)
+    webhook_gone = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Fingerprint of a webhook URL that answered 404; sending stays off until the URL "
+        "changes or this is cleared.",
+    )
+    webhook_gone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "notification_settings"
+        ordering = ["event"]
+
+    def __str__(self) -> str:
+        return f"{self.event} ({'on' if self.enabled else 'off'})"

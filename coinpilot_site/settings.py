@@ -154,6 +154,18 @@ OPENAI_REPORT_MODEL = env.str("OPENAI_REPORT_MODEL", default="gpt-4o-mini")
 
 # --- Notifications ----------------------------------------------------------------------------
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")
+# Optional webhook per event type (DISCORD_WEBHOOK_URL_RISK, ..._AI_REJECT, ...); empty = the default.
+DISCORD_WEBHOOK_URLS = {
+    event: env.str(f"DISCORD_WEBHOOK_URL_{event.upper().replace('-', '_')}", default="")
+    for event in ("trade", "ai-decision", "ai-reject", "risk", "daily-report", "weekly-exit-report", "system")
+}
+DISCORD_TIMEOUT_SECONDS = env.float("DISCORD_TIMEOUT_SECONDS", default=5.0)  # per HTTP attempt
+DISCORD_MIN_INTERVAL_SECONDS = env.float("DISCORD_MIN_INTERVAL_SECONDS", default=2.0)  # pacing per webhook
+DISCORD_RETRY_BASE_SECONDS = env.float("DISCORD_RETRY_BASE_SECONDS", default=1.0)  # backoff 1, 2, 4 s
+DISCORD_MAX_RETRIES = env.int("DISCORD_MAX_RETRIES", default=3)
+# One notifications job works at most this long, so a worker shared with the bot queue is freed.
+DISCORD_SLICE_SECONDS = env.float("DISCORD_SLICE_SECONDS", default=10.0)
+NOTIFY_RISK_COOLDOWN_SECONDS = env.int("NOTIFY_RISK_COOLDOWN_SECONDS", default=900)  # per kind+symbol
 
 # --- Time, language, static -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
