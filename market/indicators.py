@@ -1,0 +1,133 @@
+"""Technical indicators over 1-minute bars, vectorised (no Python loop per bar).
+
+Every function takes float64 arrays with time on axis 0 (1-D for one symbol, 2-D bars x symbols
+for a batch) and returns arrays of the same shape, NaN during the warm-up. Conventions follow
+TA-Lib, which the tests use as the oracle (to 1e-9 relative, same NaN positions):
+
+- RSI and ATR use Wilder smoothing: seeded with the plain mean of the first n values, then
+  avg = (prev * (n - 1) + x) / n. That recursion is a first-order IIR filter, so it runs in C
+  through `scipy.signal.lfilter` instead of a Python loop.
+- Bollinger Bands use the population standard deviation (ddof=0) around SMA(20).
+- Bars are used as stored: gaps are not filled, the same way live and in the backtest.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+RSI_LONG = 14
+RSI_SHORT = 7
+MA_PERIOD = 20
+BB_PERIOD = 20
+BB_STDDEV = 2.0
+VOLUME_PERIOD = 20
+ATR_PERIOD = 14
+
+
+def _frame(x: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+
+
+def _like(values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return values.reshape(np.shape(x))
+
+
+def sma(x: np.ndarray, n: int) -> np.ndarray:
+    """Simple moving average over the last n bars (pandas' compensated rolling sum)."""
+    return _like(_frame(x).rolling(n, min_periods=n).mean().to_numpy(), x)
+
+
+def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
+    """Population standard deviation (ddof=0) over the last n bars."""
+    return _like(_frame(x).rolling(n, min_periods=n).std(ddof=0).to_numpy(), x)
+
+
+def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
+    """Minimum over the last n bars including the current one; NaN while any is NaN."""
+    return _like(_frame(x).rolling(n, min_periods=n).min().to_numpy(), x)
+
+
+def wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
+    """Wilder's smoothing of `values[first:]`: mean of the first n, then (prev*(n-1)+x)/n."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.full(x.shape, np.nan)
+    seed_end = first + n  # exclusive; the first smoothed value sits at index seed_end - 1
+    if len(x) < seed_end:
+        return out
+    seed = x[first:seed_end].mean(axis=0)
+    out[seed_end - 1] = seed
+    rest = x[seed_end:]
+    if len(rest):
+        alpha = (n - 1) / n
+        zi = np.expand_dims(alpha * seed, 0)  # state so that y[0] = alpha*seed + x[0]/n
+        out[seed_end:] = lfilter([1.0 / n], [1.0, -alpha], rest, axis=0, zi=zi)[0]
+    return out
+
+
+def rsi(close: np.ndarray, n: int = RSI_LONG) -> np.ndarray:
+    """Wilder RSI (TA-Lib `RSI`): the first value is at index n."""
+    c = np.asarray(close, dtype=np.float64)
+    change = np.diff(c, axis=0, prepend=c[:1])  # index 0 is a dummy 0, skipped below
+    avg_gain = wilder(np.clip(change, 0, None), n, first=1)
+    avg_loss = wilder(np.clip(-change, 0, None), n, first=1)
+    total = avg_gain + avg_loss
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(total > 0, 100.0 * avg_gain / total, 0.0)
+    out[np.isnan(total)] = np.nan
+    return out
+
+
+def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """TA-Lib TRANGE: NaN at index 0, then max(high, prev close) - min(low, prev close)."""
+    h, lo, c = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
+    prev = np.roll(c, 1, axis=0)
+    tr = np.maximum(h, prev) - np.minimum(lo, prev)
+    tr[0] = np.nan
+    return tr
+
+
+def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int = ATR_PERIOD) -> np.ndarray:
+    """Average true range, Wilder-smoothed (TA-Lib `ATR`): the first value is at index n."""
+    return wilder(true_range(high, low, close), n, first=1)
+
+
+def bollinger(
+    close: np.ndarray, n: int = BB_PERIOD, k: float = BB_STDDEV
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bollinger Bands (upper, middle, lower) with the population standard deviation."""
+    middle = sma(close, n)
+    width = k * rolling_std(close, n)
+    return middle + width, middle, middle - width
+
+
+def volume_ratio(volume: np.ndarray, n: int = VOLUME_PERIOD) -> np.ndarray:
+    """Volume / SMA(volume, n), the current bar included; NaN when the average is zero."""
+    avg = sma(volume, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(avg > 0, np.asarray(volume, dtype=np.float64) / avg, np.nan)
+
+
+def recent_vol_ratios(ratios: np.ndarray, count: int = 5) -> list[float]:
+    """The last `count` volume ratios of one symbol, oldest first (built-in floats, for JSON)."""
+    return [float(v) for v in np.asarray(ratios)[-count:]]
+
+
+def rolling_any(flags: np.ndarray, n: int) -> np.ndarray:
+    """True where any of the last n flags (current bar included) is true; exact integer counts."""
+    f = np.asarray(flags, dtype=np.int64)
+    count = np.cumsum(f, axis=0)
+    window = count.copy()
+    window[n:] -= count[:-n]
+    return window > 0
+
+
+def bb_touch_recovery(low: np.ndarray, close: np.ndarray, lower: np.ndarray, lookback: int) -> np.ndarray:
+    """Low touched or broke the lower band within the last `lookback` bars; close is back above it."""
+    with np.errstate(invalid="ignore"):
+        touched = rolling_any(np.asarray(low) <= lower, lookback)
+        return touched & (np.asarray(close) > lower)
+
+
+def rsi_short_min_lookback(rsi_short: np.ndarray, lookback: int) -> np.ndarray:
+    """Minimum RSI(7) over the last `lookback` bars, the current bar included."""
+    return rolling_min(rsi_short, lookback)

@@ -1,0 +1,167 @@
+"""Market regime from hourly candles (SPEC 4.2): MA50 vs MA200 of hourly closes.
+
+One computation serves the hourly job (latest regime of every symbol, aggregated to hourly
+closes in one SQL query) and the backtester (the regime in force at every 1-minute bar, without
+look-ahead). Regime codes index `REGIMES`, so per-bar parameters are a table lookup.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber, TruncHour
+
+from coinpilot_site.redis_conn import get_redis
+
+from .models import Candle, Regime, RegimeHistory
+
+log = logging.getLogger(__name__)
+
+REGIMES = (Regime.BULL, Regime.SIDEWAYS, Regime.BEAR, Regime.UNKNOWN)  # code = index
+UNKNOWN_CODE = 3
+MA_FAST, MA_SLOW = 50, 200
+BULL_MIN_DIFF_PCT, BEAR_MAX_DIFF_PCT = 2.0, -2.0
+# Hours of 1m data the job reads: 200 hourly candles plus room for hours without any trade.
+LOOKBACK_HOURS = 240
+REGIME_KEY = "market:regime:{symbol}"
+REGIME_TTL = 7200
+
+
+@dataclass(frozen=True)
+class RegimeReading:
+    """One evaluation: the regime and the numbers behind it (None while UNKNOWN)."""
+
+    symbol: str
+    regime: str
+    ma50: float | None
+    ma200: float | None
+    diff_pct: float | None
+    hourly_candles: int
+
+
+def classify(diff_pct: float | None) -> str:
+    """BULL at >= +2.0 %, BEAR at <= -2.0 %, SIDEWAYS between, UNKNOWN without a value."""
+    return REGIMES[int(classify_codes(np.array([np.nan if diff_pct is None else diff_pct]))[0])]
+
+
+def classify_codes(diff_pct: np.ndarray) -> np.ndarray:
+    """Vectorised `classify` returning regime codes (int8)."""
+    codes = np.full(np.shape(diff_pct), 1, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        codes[diff_pct >= BULL_MIN_DIFF_PCT] = 0
+        codes[diff_pct <= BEAR_MAX_DIFF_PCT] = 2
+    codes[np.isnan(diff_pct)] = UNKNOWN_CODE
+    return codes
+
+
+def moving_diff(hourly_close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MA50, MA200 and diff_pct at every hourly candle (NaN before the 200th)."""
+    closes = np.asarray(hourly_close, dtype=np.float64)
+    ma50, ma200 = _window_mean(closes, MA_FAST), _window_mean(closes, MA_SLOW)
+    return ma50, ma200, (ma50 - ma200) / ma200 * 100.0
+
+
+def _window_mean(x: np.ndarray, n: int) -> np.ndarray:
+    # A fresh mean of each window (no running sum), so a window's value does not depend on how
+    # much history precedes it: the job (last 200 candles) and the backtest (all) agree exactly.
+    out = np.full(len(x), np.nan)
+    if len(x) >= n:
+        out[n - 1 :] = np.lib.stride_tricks.sliding_window_view(x, n).mean(axis=1)
+    return out
+
+
+def evaluate(symbol: str, hourly_close: np.ndarray) -> RegimeReading:
+    """The regime after the last of these closed hourly candles (oldest first)."""
+    closes = np.asarray(hourly_close, dtype=np.float64)[-MA_SLOW:]
+    if len(closes) < MA_SLOW:
+        return RegimeReading(symbol, Regime.UNKNOWN, None, None, None, len(closes))
+    ma50, ma200, diff = (float(a[-1]) for a in moving_diff(closes))
+    return RegimeReading(symbol, classify(diff), ma50, ma200, diff, len(closes))
+
+
+def hourly_closes(ts: np.ndarray, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hour ids (epoch seconds // 3600) and the last 1m close of each hour that has bars."""
+    hour = np.asarray(ts, dtype=np.int64) // 3600
+    last = np.flatnonzero(np.append(hour[1:] != hour[:-1], True))
+    return hour[last], np.asarray(close, dtype=np.float64)[last]
+
+
+def regime_codes_per_bar(ts: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Regime code in force when each 1m bar closes, as the hourly job would have computed it.
+
+    The bar opened at `ts` is decided at ts + 60 s; the job last ran at the top of that hour and
+    saw only hours that had closed by then, so the hour containing the decision is never used.
+    """
+    hours, closes = hourly_closes(ts, close)
+    _, _, diff = moving_diff(closes)
+    per_hour = classify_codes(diff)
+    decided_hour = (np.asarray(ts, dtype=np.int64) + 60) // 3600
+    idx = np.searchsorted(hours, decided_hour, side="left") - 1
+    return np.where(idx >= 0, per_hour[np.maximum(idx, 0)], UNKNOWN_CODE).astype(np.int8)
+
+
+def fetch_hourly_closes(symbols: list[str], now: datetime) -> dict[str, np.ndarray]:
+    """Closed hourly closes per symbol over the lookback, aggregated by the database in one query."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    hour = TruncHour("timestamp", tzinfo=UTC)
+    rows = (
+        Candle.objects.filter(
+            symbol__in=symbols,
+            interval="1m",
+            timestamp__gte=end - timedelta(hours=LOOKBACK_HOURS),
+            timestamp__lt=end,
+        )
+        .annotate(rn=Window(RowNumber(), partition_by=[F("symbol"), hour], order_by=F("timestamp").desc()))
+        .filter(rn=1)
+        .order_by("symbol", "timestamp")
+        .values_list("symbol", "close")
+    )
+    grouped: dict[str, list] = {s: [] for s in symbols}
+    for symbol, close in rows:
+        grouped[symbol].append(close)
+    return {s: np.array(v, dtype=np.float64) for s, v in grouped.items()}
+
+
+def _dec(value: float | None, places: int) -> Decimal | None:
+    return None if value is None else Decimal(str(round(value, places)))
+
+
+def update_regimes(symbols: list[str], now: datetime) -> list[RegimeReading]:
+    """Evaluate every symbol, write `market:regime:{symbol}` (TTL 7200 s) and RegimeHistory rows."""
+    readings = [evaluate(s, closes) for s, closes in fetch_hourly_closes(symbols, now).items()]
+    pipe = get_redis().pipeline()
+    for r in readings:
+        pipe.set(REGIME_KEY.format(symbol=r.symbol), str(r.regime), ex=REGIME_TTL)
+    pipe.execute()
+    RegimeHistory.objects.bulk_create(
+        RegimeHistory(
+            coin_symbol=r.symbol,
+            regime=r.regime,
+            ma50=_dec(r.ma50, 8),
+            ma200=_dec(r.ma200, 8),
+            diff_pct=_dec(r.diff_pct, 4),
+        )
+        for r in readings
+    )
+    return readings
+
+
+def current_regime(symbol: str) -> str:
+    """The regime the bot should use: Redis, else the latest RegimeHistory row, else UNKNOWN."""
+    value = get_redis().get(REGIME_KEY.format(symbol=symbol))
+    if value:
+        return value.decode() if isinstance(value, bytes) else str(value)
+    row = RegimeHistory.objects.filter(coin_symbol=symbol).order_by("-created_at", "-id").first()
+    return row.regime if row else Regime.UNKNOWN
+
+
+def summary(readings: list[RegimeReading]) -> str:
+    """Short job summary such as '{"BULL": 2, "UNKNOWN": 3}'."""
+    counts: dict[str, int] = {}
+    for r in readings:
+        counts[str(r.regime)] = counts.get(str(r.regime), 0) + 1
+    return json.dumps(counts, sort_keys=True)

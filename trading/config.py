@@ -1,0 +1,348 @@
+"""The live configuration: typed strategy parameters per regime, risk limits, versions.
+
+The database holds numbered versions (StrategyConfig, RiskConfig) with exactly one active each.
+Readers load the active row on every call, so the running bot picks up a new version on its next
+cycle without a restart. A change is never an update: it is saved as a new version with who and
+when. Validation refuses nonsense with messages a trader can act on.
+"""
+
+import logging
+import re
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from market.models import Regime
+
+from .models import RiskConfig, StrategyConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULTS_FILE = Path(settings.BASE_DIR) / "config" / "strategy_v3.yaml"
+TRADING_REGIMES = (Regime.BULL, Regime.SIDEWAYS, Regime.BEAR)
+MA_FILTERS = ("above", "proximity_or_above", "none")
+SYMBOL_RE = re.compile(r"^KRW-[A-Z0-9]{1,15}$")
+MAX_LOOKBACK_BARS = 200  # the live window (strategy.LIVE_WINDOW_BARS) must cover every lookback
+MAX_TIME_LIMIT_HOURS = 24 * 30
+
+
+class ConfigError(ValueError):
+    """A configuration was refused; `messages` lists every problem in plain words."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class RegimeParams:
+    """Entry and exit parameters of one regime (SPEC section 5)."""
+
+    rsi_14_max: float
+    rsi_7_trigger: float
+    rsi_7_recover: float
+    rsi_7_lookback: int
+    min_rsi_7_bounce_pct: float
+    ma_filter: str
+    ma_proximity_pct: float
+    require_price_above_bb_lower: bool
+    volume_min_ratio: float
+    volume_surge_check: bool
+    volume_surge_ratio: float
+    bb_enabled: bool
+    bb_touch_lookback: int
+    ai_prefilter_max_drop_pct_6h: float | None
+    take_profit_pct: float
+    stop_loss_pct: float
+    trailing_stop_pct: float
+    trailing_activation_pct: float
+    rsi_overbought: float
+    rsi_exit_min_profit_pct: float
+    time_limit_hours: float
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    """One version of the strategy: the symbols traded and a parameter block per regime."""
+
+    version: int
+    symbols: tuple[str, ...]
+    regimes: dict[str, RegimeParams]
+
+    def for_regime(self, regime: str) -> RegimeParams | None:
+        """Parameters of `regime`; None for UNKNOWN (no entries)."""
+        return self.regimes.get(regime)
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """One version of the hard risk limits (SPEC section 6)."""
+
+    version: int
+    max_position_size_pct: Decimal
+    max_total_exposure_pct: Decimal
+    max_concurrent_positions: int
+    max_daily_loss_pct: Decimal
+    max_daily_trades: int
+    consecutive_loss_limit: int
+    cooldown_hours: Decimal
+    min_order_krw: Decimal
+
+
+REGIME_FIELDS = {f.name: f.type for f in fields(RegimeParams)}
+RISK_FIELDS = [f.name for f in fields(RiskLimits) if f.name != "version"]
+
+
+@cache
+def load_defaults() -> dict:
+    """The versioned defaults file (config/strategy_v3.yaml), parsed."""
+    return yaml.safe_load(DEFAULTS_FILE.read_text())
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_types(regime: str, block: dict) -> list[str]:
+    errors = [f"{regime}: unknown setting '{k}'" for k in block if k not in REGIME_FIELDS]
+    for name, kind in REGIME_FIELDS.items():
+        if name not in block:
+            errors.append(f"{regime}: '{name}' is missing")
+            continue
+        value = block[name]
+        if kind is bool and not isinstance(value, bool):
+            errors.append(f"{regime}: {name} must be yes or no, not {value!r}")
+        elif kind is str and not isinstance(value, str):
+            errors.append(f"{regime}: {name} must be text, not {value!r}")
+        elif kind in (int, float) and not _number(value):
+            errors.append(f"{regime}: {name} must be a number, not {value!r}")
+        elif kind == float | None and value is not None and not _number(value):
+            errors.append(f"{regime}: {name} must be a number or empty, not {value!r}")
+        elif kind is int and value != int(value):
+            errors.append(f"{regime}: {name} must be a whole number of bars, not {value}")
+    return errors
+
+
+def _check_values(regime: str, p: dict) -> list[str]:  # noqa: C901 - one flat list of rules
+    errors = []
+    for name, value in p.items():
+        if name.endswith("_pct") and value is not None and not 0 <= value <= 100:
+            errors.append(f"{regime}: {name} is {value}%, it must be between 0 and 100")
+    for name in ("rsi_14_max", "rsi_7_trigger", "rsi_7_recover", "rsi_overbought"):
+        if not 0 <= p[name] <= 100:
+            errors.append(f"{regime}: {name} is {p[name]}, an RSI level must be between 0 and 100")
+    if p["rsi_7_trigger"] >= p["rsi_7_recover"]:
+        errors.append(
+            f"{regime}: rsi_7_trigger ({p['rsi_7_trigger']}) must be below rsi_7_recover "
+            f"({p['rsi_7_recover']}): RSI(7) first dips to the trigger, then recovers above it"
+        )
+    for name in ("take_profit_pct", "stop_loss_pct", "trailing_stop_pct"):
+        if p[name] == 0:
+            errors.append(f"{regime}: {name} must be above 0%")
+    if p["stop_loss_pct"] > p["take_profit_pct"]:
+        errors.append(
+            f"{regime}: stop loss ({p['stop_loss_pct']}%) is larger than take profit "
+            f"({p['take_profit_pct']}%): every win would be smaller than every loss"
+        )
+    for name in ("rsi_7_lookback", "bb_touch_lookback"):
+        if not 1 <= p[name] <= MAX_LOOKBACK_BARS:
+            errors.append(f"{regime}: {name} must be between 1 and {MAX_LOOKBACK_BARS} bars")
+    if p["ma_filter"] not in MA_FILTERS:
+        errors.append(f"{regime}: ma_filter '{p['ma_filter']}' must be one of {', '.join(MA_FILTERS)}")
+    if p["volume_min_ratio"] < 0 or p["volume_surge_ratio"] <= 0:
+        errors.append(f"{regime}: volume ratios must be positive")
+    if p["volume_surge_check"] and p["volume_surge_ratio"] <= p["volume_min_ratio"]:
+        errors.append(
+            f"{regime}: volume_surge_ratio ({p['volume_surge_ratio']}) must be above "
+            f"volume_min_ratio ({p['volume_min_ratio']}), or no volume could ever pass"
+        )
+    if not 0 < p["time_limit_hours"] <= MAX_TIME_LIMIT_HOURS:
+        errors.append(f"{regime}: time_limit_hours must be above 0 and at most {MAX_TIME_LIMIT_HOURS}")
+    return errors
+
+
+def validate_symbols(symbols) -> list[str]:
+    """Problems with a symbol list (empty, duplicated, not like KRW-BTC)."""
+    if not isinstance(symbols, list | tuple) or not symbols:
+        return ["symbols: the list is empty; trade at least one market such as KRW-BTC"]
+    errors = [
+        f"symbols: '{s}' is not an Upbit KRW market name like KRW-BTC (upper case)"
+        for s in symbols
+        if not isinstance(s, str) or not SYMBOL_RE.match(s)
+    ]
+    if len(set(symbols)) != len(symbols):
+        errors.append("symbols: a market is listed twice")
+    return errors
+
+
+def parse_strategy(symbols, regimes, version: int = 0) -> StrategyParams:
+    """Validate raw values (from the database, the admin or YAML); raise ConfigError."""
+    errors = validate_symbols(symbols)
+    if not isinstance(regimes, dict):
+        raise ConfigError([*errors, "params: expected one block per regime (BULL, SIDEWAYS, BEAR)"])
+    errors += [f"params: unknown regime '{r}'" for r in regimes if r not in TRADING_REGIMES]
+    for regime in TRADING_REGIMES:
+        block = regimes.get(regime)
+        if not isinstance(block, dict):
+            errors.append(f"params: the {regime} block is missing")
+            continue
+        type_errors = _check_types(regime, block)
+        errors += type_errors or _check_values(regime, block)
+    if errors:
+        raise ConfigError(errors)
+    parsed = {
+        r: RegimeParams(**{k: int(v) if REGIME_FIELDS[k] is int else v for k, v in regimes[r].items()})
+        for r in TRADING_REGIMES
+    }
+    return StrategyParams(version=version, symbols=tuple(symbols), regimes=parsed)
+
+
+def _risk_value_errors(clean: dict) -> list[str]:
+    errors = []
+    for name in ("max_position_size_pct", "max_total_exposure_pct", "max_daily_loss_pct"):
+        if not 0 < clean[name] <= 100:
+            errors.append(f"{name} is {clean[name]}%, it must be above 0 and at most 100")
+    for name in ("max_concurrent_positions", "max_daily_trades", "consecutive_loss_limit"):
+        if clean[name] < 1 or clean[name] != int(clean[name]):
+            errors.append(f"{name} must be a whole number of at least 1")
+    if clean["cooldown_hours"] < 0:
+        errors.append("cooldown_hours cannot be negative")
+    if clean["min_order_krw"] < 5000:
+        errors.append("min_order_krw cannot be below Upbit's minimum order of 5,000 KRW")
+    if clean["max_position_size_pct"] > clean["max_total_exposure_pct"]:
+        errors.append("max_position_size_pct cannot exceed max_total_exposure_pct")
+    return errors
+
+
+def parse_risk(values: dict, version: int = 0) -> RiskLimits:
+    """Validate raw risk limits; raise ConfigError."""
+    errors, clean = [], {}
+    for name in RISK_FIELDS:
+        try:
+            clean[name] = Decimal(str(values[name]))
+        except (KeyError, InvalidOperation):
+            errors.append(f"{name}: a number is required")
+    if errors:
+        raise ConfigError(errors)
+    errors = _risk_value_errors(clean)
+    if errors:
+        raise ConfigError(errors)
+    for name in ("max_concurrent_positions", "max_daily_trades", "consecutive_loss_limit"):
+        clean[name] = int(clean[name])
+    return RiskLimits(version=version, **clean)
+
+
+def default_strategy() -> StrategyParams:
+    """The defaults file's strategy (version 0: not a database version)."""
+    data = load_defaults()
+    return parse_strategy(data["symbols"], data["regimes"])
+
+
+def default_risk() -> RiskLimits:
+    return parse_risk(load_defaults()["risk"])
+
+
+def strategy_from_row(row: StrategyConfig) -> StrategyParams:
+    return parse_strategy(row.symbols, row.params, version=row.version)
+
+
+def risk_from_row(row: RiskConfig) -> RiskLimits:
+    return parse_risk({name: getattr(row, name) for name in RISK_FIELDS}, version=row.version)
+
+
+def load_strategy(version: int | None = None) -> StrategyParams:
+    """The active strategy (read fresh on every call), or the given version."""
+    qs = StrategyConfig.objects.all()
+    row = qs.filter(version=version).first() if version else qs.filter(is_active=True).first()
+    if row is None:
+        if version:
+            raise ConfigError([f"strategy config version {version} does not exist"])
+        log.warning("no active StrategyConfig row; using %s", DEFAULTS_FILE.name)
+        return default_strategy()
+    return strategy_from_row(row)
+
+
+def load_risk(version: int | None = None) -> RiskLimits:
+    """The active risk limits (read fresh on every call), or the given version."""
+    qs = RiskConfig.objects.all()
+    row = qs.filter(version=version).first() if version else qs.filter(is_active=True).first()
+    if row is None:
+        if version:
+            raise ConfigError([f"risk config version {version} does not exist"])
+        log.warning("no active RiskConfig row; using %s", DEFAULTS_FILE.name)
+        return default_risk()
+    return risk_from_row(row)
+
+
+def active_symbols() -> list[str]:
+    """The markets the active strategy trades (the candle collector follows this list)."""
+    return list(load_strategy().symbols)
+
+
+def _activate_new(model, row, user, note: str):
+    """Save `row` (unsaved) as the next version of `model` and make it the only active one."""
+    with transaction.atomic():
+        list(model.objects.select_for_update().filter(is_active=True))  # serialise concurrent saves
+        latest = model.objects.aggregate(v=Max("version"))["v"] or 0
+        model.objects.filter(is_active=True).update(is_active=False)
+        row.pk = None
+        row.version = latest + 1
+        row.is_active = True
+        row.created_by = user
+        row.note = note[:200]
+        row.save(force_insert=True)
+    return row
+
+
+def save_strategy_version(*, symbols, params: dict, user=None, note: str = "") -> StrategyConfig:
+    """Validate and store a new active strategy version; the old ones stay as history."""
+    parse_strategy(symbols, params)
+    return _activate_new(StrategyConfig, StrategyConfig(symbols=list(symbols), params=params), user, note)
+
+
+def save_risk_version(*, values: dict, user=None, note: str = "") -> RiskConfig:
+    """Validate and store a new active risk-limit version; the old ones stay as history."""
+    limits = parse_risk(values)
+    row = RiskConfig(**{name: getattr(limits, name) for name in RISK_FIELDS})
+    return _activate_new(RiskConfig, row, user, note)
+
+
+def diff_strategy(old: StrategyConfig | None, new: StrategyConfig) -> list[str]:
+    """What changed between two versions, as 'SIDEWAYS.take_profit_pct: 3.0 -> 3.5' lines."""
+    if old is None:
+        return ["first version"]
+    changes = []
+    if list(old.symbols) != list(new.symbols):
+        changes.append(f"symbols: {', '.join(old.symbols)} -> {', '.join(new.symbols)}")
+    for regime in TRADING_REGIMES:
+        before, after = old.params.get(regime, {}), new.params.get(regime, {})
+        for name in REGIME_FIELDS:
+            if before.get(name) != after.get(name):
+                changes.append(f"{regime}.{name}: {before.get(name)} -> {after.get(name)}")
+    return changes
+
+
+def diff_risk(old: RiskConfig | None, new: RiskConfig) -> list[str]:
+    """What changed between two risk versions."""
+    if old is None:
+        return ["first version"]
+    return [
+        f"{name}: {getattr(old, name)} -> {getattr(new, name)}"
+        for name in RISK_FIELDS
+        if getattr(old, name) != getattr(new, name)
+    ]
+
+
+def strategy_as_dict(params: StrategyParams) -> dict:
+    """Plain-data form of a strategy (for reports and the backtest HTML)."""
+    return {
+        "version": params.version,
+        "symbols": list(params.symbols),
+        "regimes": {r: asdict(p) for r, p in params.regimes.items()},
+    }

@@ -1,0 +1,106 @@
+"""The one fill model: Upbit KRW tick sizes, 0.05 % fee, slippage in bps, 5,000 KRW minimum.
+
+The backtester and the paper executor both fill through these functions, so a simulated trade
+costs what a paper trade costs. Prices move against us by the slippage and are then rounded to
+the tick in the unfavourable direction (a buy rounds up, a sell rounds down).
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+
+FEE_RATE = Decimal("0.0005")  # Upbit KRW market, maker and taker
+MIN_ORDER_KRW = Decimal("5000")
+QTY_STEP = Decimal("0.00000001")  # quantities are kept to 8 decimals
+BPS = Decimal("10000")
+
+# Upbit KRW tick table in force since 2025-07-31 (research/upbit.md section 5): (lower bound, tick).
+TICKS = [
+    (Decimal("1000000"), Decimal("1000")),
+    (Decimal("500000"), Decimal("500")),
+    (Decimal("100000"), Decimal("100")),
+    (Decimal("50000"), Decimal("50")),
+    (Decimal("10000"), Decimal("10")),
+    (Decimal("5000"), Decimal("5")),
+    (Decimal("100"), Decimal("1")),
+    (Decimal("10"), Decimal("0.1")),
+    (Decimal("1"), Decimal("0.01")),
+    (Decimal("0.1"), Decimal("0.001")),
+    (Decimal("0.01"), Decimal("0.0001")),
+    (Decimal("0.001"), Decimal("0.00001")),
+    (Decimal("0.0001"), Decimal("0.000001")),
+    (Decimal("0.00001"), Decimal("0.0000001")),
+]
+SMALLEST_TICK = Decimal("0.00000001")
+
+
+class BelowMinimumOrder(ValueError):
+    """The order is worth less than Upbit's minimum (5,000 KRW)."""
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A simulated fill: price per unit, quantity, fee in KRW, and the KRW that changed hands."""
+
+    side: str
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.price * self.quantity
+
+    @property
+    def cash_change(self) -> Decimal:
+        """Signed change of the KRW balance: a buy pays amount + fee, a sell receives amount - fee."""
+        return -(self.amount + self.fee) if self.side == "BUY" else self.amount - self.fee
+
+
+def tick_size(price: Decimal) -> Decimal:
+    """Upbit's KRW-market tick for a price."""
+    for bound, tick in TICKS:
+        if price >= bound:
+            return tick
+    return SMALLEST_TICK
+
+
+def round_to_tick(price: Decimal, side: str) -> Decimal:
+    """Round to the tick against us: buys up, sells down."""
+    tick = tick_size(price)
+    rounding = ROUND_CEILING if side == "BUY" else ROUND_FLOOR
+    return ((price / tick).to_integral_value(rounding=rounding) * tick).normalize()
+
+
+def slipped_price(reference: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
+    """Reference price moved against us by the slippage, on a valid tick."""
+    factor = slippage_bps / BPS
+    raw = reference * (1 + factor) if side == "BUY" else reference * (1 - factor)
+    return round_to_tick(raw, side)
+
+
+def _money(value) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def buy_fill(
+    *,
+    krw: Decimal,
+    reference: Decimal,
+    slippage_bps: Decimal = Decimal(0),
+    min_order: Decimal = MIN_ORDER_KRW,
+) -> Fill:
+    """Spend at most `krw` (fee included) at the reference price plus slippage."""
+    krw, reference, slippage_bps = _money(krw), _money(reference), _money(slippage_bps)
+    price = slipped_price(reference, "BUY", slippage_bps)
+    quantity = (krw / (price * (1 + FEE_RATE))).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    if price * quantity < min_order:
+        value = price * quantity
+        raise BelowMinimumOrder(f"buy of {value:,.0f} KRW is below the {min_order:,.0f} KRW minimum")
+    return Fill("BUY", price, quantity, (price * quantity * FEE_RATE).quantize(QTY_STEP))
+
+
+def sell_fill(*, quantity: Decimal, reference: Decimal, slippage_bps: Decimal = Decimal(0)) -> Fill:
+    """Sell `quantity` at the reference price minus slippage (exits are never refused for size)."""
+    quantity, reference, slippage_bps = _money(quantity), _money(reference), _money(slippage_bps)
+    price = slipped_price(reference, "SELL", slippage_bps)
+    return Fill("SELL", price, quantity, (price * quantity * FEE_RATE).quantize(QTY_STEP))
