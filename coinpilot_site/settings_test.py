@@ -33,3 +33,5 @@ from .settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = VAR_DIR / "staticfiles"  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)

@@ -1,0 +1,18 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    COINPILOT_VAR_DIR=/var/lib/coinpilot PROMETHEUS_MULTIPROC_DIR=/run/coinpilot-metrics
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+# Static files are collected at build time; the build needs a throwaway key, never the real one.
+RUN SECRET_KEY=build-only DEBUG=0 python manage.py collectstatic --no-input \
+    && useradd --system --uid 10001 coinpilot \
+    && mkdir -p /var/lib/coinpilot /run/coinpilot-metrics \
+    && chown coinpilot /var/lib/coinpilot /run/coinpilot-metrics
+USER coinpilot
+EXPOSE 8000
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "coinpilot_site.wsgi:application"]

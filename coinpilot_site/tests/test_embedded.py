@@ -1,0 +1,83 @@
+"""`manage.py run_embedded`: the whole system on SQLite + embedded Redis, started and stopped."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+import redis
+from rq import Worker
+
+from conftest import manage_command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except (httpx.HTTPError, redis.RedisError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@pytest.fixture
+def embedded_env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+    return env | {
+        "DJANGO_SETTINGS_MODULE": "coinpilot_site.settings",
+        "DEBUG": "1",
+        "COINPILOT_VAR_DIR": str(tmp_path),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def test_one_command_runs_web_worker_and_scheduler_and_ctrl_c_stops_them(embedded_env, tmp_path):
+    for args in (("migrate", "--no-input"), ("ensure_admin",)):
+        done = subprocess.run(manage_command(*args), env=embedded_env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    password = (tmp_path / "admin-password.txt").read_text().strip()
+    web, redis_port = free_port(), free_port()
+    log = open(tmp_path / "embedded.log", "w")  # noqa: SIM115
+    system = subprocess.Popen(
+        manage_command("run_embedded", "--addr", f"127.0.0.1:{web}", "--redis-port", str(redis_port)),
+        env=embedded_env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{web}"
+    store = redis.Redis(port=redis_port)
+    try:
+        assert wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 40), "web never healthy"
+        assert wait_for(lambda: len(Worker.all(connection=store)) == 1, 30), "no worker registered"
+        assert wait_for(lambda: store.exists("coinpilot:scheduler:heartbeat"), 30), "no scheduler heartbeat"
+
+        with httpx.Client(base_url=base) as browser:
+            assert browser.get("/system/").status_code == 302  # login first
+            browser.get("/login/")
+            response = browser.post("/login/", data={
+                "username": "admin", "password": password,
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            })
+            assert response.status_code == 302
+            page = browser.get("/system/").text
+        assert re.search(r"<span class=\"good\">alive</span>", page), "scheduler not shown alive"
+        assert "embedded-" in page, "worker not listed"
+    finally:
+        system.send_signal(signal.SIGINT)
+        code = system.wait(timeout=30)
+        log.close()
+    assert code == 0, (tmp_path / "embedded.log").read_text()[-2000:]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base}/healthz")

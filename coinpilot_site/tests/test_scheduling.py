@@ -1,0 +1,139 @@
+"""The slot scheduler's guarantees, decided with a fixed clock (both test modes)."""
+
+from datetime import UTC, datetime, timedelta
+
+import django_rq
+import pytest
+from prometheus_client import REGISTRY
+
+from coinpilot_site.models import JobRun
+from coinpilot_site.scheduling import SlotScheduler, claim_key, lock_key, run_scheduled
+from coinpilot_site.tests import sample_jobs
+
+pytestmark = pytest.mark.django_db
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def hourly(settings):
+    settings.COINPILOT_SCHEDULE = "coinpilot_site.tests.sample_jobs.HOURLY"
+    return sample_jobs.HOURLY
+
+
+@pytest.fixture
+def timeouts(settings):
+    settings.COINPILOT_SCHEDULE = "coinpilot_site.tests.sample_jobs.TIMEOUTS"
+    return sample_jobs.TIMEOUTS
+
+
+def queued_ids(queue: str = "default") -> set[str]:
+    return set(django_rq.get_queue(queue).job_ids)
+
+
+def test_two_schedulers_enqueue_a_slot_once(hourly):
+    now = utc(2030, 1, 6, 13, 0, 2)  # a Sunday, 22:00:02 KST
+    first, second = SlotScheduler(hourly), SlotScheduler(hourly)
+
+    assert first.tick(now) == {"hourly": "enqueued", "kst_report": "enqueued"}
+    assert second.tick(now + timedelta(seconds=2)) == {"hourly": "duplicate", "kst_report": "duplicate"}
+    assert queued_ids() == {"sched-hourly-20300106T130000Z", "sched-kst_report-20300106T130000Z"}
+
+
+def test_a_scheduler_decides_each_slot_only_once(hourly):
+    scheduler = SlotScheduler(hourly)
+    scheduler.tick(utc(2030, 1, 6, 10, 0, 1))
+    assert scheduler.tick(utc(2030, 1, 6, 10, 0, 2)) == {}
+    assert len(queued_ids()) == 1
+
+
+def test_missed_slots_coalesce_into_the_latest_within_grace(hourly):
+    SlotScheduler(hourly).tick(utc(2030, 1, 6, 10, 0, 1))
+    # the scheduler was down from 10:00 to 12:03: the 11:00 slot is gone, 12:00 runs once
+    outcomes = SlotScheduler(hourly).tick(utc(2030, 1, 6, 12, 3, 0))
+
+    assert outcomes == {"hourly": "enqueued"}
+    assert queued_ids() == {"sched-hourly-20300106T100000Z", "sched-hourly-20300106T120000Z"}
+
+
+def test_slot_older_than_its_grace_is_dropped(hourly):
+    assert SlotScheduler(hourly).tick(utc(2030, 1, 6, 12, 5, 1)) == {}  # grace is 300 s
+    assert queued_ids() == set()
+
+
+def test_cron_is_evaluated_in_the_jobs_time_zone(hourly):
+    report = hourly[1]
+    # 22:00 KST is 13:00 UTC; at 13:30 UTC the due slot is today's 13:00 UTC
+    assert report.due_slot(utc(2030, 1, 6, 13, 30)) == utc(2030, 1, 6, 13, 0)
+    assert report.next_slot(utc(2030, 1, 6, 13, 30)) == utc(2030, 1, 7, 13, 0)
+
+
+def test_slot_is_skipped_while_the_previous_run_holds_the_lock(hourly, redis_conn):
+    redis_conn.set(lock_key("hourly"), "held")
+    now = utc(2030, 1, 6, 10, 0, 1)
+
+    assert SlotScheduler(hourly).tick(now)["hourly"] == "skipped-running"
+    redis_conn.delete(lock_key("hourly"))
+    # the slot was decided: neither this nor another scheduler queues it behind the finished run
+    assert SlotScheduler(hourly).tick(now + timedelta(seconds=5)).get("hourly") == "duplicate"
+    assert redis_conn.get(claim_key("sched-hourly-20300106T100000Z")) == b"skipped-running"
+    assert "sched-hourly-20300106T100000Z" not in queued_ids()
+
+
+def test_worker_runs_the_slot_and_records_it(timeouts, run_jobs):
+    fine = timeouts[2]
+    slot = fine.due_slot(datetime.now(UTC))
+    SlotScheduler([fine]).tick(slot + timedelta(seconds=1))
+    labels = {"job": "fine", "outcome": "success"}
+    before = REGISTRY.get_sample_value("coinpilot_job_runs_total", labels) or 0
+
+    run_jobs("default")
+
+    run = JobRun.objects.get(job="fine")
+    assert (run.status, run.slot, run.message) == ("success", slot, "recorded")
+    assert run.duration_ms is not None and run.finished_at is not None
+    assert [r["slot"] for r in sample_jobs.runs()] == [slot.isoformat()]
+    assert REGISTRY.get_sample_value("coinpilot_job_runs_total", labels) == before + 1
+
+
+def test_a_stale_slot_is_not_run(hourly):
+    stale = datetime.now(UTC) - timedelta(hours=1)
+
+    assert run_scheduled("hourly", stale.isoformat()) == "skipped-stale"
+    assert sample_jobs.runs() == []
+    assert JobRun.objects.get(job="hourly").status == "skipped"
+
+
+def test_a_second_run_while_the_lock_is_held_is_skipped(hourly, redis_conn):
+    redis_conn.set(lock_key("hourly"), "held")
+
+    assert run_scheduled("hourly", datetime.now(UTC).isoformat()) == "skipped-overlap"
+    assert sample_jobs.runs() == []
+    assert JobRun.objects.get(job="hourly").message == "previous run still holds the lock"
+
+
+def test_failure_is_recorded_and_alerted(timeouts, django_capture_on_commit_callbacks):
+    now = datetime.now(UTC)
+    # alerts are queued when the surrounding transaction commits (none in a worker: at once)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        run_scheduled("failing", now.isoformat())
+
+    run = JobRun.objects.get(job="failing")
+    assert run.status == "failure"
+    assert run.message == "RuntimeError: boom on purpose"
+    alerts = django_rq.get_queue("notifications").jobs
+    assert [job.args[0] for job in alerts] == ["system"]
+    assert alerts[0].args[1]["title"] == "Job failing failed"
+    assert sample_jobs.runs() == []
+
+
+def test_run_left_running_by_a_dead_worker_is_marked_lost(timeouts):
+    orphan = JobRun.start("fine", datetime.now(UTC) - timedelta(minutes=1))
+
+    run_scheduled("fine", datetime.now(UTC).isoformat())
+
+    orphan.refresh_from_db()
+    assert orphan.status == "lost"
+    assert JobRun.objects.filter(job="fine", status="success").count() == 1

@@ -1,0 +1,15 @@
+"""gunicorn settings for the `web` service."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104  (inside the container)
+workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+timeout = 60
+accesslog = "-"
+
+
+def child_exit(server, worker) -> None:
+    # Live-gauge files of a dead web worker must stop counting in /metrics.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
