@@ -27,6 +27,12 @@ class TradeStatus(models.TextChoices):
     CANCELLED = "CANCELLED"
 
 
+class TradeMode(models.TextChoices):
+    PAPER = "paper"
+    LIVE = "live"
+    REPLAY = "replay", "replay (simulated history)"
+
+
 class ExitReason(models.TextChoices):
     STOP_LOSS = "STOP_LOSS"
     TRAILING_STOP = "TRAILING_STOP"
@@ -61,6 +67,7 @@ class Position(models.Model):
     high_water_mark = models.DecimalField(**MONEY)
     opened_at = models.DateTimeField()
     entry_signal = models.JSONField(default=dict, blank=True)
+    entry_fee = models.DecimalField(default=ZERO, help_text="KRW fee paid on entry.", **MONEY)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -97,6 +104,8 @@ class Trade(models.Model):
     exit_reason = models.CharField(max_length=16, choices=ExitReason.choices, blank=True)
     post_exit_prices = models.JSONField(default=dict, blank=True)
     client_order_id = models.CharField(max_length=64, unique=True)
+    exchange_order_id = models.CharField(max_length=64, blank=True, help_text="Upbit uuid (live).")
+    mode = models.CharField(max_length=8, choices=TradeMode.choices, default=TradeMode.PAPER)
     executed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -120,6 +129,9 @@ class DailyRiskState(models.Model):
     """Risk counters of one trading day; the day runs midnight to midnight KST."""
 
     date = models.DateField(unique=True, help_text="The KST trading day.")
+    starting_equity = models.DecimalField(
+        default=ZERO, help_text="Cash + positions at cost when the day began.", **MONEY
+    )
     total_pnl = models.DecimalField(default=ZERO, **MONEY)
     trade_count = models.PositiveIntegerField(default=0)
     consecutive_losses = models.PositiveIntegerField(default=0)
@@ -152,6 +164,30 @@ class RiskAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.violation_type} {self.symbol} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TradingControl(models.Model):
+    """Operator switches that must survive restarts (one row)."""
+
+    kill_switch = models.BooleanField(
+        default=False, help_text="On: no new entries. Exits (stop loss etc.) keep running."
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "trading_control"
+        verbose_name = "trading control"
+
+    def __str__(self) -> str:
+        return f"kill switch {'ON' if self.kill_switch else 'off'}"
+
+    @classmethod
+    def current(cls) -> "TradingControl":
+        return cls.objects.get_or_create(pk=1)[0]
 
 
 class VersionedConfig(models.Model):
