@@ -142,6 +142,12 @@ UPBIT_BASE_URL = env.str("UPBIT_BASE_URL", default="https://api.upbit.com")
 COINPILOT_MARKET_SOURCE = env.str("COINPILOT_MARKET_SOURCE", default="sim")
 COINPILOT_PAPER_INITIAL_KRW = env.str("COINPILOT_PAPER_INITIAL_KRW", default="10000000")
 
+# --- Strategy and volatility (the strategy parameters themselves are versioned in the database) --
+# GARCH volatility is fitted on this market; the risk manager halves entries while it is high.
+COINPILOT_VOLATILITY_SYMBOL = env.str("COINPILOT_VOLATILITY_SYMBOL", default="KRW-BTC")
+COINPILOT_HIGH_VOLATILITY_RATIO = env.float("COINPILOT_HIGH_VOLATILITY_RATIO", default=1.5)
+COINPILOT_BACKTEST_SLIPPAGE_BPS = env.str("COINPILOT_BACKTEST_SLIPPAGE_BPS", default="5")
+
 # --- AI (off without a key; never a fake verdict) ---------------------------------------------
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="") or None

@@ -1,0 +1,249 @@
+"""Backtester: the live rule functions over a whole series, the paper fill model, the risk limits.
+
+Decisions are made on a bar's close and filled at the next bar's open. Entries are evaluated for
+every bar at once (`strategy.evaluate_entries`); the loop below visits only the bars where an
+entry passes, applies the risk limits, fills, then scans the bars after the fill for the exit
+(`strategy.scan_exit`). So the Python loop runs per trade, never per bar.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from market.models import Candle
+from market.regime import LOOKBACK_HOURS, REGIMES, regime_codes_per_bar
+
+from . import performance
+from .config import RiskLimits, StrategyParams
+from .fills import BelowMinimumOrder, buy_fill, sell_fill
+from .strategy import (
+    LIVE_WINDOW_BARS,
+    PASS_CODE,
+    Bars,
+    OpenTrade,
+    bars_from_frame,
+    compute_indicators,
+    evaluate_entries,
+    scan_exit,
+)
+
+KST_OFFSET = 9 * 3600
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """Run settings that are not strategy or risk parameters."""
+
+    initial_krw: Decimal = Decimal("10000000")
+    slippage_bps: Decimal = Decimal("5")
+    start: int | None = None  # epoch seconds of the first decision; earlier bars only warm up
+    regime: str | None = None  # force one regime instead of the hourly computation
+
+
+@dataclass
+class TradeRecord:
+    """One round trip (or an entry still open at the end of the data)."""
+
+    entry_index: int
+    entry_at: int
+    entry_price: Decimal
+    quantity: Decimal
+    entry_fee: Decimal
+    regime: str
+    exit_index: int | None = None
+    exit_at: int | None = None
+    exit_price: Decimal | None = None
+    exit_fee: Decimal = Decimal(0)
+    exit_reason: str = ""
+    pnl: Decimal = Decimal(0)  # realised KRW profit after both fees (0 while open)
+    pnl_pct: float = 0.0
+
+    @property
+    def cost(self) -> Decimal:
+        return self.entry_price * self.quantity + self.entry_fee
+
+    def close(self, index: int, at: int, price: Decimal, fee: Decimal, reason: str) -> None:
+        """Book the exit fill; PnL is realised after both fees."""
+        self.exit_index, self.exit_at, self.exit_price, self.exit_fee = index, at, price, fee
+        self.exit_reason = reason
+        self.pnl = price * self.quantity - fee - self.cost
+        self.pnl_pct = float(self.pnl / self.cost * 100)
+
+    @property
+    def hold_hours(self) -> float | None:
+        return None if self.exit_at is None else (self.exit_at - self.entry_at) / 3600
+
+
+@dataclass
+class BacktestResult:
+    symbol: str
+    bars: Bars
+    first: int  # index of the first decision bar
+    equity: np.ndarray  # KRW, marked at each bar's close from `first` on
+    in_position: np.ndarray
+    trades: list[TradeRecord]
+    blocked: dict[str, int]
+    regime_codes: np.ndarray
+    strategy_version: int
+    risk_version: int
+    options: BacktestOptions
+    stats: dict = field(default_factory=dict)
+
+
+class RiskBook:
+    """The risk limits of one KST day, replayed in the order the trades happen."""
+
+    def __init__(self, risk: RiskLimits):
+        self.risk = risk
+        self.day, self.day_start, self.pnl, self.entries, self.streak = None, Decimal(0), Decimal(0), 0, 0
+        self.halted = False
+        self.cooldown_until = 0
+
+    def start_day_if_new(self, t: int, equity: Decimal) -> None:
+        day = (t + KST_OFFSET) // DAY
+        if day != self.day:
+            self.day, self.day_start, self.pnl, self.entries, self.streak = day, equity, Decimal(0), 0, 0
+            self.halted = False
+
+    def block(self, t: int) -> tuple[str, int] | None:
+        """(reason, time the block ends) when an entry at t is refused."""
+        next_day = (self.day + 1) * DAY - KST_OFFSET
+        if self.halted:
+            return "DAILY_LOSS_HALT", next_day
+        if self.entries >= self.risk.max_daily_trades:
+            return "MAX_DAILY_TRADES", next_day
+        if t < self.cooldown_until:
+            return "COOLDOWN", self.cooldown_until
+        return None
+
+    def record_exit(self, t: int, pnl: Decimal) -> None:
+        self.pnl += pnl
+        self.streak = self.streak + 1 if pnl < 0 else 0
+        if self.streak >= self.risk.consecutive_loss_limit:
+            self.cooldown_until = t + int(self.risk.cooldown_hours * 3600)
+            self.streak = 0
+        if self.pnl <= -self.day_start * self.risk.max_daily_loss_pct / 100:
+            self.halted = True
+
+    def position_budget(self, cash: Decimal) -> Decimal:
+        pct = min(self.risk.max_position_size_pct, self.risk.max_total_exposure_pct)
+        return min(cash, cash * pct / 100)
+
+
+def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> tuple[int, str]:
+    """Absolute index of the exit decision at or after `start` (-1 if none before the data ends)."""
+    n, size = len(decided), 256  # most trades exit within hours: scan a short prefix first
+    close, rsi14 = values["close"], values["rsi14"]
+    while True:
+        end = min(n, start + size)
+        i, reason, _ = scan_exit(
+            close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params
+        )
+        if i >= 0:
+            return start + i, reason
+        if end == n:
+            return -1, ""
+        size *= 4
+
+
+def _codes(bars: Bars, options: BacktestOptions) -> np.ndarray:
+    if options.regime:
+        return np.full(len(bars), REGIMES.index(options.regime), dtype=np.int8)
+    return regime_codes_per_bar(bars.ts, bars.close)
+
+
+def run_backtest(
+    symbol: str, bars: Bars, params: StrategyParams, risk: RiskLimits, options: BacktestOptions
+) -> BacktestResult:
+    """Replay the strategy over `bars`; see the module docstring for the timing rules."""
+    values = compute_indicators(bars, params)
+    codes = _codes(bars, options)
+    decided = bars.ts + 60
+    first = int(np.searchsorted(bars.ts, options.start)) if options.start is not None else 0
+    candidates = np.flatnonzero(evaluate_entries(values, codes, params)[:-1] == PASS_CODE)
+    candidates = candidates[candidates >= first]
+    n, cash, book = len(bars), options.initial_krw, RiskBook(risk)
+    trades, blocked = [], {}
+    cash_delta, qty_delta = np.zeros(n), np.zeros(n)
+    allowed = first
+    while True:
+        pos = int(np.searchsorted(candidates, allowed))
+        if pos == len(candidates):
+            break
+        k = int(candidates[pos])
+        book.start_day_if_new(int(decided[k]), cash)
+        refusal = book.block(int(decided[k]))
+        if refusal:
+            blocked[refusal[0]] = blocked.get(refusal[0], 0) + 1
+            allowed = max(k + 1, int(np.searchsorted(decided, refusal[1])))
+            continue
+        try:
+            buy = buy_fill(
+                krw=book.position_budget(cash),
+                reference=Decimal(repr(float(bars.open[k + 1]))),
+                slippage_bps=options.slippage_bps,
+                min_order=risk.min_order_krw,
+            )
+        except BelowMinimumOrder:
+            blocked["BELOW_MIN_ORDER"] = blocked.get("BELOW_MIN_ORDER", 0) + 1
+            allowed = k + 1
+            continue
+        book.entries += 1
+        cash += buy.cash_change
+        cash_delta[k + 1] += float(buy.cash_change)
+        qty_delta[k + 1] += float(buy.quantity)
+        trade = TradeRecord(
+            k + 1, int(bars.ts[k + 1]), buy.price, buy.quantity, buy.fee, str(REGIMES[codes[k]])
+        )
+        trades.append(trade)
+        opened = OpenTrade(float(buy.price), trade.regime, trade.entry_at, float(buy.price))
+        j, reason = find_exit(values, decided, codes, k + 1, opened, params)
+        if j < 0 or j + 1 >= n:
+            break  # still open when the data ends: marked to market in the equity curve
+        sell = sell_fill(
+            quantity=buy.quantity,
+            reference=Decimal(repr(float(bars.open[j + 1]))),
+            slippage_bps=options.slippage_bps,
+        )
+        trade.close(j + 1, int(bars.ts[j + 1]), sell.price, sell.fee, reason)
+        cash += sell.cash_change
+        cash_delta[j + 1] += float(sell.cash_change)
+        qty_delta[j + 1] -= float(buy.quantity)
+        book.record_exit(trade.exit_at, trade.pnl)
+        allowed = j + 1
+    held = np.cumsum(qty_delta)
+    equity = float(options.initial_krw) + np.cumsum(cash_delta) + held * bars.close
+    result = BacktestResult(
+        symbol, bars, first, equity[first:], held[first:] > 0, trades, blocked, codes,
+        params.version, risk.version, options,
+    )  # fmt: skip
+    result.stats = performance.summarize(result)
+    return result
+
+
+def load_bars(symbol: str, start: datetime, end: datetime) -> tuple[Bars, int]:
+    """1m bars of `symbol` in [start, end) plus the warm-up before start; (bars, start seconds).
+
+    The warm-up covers the regime's hourly lookback and the live indicator window, so the first
+    decision sees what the live bot would have seen.
+    """
+    warmup = max(timedelta(hours=LOOKBACK_HOURS), timedelta(minutes=LIVE_WINDOW_BARS))
+    rows = Candle.objects.filter(
+        symbol=symbol, interval="1m", timestamp__gte=start - warmup, timestamp__lt=end
+    ).order_by("timestamp")
+    cols = ["timestamp", "open", "high", "low", "close", "volume"]
+    df = pd.DataFrame.from_records(rows.values_list(*cols), columns=cols)
+    df[cols[1:]] = df[cols[1:]].astype("float64")
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    return bars_from_frame(df), int(start.astimezone(UTC).timestamp())
+
+
+def load_csv_bars(path: str) -> Bars:
+    """Bars from a CSV of `timestamp,open,high,low,close,volume` (timestamps in UTC)."""
+    df = pd.read_csv(path)
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    return bars_from_frame(df.sort_values("timestamp"))

@@ -1,0 +1,107 @@
+"""Backtest statistics: returns, risk-adjusted ratios, drawdown, and trade breakdowns.
+
+Ratios are annualised from daily returns (KST days, 365 per year: crypto trades every day).
+A ratio that cannot be computed (no trades, no losing day, a single day) is None, not a number
+that looks meaningful.
+"""
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+DAYS_PER_YEAR = 365
+KST_OFFSET = 9 * 3600
+
+
+def max_drawdown_pct(equity: np.ndarray) -> float:
+    """Largest fall from a running peak, in percent (0 for a curve that never falls)."""
+    if len(equity) == 0:
+        return 0.0
+    peak = np.maximum.accumulate(equity)
+    return float(np.max((peak - equity) / peak) * 100)
+
+
+def drawdown_series(equity: np.ndarray) -> np.ndarray:
+    peak = np.maximum.accumulate(equity)
+    return (equity - peak) / peak * 100
+
+
+def daily_returns(ts: np.ndarray, equity: np.ndarray, initial: float) -> np.ndarray:
+    """Returns between the last equity marks of consecutive KST days (first vs the initial cash)."""
+    day = (np.asarray(ts, dtype=np.int64) + KST_OFFSET) // 86400
+    last = np.flatnonzero(np.append(day[1:] != day[:-1], True))
+    closes = np.concatenate([[initial], equity[last]])
+    return closes[1:] / closes[:-1] - 1
+
+
+def sharpe(returns: np.ndarray) -> float | None:
+    if len(returns) < 2 or np.std(returns, ddof=1) == 0:
+        return None
+    return float(np.mean(returns) / np.std(returns, ddof=1) * math.sqrt(DAYS_PER_YEAR))
+
+
+def sortino(returns: np.ndarray) -> float | None:
+    downside = np.sqrt(np.mean(np.minimum(returns, 0) ** 2)) if len(returns) else 0
+    if len(returns) < 2 or downside == 0:
+        return None
+    return float(np.mean(returns) / downside * math.sqrt(DAYS_PER_YEAR))
+
+
+def cagr_pct(initial: float, final: float, seconds: float) -> float | None:
+    years = seconds / (365.25 * 86400)
+    if years <= 0 or initial <= 0 or final <= 0:
+        return None
+    return float(((final / initial) ** (1 / years) - 1) * 100)
+
+
+def breakdown(trades, key) -> dict[str, dict]:
+    """Closed trades grouped by `key(trade)`: count, win rate, average and total PnL."""
+    groups = defaultdict(list)
+    for t in trades:
+        groups[key(t)].append(t)
+    return {
+        name: {
+            "count": len(group),
+            "win_rate_pct": round(sum(t.pnl > 0 for t in group) / len(group) * 100, 2),
+            "avg_pnl_pct": round(sum(t.pnl_pct for t in group) / len(group), 4),
+            "total_pnl_krw": float(sum(t.pnl for t in group)),
+        }
+        for name, group in sorted(groups.items())
+    }
+
+
+def summarize(result) -> dict:
+    """Every figure of the backtest report, as built-in types (JSON-ready)."""
+    initial = float(result.options.initial_krw)
+    equity = result.equity
+    final = float(equity[-1]) if len(equity) else initial
+    ts = result.bars.ts[result.first :]
+    closed = [t for t in result.trades if t.exit_at is not None]
+    wins = [t for t in closed if t.pnl > 0]
+    gross_win = float(sum(t.pnl for t in wins))
+    gross_loss = -float(sum(t.pnl for t in closed if t.pnl < 0))
+    mdd = max_drawdown_pct(equity)
+    span = float(ts[-1] + 60 - ts[0]) if len(ts) else 0.0
+    cagr = cagr_pct(initial, final, span)
+    rets = daily_returns(ts, equity, initial) if len(ts) else np.array([])
+    return {
+        "bars": int(len(ts)),
+        "initial_krw": initial,
+        "final_equity_krw": round(final, 2),
+        "total_return_pct": round((final / initial - 1) * 100, 4),
+        "cagr_pct": cagr,
+        "win_rate_pct": round(len(wins) / len(closed) * 100, 2) if closed else None,
+        "profit_factor": round(gross_win / gross_loss, 4) if gross_loss > 0 else None,
+        "max_drawdown_pct": round(mdd, 4),
+        "sharpe": sharpe(rets),
+        "sortino": sortino(rets),
+        "calmar": round(cagr / mdd, 4) if cagr is not None and mdd > 0 else None,
+        "exposure_pct": round(float(np.mean(result.in_position)) * 100, 2) if len(ts) else 0.0,
+        "avg_hold_hours": round(sum(t.hold_hours for t in closed) / len(closed), 3) if closed else None,
+        "trades": len(closed),
+        "open_trades": len(result.trades) - len(closed),
+        "by_exit_reason": breakdown(closed, lambda t: t.exit_reason),
+        "by_regime": breakdown(closed, lambda t: t.regime),
+        "blocked_by_risk": dict(result.blocked),
+    }

@@ -1,0 +1,275 @@
+"""Strategy v3.1 rules (SPEC 5), written once and vectorised over arrays of 1-minute bars.
+
+Two callers, one implementation:
+- the live cycle evaluates a window of the latest `LIVE_WINDOW_BARS` bars and reads the last
+  row (`entry_signal`, `exit_signal`);
+- the backtester evaluates the whole series at once (`evaluate_entries`) and, per open trade,
+  the bars that follow it (`scan_exit`).
+Pure functions: arrays and config in, codes/Signals out, no I/O. Every value at bar t depends
+only on bars <= t, so truncating the data at t never changes the decision at t.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from market import indicators as ind
+from market.regime import REGIMES, UNKNOWN_CODE
+
+from .config import StrategyParams
+from .models import ExitReason
+
+# Wilder RSI has memory: a value computed on a window differs from the full-series value by
+# ((n-1)/n)^k of the seed error after k bars. For RSI(14), (13/14)^985 ~ 1e-32: far below the
+# 1e-9 parity requirement (and below float precision), so live and backtest decisions agree.
+# It also covers every lookback (at most 200 bars by validation) and the 20-bar averages.
+LIVE_WINDOW_BARS = 1000
+
+ENTRY = "ENTRY"
+ENTRY_CHECKS = (
+    "REGIME_UNKNOWN",
+    "INDICATORS_NOT_READY",
+    "RSI14_TOO_HIGH",
+    "RSI7_NO_RECOVERY",
+    "RSI7_BOUNCE_TOO_SMALL",
+    "MA_FILTER",
+    "BELOW_BB_LOWER",
+    "VOLUME_TOO_LOW",
+    "VOLUME_SURGE",
+    "NO_BB_TOUCH_RECOVERY",
+)
+PASS_CODE = len(ENTRY_CHECKS)
+EXIT_ORDER = (
+    ExitReason.STOP_LOSS,
+    ExitReason.TRAILING_STOP,
+    ExitReason.TAKE_PROFIT,
+    ExitReason.RSI_OVERBOUGHT,
+    ExitReason.TIME_LIMIT,
+)
+MA_MODES = {"above": 0, "proximity_or_above": 1, "none": 2}
+
+
+@dataclass(frozen=True)
+class Bars:
+    """1-minute bars of one symbol: `ts` is the bar open in epoch seconds (UTC)."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def tail(self, n: int) -> "Bars":
+        return Bars(*(getattr(self, f)[-n:] for f in ("ts", "open", "high", "low", "close", "volume")))
+
+
+def bars_from_frame(df: pd.DataFrame) -> "Bars":
+    """Bars from a DataFrame with a UTC `timestamp` column (or index) and OHLCV columns."""
+    stamps = pd.DatetimeIndex(df["timestamp"] if "timestamp" in df else df.index)
+    ts = np.asarray((stamps - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype=np.int64)
+    cols = (np.asarray(df[c], dtype=np.float64) for c in ("open", "high", "low", "close", "volume"))
+    return Bars(ts, *cols)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A decision: BUY / SELL / HOLD, the reason code, a sentence a trader reads, the numbers."""
+
+    action: str
+    reason: str
+    detail: str
+    values: dict = field(default_factory=dict)
+    exit_reason: str = ""
+    high_water_mark: float | None = None
+
+
+def compute_indicators(bars: Bars, params: StrategyParams) -> dict[str, np.ndarray]:
+    """Every indicator the rules read, over the whole array (lookbacks of every regime)."""
+    upper, middle, lower = ind.bollinger(bars.close)
+    rsi7 = ind.rsi(bars.close, ind.RSI_SHORT)
+    out = {
+        "close": bars.close,
+        "rsi14": ind.rsi(bars.close, ind.RSI_LONG),
+        "rsi7": rsi7,
+        "ma20": ind.sma(bars.close, ind.MA_PERIOD),
+        "bb_upper": upper,
+        "bb_lower": lower,
+        "vol_ratio": ind.volume_ratio(bars.volume),
+    }
+    for p in params.regimes.values():
+        if f"rsi7_min_{p.rsi_7_lookback}" not in out:
+            out[f"rsi7_min_{p.rsi_7_lookback}"] = ind.rsi_short_min_lookback(rsi7, p.rsi_7_lookback)
+        if f"bb_touch_{p.bb_touch_lookback}" not in out:
+            touch = ind.bb_touch_recovery(bars.low, bars.close, lower, p.bb_touch_lookback)
+            out[f"bb_touch_{p.bb_touch_lookback}"] = touch
+    return out
+
+
+def _table(params: StrategyParams, name: str, unknown=np.nan) -> np.ndarray:
+    """One parameter per regime code (UNKNOWN last), ready for `table[codes]`."""
+    values = [getattr(params.regimes[str(r)], name) for r in REGIMES[:UNKNOWN_CODE]]
+    return np.array([*[np.nan if v is None else v for v in values], unknown], dtype=np.float64)
+
+
+def _pick(values: dict[str, np.ndarray], prefix: str, params: StrategyParams, attr: str, codes):
+    """Per bar, the indicator computed with the lookback of that bar's regime."""
+    out = values[f"{prefix}{getattr(params.regimes[str(REGIMES[0])], attr)}"].copy()
+    for code, regime in enumerate(REGIMES[1:UNKNOWN_CODE], start=1):
+        mask = codes == code
+        out[mask] = values[f"{prefix}{getattr(params.regimes[str(regime)], attr)}"][mask]
+    return out
+
+
+def entry_failures(values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams) -> np.ndarray:
+    """Boolean matrix (check x bar): True where the check fails, in SPEC 5's order."""
+    t = lambda name, unknown=np.nan: _table(params, name, unknown)[codes]  # noqa: E731
+    close, rsi14, rsi7, ma20 = values["close"], values["rsi14"], values["rsi7"], values["ma20"]
+    lower, vol = values["bb_lower"], values["vol_ratio"]
+    rsi7_min = _pick(values, "rsi7_min_", params, "rsi_7_lookback", codes)
+    touch = _pick(values, "bb_touch_", params, "bb_touch_lookback", codes)
+    ma_tables = np.array([MA_MODES[params.regimes[str(r)].ma_filter] for r in REGIMES[:3]] + [2])
+    ma_mode = ma_tables[codes]
+    with np.errstate(invalid="ignore"):
+        ma_ok = np.where(
+            ma_mode == 0,
+            close > ma20,
+            np.where(ma_mode == 1, close >= ma20 * (1 - t("ma_proximity_pct") / 100), True),
+        )
+        not_ready = np.isnan(rsi14) | np.isnan(rsi7) | np.isnan(rsi7_min) | np.isnan(ma20)
+        not_ready |= np.isnan(lower) | np.isnan(vol)
+        return np.stack(
+            [
+                codes == UNKNOWN_CODE,
+                not_ready,
+                ~(rsi14 <= t("rsi_14_max")),
+                ~((rsi7_min <= t("rsi_7_trigger")) & (rsi7 >= t("rsi_7_recover"))),
+                ~(rsi7 - rsi7_min >= t("min_rsi_7_bounce_pct")),
+                ~ma_ok,
+                (t("require_price_above_bb_lower", 0) > 0) & ~(close >= lower),
+                ~(vol >= t("volume_min_ratio")),
+                (t("volume_surge_check", 0) > 0) & (vol >= t("volume_surge_ratio")),
+                (t("bb_enabled", 0) > 0) & ~touch,
+            ]
+        )
+
+
+def evaluate_entries(values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams) -> np.ndarray:
+    """Per bar, the index of the first failing entry check, or PASS_CODE when all pass."""
+    fails = entry_failures(values, codes, params)
+    return np.where(fails.any(axis=0), fails.argmax(axis=0), PASS_CODE).astype(np.int8)
+
+
+@dataclass(frozen=True)
+class OpenTrade:
+    """What the exit rules need to know about a position."""
+
+    avg_price: float
+    entry_regime: str
+    opened_at: int  # epoch seconds of the fill
+    high_water_mark: float
+
+
+def scan_exit(
+    close: np.ndarray,
+    rsi14: np.ndarray,
+    decided_at: np.ndarray,
+    codes: np.ndarray,
+    trade: OpenTrade,
+    params: StrategyParams,
+) -> tuple[int, str, np.ndarray]:
+    """First bar of these (all after the entry) where an exit fires: (index or -1, reason, HWM)."""
+    p = params.regimes[trade.entry_regime]
+    avg = trade.avg_price
+    # The tighter of the entry regime's stop and the current regime's (UNKNOWN keeps the entry's).
+    stop_pct = np.minimum(p.stop_loss_pct, _table(params, "stop_loss_pct", p.stop_loss_pct))
+    stop_price = avg * (1 - stop_pct / 100)  # one per regime code
+    hwm = np.maximum.accumulate(np.maximum(close, trade.high_water_mark))
+    with np.errstate(invalid="ignore"):
+        checks = (
+            close <= stop_price[codes],
+            (hwm >= avg * (1 + p.trailing_activation_pct / 100))
+            & (close <= hwm * (1 - p.trailing_stop_pct / 100)),
+            close >= avg * (1 + p.take_profit_pct / 100),
+            (rsi14 >= p.rsi_overbought) & (close >= avg * (1 + p.rsi_exit_min_profit_pct / 100)),
+            (decided_at - trade.opened_at) > p.time_limit_hours * 3600,
+        )
+    hit = checks[0] | checks[1] | checks[2] | checks[3] | checks[4]
+    i = int(hit.argmax())
+    if not hit[i]:
+        return -1, "", hwm
+    return i, str(EXIT_ORDER[next(k for k, c in enumerate(checks) if c[i])]), hwm
+
+
+def _last_values(values: dict[str, np.ndarray]) -> dict:
+    return {k: (None if np.isnan(v[-1]) else round(float(v[-1]), 8)) for k, v in values.items()}
+
+
+def describe_entry(reason: str, v: dict, regime: str, params: StrategyParams) -> str:
+    """A sentence with the numbers behind an entry decision."""
+    p = params.for_regime(regime)
+    if p is None:
+        return f"no entries while the regime is {regime}"
+    lb = p.rsi_7_lookback
+    rsi7_min = v.get(f"rsi7_min_{lb}")
+    texts = {
+        "INDICATORS_NOT_READY": lambda: "not enough bars yet for the indicators",
+        "RSI14_TOO_HIGH": lambda: f"RSI(14) {v['rsi14']:.2f} > max {p.rsi_14_max}",
+        "RSI7_NO_RECOVERY": lambda: (
+            f"RSI(7) {v['rsi7']:.2f}, min {rsi7_min:.2f} over {lb} bars: "
+            f"needs a dip <= {p.rsi_7_trigger} and now >= {p.rsi_7_recover}"
+        ),
+        "RSI7_BOUNCE_TOO_SMALL": lambda: (
+            f"RSI(7) bounce {v['rsi7'] - rsi7_min:.2f} < {p.min_rsi_7_bounce_pct} points"
+        ),
+        "MA_FILTER": lambda: (
+            f"close {v['close']:,.8g} fails MA filter '{p.ma_filter}' (MA20 {v['ma20']:,.8g})"
+        ),
+        "BELOW_BB_LOWER": lambda: (
+            f"close {v['close']:,.8g} < lower band {v['bb_lower']:,.8g} (falling knife)"
+        ),
+        "VOLUME_TOO_LOW": lambda: f"volume ratio {v['vol_ratio']:.2f} < {p.volume_min_ratio}",
+        "VOLUME_SURGE": lambda: (
+            f"volume ratio {v['vol_ratio']:.2f} >= surge {p.volume_surge_ratio} (panic selling)"
+        ),
+        "NO_BB_TOUCH_RECOVERY": lambda: f"no lower-band touch and recovery within {p.bb_touch_lookback} bars",
+        ENTRY: lambda: f"all {regime} entry checks pass (RSI(14) {v['rsi14']:.2f}, RSI(7) {v['rsi7']:.2f})",
+    }
+    return texts[reason]() if reason in texts else reason
+
+
+def regime_codes(regime: str, n: int) -> np.ndarray:
+    return np.full(n, REGIMES.index(regime), dtype=np.int8)
+
+
+def entry_signal(bars: Bars, regime: str, params: StrategyParams) -> Signal:
+    """Live entry decision on the latest closed bar of a window (LIVE_WINDOW_BARS long)."""
+    window = bars.tail(LIVE_WINDOW_BARS)
+    values = compute_indicators(window, params)
+    code = int(evaluate_entries(values, regime_codes(regime, len(window)), params)[-1])
+    reason = ENTRY if code == PASS_CODE else ENTRY_CHECKS[code]
+    last = _last_values(values)
+    action = "BUY" if reason == ENTRY else "HOLD"
+    return Signal(action, reason, describe_entry(reason, last, regime, params), last)
+
+
+def exit_signal(bars: Bars, trade: OpenTrade, regime: str, params: StrategyParams) -> Signal:
+    """Live exit decision on the latest closed bar, carrying the stored high-water mark."""
+    window = bars.tail(LIVE_WINDOW_BARS)
+    rsi14 = ind.rsi(window.close, ind.RSI_LONG)
+    i, reason, hwm = scan_exit(
+        window.close[-1:],
+        rsi14[-1:],
+        window.ts[-1:] + 60,
+        regime_codes(regime, 1),
+        trade,
+        params,
+    )
+    values = {"close": float(window.close[-1]), "rsi14": float(rsi14[-1]), "hwm": float(hwm[-1])}
+    if i < 0:
+        return Signal("HOLD", "HOLD", "no exit condition met", values, high_water_mark=float(hwm[-1]))
+    return Signal("SELL", reason, f"{reason} at {values['close']:,.8g}", values, reason, float(hwm[-1]))
