@@ -1,0 +1,274 @@
+"""Booking fills: cash, position, trade and the day's risk counters change in ONE transaction.
+
+Every booking first locks the account row (`select_for_update`), so bookings are serialised and
+a retried or duplicated cycle finds the trade already there: `client_order_id` is unique and a
+second booking of the same id returns the first trade instead of trading twice. A crash at any
+point inside leaves the whole booking or none of it. Notifications and Redis (HWM) follow only
+after the commit.
+
+Accounting identity (checked by the tests after every scenario):
+    cash + positions at cost + fees paid == initial cash + gross realized PnL
+"""
+
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+
+from coinpilot_site.notify import notify
+from coinpilot_site.redis_conn import get_redis
+
+from . import risk
+from .config import RiskLimits
+from .fills import Fill
+from .models import Account, DailyRiskState, Position, RiskAudit, Trade, TradeMode, TradeStatus
+
+PCT = Decimal(100)
+
+
+class BookingError(Exception):
+    """The fill cannot be booked as asked (no cash, no position, already holding)."""
+
+
+def decimal_str(value: Decimal) -> str:
+    """Plain positional text for a Decimal (never '1E+8'), without trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def hwm_key(symbol: str) -> str:
+    return f"position:{symbol}:hwm"
+
+
+def account_for(mode: str) -> Account:
+    """The KRW account of a trading mode (paper and replay share the paper account)."""
+    name = "live" if mode == TradeMode.LIVE else "paper"
+    initial = Decimal(settings.COINPILOT_PAPER_INITIAL_KRW) if name == "paper" else Decimal(0)
+    return Account.objects.get_or_create(name=name, defaults={"balance": initial})[0]
+
+
+def exposure_at_cost() -> Decimal:
+    """Sum of open positions at their entry price."""
+    total = Position.objects.aggregate(total=Sum(F("quantity") * F("avg_price")))["total"]
+    return total or Decimal(0)
+
+
+def day_row(at: datetime, account: Account) -> DailyRiskState:
+    """Today's (KST) risk row, created with the day's starting equity. Call under the account lock."""
+    row = DailyRiskState.objects.filter(date=risk.kst_day(at)).first()
+    if row is None:
+        row = DailyRiskState.objects.create(
+            date=risk.kst_day(at), starting_equity=account.balance + exposure_at_cost()
+        )
+    return row
+
+
+def day_state(row: DailyRiskState) -> risk.DayState:
+    return risk.DayState(
+        starting_equity=row.starting_equity,
+        total_pnl=row.total_pnl,
+        trade_count=row.trade_count,
+        consecutive_losses=row.consecutive_losses,
+        cooldown_until=row.cooldown_until,
+        is_trading_halted=row.is_trading_halted,
+        halt_reason=row.halt_reason,
+    )
+
+
+def _save_day(row: DailyRiskState, state: risk.DayState) -> None:
+    for name, value in asdict(state).items():
+        setattr(row, name, value)
+    row.save()
+
+
+def _locked_account(mode: str) -> Account:
+    account_for(mode)  # make sure the row exists before locking it
+    name = "live" if mode == TradeMode.LIVE else "paper"
+    return Account.objects.select_for_update().get(name=name)
+
+
+def book_buy(
+    *,
+    symbol: str,
+    fill: Fill,
+    client_order_id: str,
+    regime: str,
+    at: datetime,
+    strategy_name: str = "",
+    signal_info: dict | None = None,
+    mode: str = TradeMode.PAPER,
+    exchange_order_id: str = "",
+) -> Trade:
+    """Book an entry fill: pay amount + fee, open the position, count the day's entry."""
+    with transaction.atomic():
+        account = _locked_account(mode)
+        existing = Trade.objects.filter(client_order_id=client_order_id).first()
+        if existing is not None:
+            return existing
+        cost = fill.amount + fill.fee
+        if account.balance < cost:
+            raise BookingError(f"{symbol}: needs {cost:,.0f} KRW, balance is {account.balance:,.0f} KRW")
+        if Position.objects.filter(symbol=symbol).exists():
+            raise BookingError(f"{symbol}: a position is already open")
+        row = day_row(at, account)
+        account.balance -= cost
+        account.save(update_fields=["balance", "updated_at"])
+        Position.objects.create(
+            symbol=symbol,
+            quantity=fill.quantity,
+            avg_price=fill.price,
+            regime=regime,
+            high_water_mark=fill.price,
+            opened_at=at,
+            entry_signal=signal_info or {},
+            entry_fee=fill.fee,
+        )
+        trade = _create_trade(
+            symbol=symbol,
+            fill=fill,
+            client_order_id=client_order_id,
+            regime=regime,
+            at=at,
+            strategy_name=strategy_name,
+            signal_info=signal_info or {},
+            mode=mode,
+            exchange_order_id=exchange_order_id,
+        )
+        row.trade_count += 1
+        row.save(update_fields=["trade_count", "updated_at"])
+        transaction.on_commit(lambda: _after_buy(trade))
+    return trade
+
+
+def book_sell(
+    *,
+    symbol: str,
+    fill: Fill,
+    client_order_id: str,
+    reason: str,
+    at: datetime,
+    limits: RiskLimits,
+    regime: str = "",
+    strategy_name: str = "",
+    signal_info: dict | None = None,
+    mode: str = TradeMode.PAPER,
+    exchange_order_id: str = "",
+) -> Trade:
+    """Book an exit fill: receive amount - fee, close the position, update the day's risk state."""
+    with transaction.atomic():
+        account = _locked_account(mode)
+        existing = Trade.objects.filter(client_order_id=client_order_id).first()
+        if existing is not None:
+            return existing
+        position = Position.objects.select_for_update().filter(symbol=symbol).first()
+        if position is None:
+            raise BookingError(f"{symbol}: no open position to sell")
+        row = day_row(at, account)
+        account.balance += fill.amount - fill.fee
+        account.save(update_fields=["balance", "updated_at"])
+        info = (signal_info or {}) | _exit_numbers(position, fill, at)
+        trade = _create_trade(
+            symbol=symbol,
+            fill=fill,
+            client_order_id=client_order_id,
+            regime=regime or position.regime,
+            at=at,
+            strategy_name=strategy_name,
+            signal_info=info,
+            mode=mode,
+            exchange_order_id=exchange_order_id,
+            exit_reason=reason,
+        )
+        position.delete()
+        state = day_state(row)
+        events = risk.record_exit(state, Decimal(info["pnl"]), limits, at)
+        _save_day(row, state)
+        for event in events:
+            RiskAudit.objects.create(
+                violation_type=event.violation_type,
+                description=event.description,
+                symbol=symbol,
+                related_order_id=client_order_id,
+            )
+        transaction.on_commit(lambda: _after_sell(trade, events))
+    return trade
+
+
+def _exit_numbers(position: Position, fill: Fill, at: datetime) -> dict:
+    """Realized PnL of a full exit, net of both fees, plus what analytics needs later."""
+    cost = position.avg_price * fill.quantity + position.entry_fee
+    pnl = (fill.price - position.avg_price) * fill.quantity - fill.fee - position.entry_fee
+    return {
+        "entry_avg_price": decimal_str(position.avg_price),
+        "entry_fee": decimal_str(position.entry_fee),
+        "opened_at": position.opened_at.isoformat(),
+        "held_minutes": round((at - position.opened_at).total_seconds() / 60),
+        "pnl": decimal_str(pnl.quantize(Decimal("0.00000001"))),
+        "pnl_pct": decimal_str((pnl / cost * PCT).quantize(Decimal("0.0001"))) if cost else "0",
+        "gross_pnl": decimal_str((fill.price - position.avg_price) * fill.quantity),
+    }
+
+
+def _create_trade(
+    *, fill: Fill, client_order_id: str, at: datetime, exit_reason: str = "", **fields
+) -> Trade:
+    try:
+        with transaction.atomic():
+            return Trade.objects.create(
+                side=fill.side,
+                price=fill.price,
+                quantity=fill.quantity,
+                fee=fill.fee,
+                status=TradeStatus.FILLED,
+                client_order_id=client_order_id,
+                executed_at=at,
+                exit_reason=exit_reason,
+                **fields,
+            )
+    except IntegrityError as exc:  # the account lock makes this unreachable; never book twice anyway
+        raise BookingError(f"order {client_order_id} was booked concurrently") from exc
+
+
+def _after_buy(trade: Trade) -> None:
+    get_redis().set(hwm_key(trade.symbol), decimal_str(trade.price))
+    notify("trade", _trade_payload(trade))
+
+
+def _after_sell(trade: Trade, events: list[risk.Block]) -> None:
+    get_redis().delete(hwm_key(trade.symbol))
+    notify("trade", _trade_payload(trade))
+    for event in events:
+        notify(
+            "risk",
+            {
+                "kind": event.violation_type,
+                "symbol": trade.symbol,
+                "title": event.violation_type,
+                "description": event.description,
+            },
+        )
+
+
+def _trade_payload(trade: Trade) -> dict:
+    payload = {
+        "symbol": trade.symbol,
+        "side": trade.side,
+        "price": decimal_str(trade.price),
+        "quantity": decimal_str(trade.quantity),
+        "amount": decimal_str(trade.amount),
+        "fee": decimal_str(trade.fee),
+        "strategy": trade.strategy_name,
+        "regime": trade.regime,
+        "mode": trade.mode,
+        "executed_at": trade.executed_at.isoformat() if trade.executed_at else None,
+    }
+    if trade.side == "SELL":
+        payload |= {
+            "exit_reason": trade.exit_reason,
+            "pnl": trade.signal_info.get("pnl"),
+            "pnl_pct": trade.signal_info.get("pnl_pct"),
+        }
+    return payload

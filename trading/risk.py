@@ -1,0 +1,198 @@
+"""The risk manager: each hard limit of SPEC section 6 is a small rule returning `Block | None`.
+
+Rules are pure (numbers in, verdict out), so the live cycle and the backtester share them. The
+state they read (today's counters, positions, the kill switch) is gathered by the caller; the
+state transitions after an exit (loss streak -> cooldown, daily loss -> halt) are here too.
+The trading day runs from midnight to midnight KST.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from .config import RiskLimits
+
+KST = ZoneInfo("Asia/Seoul")
+HUNDRED = Decimal(100)
+HALF = Decimal("0.5")
+
+
+def kst_day(at: datetime) -> date:
+    """The KST trading day an instant belongs to."""
+    return at.astimezone(KST).date()
+
+
+def next_kst_midnight(at: datetime) -> datetime:
+    day = kst_day(at) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=KST)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Why an order was refused (or a limit event); becomes a RiskAudit row and a `risk` alert."""
+
+    violation_type: str
+    description: str
+
+
+@dataclass
+class DayState:
+    """Today's risk counters (mirrors DailyRiskState, so rules need no database)."""
+
+    starting_equity: Decimal
+    total_pnl: Decimal = Decimal(0)
+    trade_count: int = 0
+    consecutive_losses: int = 0
+    cooldown_until: datetime | None = None
+    is_trading_halted: bool = False
+    halt_reason: str = ""
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """Everything the entry rules look at for one proposed buy."""
+
+    symbol: str
+    now: datetime
+    cash: Decimal
+    exposure: Decimal  # open positions at cost
+    open_positions: int
+    day: DayState
+    limits: RiskLimits
+    high_volatility: bool = False
+    kill_switch: bool = False
+    held_symbols: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def equity(self) -> Decimal:
+        return self.cash + self.exposure
+
+
+def entry_size(ctx: EntryContext) -> Decimal:
+    """KRW to spend: a share of equity, halved while volatility is high, never more than cash."""
+    size = ctx.equity * ctx.limits.max_position_size_pct / HUNDRED
+    if ctx.high_volatility:
+        size *= HALF
+    return min(size, ctx.cash).quantize(Decimal(1))
+
+
+class KillSwitch:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.kill_switch:
+            return Block("KILL_SWITCH", "kill switch is on: no new entries")
+        return None
+
+
+class TradingHalted:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.day.is_trading_halted:
+            return Block("TRADING_HALTED", f"trading halted until the next KST day: {ctx.day.halt_reason}")
+        return None
+
+
+class Cooldown:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        until = ctx.day.cooldown_until
+        if until is not None and ctx.now < until:
+            return Block(
+                "COOLDOWN",
+                f"cooling down after {ctx.day.consecutive_losses} straight losses "
+                f"until {until.astimezone(KST):%H:%M} KST",
+            )
+        return None
+
+
+class DailyTradeCount:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.day.trade_count >= ctx.limits.max_daily_trades:
+            return Block(
+                "DAILY_TRADE_LIMIT",
+                f"{ctx.day.trade_count} entries today, limit {ctx.limits.max_daily_trades}",
+            )
+        return None
+
+
+class AlreadyHolding:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.symbol in ctx.held_symbols:
+            return Block("ALREADY_HOLDING", f"{ctx.symbol} is already held")
+        return None
+
+
+class ConcurrentPositions:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.open_positions >= ctx.limits.max_concurrent_positions:
+            return Block(
+                "MAX_POSITIONS",
+                f"{ctx.open_positions} positions open, limit {ctx.limits.max_concurrent_positions}",
+            )
+        return None
+
+
+class TotalExposure:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        cap = ctx.equity * ctx.limits.max_total_exposure_pct / HUNDRED
+        if ctx.exposure + size > cap:
+            return Block(
+                "MAX_EXPOSURE",
+                f"exposure would be {ctx.exposure + size:,.0f} KRW, "
+                f"limit {cap:,.0f} KRW ({ctx.limits.max_total_exposure_pct}% of equity)",
+            )
+        return None
+
+
+class MinimumOrder:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if size < ctx.limits.min_order_krw:
+            return Block(
+                "BELOW_MIN_ORDER",
+                f"order of {size:,.0f} KRW is below the {ctx.limits.min_order_krw:,.0f} KRW minimum",
+            )
+        return None
+
+
+ENTRY_RULES = (
+    KillSwitch(),
+    TradingHalted(),
+    Cooldown(),
+    DailyTradeCount(),
+    AlreadyHolding(),
+    ConcurrentPositions(),
+    TotalExposure(),
+    MinimumOrder(),
+)
+
+
+def check_entry(ctx: EntryContext) -> tuple[Decimal, Block | None]:
+    """The order size for a proposed entry and the first rule that refuses it (None = allowed)."""
+    size = entry_size(ctx)
+    for rule in ENTRY_RULES:
+        block = rule.check(ctx, size)
+        if block is not None:
+            return size, block
+    return size, None
+
+
+def record_exit(day: DayState, pnl: Decimal, limits: RiskLimits, now: datetime) -> list[Block]:
+    """Update today's counters after a closed trade; return the limit events it triggered."""
+    events = []
+    day.total_pnl += pnl
+    day.consecutive_losses = day.consecutive_losses + 1 if pnl < 0 else 0
+    if day.consecutive_losses >= limits.consecutive_loss_limit:
+        day.cooldown_until = now + timedelta(hours=float(limits.cooldown_hours))
+        events.append(
+            Block(
+                "COOLDOWN_STARTED",
+                f"{day.consecutive_losses} losses in a row: no entries for {limits.cooldown_hours} h",
+            )
+        )
+    loss_limit = day.starting_equity * limits.max_daily_loss_pct / HUNDRED
+    if not day.is_trading_halted and loss_limit > 0 and day.total_pnl <= -loss_limit:
+        day.is_trading_halted = True
+        day.halt_reason = (
+            f"daily loss {day.total_pnl:,.0f} KRW reached the limit of "
+            f"{limits.max_daily_loss_pct}% ({loss_limit:,.0f} KRW)"
+        )
+        events.append(Block("DAILY_LOSS_HALT", day.halt_reason + "; trading resumes at 00:00 KST"))
+    return events
