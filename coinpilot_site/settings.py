@@ -140,7 +140,21 @@ UPBIT_ACCESS_KEY = env.str("UPBIT_ACCESS_KEY", default="")
 UPBIT_SECRET_KEY = env.str("UPBIT_SECRET_KEY", default="")
 UPBIT_BASE_URL = env.str("UPBIT_BASE_URL", default="https://api.upbit.com")
 COINPILOT_MARKET_SOURCE = env.str("COINPILOT_MARKET_SOURCE", default="sim")
+
+# --- Market data ------------------------------------------------------------------------------
+COINPILOT_SIM_SEED = env.int("COINPILOT_SIM_SEED", default=42)
+# The collector asks this function (imported lazily: market never imports trading) for the
+# active symbols, and falls back to the default list when it fails or returns nothing.
+COINPILOT_SYMBOLS_PROVIDER = env.str("COINPILOT_SYMBOLS_PROVIDER", default="trading.config.active_symbols")
+COINPILOT_DEFAULT_SYMBOLS = env.list(
+    "COINPILOT_DEFAULT_SYMBOLS", default=["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]
+)
+COINPILOT_COLLECTOR_THREADS = env.int("COINPILOT_COLLECTOR_THREADS", default=4)
+# Upbit allows 10 quotation requests/s per IP; 9.5 with burst 1 never puts 11 in one second.
+UPBIT_RATE_PER_SEC = env.float("UPBIT_RATE_PER_SEC", default=9.5)
+UPBIT_TIMEOUT_SECONDS = env.float("UPBIT_TIMEOUT_SECONDS", default=5.0)
 COINPILOT_PAPER_INITIAL_KRW = env.str("COINPILOT_PAPER_INITIAL_KRW", default="10000000")
+COINPILOT_PAPER_SLIPPAGE_BPS = env.str("COINPILOT_PAPER_SLIPPAGE_BPS", default="5")
 
 # --- Strategy and volatility (the strategy parameters themselves are versioned in the database) --
 # GARCH volatility is fitted on this market; the risk manager halves entries while it is high.
