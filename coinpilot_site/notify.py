@@ -1,34 +1,82 @@
-"""`notify(event_type, payload)`: the one entry point for alerts. It only enqueues; it never sends."""
+"""`notify(event_type, payload)`: the one entry point for alerts. It only enqueues; it never sends.
+
+It appends the alert to its webhook's outbox in Redis (so a burst is in the outbox before the
+first delivery job runs, and is coalesced) and queues `send_notification` on the `notifications`
+queue, which does the sending (coinpilot_site/notifications/sender.py). Both are Redis calls: the
+caller returns within milliseconds whatever Discord does.
+
+A `risk` event is sent at most once per NOTIFY_RISK_COOLDOWN_SECONDS for the same `kind` and
+`symbol` (payload keys): a limit that refuses an order every cycle raises one alert, not one a
+minute. Expected payloads per event are documented in notifications/embeds.py.
+"""
 
 import json
 import logging
 from decimal import Decimal
+from uuid import uuid4
 
 import django_rq
+from django.conf import settings
+from django.db import transaction
+from rq import Retry
 
 from . import metrics
+from .notifications import config, outbox
+from .notifications.discord import fingerprint
+from .notifications.records import count
+from .notifications.sender import make_item
+from .redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = frozenset(
-    {"trade", "ai-decision", "ai-reject", "risk", "daily-report", "weekly-exit-report", "system"}
-)
+EVENT_TYPES = frozenset(config.EVENT_TYPES)
 SENDER = "coinpilot_site.notifications.sender.send_notification"
 
 
 def notify(event_type: str, payload: dict) -> None:
     """Queue an alert on the `notifications` queue and return at once.
 
-    Never raises: an alert that cannot be queued is logged, and trading goes on.
+    Never raises for a delivery problem: an alert that cannot be queued is logged, and trading
+    goes on. An unknown event type is a programming error and raises ValueError.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown notification event {event_type!r}; one of {sorted(EVENT_TYPES)}")
     try:
-        queue = django_rq.get_queue("notifications")
-        queue.enqueue(SENDER, event_type, _plain(payload), result_ttl=3600, failure_ttl=7 * 86400)
-        metrics.NOTIFICATIONS_ENQUEUED.labels(event_type).inc()
+        payload = _plain(payload)
+        # Like django-rq's default commit mode: an alert raised inside a transaction that rolls
+        # back (a trade that did not happen) is never sent.
+        transaction.on_commit(lambda: _queue(event_type, payload), robust=True)
     except Exception:
         log.exception("could not queue %s notification", event_type)
+
+
+def _queue(event_type: str, payload: dict) -> None:
+    if event_type == "risk" and not _risk_first_in_window(payload):
+        count(event_type, "suppressed")
+        return
+    item_id = uuid4().hex
+    url = config.webhook_url(event_type)
+    if url:
+        outbox.push(fingerprint(url), make_item(item_id, event_type, payload))
+    django_rq.get_queue("notifications", commit_mode="auto").enqueue(
+        SENDER,
+        event_type,
+        payload,
+        job_id=item_id,
+        retry=Retry(max=2),  # a worker killed mid-job: rq queues it again, it resumes the outbox
+        result_ttl=3600,
+        failure_ttl=7 * 86400,
+    )
+    metrics.NOTIFICATIONS_ENQUEUED.labels(event_type).inc()
+
+
+def _risk_first_in_window(payload: dict) -> bool:
+    """True for the first `risk` event of its kind and symbol in the cooldown window."""
+    seconds = settings.NOTIFY_RISK_COOLDOWN_SECONDS
+    if seconds <= 0:
+        return True
+    key = f"notify:cooldown:risk:{payload.get('kind', '-')}:{payload.get('symbol') or '-'}"
+    return bool(get_redis().set(key, "1", nx=True, ex=seconds))
 
 
 def _plain(payload: dict) -> dict:
