@@ -16,7 +16,7 @@ import pandas as pd
 from market.models import Candle
 from market.regime import LOOKBACK_HOURS, REGIMES, regime_codes_per_bar
 
-from . import performance
+from . import performance, risk
 from .config import RiskLimits, StrategyParams
 from .fills import BelowMinimumOrder, buy_fill, sell_fill
 from .strategy import (
@@ -95,43 +95,41 @@ class BacktestResult:
 
 
 class RiskBook:
-    """The risk limits of one KST day, replayed in the order the trades happen."""
+    """The live risk rules (trading.risk) replayed in the order the backtest's trades happen."""
 
-    def __init__(self, risk: RiskLimits):
-        self.risk = risk
-        self.day, self.day_start, self.pnl, self.entries, self.streak = None, Decimal(0), Decimal(0), 0, 0
-        self.halted = False
-        self.cooldown_until = 0
+    def __init__(self, limits: RiskLimits):
+        self.limits = limits
+        self.day_key: int | None = None
+        self.day: risk.DayState | None = None
 
-    def start_day_if_new(self, t: int, equity: Decimal) -> None:
-        day = (t + KST_OFFSET) // DAY
-        if day != self.day:
-            self.day, self.day_start, self.pnl, self.entries, self.streak = day, equity, Decimal(0), 0, 0
-            self.halted = False
+    def check(self, t: int, cash: Decimal, symbol: str) -> tuple[Decimal, risk.Block | None, int]:
+        """(order size, refusal, epoch seconds when the refusal ends) for an entry decided at t."""
+        now = datetime.fromtimestamp(t, UTC)
+        day_key = self._day(t, cash)
+        ctx = risk.EntryContext(
+            symbol=symbol, now=now, cash=cash, exposure=Decimal(0), open_positions=0,
+            day=self.day, limits=self.limits,
+        )  # fmt: skip
+        size, block = risk.check_entry(ctx)
+        until = t + 1
+        if block is not None and block.violation_type == "COOLDOWN":
+            until = int(self.day.cooldown_until.timestamp())
+        elif block is not None and block.violation_type in ("TRADING_HALTED", "DAILY_TRADE_LIMIT"):
+            until = (day_key + 1) * DAY - KST_OFFSET
+        return size, block, until
 
-    def block(self, t: int) -> tuple[str, int] | None:
-        """(reason, time the block ends) when an entry at t is refused."""
-        next_day = (self.day + 1) * DAY - KST_OFFSET
-        if self.halted:
-            return "DAILY_LOSS_HALT", next_day
-        if self.entries >= self.risk.max_daily_trades:
-            return "MAX_DAILY_TRADES", next_day
-        if t < self.cooldown_until:
-            return "COOLDOWN", self.cooldown_until
-        return None
+    def _day(self, t: int, equity: Decimal) -> int:
+        day_key = (t + KST_OFFSET) // DAY
+        if day_key != self.day_key:  # one DailyRiskState row per KST day, as live
+            self.day_key, self.day = day_key, risk.DayState(starting_equity=equity)
+        return day_key
 
-    def record_exit(self, t: int, pnl: Decimal) -> None:
-        self.pnl += pnl
-        self.streak = self.streak + 1 if pnl < 0 else 0
-        if self.streak >= self.risk.consecutive_loss_limit:
-            self.cooldown_until = t + int(self.risk.cooldown_hours * 3600)
-            self.streak = 0
-        if self.pnl <= -self.day_start * self.risk.max_daily_loss_pct / 100:
-            self.halted = True
+    def record_entry(self) -> None:
+        self.day.trade_count += 1
 
-    def position_budget(self, cash: Decimal) -> Decimal:
-        pct = min(self.risk.max_position_size_pct, self.risk.max_total_exposure_pct)
-        return min(cash, cash * pct / 100)
+    def record_exit(self, t: int, pnl: Decimal, equity_at_cost: Decimal) -> None:
+        self._day(t, equity_at_cost)  # an exit after midnight counts on the new day
+        risk.record_exit(self.day, pnl, self.limits, datetime.fromtimestamp(t, UTC))
 
 
 def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> tuple[int, str]:
@@ -157,7 +155,7 @@ def _codes(bars: Bars, options: BacktestOptions) -> np.ndarray:
 
 
 def run_backtest(
-    symbol: str, bars: Bars, params: StrategyParams, risk: RiskLimits, options: BacktestOptions
+    symbol: str, bars: Bars, params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
 ) -> BacktestResult:
     """Replay the strategy over `bars`; see the module docstring for the timing rules."""
     values = compute_indicators(bars, params)
@@ -166,7 +164,7 @@ def run_backtest(
     first = int(np.searchsorted(bars.ts, options.start)) if options.start is not None else 0
     candidates = np.flatnonzero(evaluate_entries(values, codes, params)[:-1] == PASS_CODE)
     candidates = candidates[candidates >= first]
-    n, cash, book = len(bars), options.initial_krw, RiskBook(risk)
+    n, cash, book = len(bars), options.initial_krw, RiskBook(risk_limits)
     trades, blocked = [], {}
     cash_delta, qty_delta = np.zeros(n), np.zeros(n)
     allowed = first
@@ -175,24 +173,22 @@ def run_backtest(
         if pos == len(candidates):
             break
         k = int(candidates[pos])
-        book.start_day_if_new(int(decided[k]), cash)
-        refusal = book.block(int(decided[k]))
-        if refusal:
-            blocked[refusal[0]] = blocked.get(refusal[0], 0) + 1
-            allowed = max(k + 1, int(np.searchsorted(decided, refusal[1])))
+        size, refusal, until = book.check(int(decided[k]), cash, symbol)
+        if refusal is None:
+            try:
+                buy = buy_fill(
+                    krw=size,
+                    reference=Decimal(repr(float(bars.open[k + 1]))),
+                    slippage_bps=options.slippage_bps,
+                    min_order=risk_limits.min_order_krw,
+                )
+            except BelowMinimumOrder as exc:  # the size passed, the tick-rounded fill did not
+                refusal = risk.Block("BELOW_MIN_ORDER", str(exc))
+        if refusal is not None:
+            blocked[refusal.violation_type] = blocked.get(refusal.violation_type, 0) + 1
+            allowed = max(k + 1, int(np.searchsorted(decided, until)))
             continue
-        try:
-            buy = buy_fill(
-                krw=book.position_budget(cash),
-                reference=Decimal(repr(float(bars.open[k + 1]))),
-                slippage_bps=options.slippage_bps,
-                min_order=risk.min_order_krw,
-            )
-        except BelowMinimumOrder:
-            blocked["BELOW_MIN_ORDER"] = blocked.get("BELOW_MIN_ORDER", 0) + 1
-            allowed = k + 1
-            continue
-        book.entries += 1
+        book.record_entry()
         cash += buy.cash_change
         cash_delta[k + 1] += float(buy.cash_change)
         qty_delta[k + 1] += float(buy.quantity)
@@ -210,19 +206,23 @@ def run_backtest(
             slippage_bps=options.slippage_bps,
         )
         trade.close(j + 1, int(bars.ts[j + 1]), sell.price, sell.fee, reason)
+        book.record_exit(trade.exit_at, trade.pnl, equity_at_cost=cash + trade.cost)
         cash += sell.cash_change
         cash_delta[j + 1] += float(sell.cash_change)
         qty_delta[j + 1] -= float(buy.quantity)
-        book.record_exit(trade.exit_at, trade.pnl)
         allowed = j + 1
     held = np.cumsum(qty_delta)
     equity = float(options.initial_krw) + np.cumsum(cash_delta) + held * bars.close
     result = BacktestResult(
         symbol, bars, first, equity[first:], held[first:] > 0, trades, blocked, codes,
-        params.version, risk.version, options,
+        params.version, risk_limits.version, options,
     )  # fmt: skip
     result.stats = performance.summarize(result)
     return result
+
+
+def _warmup() -> timedelta:
+    return max(timedelta(hours=LOOKBACK_HOURS), timedelta(minutes=LIVE_WINDOW_BARS))
 
 
 def load_bars(symbol: str, start: datetime, end: datetime) -> tuple[Bars, int]:
@@ -231,9 +231,8 @@ def load_bars(symbol: str, start: datetime, end: datetime) -> tuple[Bars, int]:
     The warm-up covers the regime's hourly lookback and the live indicator window, so the first
     decision sees what the live bot would have seen.
     """
-    warmup = max(timedelta(hours=LOOKBACK_HOURS), timedelta(minutes=LIVE_WINDOW_BARS))
     rows = Candle.objects.filter(
-        symbol=symbol, interval="1m", timestamp__gte=start - warmup, timestamp__lt=end
+        symbol=symbol, interval="1m", timestamp__gte=start - _warmup(), timestamp__lt=end
     ).order_by("timestamp")
     cols = ["timestamp", "open", "high", "low", "close", "volume"]
     df = pd.DataFrame.from_records(rows.values_list(*cols), columns=cols)
@@ -247,3 +246,17 @@ def load_csv_bars(path: str) -> Bars:
     df = pd.read_csv(path)
     df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
     return bars_from_frame(df.sort_values("timestamp"))
+
+
+def load_sim_bars(symbol: str, start: datetime, end: datetime, seed: int) -> tuple[Bars, int]:
+    """Simulated bars (market.sources.simulated, deterministic per seed) with the same warm-up."""
+    from market.sources.simulated import EPOCH, day_candles
+
+    first = max(EPOCH, start - _warmup())
+    days = range((first - EPOCH).days, (end - EPOCH - timedelta(microseconds=1)).days + 1)
+    rows = [r for d in days for r in day_candles(seed, symbol, d) if first <= r["timestamp"] < end]
+    df = pd.DataFrame(rows, columns=["timestamp", "open", "high", "low", "close", "volume"])
+    df[["open", "high", "low", "close", "volume"]] = df[["open", "high", "low", "close", "volume"]].astype(
+        "float64"
+    )
+    return bars_from_frame(df), int(start.timestamp())

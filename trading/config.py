@@ -285,8 +285,12 @@ def active_symbols() -> list[str]:
     return list(load_strategy().symbols)
 
 
-def _activate_new(model, row, user, note: str):
-    """Save `row` (unsaved) as the next version of `model` and make it the only active one."""
+def store_new_version(row, user=None, note: str = ""):
+    """Insert `row` (validated) as the next version of its model and make it the only active one.
+
+    Used by the admin too: an edit of any version is stored as a new row; nothing is updated.
+    """
+    model = type(row)
     with transaction.atomic():
         list(model.objects.select_for_update().filter(is_active=True))  # serialise concurrent saves
         latest = model.objects.aggregate(v=Max("version"))["v"] or 0
@@ -303,14 +307,14 @@ def _activate_new(model, row, user, note: str):
 def save_strategy_version(*, symbols, params: dict, user=None, note: str = "") -> StrategyConfig:
     """Validate and store a new active strategy version; the old ones stay as history."""
     parse_strategy(symbols, params)
-    return _activate_new(StrategyConfig, StrategyConfig(symbols=list(symbols), params=params), user, note)
+    return store_new_version(StrategyConfig(symbols=list(symbols), params=params), user, note)
 
 
 def save_risk_version(*, values: dict, user=None, note: str = "") -> RiskConfig:
     """Validate and store a new active risk-limit version; the old ones stay as history."""
     limits = parse_risk(values)
     row = RiskConfig(**{name: getattr(limits, name) for name in RISK_FIELDS})
-    return _activate_new(RiskConfig, row, user, note)
+    return store_new_version(row, user, note)
 
 
 def diff_strategy(old: StrategyConfig | None, new: StrategyConfig) -> list[str]:

@@ -227,10 +227,10 @@ def describe_entry(reason: str, v: dict, regime: str, params: StrategyParams) ->
             f"RSI(7) bounce {v['rsi7'] - rsi7_min:.2f} < {p.min_rsi_7_bounce_pct} points"
         ),
         "MA_FILTER": lambda: (
-            f"close {v['close']:,.8g} fails MA filter '{p.ma_filter}' (MA20 {v['ma20']:,.8g})"
+            f"close {v['close']:,.2f} fails MA filter '{p.ma_filter}' (MA20 {v['ma20']:,.2f})"
         ),
         "BELOW_BB_LOWER": lambda: (
-            f"close {v['close']:,.8g} < lower band {v['bb_lower']:,.8g} (falling knife)"
+            f"close {v['close']:,.2f} < lower band {v['bb_lower']:,.2f} (falling knife)"
         ),
         "VOLUME_TOO_LOW": lambda: f"volume ratio {v['vol_ratio']:.2f} < {p.volume_min_ratio}",
         "VOLUME_SURGE": lambda: (
@@ -272,4 +272,4 @@ def exit_signal(bars: Bars, trade: OpenTrade, regime: str, params: StrategyParam
     values = {"close": float(window.close[-1]), "rsi14": float(rsi14[-1]), "hwm": float(hwm[-1])}
     if i < 0:
         return Signal("HOLD", "HOLD", "no exit condition met", values, high_water_mark=float(hwm[-1]))
-    return Signal("SELL", reason, f"{reason} at {values['close']:,.8g}", values, reason, float(hwm[-1]))
+    return Signal("SELL", reason, f"{reason} at {values['close']:,.2f}", values, reason, float(hwm[-1]))
