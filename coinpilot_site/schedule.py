@@ -16,6 +16,15 @@ SCHEDULES = [
         description="proves a worker picks up scheduled work",
     ),
     Schedule(
+        name="collect_candles",
+        func="market.jobs.collect_candles",
+        cron="* * * * * 3",  # 3 s after the minute: the bar that just closed is final on Upbit
+        queue="market",
+        grace=55,
+        timeout=120,  # a long gap is filled 36 pages per symbol per run; later slots are skipped meanwhile
+        description="newest closed 1m candles of every active symbol; fills the gap after downtime",
+    ),
+    Schedule(
         name="update_regime",
         func="market.analysis_jobs.update_regime",
         cron="0 * * * * 30",  # 30 s past the hour: the collector has stored the hour's last bar

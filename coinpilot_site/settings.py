@@ -231,5 +231,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"rq.worker": {"level": "WARNING"}},
+    "loggers": {
+        "rq.worker": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # one INFO line per request would drown the collector's log
+    },
 }

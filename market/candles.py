@@ -1,0 +1,292 @@
+"""Candles at the edge: validation of incoming bars, bulk storage, and loading for analysis.
+
+A batch is validated as a whole before anything is written: one bad candle rejects the batch,
+so a half-stored page can never look like a natural gap.
+"""
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+import pandas as pd
+from django.db import connection, transaction
+
+from .models import Candle
+
+ONE_MINUTE = timedelta(minutes=1)
+PRICE_FIELDS = ("open", "high", "low", "close")
+REQUIRED_FIELDS = ("timestamp", *PRICE_FIELDS, "volume")
+MAX_VALUE = Decimal(10) ** 20  # DecimalField(max_digits=28, decimal_places=8)
+COLUMNS = ("symbol", "interval", "timestamp", "open", "high", "low", "close", "volume", "quote_volume")
+PG_PAGE = 1000  # rows per INSERT statement on the small-batch PostgreSQL path
+PG_COPY_MIN_ROWS = 5000  # below this a staging table costs more than it saves
+
+
+class CandleRow(NamedTuple):
+    """A validated bar, in the column order of `market_data`."""
+
+    symbol: str
+    interval: str
+    timestamp: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal | None
+
+
+class CandleValidationError(ValueError):
+    """A batch was rejected; the message names the symbol, the bar time and the field."""
+
+
+def floor_minute(moment: datetime) -> datetime:
+    """The start of the minute containing `moment`."""
+    return moment.replace(second=0, microsecond=0)
+
+
+def parse_timestamp(value) -> datetime:
+    """A UTC-aware datetime from a datetime or an ISO string (no offset = UTC, as Upbit sends)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def validate_candles(
+    raw: Iterable[Mapping], *, symbol: str, now: datetime, interval: str = "1m"
+) -> list[CandleRow]:
+    """Validate a batch of raw candles (oldest first or not); raise on the first bad one."""
+    rows = []
+    seen = set()
+    for item in raw:
+        row = _validate_one(item, symbol=symbol, now=now, interval=interval)
+        if row.timestamp in seen:
+            raise CandleValidationError(f"{symbol} {_fmt(row.timestamp)} timestamp: duplicated in the batch")
+        seen.add(row.timestamp)
+        rows.append(row)
+    rows.sort(key=lambda row: row.timestamp)
+    return rows
+
+
+def _fmt(moment) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}" if isinstance(moment, datetime) else repr(moment)
+
+
+def _validate_one(item: Mapping, *, symbol: str, now: datetime, interval: str) -> CandleRow:
+    when = item.get("timestamp")
+    for name in REQUIRED_FIELDS:
+        if item.get(name) in (None, ""):
+            raise CandleValidationError(f"{symbol} {_fmt(when)} {name}: missing")
+    try:
+        ts = parse_timestamp(when)
+    except (TypeError, ValueError) as exc:
+        raise CandleValidationError(f"{symbol} {when!r} timestamp: not a timestamp ({exc})") from None
+    if ts.second or ts.microsecond:
+        _reject(symbol, ts, "timestamp", "not on a minute boundary")
+    if ts > now:
+        _reject(symbol, ts, "timestamp", f"in the future (now {_fmt(now)})")
+    o, h, lo, c, v = (_decimal(item[name], symbol, ts, name) for name in (*PRICE_FIELDS, "volume"))
+    quote = item.get("quote_volume")
+    quote = None if quote in (None, "") else _decimal(quote, symbol, ts, "quote_volume")
+    if h < lo:
+        _reject(symbol, ts, "high", f"{h} is below low {lo}")
+    if lo <= 0:
+        _reject(symbol, ts, "low", f"must be positive, got {lo}")
+    if not lo <= o <= h:
+        _reject(symbol, ts, "open", f"{o} outside [low {lo}, high {h}]")
+    if not lo <= c <= h:
+        _reject(symbol, ts, "close", f"{c} outside [low {lo}, high {h}]")
+    if v < 0:
+        _reject(symbol, ts, "volume", f"negative ({v})")
+    if quote is not None and quote < 0:
+        _reject(symbol, ts, "quote_volume", f"negative ({quote})")
+    return CandleRow(symbol, interval, ts, o, h, lo, c, v, quote)
+
+
+def _reject(symbol: str, ts: datetime, field: str, problem: str):
+    raise CandleValidationError(f"{symbol} {_fmt(ts)} {field}: {problem}")
+
+
+def _decimal(value, symbol: str, ts: datetime, name: str) -> Decimal:
+    kind = type(value)
+    try:
+        if kind is str or kind is int:
+            number = Decimal(value)
+        elif kind is Decimal:
+            number = value
+        elif kind is float:
+            number = Decimal(repr(value))
+        else:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        _reject(symbol, ts, name, f"not a number ({value!r})")
+    if not number.is_finite() or not -MAX_VALUE < number < MAX_VALUE:
+        _reject(symbol, ts, name, f"not a finite number in range ({value!r})")
+    return number
+
+
+def closed_only(rows: Iterable[CandleRow], now: datetime) -> list[CandleRow]:
+    """Drop the bar still forming: a stored bar must never change afterwards."""
+    return [row for row in rows if row.timestamp + ONE_MINUTE <= now]
+
+
+# --- storage ---------------------------------------------------------------------------------
+
+
+def store_candles(rows: Sequence[CandleRow]) -> int:
+    """Insert validated rows, skipping any already stored; return how many were new. All or nothing."""
+    if not rows:
+        return 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            if len(rows) >= PG_COPY_MIN_ROWS:
+                return _store_pg_copy(rows)
+            return _store_pg_values(rows)
+        return _store_generic(rows)
+
+
+def _store_pg_copy(rows: Sequence[CandleRow]) -> int:
+    null = "\\N"
+    buffer = io.StringIO()
+    buffer.writelines(
+        f"{r.symbol}\t{r.interval}\t{r.timestamp.isoformat()}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t"
+        f"{r.volume}\t{null if r.quote_volume is None else r.quote_volume}\n"
+        for r in rows
+    )
+    buffer.seek(0)
+    columns = ", ".join(COLUMNS)
+    with connection.cursor() as cursor:
+        # The staging table lives until the end of this transaction; no indexes, so COPY is cheap.
+        cursor.execute(
+            "CREATE TEMP TABLE market_data_staging (LIKE market_data INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        cursor.copy_expert(f"COPY market_data_staging ({columns}) FROM STDIN", buffer)
+        cursor.execute(
+            f"INSERT INTO market_data ({columns}) SELECT {columns} FROM market_data_staging "  # noqa: S608
+            "ON CONFLICT DO NOTHING"
+        )
+        return cursor.rowcount
+
+
+def _store_pg_values(rows: Sequence[CandleRow]) -> int:
+    from psycopg2.extras import execute_values
+
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), PG_PAGE):
+            page = rows[start : start + PG_PAGE]
+            result = execute_values(
+                cursor.cursor,
+                f"INSERT INTO market_data ({', '.join(COLUMNS)}) VALUES %s "  # noqa: S608
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                page,
+                page_size=PG_PAGE,
+                fetch=True,
+            )
+            inserted += len(result)
+    return inserted
+
+
+def _store_generic(rows: Sequence[CandleRow]) -> int:
+    # SQLite: executemany of one prepared INSERT OR IGNORE; values adapted the way the ORM does.
+    ops = connection.ops
+    params = [
+        (
+            r.symbol,
+            r.interval,
+            ops.adapt_datetimefield_value(r.timestamp),
+            str(r.open),
+            str(r.high),
+            str(r.low),
+            str(r.close),
+            str(r.volume),
+            None if r.quote_volume is None else str(r.quote_volume),
+        )
+        for r in rows
+    ]
+    placeholders = ", ".join(["%s"] * len(COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT OR IGNORE INTO market_data ({', '.join(COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
+            params,
+        )
+        return cursor.rowcount
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def last_stored_timestamps(symbols: Sequence[str], interval: str = "1m") -> dict[str, datetime | None]:
+    """The newest stored bar time of every symbol, in one query (one index probe per symbol)."""
+    if not symbols:
+        return {}
+    values = ", ".join(["(%s)"] * len(symbols))
+    sql = (
+        f"WITH wanted(symbol) AS (VALUES {values}) "  # noqa: S608
+        "SELECT wanted.symbol, (SELECT MAX(m.timestamp) FROM market_data m "
+        "WHERE m.symbol = wanted.symbol AND m.interval = %s) FROM wanted"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*symbols, interval])
+        found = dict(cursor.fetchall())
+    return {symbol: _db_datetime(found.get(symbol)) for symbol in symbols}
+
+
+def stored_extent(symbol: str, since: datetime, until: datetime, interval: str = "1m") -> tuple:
+    """(count, first, last) of the stored bars of `symbol` in [since, until)."""
+    from django.db.models import Count, Max, Min
+
+    found = Candle.objects.filter(
+        symbol=symbol, interval=interval, timestamp__gte=since, timestamp__lt=until
+    ).aggregate(count=Count("timestamp"), first=Min("timestamp"), last=Max("timestamp"))
+    return found["count"], found["first"], found["last"]
+
+
+def _db_datetime(value) -> datetime | None:
+    # A raw cursor gives aware datetimes on PostgreSQL and text on SQLite.
+    if value is None:
+        return None
+    return parse_timestamp(value)
+
+
+def load_frames(
+    symbols: Sequence[str],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    last: int | None = None,
+    interval: str = "1m",
+) -> dict[str, pd.DataFrame]:
+    """OHLCV DataFrames (float64, UTC index `timestamp`, oldest first) for many symbols, one query.
+
+    `last` keeps the newest N bars per symbol (a window function); combine it with `start` to bound
+    the scan on large tables.
+    """
+    from django.db.models import F, Window
+    from django.db.models.functions import RowNumber
+
+    query = Candle.objects.filter(symbol__in=list(symbols), interval=interval)
+    if start is not None:
+        query = query.filter(timestamp__gte=start)
+    if end is not None:
+        query = query.filter(timestamp__lt=end)
+    if last is not None:
+        newest_first = Window(RowNumber(), partition_by=[F("symbol")], order_by=F("timestamp").desc())
+        query = query.annotate(rank=newest_first).filter(rank__lte=last)
+    fields = ("symbol", "timestamp", "open", "high", "low", "close", "volume", "quote_volume")
+    frame = pd.DataFrame.from_records(
+        list(query.order_by("symbol", "timestamp").values_list(*fields)), columns=list(fields)
+    )
+    frames = {}
+    for symbol in symbols:
+        part = frame[frame["symbol"] == symbol].drop(columns="symbol")
+        part = part.astype({name: "float64" for name in fields[2:]})
+        part["timestamp"] = pd.to_datetime(part["timestamp"], utc=True)
+        frames[symbol] = part.set_index("timestamp")
+    return frames
