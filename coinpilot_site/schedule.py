@@ -25,6 +25,17 @@ SCHEDULES = [
         description="newest closed 1m candles of every active symbol; fills the gap after downtime",
     ),
     Schedule(
+        name="bot_cycle",
+        func="trading.jobs.bot_cycle",
+        # 20 s after the minute: the collector (at :03, rate-limited to about 10 s for 100
+        # symbols) has stored the bar that just closed; a cycle that starts later is skipped.
+        cron="* * * * * 20",
+        queue="bot",
+        grace=30,
+        timeout=55,
+        description="the trading loop: exits, entries, risk, AI gate, execution, bot status",
+    ),
+    Schedule(
         name="update_regime",
         func="market.analysis_jobs.update_regime",
         cron="0 * * * * 30",  # 30 s past the hour: the collector has stored the hour's last bar

@@ -24,9 +24,16 @@ def test_candle_primary_key_is_symbol_interval_timestamp():
 
 
 def test_a_candle_is_stored_once_per_symbol_interval_and_minute():
-    bar = {"symbol": "KRW-BTC", "interval": "1m", "timestamp": timezone.now().replace(second=0, microsecond=0),
-           "open": Decimal("1"), "high": Decimal("2"), "low": Decimal("1"), "close": Decimal("2"),
-           "volume": Decimal("0.5")}
+    bar = {
+        "symbol": "KRW-BTC",
+        "interval": "1m",
+        "timestamp": timezone.now().replace(second=0, microsecond=0),
+        "open": Decimal("1"),
+        "high": Decimal("2"),
+        "low": Decimal("1"),
+        "close": Decimal("2"),
+        "volume": Decimal("0.5"),
+    }
     Candle.objects.create(**bar)
     with pytest.raises(IntegrityError):
         Candle.objects.create(**bar)
@@ -37,8 +44,10 @@ def test_hypertable_migration_keeps_a_plain_table_without_timescale():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")
         if cursor.fetchone() is not None:
-            cursor.execute("SELECT count(*) FROM timescaledb_information.hypertables "
-                           "WHERE hypertable_name = 'market_data'")
+            cursor.execute(
+                "SELECT count(*) FROM timescaledb_information.hypertables "
+                "WHERE hypertable_name = 'market_data'"
+            )
             assert cursor.fetchone()[0] == 1
         else:
             editor = mock.Mock(connection=connection)

@@ -1,0 +1,323 @@
+"""The bot cycle (SPEC 7), one narrative tick for every symbol:
+
+load candles (one query) -> regime -> indicators -> exits for held symbols (HWM kept in Redis and
+the Position row) -> entries -> risk -> AI gate -> execute -> `bot:status:{symbol}`.
+
+Decisions use the latest closed bar. The inputs come from a `Market` so that the live job (the
+database and Redis) and the replay on a simulated clock (in-memory history, filled at the next
+bar's open like the backtester) run this very code. One symbol's error is logged and alerted and
+does not stop the others.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+from django.db import DatabaseError
+from prometheus_client import Counter
+
+from agents import gate
+from coinpilot_site.notify import notify
+from coinpilot_site.redis_conn import get_redis
+from market.models import Regime
+
+from . import booking, risk
+from .config import RiskLimits, StrategyParams, load_risk, load_strategy
+from .executors import ExecutionError, Executor
+from .executors.base import BuyOrder, SellOrder
+from .models import Position, RiskAudit, TradingControl
+from .strategy import OpenTrade, Signal, bars_from_frame, entry_signal, exit_signal
+
+log = logging.getLogger(__name__)
+
+STATUS_KEY = "bot:status:{symbol}"
+STATUS_TTL = 300
+STALE_AFTER_S = 180  # no new bar for 3 minutes: the data stopped, so does the decision-making
+STRATEGY_NAME = "v3.1"
+
+CYCLE_ACTIONS = Counter("coinpilot_cycle_actions_total", "Bot cycle outcomes per symbol", ["action"])
+EXITS = Counter("coinpilot_exits_total", "Exits by reason (stop loss, take profit, ...)", ["reason"])
+TRADES = Counter("coinpilot_trade_count_total", "Filled orders", ["side"])
+RISK_BLOCKS = Counter("coinpilot_risk_blocks_total", "Entries refused by a risk rule", ["rule"])
+
+
+@dataclass
+class Market:
+    """Where one cycle gets its inputs (live: database + Redis; replay: in-memory history)."""
+
+    candles: Callable[[list[str], datetime], dict[str, pd.DataFrame]]
+    regime: Callable[[str, datetime], str]
+    fill_price: Callable[[str, datetime, pd.DataFrame], Decimal]  # reference price of an order now
+    high_volatility: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class SymbolResult:
+    symbol: str
+    action: str  # BUY, SELL, HOLD, BLOCKED, VETOED, SKIPPED, ERROR
+    reason: str
+    detail: str = ""
+    price: float | None = None
+    regime: str = ""
+    indicators: dict = field(default_factory=dict)
+    position: dict | None = None
+
+
+@dataclass
+class Context:
+    """What every symbol of one cycle shares."""
+
+    now: datetime
+    slot: datetime
+    strategy: StrategyParams
+    limits: RiskLimits
+    market: Market
+    executor: Executor
+    positions: dict[str, Position]
+    kill_switch: bool
+    high_volatility: bool
+    write_status: bool = True
+
+
+def run_cycle(
+    *, now: datetime, slot: datetime, market: Market, executor: Executor, write_status: bool = True
+) -> list[SymbolResult]:
+    """Run one cycle over every configured symbol; return what happened to each."""
+    strategy, limits = load_strategy(), load_risk()  # a new config version applies at once
+    symbols = list(strategy.symbols)
+    ctx = Context(
+        now=now,
+        slot=slot,
+        strategy=strategy,
+        limits=limits,
+        market=market,
+        executor=executor,
+        positions={p.symbol: p for p in Position.objects.all()},
+        kill_switch=TradingControl.current().kill_switch,
+        high_volatility=market.high_volatility(),
+        write_status=write_status,
+    )
+    frames = market.candles(symbols, now)
+    results = []
+    for symbol in symbols:
+        try:
+            result = run_symbol(ctx, symbol, frames.get(symbol))
+        except DatabaseError:
+            raise  # the database is gone: the whole cycle fails and the job wrapper alerts
+        except Exception as exc:
+            log.exception("cycle: %s failed", symbol)
+            notify(
+                "system", {"title": f"Bot cycle error on {symbol}", "detail": f"{type(exc).__name__}: {exc}"}
+            )
+            result = SymbolResult(symbol, "ERROR", type(exc).__name__, str(exc)[:300])
+        CYCLE_ACTIONS.labels(result.action).inc()
+        if write_status:
+            publish_status(result, now)
+        results.append(result)
+    return results
+
+
+def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolResult:
+    if frame is None or frame.empty:
+        return SymbolResult(symbol, "SKIPPED", "NO_DATA", "no candles stored yet")
+    last_bar = frame.index[-1].to_pydatetime()
+    age = (ctx.now - last_bar).total_seconds() - 60
+    if age > STALE_AFTER_S:
+        return SymbolResult(
+            symbol,
+            "SKIPPED",
+            "STALE_DATA",
+            f"newest bar closed {age:.0f}s ago",
+            price=float(frame["close"].iloc[-1]),
+        )
+    regime = ctx.market.regime(symbol, ctx.now)
+    bars = bars_from_frame(frame)
+    position = ctx.positions.get(symbol)
+    if position is not None:
+        return manage_position(ctx, symbol, position, bars, frame, regime)
+    return consider_entry(ctx, symbol, bars, frame, regime)
+
+
+def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, regime: str) -> SymbolResult:
+    """Exit checks in SPEC order; otherwise raise the high-water mark if the price made a new high."""
+    hwm = stored_hwm(position)
+    trade = OpenTrade(float(position.avg_price), position.regime, int(position.opened_at.timestamp()), hwm)
+    signal = exit_signal(bars, trade, regime, ctx.strategy)
+    summary = position_summary(position, signal)
+    if signal.action != "SELL":
+        if signal.high_water_mark > hwm:
+            save_hwm(position, signal.high_water_mark)
+        return result_of(symbol, "HOLD", signal, regime, summary)
+    order = SellOrder(
+        symbol=symbol,
+        quantity=position.quantity,
+        reference_price=ctx.market.fill_price(symbol, ctx.now, frame),
+        client_order_id=order_id(symbol, ctx.slot, "SELL"),
+        reason=signal.exit_reason,
+        at=ctx.now,
+        limits=ctx.limits,
+        regime=regime,
+        strategy_name=STRATEGY_NAME,
+        signal_info={"exit": signal.detail, **signal.values},
+    )
+    ctx.executor.sell(order)
+    TRADES.labels("SELL").inc()
+    EXITS.labels(signal.exit_reason).inc()
+    return result_of(symbol, "SELL", signal, regime, None)
+
+
+def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> SymbolResult:
+    """Entry checks -> risk -> AI gate -> buy."""
+    signal = entry_signal(bars, regime, ctx.strategy)
+    if signal.action != "BUY":
+        return result_of(symbol, "HOLD", signal, regime)
+    size, block = risk.check_entry(entry_context(ctx, symbol))
+    if block is not None:
+        record_block(block, symbol, order_id(symbol, ctx.slot, "BUY"))
+        RISK_BLOCKS.labels(block.violation_type).inc()
+        return SymbolResult(
+            symbol,
+            "BLOCKED",
+            block.violation_type,
+            block.description,
+            signal.values.get("close"),
+            regime,
+            signal.values,
+        )
+    verdict = ask_gate(symbol, regime, signal, frame)
+    if not verdict.approved:
+        return SymbolResult(
+            symbol, "VETOED", "AI_REJECT", verdict.reason, signal.values.get("close"), regime, signal.values
+        )
+    order = BuyOrder(
+        symbol=symbol,
+        krw=size,
+        reference_price=ctx.market.fill_price(symbol, ctx.now, frame),
+        client_order_id=order_id(symbol, ctx.slot, "BUY"),
+        regime=regime,
+        at=ctx.now,
+        strategy_name=STRATEGY_NAME,
+        signal_info={"entry": signal.detail, "ai": verdict.reason, **signal.values},
+    )
+    try:
+        ctx.executor.buy(order)
+    except (ExecutionError, booking.BookingError) as exc:
+        return SymbolResult(symbol, "SKIPPED", "ORDER_FAILED", str(exc), signal.values.get("close"), regime)
+    TRADES.labels("BUY").inc()
+    return result_of(symbol, "BUY", signal, regime, detail=f"{signal.detail}; {verdict.reason}")
+
+
+def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
+    account = booking.account_for(ctx.executor.mode)
+    row = booking.day_row(ctx.now, account)
+    exposure = sum((p.quantity * p.avg_price for p in ctx.positions.values()), Decimal(0))
+    return risk.EntryContext(
+        symbol=symbol,
+        now=ctx.now,
+        cash=account.balance,
+        exposure=exposure,
+        open_positions=len(ctx.positions),
+        day=booking.day_state(row),
+        limits=ctx.limits,
+        high_volatility=ctx.high_volatility,
+        kill_switch=ctx.kill_switch,
+        held_symbols=frozenset(ctx.positions),
+    )
+
+
+def ask_gate(symbol: str, regime: str, signal: Signal, frame: pd.DataFrame) -> gate.GateVerdict:
+    """The AI's veto; if asking fails, the answer is no."""
+    request = gate.GateRequest(
+        symbol=symbol,
+        regime=regime,
+        price=Decimal(str(signal.values["close"])),
+        indicators=signal.values,
+        candles=frame,
+        reason=signal.detail,
+    )
+    try:
+        return gate.ask(request)
+    except Exception as exc:
+        log.exception("AI gate failed for %s", symbol)
+        return gate.GateVerdict(False, f"AI gate error: {type(exc).__name__}: {exc}"[:500])
+
+
+def record_block(block: risk.Block, symbol: str, order: str) -> None:
+    RiskAudit.objects.create(
+        violation_type=block.violation_type,
+        description=block.description,
+        symbol=symbol,
+        related_order_id=order,
+    )
+    notify(
+        "risk",
+        {
+            "kind": block.violation_type,
+            "symbol": symbol,
+            "title": block.violation_type,
+            "description": block.description,
+        },
+    )
+
+
+def order_id(symbol: str, slot: datetime, side: str) -> str:
+    """Deterministic per (symbol, cycle slot, side): a retried cycle cannot trade twice."""
+    return f"{symbol}-{slot:%Y%m%dT%H%M}-{side}"
+
+
+def stored_hwm(position: Position) -> float:
+    """The high-water mark from Redis, else the Position row (Redis may have been flushed)."""
+    raw = get_redis().get(booking.hwm_key(position.symbol))
+    return max(float(raw), float(position.high_water_mark)) if raw else float(position.high_water_mark)
+
+
+def save_hwm(position: Position, hwm: float) -> None:
+    value = Decimal(str(hwm))
+    Position.objects.filter(pk=position.pk, high_water_mark__lt=value).update(high_water_mark=value)
+    get_redis().set(booking.hwm_key(position.symbol), booking.decimal_str(value))
+
+
+def position_summary(position: Position, signal: Signal) -> dict:
+    price = Decimal(str(signal.values["close"]))
+    return {
+        "quantity": booking.decimal_str(position.quantity),
+        "avg_price": booking.decimal_str(position.avg_price),
+        "unrealized_pnl": booking.decimal_str(position.unrealized_pnl(price).quantize(Decimal(1))),
+        "high_water_mark": signal.high_water_mark,
+        "regime_at_entry": position.regime,
+    }
+
+
+def result_of(
+    symbol: str, action: str, signal: Signal, regime: str, position: dict | None = None, detail: str = ""
+) -> SymbolResult:
+    return SymbolResult(
+        symbol,
+        action,
+        signal.reason,
+        detail or signal.detail,
+        signal.values.get("close"),
+        regime,
+        signal.values,
+        position,
+    )
+
+
+def publish_status(result: SymbolResult, now: datetime) -> None:
+    """`bot:status:{symbol}` for the dashboard: built-in JSON types only."""
+    status = {
+        "price": result.price,
+        "regime": result.regime or Regime.UNKNOWN,
+        "indicators": result.indicators,
+        "position": result.position,
+        "action": result.action,
+        "reason": result.reason,
+        "detail": result.detail,
+        "ai": gate.AI_OFF if not gate.enabled() else "on",
+        "at": now.isoformat(),
+    }
+    get_redis().set(STATUS_KEY.format(symbol=result.symbol), json.dumps(status, default=str), ex=STATUS_TTL)

@@ -1,0 +1,38 @@
+"""Where the live bot cycle reads its inputs: stored candles, the regime cache, volatility state."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+
+from market.candles import load_frames
+from market.regime import current_regime
+from market.volatility import read_state
+
+from .cycle import Market
+from .strategy import LIVE_WINDOW_BARS
+
+# Bound the scan: the window is LIVE_WINDOW_BARS bars, and minutes without trades have no bar.
+SCAN_MINUTES = 3 * LIVE_WINDOW_BARS
+
+
+def live_candles(symbols: list[str], now: datetime) -> dict[str, pd.DataFrame]:
+    """The newest closed bars of every symbol, in one query."""
+    return load_frames(symbols, start=now - timedelta(minutes=SCAN_MINUTES), end=now, last=LIVE_WINDOW_BARS)
+
+
+def latest_close(symbol: str, now: datetime, frame: pd.DataFrame) -> Decimal:
+    return Decimal(str(frame["close"].iloc[-1]))
+
+
+def volatility_is_high() -> bool:
+    return bool((read_state() or {}).get("is_high_volatility"))
+
+
+def live_market() -> Market:
+    return Market(
+        candles=live_candles,
+        regime=lambda symbol, now: current_regime(symbol),
+        fill_price=latest_close,
+        high_volatility=volatility_is_high,
+    )
