@@ -1,0 +1,169 @@
+"""Regime (SPEC 4.2): thresholds, closed hours only, Redis key with TTL, history rows, fallback."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED_DATA
+from market import regime
+from market.analysis_jobs import update_regime
+from market.models import Candle, Regime, RegimeHistory
+
+NOW = datetime(2026, 3, 20, 12, 0, 30, tzinfo=UTC)  # the job's slot: 30 s past the hour
+
+
+def hourly_candles(symbol: str, closes: list[float], end: datetime, minute: int = 59) -> list[Candle]:
+    """One 1m bar per hour (the hour's last), ending with the hour before `end`'s hour."""
+    last_hour = end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    first = last_hour - timedelta(hours=len(closes) - 1) + timedelta(minutes=minute)
+    return [
+        Candle(
+            symbol=symbol, interval="1m", timestamp=first + timedelta(hours=i),
+            open=c, high=c, low=c, close=c, volume=1,
+        )
+        for i, c in enumerate(Decimal(str(x)) for x in closes)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("diff", "expected"),
+    [
+        (2.0, Regime.BULL),
+        (5.0, Regime.BULL),
+        (1.9999, Regime.SIDEWAYS),
+        (0.0, Regime.SIDEWAYS),
+        (-1.9999, Regime.SIDEWAYS),
+        (-2.0, Regime.BEAR),
+        (-7.0, Regime.BEAR),
+        (None, Regime.UNKNOWN),
+    ],
+)
+def test_thresholds_at_the_boundaries(diff, expected):
+    assert regime.classify(diff) == expected
+
+
+def test_fewer_than_200_hourly_candles_is_unknown():
+    reading = regime.evaluate("KRW-BTC", np.full(199, 100.0))
+    assert reading.regime == Regime.UNKNOWN and reading.hourly_candles == 199 and reading.ma200 is None
+
+
+def test_ma50_ma200_and_diff_pct():
+    reading = regime.evaluate("KRW-BTC", [100.0] * 150 + [104.0] * 50)
+    assert reading.ma50 == pytest.approx(104) and reading.ma200 == pytest.approx(101)
+    assert reading.diff_pct == pytest.approx(3 / 101 * 100) and reading.regime == Regime.BULL
+    assert regime.evaluate("X", [104.0] * 150 + [100.0] * 50).regime == Regime.BEAR
+
+
+def test_the_real_week_of_candles_is_too_short_for_a_regime():
+    df = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv")
+    ts = (pd.to_datetime(df["timestamp"], utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
+    hours, closes = regime.hourly_closes(ts.to_numpy(), df["close"].to_numpy())
+    assert len(closes) < 200
+    assert regime.evaluate("KRW-BTC", closes).regime == Regime.UNKNOWN
+    codes = regime.regime_codes_per_bar(ts.to_numpy(), df["close"].to_numpy())
+    assert (codes == regime.UNKNOWN_CODE).all()
+
+
+def test_hourly_close_is_the_last_bar_of_each_hour_and_empty_hours_are_skipped():
+    ts = np.array([0, 60, 3540, 7200 + 120, 7200 + 180])  # hour 0 (3 bars), hour 1 empty, hour 2
+    hours, closes = regime.hourly_closes(ts, np.array([1.0, 2, 3, 4, 5]))
+    np.testing.assert_array_equal(hours, [0, 2])
+    np.testing.assert_array_equal(closes, [3, 5])
+
+
+def synthetic_minutes(hours: int, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    ts = np.arange(hours * 60, dtype=np.int64) * 60 + 1_700_000_000 // 3600 * 3600
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, len(ts))) + np.linspace(0, 0.3, len(ts)))
+    return ts, close
+
+
+def test_backtest_regime_has_no_look_ahead():
+    ts, close = synthetic_minutes(260)
+    full = regime.regime_codes_per_bar(ts, close)
+    assert len(set(full.tolist())) > 1  # the series crosses regimes, so the check means something
+    for t in range(0, len(ts), 37):
+        assert regime.regime_codes_per_bar(ts[: t + 1], close[: t + 1])[-1] == full[t]
+
+
+def test_backtest_regime_uses_only_hours_closed_before_the_decision():
+    ts, close = synthetic_minutes(230)
+    codes = regime.regime_codes_per_bar(ts, close)
+    hours, closes = regime.hourly_closes(ts, close)
+    for i in (len(ts) - 1, len(ts) - 61, 210 * 60 + 30):
+        decided_hour = (ts[i] + 60) // 3600
+        seen = closes[hours < decided_hour]
+        assert regime.REGIMES[codes[i]] == regime.evaluate("X", seen).regime
+    # the bar at hh:59 is decided at the next hour's start: that hour's job saw hh's close
+    i = 220 * 60 + 59
+    assert regime.REGIMES[codes[i]] == regime.evaluate("X", closes[:221]).regime
+
+
+@pytest.mark.django_db
+def test_update_writes_redis_key_with_ttl_and_a_history_row(redis_conn):
+    Candle.objects.bulk_create(hourly_candles("KRW-BTC", [100.0] * 150 + [104.0] * 50, NOW))
+    Candle.objects.bulk_create(hourly_candles("KRW-ETH", [100.0] * 120, NOW))
+    readings = regime.update_regimes(["KRW-BTC", "KRW-ETH"], NOW)
+    assert {r.symbol: r.regime for r in readings} == {"KRW-BTC": "BULL", "KRW-ETH": "UNKNOWN"}
+    assert redis_conn.get("market:regime:KRW-BTC") == b"BULL"
+    assert 7190 <= redis_conn.ttl("market:regime:KRW-BTC") <= 7200
+    assert redis_conn.get("market:regime:KRW-ETH") == b"UNKNOWN"
+    row = RegimeHistory.objects.get(coin_symbol="KRW-BTC")
+    assert row.regime == "BULL" and row.ma50 == Decimal("104") and row.ma200 == Decimal("101")
+    assert row.diff_pct == Decimal("2.9703")
+    eth = RegimeHistory.objects.get(coin_symbol="KRW-ETH")
+    assert eth.ma50 is None and eth.diff_pct is None
+
+
+@pytest.mark.django_db
+def test_update_ignores_the_hour_still_forming():
+    closes = [100.0] * 200
+    Candle.objects.bulk_create(hourly_candles("KRW-BTC", closes, NOW))
+    forming = NOW.replace(minute=0, second=0)
+    Candle.objects.create(symbol="KRW-BTC", timestamp=forming, open=1, high=1, low=1, close=1000, volume=1)
+    (reading,) = regime.update_regimes(["KRW-BTC"], NOW)
+    assert reading.regime == Regime.SIDEWAYS and reading.ma50 == pytest.approx(100.0)
+
+
+@pytest.mark.django_db
+def test_database_aggregation_equals_the_vectorised_pass():
+    ts, close = synthetic_minutes(250, seed=11)
+    keep = np.random.default_rng(5).random(len(ts)) > 0.3  # gaps inside hours, as on Upbit
+    ts, close = ts[keep], np.round(close[keep], 4)
+    now = datetime.fromtimestamp(int(ts[-1]) + 60, UTC) + timedelta(seconds=30)
+    Candle.objects.bulk_create(
+        Candle(symbol="KRW-SOL", timestamp=datetime.fromtimestamp(int(t), UTC), open=Decimal(str(c)),
+               high=Decimal(str(c)), low=Decimal(str(c)), close=Decimal(str(c)), volume=1)
+        for t, c in zip(ts, close, strict=True)
+    )  # fmt: skip
+    from_db = regime.fetch_hourly_closes(["KRW-SOL"], now)["KRW-SOL"]
+    closed = ts < (int(now.timestamp()) // 3600 * 3600)
+    _, vectorised = regime.hourly_closes(ts[closed], close[closed])
+    np.testing.assert_array_equal(from_db, vectorised[-len(from_db) :])
+    assert len(from_db) == regime.LOOKBACK_HOURS
+
+
+@pytest.mark.django_db
+def test_reader_falls_back_to_the_latest_history_row(redis_conn):
+    assert regime.current_regime("KRW-XRP") == Regime.UNKNOWN
+    RegimeHistory.objects.create(coin_symbol="KRW-XRP", regime="BEAR")
+    RegimeHistory.objects.create(coin_symbol="KRW-XRP", regime="BULL")
+    assert regime.current_regime("KRW-XRP") == "BULL"
+    redis_conn.set("market:regime:KRW-XRP", "SIDEWAYS")
+    assert regime.current_regime("KRW-XRP") == "SIDEWAYS"
+
+
+def two_symbols():
+    return ["KRW-BTC", "KRW-DOGE"]
+
+
+@pytest.mark.django_db
+def test_job_evaluates_every_active_symbol(settings, redis_conn):
+    settings.COINPILOT_SYMBOLS_PROVIDER = "market.tests.test_regime.two_symbols"
+    Candle.objects.bulk_create(hourly_candles("KRW-DOGE", [104.0] * 150 + [100.0] * 50, NOW))
+    assert update_regime(slot=NOW) == '{"BEAR": 1, "UNKNOWN": 1}'
+    assert RegimeHistory.objects.count() == 2
+    assert redis_conn.get("market:regime:KRW-DOGE") == b"BEAR"
