@@ -43,9 +43,12 @@ def notify(event_type: str, payload: dict) -> None:
         raise ValueError(f"unknown notification event {event_type!r}; one of {sorted(EVENT_TYPES)}")
     try:
         payload = _plain(payload)
-        # Like django-rq's default commit mode: an alert raised inside a transaction that rolls
-        # back (a trade that did not happen) is never sent.
-        transaction.on_commit(lambda: _queue(event_type, payload), robust=True)
+        if transaction.get_connection().in_atomic_block:
+            # Like django-rq's default commit mode: an alert raised inside a transaction that
+            # rolls back (a trade that did not happen) is never sent.
+            transaction.on_commit(lambda: _queue(event_type, payload), robust=True)
+        else:
+            _queue(event_type, payload)  # touches no database: a "database down" alert still goes
     except Exception:
         log.exception("could not queue %s notification", event_type)
 

@@ -1,0 +1,117 @@
+"""`notify()`: the caller's side. It only touches Redis, so it returns at once whatever Discord does."""
+
+import threading
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import django_rq
+import pytest
+from django.db import connection, transaction
+
+from coinpilot_site.notifications import discord as transport
+from coinpilot_site.notifications import outbox, sender
+from coinpilot_site.notify import notify
+from tests.fakes.discord import FakeDiscord, configure
+
+
+@pytest.fixture
+def discord(settings):
+    with FakeDiscord() as server:
+        configure(settings, server)
+        yield server
+
+
+def queued() -> list:
+    return django_rq.get_queue("notifications").jobs
+
+
+@pytest.mark.django_db(transaction=True)  # the delivering thread reads the switches
+def test_notify_returns_in_milliseconds_while_discord_hangs(discord, settings):
+    settings.DISCORD_TIMEOUT_SECONDS = 5.0
+    discord.default = "hang"
+    notify("trade", {"symbol": "KRW-BTC", "side": "BUY"})
+
+    def deliver():
+        try:
+            sender.deliver(transport.fingerprint(discord.url))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=deliver)
+    worker.start()  # a worker is now stuck on the hanging Discord
+    time.sleep(0.2)
+
+    durations = []
+    for number in range(50):
+        started = time.perf_counter()
+        notify("trade", {"symbol": f"KRW-C{number}", "side": "BUY", "price": Decimal("1.5")})
+        durations.append(time.perf_counter() - started)
+    discord.default = "204"
+    discord.release()
+    worker.join(timeout=10)
+
+    assert len(discord.requests) >= 1 and discord.requests[0].answer == "hang"
+    assert max(durations) < 0.25  # not a speed target: proof that notify never waits on Discord
+    assert len(queued()) == 51
+
+
+def test_notify_puts_the_alert_in_the_outbox_at_once_so_a_burst_coalesces(discord):
+    for number in range(3):
+        notify("trade", {"symbol": f"KRW-C{number}"})
+
+    assert outbox.pending() == {transport.fingerprint(discord.url): 3}
+    assert [job.args[0] for job in queued()] == ["trade"] * 3
+    assert [item["id"] for item in outbox.head(transport.fingerprint(discord.url), 3)] == [
+        job.id for job in queued()
+    ]
+
+
+def test_payload_values_become_plain_json(discord):
+    notify("trade", {"price": Decimal("95000000.5"), "at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC)})
+
+    assert queued()[0].args[1] == {"price": "95000000.5", "at": "2026-01-02T03:04:00+00:00"}
+
+
+@pytest.mark.django_db
+def test_an_alert_raised_in_a_transaction_that_rolls_back_is_never_sent(discord):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notify("trade", {"symbol": "KRW-BTC"})
+        raise RuntimeError("the trade did not happen")
+
+    assert queued() == []
+    assert outbox.pending() == {}
+
+
+@pytest.mark.django_db
+def test_an_alert_raised_in_a_transaction_is_queued_when_it_commits(
+    discord, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        notify("trade", {"symbol": "KRW-BTC"})
+        assert queued() == []
+
+    assert len(queued()) == 1
+
+
+def test_a_risk_event_is_sent_once_per_kind_and_symbol_in_its_cooldown(discord, settings):
+    settings.NOTIFY_RISK_COOLDOWN_SECONDS = 1
+    for _ in range(5):
+        notify("risk", {"kind": "max_daily_trades", "symbol": "KRW-BTC"})
+    notify("risk", {"kind": "max_daily_trades", "symbol": "KRW-ETH"})
+    notify("risk", {"kind": "halt"})
+    assert len(queued()) == 3
+
+    time.sleep(1.1)
+    notify("risk", {"kind": "max_daily_trades", "symbol": "KRW-BTC"})
+    assert len(queued()) == 4
+
+
+def test_notify_never_raises_when_redis_fails(discord, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(outbox, "push", broken)
+    notify("system", {"title": "x"})  # logged, not raised
+
+    assert "could not queue system notification" in caplog.text
