@@ -188,38 +188,33 @@ def run_scheduled(name: str, slot_iso: str) -> str:
 
 
 def _run_locked(schedule: Schedule, slot: datetime, job_run_model) -> str:
-    from .notify import notify
-
-    job_run_model.mark_lost(schedule.name)  # we hold the lock, so nothing else is running
-    run = job_run_model.start(schedule.name, slot, worker=os.environ.get("RQ_WORKER_ID", ""))
     started = time.monotonic()
+    run = None
     try:
+        job_run_model.mark_lost(schedule.name)  # we hold the lock, so nothing else is running
+        run = job_run_model.start(schedule.name, slot, worker=os.environ.get("RQ_WORKER_ID", ""))
         summary = import_string(schedule.func)(slot=slot, **schedule.kwargs)
     except JobTimeoutException:
-        _finish(run, schedule, started, "timeout", f"exceeded {schedule.timeout}s")
-        notify(
-            "system",
-            {
-                "title": f"Job {schedule.name} timed out",
-                "slot": slot.isoformat(),
-                "detail": f"time limit {schedule.timeout}s",
-            },
-        )
+        _fail(run, schedule, slot, started, "timeout", f"exceeded {schedule.timeout}s")
         raise
     except Exception as exc:
-        _finish(run, schedule, started, "failure", f"{type(exc).__name__}: {exc}")
-        notify(
-            "system",
-            {
-                "title": f"Job {schedule.name} failed",
-                "slot": slot.isoformat(),
-                "detail": f"{type(exc).__name__}: {exc}",
-            },
-        )
+        _fail(run, schedule, slot, started, "failure", f"{type(exc).__name__}: {exc}")
         raise
     summary = "" if summary is None else str(summary)
     _finish(run, schedule, started, "success", summary)
     return summary or "ok"
+
+
+def _fail(run, schedule: Schedule, slot: datetime, started: float, status: str, message: str) -> None:
+    """Record and alert a failed run; the alert goes out even when the database is what failed."""
+    from .notify import notify
+
+    try:
+        _finish(run, schedule, started, status, message)
+    except Exception:
+        log.exception("%s: could not record the %s", schedule.name, status)
+    verb = "timed out" if status == "timeout" else "failed"
+    notify("system", {"title": f"Job {schedule.name} {verb}", "slot": slot.isoformat(), "detail": message})
 
 
 def _finish(run, schedule: Schedule, started: float, status: str, message: str) -> None:
@@ -228,4 +223,5 @@ def _finish(run, schedule: Schedule, started: float, status: str, message: str) 
     metrics.JOB_RUNS.labels(schedule.name, status).inc()
     if status == "success":
         metrics.JOB_LAST_SUCCESS.labels(schedule.name).set(time.time())
-    run.finish(status, seconds, message)
+    if run is not None:
+        run.finish(status, seconds, message)

@@ -35,6 +35,7 @@ PROMETHEUS_MULTIPROC_DIR = Path(
 )
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+COINPILOT_METRICS_COLLECTORS = ["trading.metrics.TradingCollector"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from . import system
 
@@ -29,7 +30,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus scrape endpoint: from loopback, or with `Authorization: Bearer $METRICS_TOKEN`."""
     if not (_from_loopback(request) or _has_metrics_token(request)):
         return HttpResponseForbidden("metrics: loopback or bearer token only\n")
-    return ExportToDjangoView(request)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # web and every worker process
+    for path in settings.COINPILOT_METRICS_COLLECTORS:
+        registry.register(import_string(path)())  # gauges read from the database now
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def _from_loopback(request: HttpRequest) -> bool:

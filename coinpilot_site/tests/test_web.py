@@ -116,3 +116,19 @@ def test_system_page_says_when_nothing_is_running(client, operator):
     page = client.get("/system/").content.decode()
     assert "not running" in page  # scheduler
     assert "No worker is running" in page
+
+
+def test_metrics_include_business_gauges_read_at_scrape_time(client):
+    from trading.models import Position
+
+    Position.objects.create(
+        symbol="KRW-BTC",
+        quantity=1,
+        avg_price=100,
+        regime="BULL",
+        high_water_mark=100,
+        opened_at=timezone.now(),
+    )
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "coinpilot_active_positions 1.0" in body
+    assert "coinpilot_total_pnl 0.0" in body and "coinpilot_kill_switch 0.0" in body
