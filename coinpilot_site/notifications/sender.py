@@ -65,11 +65,17 @@ def make_item(item_id: str, event: str, payload: dict, at: datetime | None = Non
 
 
 def deliver(hook: str) -> str:
-    """Deliver what is due for one webhook, unless another worker is at it; returns a summary."""
+    """Deliver what is due for one webhook; returns a summary.
+
+    When another worker holds the webhook's lock, wait for it up to one time slice. If it is
+    still held (a busy worker, or a dead one whose lock has not expired yet), a continuation
+    job comes back later, so items are never stranded behind a worker that died.
+    """
     timings = config.Timings.from_settings()
-    ttl = int(timings.slice + 2 * timings.timeout) + 30
-    lock = get_redis().lock(outbox.lock_key(hook), timeout=ttl, blocking=False)
+    ttl = int(timings.slice + 3 * timings.timeout) + 5  # a slice, then at most one HTTP attempt
+    lock = get_redis().lock(outbox.lock_key(hook), timeout=ttl, blocking_timeout=timings.slice)
     if not lock.acquire():
+        _kick(hook)
         return "another worker is delivering for this webhook"
     try:
         url = next((u for u in config.configured_urls() if discord.fingerprint(u) == hook), None)
@@ -79,11 +85,17 @@ def deliver(hook: str) -> str:
             lock.release()
         except LockError:
             log.warning("notifications lock of webhook %s expired while delivering", hook)
-    # Checked after the release: a job that pushed while we held the lock gave up on the lock,
-    # so its item is either sent already or seen here.
-    if outbox.length(hook) and outbox.claim_kick(hook, KICK_TTL):
-        django_rq.get_queue("notifications").enqueue(drain_webhook, hook, result_ttl=600)
+    # Checked after the release: a job that pushed while we held the lock and gave up waiting
+    # for it has queued a continuation, or its item is seen here.
+    if outbox.length(hook):
+        _kick(hook)
     return summary
+
+
+def _kick(hook: str) -> None:
+    """Queue one continuation job for this webhook unless one is pending already."""
+    if outbox.claim_kick(hook, KICK_TTL):
+        django_rq.get_queue("notifications", commit_mode="auto").enqueue(drain_webhook, hook, result_ttl=600)
 
 
 class _Drain:
@@ -244,6 +256,5 @@ def _reroute(hook: str) -> str:
                 records.count(item["event"], "off")
         outbox.remove_head(hook, len(items))
     for target in targets:
-        if outbox.claim_kick(target, KICK_TTL):
-            django_rq.get_queue("notifications").enqueue(drain_webhook, target, result_ttl=600)
+        _kick(target)
     return f"webhook URL changed: moved {moved} item(s) to the current one"
