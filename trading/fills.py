@@ -68,7 +68,7 @@ def round_to_tick(price: Decimal, side: str) -> Decimal:
     """Round to the tick against us: buys up, sells down."""
     tick = tick_size(price)
     rounding = ROUND_CEILING if side == "BUY" else ROUND_FLOOR
-    return ((price / tick).to_integral_value(rounding=rounding) * tick).normalize()
+    return (price / tick).to_integral_value(rounding=rounding) * tick
 
 
 def slipped_price(reference: Decimal, side: str, slippage_bps: Decimal) -> Decimal:

@@ -52,7 +52,10 @@ def cagr_pct(initial: float, final: float, seconds: float) -> float | None:
     years = seconds / (365.25 * 86400)
     if years <= 0 or initial <= 0 or final <= 0:
         return None
-    return float(((final / initial) ** (1 / years) - 1) * 100)
+    try:
+        return float(((final / initial) ** (1 / years) - 1) * 100)
+    except OverflowError:  # minutes of data annualised: no meaningful figure
+        return None
 
 
 def breakdown(trades, key) -> dict[str, dict]:

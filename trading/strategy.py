@@ -206,7 +206,12 @@ def scan_exit(
 
 
 def _last_values(values: dict[str, np.ndarray]) -> dict:
-    return {k: (None if np.isnan(v[-1]) else round(float(v[-1]), 8)) for k, v in values.items()}
+    """The last bar's indicators as built-in types (JSON for bot:status and Trade.signal_info)."""
+    out = {}
+    for key, v in values.items():
+        last = v[-1].item()
+        out[key] = None if isinstance(last, float) and np.isnan(last) else last
+    return out
 
 
 def describe_entry(reason: str, v: dict, regime: str, params: StrategyParams) -> str:

@@ -1,0 +1,231 @@
+"""Strategy v3.1 rules: each entry and exit check firing and not firing, in SPEC 5's order."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED_DATA
+from market import indicators as ind
+from market.regime import REGIMES
+from trading import strategy as st
+from trading.config import default_strategy
+
+PARAMS = default_strategy()
+# One bar on which every entry check of every regime passes; each test breaks one value.
+PASSING = {
+    "close": 100.0, "rsi14": 38.0, "rsi7": 42.0, "rsi7_min_10": 20.0, "ma20": 99.0,
+    "bb_upper": 110.0, "bb_lower": 95.0, "vol_ratio": 1.0, "bb_touch_30": True,
+}  # fmt: skip
+
+
+def reason(regime: str, params=PARAMS, **changes) -> str:
+    values = {k: np.array([v]) for k, v in (PASSING | changes).items()}
+    code = int(st.evaluate_entries(values, np.array([REGIMES.index(regime)], dtype=np.int8), params)[0])
+    return st.ENTRY if code == st.PASS_CODE else st.ENTRY_CHECKS[code]
+
+
+def with_params(regime: str, **changes):
+    regimes = dict(PARAMS.regimes)
+    regimes[regime] = dataclasses.replace(regimes[regime], **changes)
+    return dataclasses.replace(PARAMS, regimes=regimes)
+
+
+@pytest.mark.parametrize("regime", ["BULL", "SIDEWAYS", "BEAR"])
+def test_the_passing_bar_enters_in_every_regime(regime):
+    assert reason(regime) == st.ENTRY
+
+
+def test_no_entries_while_the_regime_is_unknown():
+    assert reason("UNKNOWN") == "REGIME_UNKNOWN"
+
+
+def test_warm_up_bars_do_not_enter():
+    assert reason("BULL", rsi14=np.nan) == "INDICATORS_NOT_READY"
+    assert reason("BULL", vol_ratio=np.nan) == "INDICATORS_NOT_READY"
+
+
+@pytest.mark.parametrize(
+    ("regime", "fires", "holds", "check"),
+    [
+        ("SIDEWAYS", {"rsi14": 45.01}, {"rsi14": 45.0}, "RSI14_TOO_HIGH"),
+        ("BULL", {"rsi14": 55.5}, {"rsi14": 55.0}, "RSI14_TOO_HIGH"),
+        ("BEAR", {"rsi14": 40.1}, {"rsi14": 40.0}, "RSI14_TOO_HIGH"),
+        ("SIDEWAYS", {"rsi7_min_10": 30.01}, {"rsi7_min_10": 30.0}, "RSI7_NO_RECOVERY"),
+        ("SIDEWAYS", {"rsi7": 34.99}, {"rsi7": 35.0}, "RSI7_NO_RECOVERY"),
+        ("BULL", {"rsi7": 39.9}, {"rsi7": 40.0}, "RSI7_NO_RECOVERY"),
+        ("BULL", {"close": 99.0}, {"close": 99.01}, "MA_FILTER"),  # above: close > MA20
+        ("BEAR", {"ma20": 103.2}, {"ma20": 103.0}, "MA_FILTER"),  # within 3 % below MA20
+        ("SIDEWAYS", {"bb_lower": 100.01}, {"bb_lower": 100.0}, "BELOW_BB_LOWER"),
+        ("SIDEWAYS", {"vol_ratio": 0.49}, {"vol_ratio": 0.5}, "VOLUME_TOO_LOW"),
+        ("BEAR", {"vol_ratio": 2.0}, {"vol_ratio": 1.99}, "VOLUME_SURGE"),
+        ("SIDEWAYS", {"bb_touch_30": False}, {"bb_touch_30": True}, "NO_BB_TOUCH_RECOVERY"),
+    ],
+)
+def test_each_entry_check_fires_and_holds_at_its_boundary(regime, fires, holds, check):
+    assert reason(regime, **fires) == check
+    assert reason(regime, **holds) == st.ENTRY
+
+
+def test_rsi7_bounce_needs_enough_points():
+    params = with_params("SIDEWAYS", min_rsi_7_bounce_pct=10.0)
+    assert reason("SIDEWAYS", params, rsi7=38.0, rsi7_min_10=28.5) == "RSI7_BOUNCE_TOO_SMALL"
+    assert reason("SIDEWAYS", params, rsi7=38.5, rsi7_min_10=28.5) == st.ENTRY
+
+
+def test_checks_that_are_switched_off_do_not_fire():
+    assert reason("BULL", vol_ratio=5.0) == st.ENTRY  # surge check is off in BULL
+    assert reason("BULL", bb_touch_30=False) == st.ENTRY  # bb_enabled is off in BULL
+    assert reason("SIDEWAYS", close=80.0, ma20=100.0, bb_lower=70.0) == st.ENTRY  # ma_filter none
+    params = with_params("SIDEWAYS", require_price_above_bb_lower=False)
+    assert reason("SIDEWAYS", params, bb_lower=120.0) == st.ENTRY
+
+
+def test_the_first_failing_check_in_spec_order_is_the_reason():
+    assert reason("BEAR", rsi14=60.0, vol_ratio=0.1, ma20=200.0) == "RSI14_TOO_HIGH"
+    assert reason("BEAR", vol_ratio=0.1, ma20=200.0) == "MA_FILTER"
+    assert reason("SIDEWAYS", vol_ratio=0.1, bb_touch_30=False) == "VOLUME_TOO_LOW"
+
+
+def test_lookbacks_follow_each_bars_regime():
+    params = with_params("BEAR", rsi_7_lookback=5)
+    values = {k: np.array([v, v]) for k, v in PASSING.items()}
+    values["rsi7_min_5"] = np.array([50.0, 50.0])  # no dip within 5 bars
+    codes = np.array([REGIMES.index("BULL"), REGIMES.index("BEAR")], dtype=np.int8)
+    got = st.evaluate_entries(values, codes, params)
+    assert [st.ENTRY if c == st.PASS_CODE else st.ENTRY_CHECKS[c] for c in got] == [
+        st.ENTRY,
+        "RSI7_NO_RECOVERY",
+    ]
+
+
+# --- exits ------------------------------------------------------------------------------------
+
+OPENED = 1_000_000_000
+BULL_CODE, SIDEWAYS_CODE, BEAR_CODE, UNKNOWN_CODE = 0, 1, 2, 3
+
+
+def exit_at(closes, regime="SIDEWAYS", codes=None, rsi=None, minutes=None, hwm=None):
+    close = np.asarray(closes, dtype=float)
+    n = len(close)
+    rsi14 = np.full(n, 50.0) if rsi is None else np.asarray(rsi, dtype=float)
+    decided = OPENED + 60 * (np.arange(1, n + 1) if minutes is None else np.asarray(minutes))
+    c = np.full(n, REGIMES.index(regime), dtype=np.int8) if codes is None else np.asarray(codes, np.int8)
+    trade = st.OpenTrade(100.0, regime, OPENED, 100.0 if hwm is None else hwm)
+    i, why, _ = st.scan_exit(close, rsi14, decided, c, trade, PARAMS)
+    return i, why
+
+
+def test_stop_loss_fires_at_the_stop_and_not_above():
+    assert exit_at([99.0, 97.6, 97.5]) == (2, "STOP_LOSS")  # SIDEWAYS stop 2.5 %
+
+
+def test_stop_loss_tightens_after_regime_change():
+    # entered in BULL (stop 3 %); the regime is BEAR now (stop 2 %): the tighter 2 % applies
+    assert exit_at([98.5, 98.0], "BULL", codes=[BULL_CODE, BEAR_CODE]) == (1, "STOP_LOSS")
+    assert exit_at([98.5, 98.0], "BULL", codes=[BULL_CODE, BULL_CODE]) == (-1, "")
+    # a looser current regime never widens the stop; UNKNOWN keeps the entry regime's
+    assert exit_at([97.9], "BEAR", codes=[BULL_CODE]) == (0, "STOP_LOSS")
+    assert exit_at([97.5], "BULL", codes=[UNKNOWN_CODE]) == (-1, "")
+
+
+def test_trailing_stop_needs_activation_first():
+    # SIDEWAYS: activation +1 %, trail 1.5 % from the high-water mark
+    assert exit_at([100.9, 99.5]) == (-1, "")  # never reached +1 %: no trailing stop
+    assert exit_at([101.0, 99.49, 99.48]) == (2, "TRAILING_STOP")  # HWM 101 -> trail at 99.485
+    assert exit_at([102.0, 100.5, 100.46]) == (2, "TRAILING_STOP")  # 102 * 0.985 = 100.47
+
+
+def test_stored_high_water_mark_carries_the_activation():
+    assert exit_at([100.4], hwm=102.0) == (0, "TRAILING_STOP")
+    assert exit_at([100.5], hwm=102.0) == (-1, "")  # above 100.47
+    assert exit_at([99.0], hwm=100.9) == (-1, "")  # never activated
+
+
+def test_take_profit():
+    assert exit_at([102.9, 103.0]) == (1, "TAKE_PROFIT")
+
+
+def test_rsi_overbought_needs_the_minimum_profit():
+    assert exit_at([100.4, 100.5], rsi=[71, 70]) == (1, "RSI_OVERBOUGHT")  # SIDEWAYS 70 / +0.5 %
+    assert exit_at([100.4, 100.5], rsi=[71, 69.9]) == (-1, "")
+
+
+def test_time_limit_counts_from_the_fill():
+    # SIDEWAYS 24 h: the decision 24 h after the fill is not "longer than" 24 h; a minute later is
+    assert exit_at([100.0, 100.0], minutes=[1440, 1441]) == (1, "TIME_LIMIT")
+
+
+def test_exits_are_checked_in_spec_order():
+    # the same bar breaks the stop and the time limit: STOP_LOSS wins
+    assert exit_at([97.0], minutes=[5000]) == (0, "STOP_LOSS")
+    # take profit and RSI overbought together: TAKE_PROFIT comes first
+    assert exit_at([104.0], rsi=[90]) == (0, "TAKE_PROFIT")
+
+
+# --- live path: windows, signals, no look-ahead -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_bars():
+    return st.bars_from_frame(pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv"))
+
+
+def full_reasons(bars, regime):
+    values = st.compute_indicators(bars, PARAMS)
+    return st.evaluate_entries(values, st.regime_codes(regime, len(bars)), PARAMS), values
+
+
+def test_no_look_ahead_signal_on_truncated_data_equals_the_full_series(real_bars):
+    bars = real_bars.tail(1500)
+    codes, _ = full_reasons(bars, "SIDEWAYS")
+    assert (codes == st.PASS_CODE).any()  # entries happen in this stretch
+    for t in range(len(bars)):
+        got, _ = full_reasons(window(bars, t + 1, t + 1), "SIDEWAYS")
+        assert got[-1] == codes[t], t
+
+
+def window(bars, end: int, length: int):
+    return st.Bars(
+        *(a[end - length : end] for a in (bars.ts, bars.open, bars.high, bars.low, bars.close, bars.volume))
+    )
+
+
+def test_live_window_gives_the_full_series_values_to_1e_9(real_bars):
+    codes, values = full_reasons(real_bars, "SIDEWAYS")
+    for end in range(st.LIVE_WINDOW_BARS, len(real_bars) + 1, 97):
+        sig = st.entry_signal(window(real_bars, end, st.LIVE_WINDOW_BARS), "SIDEWAYS", PARAMS)
+        for key in ("rsi14", "rsi7", "ma20", "bb_lower", "vol_ratio"):
+            assert sig.values[key] == pytest.approx(values[key][end - 1], rel=1e-9, abs=0)
+        expected = st.ENTRY if codes[end - 1] == st.PASS_CODE else st.ENTRY_CHECKS[codes[end - 1]]
+        assert sig.reason == expected
+
+
+def test_a_200_bar_window_would_not_be_enough(real_bars):
+    full = ind.rsi(real_bars.close, 14)[-1]
+    short = ind.rsi(real_bars.close[-200:], 14)[-1]
+    long = ind.rsi(real_bars.close[-st.LIVE_WINDOW_BARS :], 14)[-1]
+    assert abs(short - full) > 1e-9 * full  # why the live window is longer than 200 bars
+    assert long == pytest.approx(full, rel=1e-12)
+
+
+def test_entry_signal_explains_itself_with_numbers(real_bars):
+    sig = st.entry_signal(real_bars, "BULL", PARAMS)
+    assert sig.action in ("BUY", "HOLD") and sig.reason in (*st.ENTRY_CHECKS, st.ENTRY)
+    assert isinstance(sig.values["rsi14"], float) and sig.detail
+    unknown = st.entry_signal(real_bars, "UNKNOWN", PARAMS)
+    assert (unknown.action, unknown.reason) == ("HOLD", "REGIME_UNKNOWN")
+    assert "UNKNOWN" in unknown.detail
+    hot = st.describe_entry("RSI14_TOO_HIGH", {"rsi14": 61.234}, "SIDEWAYS", PARAMS)
+    assert hot == "RSI(14) 61.23 > max 45"
+
+
+def test_exit_signal_reads_the_last_bar_and_returns_the_new_high_water_mark(real_bars):
+    close = float(real_bars.close[-1])
+    trade = st.OpenTrade(close / 1.04, "SIDEWAYS", int(real_bars.ts[-10]), close / 1.04)
+    sig = st.exit_signal(real_bars, trade, "SIDEWAYS", PARAMS)
+    assert (sig.action, sig.exit_reason) == ("SELL", "TAKE_PROFIT")
+    assert sig.high_water_mark == pytest.approx(close)
+    calm = st.OpenTrade(close, "SIDEWAYS", int(real_bars.ts[-10]), close)
+    assert st.exit_signal(real_bars, calm, "SIDEWAYS", PARAMS).action == "HOLD"
