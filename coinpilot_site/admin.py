@@ -1,9 +1,65 @@
 from django.contrib import admin
+from django.utils.timezone import localtime
 
-from .models import JobRun
+from .models import JobRun, NotificationLog, NotificationSetting
 
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
     list_display = ["job", "slot", "status", "duration_ms", "worker", "started_at"]
     list_filter = ["status", "job"]
+
+
+@admin.register(NotificationSetting)
+class NotificationSettingAdmin(admin.ModelAdmin):
+    """Per event: switch alerts on/off; see where they go (masked) and whether that webhook is gone."""
+
+    list_display = ["event", "enabled", "webhook", "webhook_state"]
+    list_editable = ["enabled"]
+    fields = ["event", "enabled", "webhook_gone_at"]
+    readonly_fields = ["event", "webhook_gone_at"]
+    actions = ["clear_webhook_gone"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # one row per event type, created by the migration
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Webhook (masked)")
+    def webhook(self, obj: NotificationSetting) -> str:
+        from .notifications.config import webhook_url
+        from .notifications.discord import mask
+
+        return mask(webhook_url(obj.event)) or "not set: alerts off"
+
+    @admin.display(description="Webhook state")
+    def webhook_state(self, obj: NotificationSetting) -> str:
+        from .notifications.config import webhook_url
+        from .notifications.discord import fingerprint
+
+        url = webhook_url(obj.event)
+        if url and obj.webhook_gone == fingerprint(url):
+            since = localtime(obj.webhook_gone_at)
+            return f"answered 404 at {since:%Y-%m-%d %H:%M} KST: off until the URL changes"
+        return "ok" if url else "-"
+
+    @admin.action(description="Send again to the current webhook URL (clear a 404)")
+    def clear_webhook_gone(self, request, queryset) -> None:
+        queryset.update(webhook_gone="", webhook_gone_at=None)
+
+
+@admin.register(NotificationLog)
+class NotificationLogAdmin(admin.ModelAdmin):
+    """What was sent to Discord or failed: read-only history."""
+
+    list_display = ["created_at", "event", "status", "title", "attempts", "last_error", "webhook"]
+    list_filter = ["status", "event"]
+    search_fields = ["title", "last_error"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

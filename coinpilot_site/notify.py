@@ -57,6 +57,11 @@ def _queue(event_type: str, payload: dict) -> None:
     if event_type == "risk" and not _risk_first_in_window(payload):
         count(event_type, "suppressed")
         return
+    enqueue_alert(event_type, payload)
+
+
+def enqueue_alert(event_type: str, payload: dict) -> str:
+    """Outbox + job for one alert, now, with no cooldown (notify_test); returns the item id."""
     item_id = uuid4().hex
     url = config.webhook_url(event_type)
     if url:
@@ -71,6 +76,7 @@ def _queue(event_type: str, payload: dict) -> None:
         failure_ttl=7 * 86400,
     )
     metrics.NOTIFICATIONS_ENQUEUED.labels(event_type).inc()
+    return item_id
 
 
 def _risk_first_in_window(payload: dict) -> bool:

@@ -129,3 +129,24 @@ def job_health(now: datetime | None = None) -> list[JobHealth]:
         )
         for s in schedules
     ]
+
+
+def notifications_summary(now: datetime | None = None) -> dict:
+    """Discord alerts of the last 24 hours: counts by status, the latest failures, what waits."""
+    from .models import NotificationLog
+    from .notifications import config, outbox
+
+    now = now or timezone.now()
+    recent = NotificationLog.objects.filter(created_at__gte=now - timezone.timedelta(hours=24))
+    counts = dict(recent.values_list("status").annotate(n=Count("id")))
+    try:
+        waiting = sum(outbox.pending().values())
+    except Exception:
+        waiting = None  # Redis down: the Stores card says so
+    return {
+        "enabled": bool(config.configured_urls()),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "waiting": waiting,
+        "failures": list(recent.filter(status="failed")[:5]),
+    }

@@ -57,6 +57,7 @@ def system_page(request: HttpRequest) -> HttpResponse:
         "database_error": system.check_database(),
         "redis_error": redis_error,
         "jobs": system.job_health(),
+        "notifications": system.notifications_summary(),
     }
     if redis_error is None:  # without Redis there is no scheduler, worker or queue to show
         context |= {

@@ -1,0 +1,48 @@
+"""Send one test alert of each event type to Discord (thin: the samples and sender do the work)."""
+
+import django_rq
+from django.core.management.base import BaseCommand, CommandError
+from rq.worker import SimpleWorker
+
+from coinpilot_site.models import NotificationLog
+from coinpilot_site.notifications import config
+from coinpilot_site.notifications.discord import mask
+from coinpilot_site.notifications.samples import SAMPLES
+from coinpilot_site.notify import enqueue_alert
+
+
+class Command(BaseCommand):
+    help = "Queue one test alert of each event type (--now: deliver them from this process and report)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--now", action="store_true", help="deliver now instead of leaving it to a worker"
+        )
+        parser.add_argument("--event", choices=sorted(SAMPLES), action="append", help="only these events")
+
+    def handle(self, *args, now: bool, event: list[str] | None, **options) -> None:
+        if not config.configured_urls():
+            raise CommandError("Discord alerts are off: set DISCORD_WEBHOOK_URL (see .env.example).")
+        ids = {}
+        for name in event or sorted(SAMPLES):
+            payload = {**SAMPLES[name], "test": "sent by manage.py notify_test"}
+            ids[enqueue_alert(name, payload)] = name
+            url = config.webhook_url(name)
+            self.stdout.write(f"{name:<20} queued for {mask(url) if url else 'nothing (no URL)'}")
+        if not now:
+            self.stdout.write(
+                "A worker on the `notifications` queue sends them (manage.py rqworker notifications)."
+            )
+            return
+        django_rq.get_worker("notifications", worker_class=SimpleWorker).work(
+            burst=True, with_scheduler=False
+        )
+        outcomes = {log.ref: log for log in NotificationLog.objects.filter(ref__in=ids)}
+        for ref, name in ids.items():
+            log = outcomes.get(ref)
+            line = (
+                f"{name:<20} {log.status} after {log.attempts} attempt(s) {log.last_error}"
+                if log
+                else (f"{name:<20} still waiting (see the System page)")
+            )
+            self.stdout.write(line.rstrip())
