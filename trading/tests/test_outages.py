@@ -1,0 +1,38 @@
+"""Outages during a cycle: PostgreSQL unreachable, Redis flushed."""
+
+from datetime import UTC, datetime
+
+import django_rq
+import pytest
+from django.db import connection
+
+from coinpilot_site.models import JobRun
+from coinpilot_site.scheduling import run_scheduled
+
+pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
+
+
+def test_cycle_fails_cleanly_while_postgres_is_unreachable_and_works_when_it_is_back(monkeypatch):
+    monkeypatch.setattr(
+        "trading.jobs.get_executor",
+        lambda: __import__(
+            "trading.executors.paper", fromlist=["PaperExecutor"]
+        ).PaperExecutor.from_settings(),
+    )
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"  # nothing listens there: connection refused
+    try:
+        with pytest.raises(Exception, match="(?i)connection|connect"):
+            run_scheduled("bot_cycle", datetime.now(UTC).isoformat())
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+
+    [alert] = django_rq.get_queue("notifications").jobs
+    assert alert.args[0] == "system" and alert.args[1]["title"] == "Job bot_cycle failed"
+    assert "OperationalError" in alert.args[1]["detail"]
+
+    summary = run_scheduled("bot_cycle", datetime.now(UTC).isoformat())
+    assert JobRun.objects.get(job="bot_cycle").status == "success"
+    assert "SKIPPED" in summary or "HOLD" in summary  # no candles in the test database yet
