@@ -171,7 +171,10 @@ def _store_pg_copy(rows: Sequence[CandleRow]) -> int:
             f"INSERT INTO market_data ({columns}) SELECT {columns} FROM market_data_staging "  # noqa: S608
             "ON CONFLICT DO NOTHING"
         )
-        return cursor.rowcount
+        inserted = cursor.rowcount
+        # Dropped now, not only at commit: an enclosing transaction may store another batch.
+        cursor.execute("DROP TABLE market_data_staging")
+        return inserted
 
 
 def _store_pg_values(rows: Sequence[CandleRow]) -> int:
