@@ -12,7 +12,6 @@ TA-Lib, which the tests use as the oracle (to 1e-9 relative, same NaN positions)
 """
 
 import numpy as np
-import pandas as pd
 from scipy.signal import lfilter
 
 RSI_LONG = 14
@@ -24,27 +23,51 @@ VOLUME_PERIOD = 20
 ATR_PERIOD = 14
 
 
-def _frame(x: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(np.asarray(x, dtype=np.float64).reshape(len(x), -1))
+# Rolling windows are computed from n shifted slices (a loop over the window length, never over
+# bars) instead of running sums: every window is reduced in the same fixed order from its own
+# values, so its result is bit-for-bit the same whatever history precedes it. The live window and
+# the backtest's full series therefore agree exactly, not just to rounding.
 
 
-def _like(values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return values.reshape(np.shape(x))
+def _shifted(x: np.ndarray, n: int):
+    """(output array, number of full windows, float input) for a rolling computation."""
+    a = np.asarray(x, dtype=np.float64)
+    return np.full(a.shape, np.nan), max(len(a) - n + 1, 0), a
 
 
 def sma(x: np.ndarray, n: int) -> np.ndarray:
-    """Simple moving average over the last n bars (pandas' compensated rolling sum)."""
-    return _like(_frame(x).rolling(n, min_periods=n).mean().to_numpy(), x)
+    """Simple moving average over the last n bars."""
+    out, m, a = _shifted(x, n)
+    if m:
+        total = a[:m].copy()
+        for k in range(1, n):
+            total += a[k : k + m]
+        out[n - 1 :] = total / n
+    return out
 
 
-def rolling_std(x: np.ndarray, n: int) -> np.ndarray:
-    """Population standard deviation (ddof=0) over the last n bars."""
-    return _like(_frame(x).rolling(n, min_periods=n).std(ddof=0).to_numpy(), x)
+def rolling_std(x: np.ndarray, n: int, mean: np.ndarray | None = None) -> np.ndarray:
+    """Population standard deviation (ddof=0) over the last n bars (two-pass: no cancellation)."""
+    out, m, a = _shifted(x, n)
+    if m:
+        mu = (sma(a, n) if mean is None else mean)[n - 1 :]
+        total = np.zeros_like(mu)
+        for k in range(n):
+            dev = a[k : k + m] - mu
+            total += dev * dev
+        out[n - 1 :] = np.sqrt(total / n)
+    return out
 
 
 def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
     """Minimum over the last n bars including the current one; NaN while any is NaN."""
-    return _like(_frame(x).rolling(n, min_periods=n).min().to_numpy(), x)
+    out, m, a = _shifted(x, n)
+    if m:
+        low = a[:m].copy()
+        for k in range(1, n):
+            np.minimum(low, a[k : k + m], out=low)
+        out[n - 1 :] = low
+    return out
 
 
 def wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
@@ -96,7 +119,7 @@ def bollinger(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bollinger Bands (upper, middle, lower) with the population standard deviation."""
     middle = sma(close, n)
-    width = k * rolling_std(close, n)
+    width = k * rolling_std(close, n, mean=middle)
     return middle + width, middle, middle - width
 
 

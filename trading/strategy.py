@@ -96,7 +96,7 @@ def compute_indicators(bars: Bars, params: StrategyParams) -> dict[str, np.ndarr
         "close": bars.close,
         "rsi14": ind.rsi(bars.close, ind.RSI_LONG),
         "rsi7": rsi7,
-        "ma20": ind.sma(bars.close, ind.MA_PERIOD),
+        "ma20": middle,  # MA(20) is the Bollinger middle band (both SMA(20) of close)
         "bb_upper": upper,
         "bb_lower": lower,
         "vol_ratio": ind.volume_ratio(bars.volume),
