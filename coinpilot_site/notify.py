@@ -25,7 +25,6 @@ from .notifications import config, outbox
 from .notifications.discord import fingerprint
 from .notifications.records import count
 from .notifications.sender import make_item
-from .redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,8 @@ def enqueue_alert(event_type: str, payload: dict) -> str:
     url = config.webhook_url(event_type)
     if url:
         outbox.push(fingerprint(url), make_item(item_id, event_type, payload))
-    django_rq.get_queue("notifications", commit_mode="auto").enqueue(
+    queue = django_rq.get_queue("notifications", commit_mode="auto", connection=outbox.get_redis())
+    queue.enqueue(
         SENDER,
         event_type,
         payload,
@@ -85,7 +85,7 @@ def _risk_first_in_window(payload: dict) -> bool:
     if seconds <= 0:
         return True
     key = f"notify:cooldown:risk:{payload.get('kind', '-')}:{payload.get('symbol') or '-'}"
-    return bool(get_redis().set(key, "1", nx=True, ex=seconds))
+    return bool(outbox.get_redis().set(key, "1", nx=True, ex=seconds))
 
 
 def _plain(payload: dict) -> dict:

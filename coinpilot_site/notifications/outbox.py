@@ -15,7 +15,9 @@ Redis holds nothing else of notifications; NotificationLog in the database is th
 import json
 import time
 
-from ..redis_conn import get_redis
+from redis import Redis
+
+from ..redis_conn import get_redis as _new_client
 
 ITEM_TTL = 2 * 86400
 # Append the item unless this id was pushed before (atomic: a crash cannot split the two steps).
@@ -25,6 +27,21 @@ if redis.call('set', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
 end
 return 0
 """
+
+
+_client: Redis | None = None
+
+
+def get_redis() -> Redis:
+    """One Redis client per process for alerts (redis-py resets its pool after a fork).
+
+    `redis_conn.get_redis()` builds a new client, so a new TCP connection, on every call; notify()
+    runs in the bot cycle and must not pay that several times per alert.
+    """
+    global _client
+    if _client is None:
+        _client = _new_client()
+    return _client
 
 
 def outbox_key(hook: str) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.utils import timezone
 from prometheus_client import Counter
 
-from ..redis_conn import get_redis
+from .outbox import get_redis
 
 log = logging.getLogger(__name__)
 

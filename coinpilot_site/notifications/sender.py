@@ -34,7 +34,6 @@ from django.utils import timezone
 from redis.exceptions import LockError
 from rq import get_current_job
 
-from ..redis_conn import get_redis
 from . import config, discord, embeds, limits, outbox, records
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def deliver(hook: str) -> str:
     """
     timings = config.Timings.from_settings()
     ttl = int(timings.slice + 3 * timings.timeout) + 5  # a slice, then at most one HTTP attempt
-    lock = get_redis().lock(outbox.lock_key(hook), timeout=ttl, blocking_timeout=timings.slice)
+    lock = outbox.get_redis().lock(outbox.lock_key(hook), timeout=ttl, blocking_timeout=timings.slice)
     if not lock.acquire():
         _kick(hook)
         return "another worker is delivering for this webhook"
@@ -95,7 +94,8 @@ def deliver(hook: str) -> str:
 def _kick(hook: str) -> None:
     """Queue one continuation job for this webhook unless one is pending already."""
     if outbox.claim_kick(hook, KICK_TTL):
-        django_rq.get_queue("notifications", commit_mode="auto").enqueue(drain_webhook, hook, result_ttl=600)
+        queue = django_rq.get_queue("notifications", commit_mode="auto", connection=outbox.get_redis())
+        queue.enqueue(drain_webhook, hook, result_ttl=600)
 
 
 class _Drain:
