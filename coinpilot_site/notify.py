@@ -7,7 +7,8 @@ caller returns within milliseconds whatever Discord does.
 
 A `risk` event is sent at most once per NOTIFY_RISK_COOLDOWN_SECONDS for the same `kind` and
 `symbol` (payload keys): a limit that refuses an order every cycle raises one alert, not one a
-minute. Expected payloads per event are documented in notifications/embeds.py.
+minute. The kill switch (an operator's action) is never held back. The payload keys each
+event understands are in notifications/embeds.py and notifications/samples.py.
 """
 
 import json
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 EVENT_TYPES = frozenset(config.EVENT_TYPES)
 SENDER = "coinpilot_site.notifications.sender.send_notification"
+# Operator actions, rare and deliberate: turning the kill switch on and then off must both arrive.
+UNTHROTTLED_RISK_KINDS = frozenset({"kill_switch"})
 
 
 def notify(event_type: str, payload: dict) -> None:
@@ -82,7 +85,7 @@ def enqueue_alert(event_type: str, payload: dict) -> str:
 def _risk_first_in_window(payload: dict) -> bool:
     """True for the first `risk` event of its kind and symbol in the cooldown window."""
     seconds = settings.NOTIFY_RISK_COOLDOWN_SECONDS
-    if seconds <= 0:
+    if seconds <= 0 or str(payload.get("kind", "")).lower() in UNTHROTTLED_RISK_KINDS:
         return True
     key = f"notify:cooldown:risk:{payload.get('kind', '-')}:{payload.get('symbol') or '-'}"
     return bool(outbox.get_redis().set(key, "1", nx=True, ex=seconds))

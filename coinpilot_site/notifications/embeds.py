@@ -17,17 +17,21 @@ GREEN, RED, AMBER, BLUE, GREY = 0x2ECC71, 0xE74C3C, 0xF39C12, 0x3498DB, 0x95A5A6
 KST = ZoneInfo("Asia/Seoul")
 AI_REASON_LIMIT = 500  # issue 3: an ai-reject reason is cut to 500 characters
 
-RISK_TITLES = {
-    "daily_loss_limit": "Daily loss limit hit",
-    "max_daily_trades": "Daily trade limit hit",
-    "consecutive_losses": "Cooldown after consecutive losses",
-    "cooldown": "Cooldown after consecutive losses",
-    "halt": "Trading halted",
+RISK_TITLES = {  # kinds are RiskAudit violation types (trading/risk.py), any case
     "kill_switch": "Kill switch",
-    "max_exposure": "Exposure limit hit",
+    "trading_halted": "Trading halted",
+    "daily_loss_halt": "Daily loss limit hit: trading halted",
+    "daily_loss_limit": "Daily loss limit hit",
+    "cooldown_started": "Cooldown after consecutive losses",
+    "cooldown": "Entry refused: cooldown",
+    "daily_trade_limit": "Daily trade limit hit",
     "max_positions": "Position limit hit",
+    "max_exposure": "Exposure limit hit",
+    "below_min_order": "Order below the minimum",
+    "already_holding": "Already holding",
+    "halt": "Trading halted",
 }
-RISK_RED = {"daily_loss_limit", "halt", "kill_switch"}
+RISK_RED = {"kill_switch", "trading_halted", "daily_loss_halt", "daily_loss_limit", "halt"}
 
 
 def render(event: str, payload: dict, at: datetime) -> dict:
@@ -36,8 +40,11 @@ def render(event: str, payload: dict, at: datetime) -> dict:
     title, colour, description, fields, used = renderer(dict(payload))
     used |= {"title", "description"}
     fields += [(_label(key), value) for key, value in payload.items() if key not in used]
+    override = payload.get("title")
+    if override and str(override).lower() == str(payload.get("kind", "")).lower():
+        override = None  # a raw code such as "KILL_SWITCH": the renderer's title reads better
     embed = {
-        "title": payload.get("title") or title,
+        "title": override or title,
         "color": colour,
         "description": str(payload.get("description") or description or ""),
         "fields": [
@@ -100,8 +107,8 @@ def _ai_reject(p: dict):
 
 
 def _risk(p: dict):
-    kind = str(p.get("kind", "limit"))
-    title = "Risk: " + RISK_TITLES.get(kind, kind.replace("_", " "))
+    kind = str(p.get("kind", "limit")).lower()
+    title = "Risk: " + RISK_TITLES.get(kind, kind.replace("_", " ").capitalize())
     if p.get("symbol"):
         title += f" · {p['symbol']}"
     colour = RED if kind in RISK_RED else AMBER
@@ -210,7 +217,18 @@ def _text(value) -> str:
         return "\n".join(_group_summary(item) if isinstance(item, dict) else _text(item) for item in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return _kst(value) if isinstance(value, str) else str(value)
+
+
+def _kst(text: str) -> str:
+    """An ISO timestamp with a zone (how payloads carry datetimes) shown in KST; other text as is."""
+    if len(text) < 19 or text[4:5] != "-" or text[10:11] not in "T ":
+        return text
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return f"{moment.astimezone(KST):%Y-%m-%d %H:%M:%S} KST" if moment.tzinfo else text
 
 
 def _short(value) -> bool:

@@ -64,13 +64,34 @@ def test_ai_reject_reason_is_cut_to_500_characters():
 
 def test_risk_colours_halts_red_and_warnings_amber():
     halt = embeds.render("risk", {"kind": "kill_switch", "reason": "operator"}, AT)
-    cooldown = embeds.render("risk", {"kind": "cooldown", "symbol": "KRW-ETH"}, AT)
+    cooldown = embeds.render("risk", {"kind": "cooldown_started", "symbol": "KRW-ETH"}, AT)
 
     assert (halt["title"], halt["color"]) == ("Risk: Kill switch", embeds.RED)
-    assert (cooldown["title"], cooldown["color"]) == (
-        "Risk: Cooldown after consecutive losses · KRW-ETH",
-        embeds.AMBER,
+    assert cooldown["title"] == "Risk: Cooldown after consecutive losses · KRW-ETH"
+    assert cooldown["color"] == embeds.AMBER
+
+
+def test_risk_payload_of_the_risk_manager_reads_well():
+    # the shape trading/booking.py and trading/cycle.py send: a RiskAudit violation type as kind and title
+    payload = {
+        "kind": "DAILY_LOSS_HALT",
+        "symbol": "KRW-BTC",
+        "title": "DAILY_LOSS_HALT",
+        "description": "-5.1 %",
+    }
+    embed = embeds.render("risk", payload, AT)
+
+    assert embed["title"] == "Risk: Daily loss limit hit: trading halted · KRW-BTC"
+    assert (embed["color"], embed["description"]) == (embeds.RED, "-5.1 %")
+    assert "fields" not in embed
+
+
+def test_timestamps_in_payloads_are_shown_in_kst():
+    embed = embeds.render(
+        "trade", {"symbol": "KRW-BTC", "side": "BUY", "executed_at": "2026-11-20T13:00:00+00:00"}, AT
     )
+
+    assert fields(embed)["Executed at"] == "2026-11-20 22:00:00 KST"
 
 
 def test_an_oversized_report_is_cut_to_every_limit():

@@ -107,6 +107,13 @@ def test_a_risk_event_is_sent_once_per_kind_and_symbol_in_its_cooldown(discord, 
     assert len(queued()) == 4
 
 
+def test_kill_switch_changes_are_never_held_back(discord):
+    notify("risk", {"kind": "KILL_SWITCH", "description": "kill switch turned ON"})
+    notify("risk", {"kind": "KILL_SWITCH", "description": "kill switch turned off"})
+
+    assert len(queued()) == 2
+
+
 def test_notify_never_raises_when_redis_fails(discord, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise ConnectionError("redis is down")
