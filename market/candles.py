@@ -4,7 +4,6 @@ A batch is validated as a whole before anything is written: one bad candle rejec
 so a half-stored page can never look like a natural gap.
 """
 
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -14,12 +13,12 @@ import pandas as pd
 from django.db import connection, transaction
 
 from .models import Candle
+from .pgcopy import COLUMNS, store_by_copy
 
 ONE_MINUTE = timedelta(minutes=1)
 PRICE_FIELDS = ("open", "high", "low", "close")
 REQUIRED_FIELDS = ("timestamp", *PRICE_FIELDS, "volume")
 MAX_VALUE = Decimal(10) ** 20  # DecimalField(max_digits=28, decimal_places=8)
-COLUMNS = ("symbol", "interval", "timestamp", "open", "high", "low", "close", "volume", "quote_volume")
 PG_PAGE = 1000  # rows per INSERT statement on the small-batch PostgreSQL path
 PG_COPY_MIN_ROWS = 5000  # below this a staging table costs more than it saves
 
@@ -146,35 +145,9 @@ def store_candles(rows: Sequence[CandleRow]) -> int:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             if len(rows) >= PG_COPY_MIN_ROWS:
-                return _store_pg_copy(rows)
+                return store_by_copy(rows)
             return _store_pg_values(rows)
         return _store_generic(rows)
-
-
-def _store_pg_copy(rows: Sequence[CandleRow]) -> int:
-    null = "\\N"
-    buffer = io.StringIO()
-    buffer.writelines(
-        f"{r.symbol}\t{r.interval}\t{r.timestamp.isoformat()}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t"
-        f"{r.volume}\t{null if r.quote_volume is None else r.quote_volume}\n"
-        for r in rows
-    )
-    buffer.seek(0)
-    columns = ", ".join(COLUMNS)
-    with connection.cursor() as cursor:
-        # The staging table lives until the end of this transaction; no indexes, so COPY is cheap.
-        cursor.execute(
-            "CREATE TEMP TABLE market_data_staging (LIKE market_data INCLUDING DEFAULTS) ON COMMIT DROP"
-        )
-        cursor.copy_expert(f"COPY market_data_staging ({columns}) FROM STDIN", buffer)
-        cursor.execute(
-            f"INSERT INTO market_data ({columns}) SELECT {columns} FROM market_data_staging "  # noqa: S608
-            "ON CONFLICT DO NOTHING"
-        )
-        inserted = cursor.rowcount
-        # Dropped now, not only at commit: an enclosing transaction may store another batch.
-        cursor.execute("DROP TABLE market_data_staging")
-        return inserted
 
 
 def _store_pg_values(rows: Sequence[CandleRow]) -> int:
