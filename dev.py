@@ -45,6 +45,9 @@ def up() -> None:
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")  # the embedded default is a local demo: dev secret key, no TLS
     manage("migrate", "--no-input", env=env)
+    # 14 days of simulated candles so the regime is known at once (a few seconds the first
+    # time; later starts only add the minutes since the last one). Skipped for a real source.
+    manage("backfill", "--source", "sim", "--days", "14", "--if-configured", env=env)
     manage("ensure_admin", env=env)
     os.execve(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "run_embedded"], env)
 
