@@ -9,6 +9,7 @@ stored one of them in between (a unique violation rolls back to the savepoint).
 
 from collections.abc import Iterator, Sequence
 
+import psycopg2
 from django.db import IntegrityError, connection, transaction
 
 COLUMNS = ("symbol", "interval", "timestamp", "open", "high", "low", "close", "volume", "quote_volume")
@@ -64,7 +65,7 @@ def store_by_copy(rows: Sequence) -> int:
                 f"COPY market_data ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(fresh)), 65536
             )
         return len(fresh)
-    except IntegrityError:
+    except (IntegrityError, psycopg2.IntegrityError):  # copy_expert raises the driver's own
         return _store_via_staging(fresh)  # someone stored some of them meanwhile, or duplicates
 
 

@@ -154,3 +154,23 @@ def test_load_frames_last_n_per_symbol():
 def test_future_check_uses_the_given_now():
     with pytest.raises(CandleValidationError, match="in the future"):
         validate_candles([raw_candle(T0 + timedelta(minutes=11))], symbol="KRW-BTC", now=datetime.now(UTC))
+
+
+@pytest.mark.real_services
+@pytest.mark.django_db
+def test_copy_falls_back_to_on_conflict_when_rows_appeared_meanwhile(monkeypatch):
+    rows = validate([raw_candle(T0 - timedelta(minutes=i), 1000) for i in range(6000)])
+    assert store_candles(rows[:10]) == 10
+    # As if another writer stored those 10 between our key check and our COPY.
+    monkeypatch.setattr("market.pgcopy._stored_keys", lambda rows: set())
+    assert store_candles(rows) == 5990
+    assert Candle.objects.count() == 6000
+
+
+def test_copy_reader_streams_lines_in_chunks():
+    from market.pgcopy import _Lines
+
+    reader = _Lines(iter(["abc\n", "defgh\n", "ij\n"]))
+    assert reader.read(5) == "abc\nd"
+    assert reader.read(100) == "efgh\nij\n"
+    assert reader.read(100) == ""
