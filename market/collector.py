@@ -26,6 +26,7 @@ from .upbit import BannedError, UpbitError
 log = logging.getLogger(__name__)
 
 PAGE = 200
+FLUSH_ROWS = 20_000
 
 
 @dataclass
@@ -65,42 +66,63 @@ def collect(
     now: datetime,
     max_pages: int = 36,
     threads: int = 4,
+    budget: float = 90.0,
 ) -> CollectResult:
-    """Fetch and store every closed bar after each symbol's last stored one (at most `max_pages` each)."""
+    """Fetch and store every closed bar after each symbol's last stored one.
+
+    A long gap is filled at most `max_pages` per symbol and `budget` seconds per run (the job's
+    time limit is 120 s); what is left is continued by the next run, oldest first.
+    """
     result = CollectResult(symbols=len(symbols))
     started = time.perf_counter()
     last = last_stored_timestamps(symbols)
     result.db_seconds += time.perf_counter() - started
     end = floor_minute(now)  # bars before the current minute are closed
+    deadline = time.monotonic() + budget
 
     def fetch(symbol: str) -> _Fetched:
         start = last[symbol] + ONE_MINUTE if last[symbol] else end - timedelta(minutes=PAGE)
-        return _fetch_forward(source, symbol, start, end, now=now, max_pages=max_pages)
+        return _fetch_forward(source, symbol, start, end, now=now, max_pages=max_pages, deadline=deadline)
 
+    rows: list[CandleRow] = []
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        fetched = list(pool.map(fetch, symbols))
-    rows = []
-    for item in fetched:
-        rows.extend(item.rows)
-        result.requests += item.requests
-        if item.banned:
-            result.banned = item.error
-        elif item.error:
-            result.errors[item.symbol] = item.error
-    started = time.perf_counter()
-    result.stored = store_candles(rows)
-    result.db_seconds += time.perf_counter() - started
+        for item in pool.map(fetch, symbols):
+            rows.extend(item.rows)
+            result.requests += item.requests
+            if item.banned:
+                result.banned = item.error
+            elif item.error:
+                result.errors[item.symbol] = item.error
+            if len(rows) >= FLUSH_ROWS:  # a long catch-up is stored as it goes
+                _flush(rows, result)
+    _flush(rows, result)
     return result
 
 
+def _flush(rows: list[CandleRow], result: CollectResult) -> None:
+    started = time.perf_counter()
+    result.stored += store_candles(rows)
+    result.db_seconds += time.perf_counter() - started
+    rows.clear()
+
+
 def _fetch_forward(
-    source: MarketDataSource, symbol: str, start: datetime, end: datetime, *, now: datetime, max_pages: int
+    source: MarketDataSource,
+    symbol: str,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    max_pages: int,
+    deadline: float,
 ) -> _Fetched:
     fetched = _Fetched(symbol)
     cursor = start
     page_minutes = min(PAGE, source.page_size)
     try:
         while cursor < end and fetched.requests < max_pages:
+            if fetched.requests and time.monotonic() > deadline:
+                break  # the next run continues from here
             to = min(cursor + timedelta(minutes=page_minutes), end)
             count = int((to - cursor) / ONE_MINUTE)
             page = source.fetch_candles(symbol, until=to, count=count)

@@ -60,6 +60,15 @@ def test_capped_gap_fill_leaves_no_hole_and_the_next_run_continues(fake_upbit, u
 
 
 @pytest.mark.django_db
+def test_time_budget_ends_a_long_catch_up_cleanly(fake_upbit, upbit_client):
+    fake_upbit.add_minutes("KRW-BTC", T0, NOW)
+    store_candles(validate_candles(raw_minutes(T0, 1), symbol="KRW-BTC", now=NOW))
+    result = collect(UpbitSource(upbit_client), ["KRW-BTC"], now=NOW, budget=0)
+    assert result.requests == 1 and not result.errors
+    assert stored("KRW-BTC")[-1] == T0 + timedelta(minutes=200)
+
+
+@pytest.mark.django_db
 def test_one_bad_symbol_does_not_stop_the_others(fake_upbit, upbit_client):
     fake_upbit.add_minutes("KRW-BTC", T0, NOW)
     fake_upbit.add_minutes("KRW-ETH", T0, NOW)
