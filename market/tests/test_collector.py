@@ -156,3 +156,25 @@ def test_scheduled_run_through_the_job_wrapper(settings):
     assert "for 1 symbols" in summary
     run = JobRun.objects.get(job="collect_candles")
     assert run.status == "success" and Candle.objects.count() >= 195
+
+
+@pytest.mark.django_db
+def test_scheduler_enqueues_on_the_market_queue_and_a_worker_runs_it(settings, run_jobs):
+    from django.utils import timezone
+
+    from coinpilot_site.models import JobRun
+    from coinpilot_site.scheduling import SlotScheduler, get_schedule
+
+    settings.COINPILOT_MARKET_SOURCE = "sim"
+    settings.COINPILOT_DEFAULT_SYMBOLS = ["KRW-ETH"]
+    settings.COINPILOT_SYMBOLS_PROVIDER = ""
+    schedule = get_schedule("collect_candles")
+    assert (schedule.queue, schedule.grace) == ("market", 55)
+    with time_machine.travel(NOW + timedelta(seconds=1), tick=True):
+        slot = schedule.due_slot(timezone.now())
+        assert slot == NOW  # 3 s after the minute
+        assert SlotScheduler([schedule]).tick() == {"collect_candles": "enqueued"}
+        run_jobs("market")
+    run = JobRun.objects.get(job="collect_candles")
+    assert run.status == "success", run.message
+    assert Candle.objects.filter(symbol="KRW-ETH").count() >= 195
