@@ -162,6 +162,10 @@ COINPILOT_PAPER_SLIPPAGE_BPS = env.str("COINPILOT_PAPER_SLIPPAGE_BPS", default="
 COINPILOT_VOLATILITY_SYMBOL = env.str("COINPILOT_VOLATILITY_SYMBOL", default="KRW-BTC")
 COINPILOT_HIGH_VOLATILITY_RATIO = env.float("COINPILOT_HIGH_VOLATILITY_RATIO", default=1.5)
 COINPILOT_BACKTEST_SLIPPAGE_BPS = env.str("COINPILOT_BACKTEST_SLIPPAGE_BPS", default="5")
+# Quick backtest gate (SPEC 14): refuse a symbol's entries for the KST day when its backtest over
+# the last N days misses the thresholds in trading/backtest_gate.py. Off by default.
+COINPILOT_BACKTEST_GATE = env.bool("COINPILOT_BACKTEST_GATE", default=False)
+COINPILOT_BACKTEST_GATE_DAYS = env.int("COINPILOT_BACKTEST_GATE_DAYS", default=30)
 
 # --- AI (off without a key; never a fake verdict) ---------------------------------------------
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")

@@ -1,0 +1,93 @@
+"""Regime speed: the hourly job for 100 symbols (target < 2 s), and the backtest's per-bar pass.
+
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python bench/bench_regime.py [--keep]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/cp_h5 .venv/bin/python bench/bench_regime.py
+
+Without DATABASE_URL it uses a fresh temporary SQLite file. --keep leaves the candles in place
+for the next run (the insert takes minutes); --fresh re-inserts them.
+
+Stores 240 hours of 1m candles for 100 symbols (1.44 M rows; not timed, removed afterwards), then
+times `update_regimes` (one SQL aggregation to hourly closes, MA50/MA200, Redis keys, 100
+RegimeHistory rows) and `regime_codes_per_bar` over one year of 1m bars.
+"""
+
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coinpilot_site.settings_test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from market.models import Candle, RegimeHistory  # noqa: E402
+from market.regime import LOOKBACK_HOURS, regime_codes_per_bar, update_regimes  # noqa: E402
+
+SYMBOLS = [f"KRW-BENCH{i:03d}" for i in range(100)]
+NOW = datetime(2026, 6, 1, 0, 0, 30, tzinfo=UTC)
+
+
+def store(symbols: list[str]) -> None:
+    minutes = LOOKBACK_HOURS * 60
+    start = NOW.replace(second=0) - timedelta(minutes=minutes)
+    stamps = [start + timedelta(minutes=i) for i in range(minutes)]
+    for n, symbol in enumerate(symbols):
+        rng = np.random.default_rng(n)
+        closes = 1e6 * np.exp(
+            np.cumsum(rng.normal(0, 1e-3, minutes)) + np.linspace(0, 0.05 * (n % 5 - 2), minutes)
+        )
+        prices = [Decimal(f"{c:.2f}") for c in closes]
+        Candle.objects.bulk_create(
+            (Candle(symbol=symbol, timestamp=t, open=p, high=p, low=p, close=p, volume=1)
+             for t, p in zip(stamps, prices, strict=True)),
+            batch_size=5000,
+        )  # fmt: skip
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    print(f"database: {connection.vendor}")
+    stored = Candle.objects.filter(symbol__in=SYMBOLS).count()
+    if stored != len(SYMBOLS) * LOOKBACK_HOURS * 60 or "--fresh" in sys.argv:
+        Candle.objects.filter(symbol__in=SYMBOLS).delete()
+        started = time.perf_counter()
+        store(SYMBOLS)
+        print(
+            f"stored {len(SYMBOLS) * LOOKBACK_HOURS * 60:,} candles in {time.perf_counter() - started:.0f} s"
+        )
+    try:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            readings = update_regimes(SYMBOLS, NOW)
+            times.append(time.perf_counter() - started)
+        counts = {r: sum(x.regime == r for x in readings) for r in ("BULL", "SIDEWAYS", "BEAR", "UNKNOWN")}
+        median, best = sorted(times)[2], min(times)
+        print(f"update_regimes, {len(SYMBOLS)} symbols: median {median:.3f} s, best {best:.3f} s; {counts}")
+    finally:
+        RegimeHistory.objects.filter(coin_symbol__in=SYMBOLS).delete()
+        if "--keep" not in sys.argv:
+            Candle.objects.filter(symbol__in=SYMBOLS).delete()
+    ts = 1_700_000_000 // 60 * 60 + 60 * np.arange(525_600, dtype=np.int64)
+    close = 1e8 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 1e-3, len(ts))))
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        regime_codes_per_bar(ts, close)
+        times.append(time.perf_counter() - started)
+    print(f"regime_codes_per_bar, 525,600 bars: median {sorted(times)[2] * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
