@@ -56,7 +56,7 @@ def _copy_lines(rows) -> Iterator[str]:
 def store_by_copy(rows: Sequence) -> int:
     """Insert the rows not yet stored; return how many were new. Call inside a transaction."""
     present = _stored_keys(rows)
-    fresh = [r for r in rows if (r.symbol, r.interval, r.timestamp) not in present]
+    fresh = [r for r in rows if (r.symbol, r.interval, r.timestamp) not in present] if present else rows
     if not fresh:
         return 0
     try:
