@@ -64,6 +64,21 @@ def test_big_embeds_are_packed_within_6000_characters_per_message(discord, run_j
     assert len(discord.embeds) == 4
 
 
+def test_an_oversized_report_is_cut_and_accepted(discord, run_jobs):
+    groups = [
+        {"regime": f"R{n}", "exit_reason": "TIME_LIMIT", "count": n, "note": "z" * 900} for n in range(60)
+    ]
+    notify("weekly-exit-report", {"days": 7, "suggestions": ["s" * 3000, "t" * 3000], "groups": groups})
+    notify("trade", fill(1))
+    run_jobs("notifications")
+
+    assert discord.rejected == []
+    report, trade = discord.embeds
+    assert report["title"] == "Weekly exit report · last 7 days"
+    assert report["fields"][-1]["name"] == "Omitted"
+    assert trade["title"] == "BUY KRW-C01 filled"
+
+
 def test_5xx_is_retried_with_exponential_backoff_and_sent_once(discord, run_jobs, settings):
     settings.DISCORD_RETRY_BASE_SECONDS = 0.2
     discord.script("500", "503", "500")
