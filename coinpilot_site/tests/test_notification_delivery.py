@@ -6,7 +6,7 @@ import pytest
 
 from coinpilot_site.models import NotificationLog, NotificationSetting
 from coinpilot_site.notifications import discord as transport
-from coinpilot_site.notifications import outbox, sender
+from coinpilot_site.notifications import outbox, records, sender
 from coinpilot_site.notify import notify
 from tests.fakes.discord import FakeDiscord, configure
 
@@ -28,7 +28,12 @@ def gaps(times: list[float]) -> list[float]:
     return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
 
 
+def sent_total(event: str, status: str) -> float:
+    return records.SENT.labels(event, status)._value.get()
+
+
 def test_an_alert_reaches_discord_as_one_embed_with_wait_true(discord, run_jobs):
+    before = sent_total("trade", "sent")
     notify("trade", fill(1))
     run_jobs("notifications")
 
@@ -39,6 +44,7 @@ def test_an_alert_reaches_discord_as_one_embed_with_wait_true(discord, run_jobs)
     assert (log.event, log.status, log.attempts) == ("trade", "sent", 1)
     assert log.title == "BUY KRW-C01 filled"
     assert discord.webhook_path.split("/")[-1] not in log.webhook
+    assert sent_total("trade", "sent") == before + 1
 
 
 def test_a_burst_is_coalesced_into_paced_messages_of_ten(discord, run_jobs, settings):
