@@ -8,12 +8,11 @@ look-ahead). Regime codes index `REGIMES`, so per-bar parameters are a table loo
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber, TruncHour
+from django.db import connection
 
 from coinpilot_site.redis_conn import get_redis
 
@@ -104,37 +103,39 @@ def regime_codes_per_bar(ts: np.ndarray, close: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, per_hour[np.maximum(idx, 0)], UNKNOWN_CODE).astype(np.int8)
 
 
-class HourBucket(TruncHour):
-    """The hour of a UTC timestamp, native on every database (partitioning only, never selected).
-
-    Django's SQLite TruncHour calls a Python function per row; SQLite stores UTC datetimes as
-    'YYYY-MM-DD HH:MM:SS', so the first 13 characters name the hour at C speed.
-    """
-
-    def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.lhs)
-        return f"substr({sql}, 1, 13)", params
+# The close of each hour's last bar, aggregated by the database in one statement that walks the
+# (symbol, interval, timestamp) primary key: SQLite returns the bare column of the row holding
+# MAX() (its stored UTC text 'YYYY-MM-DD HH' names the hour); PostgreSQL has DISTINCT ON. Only
+# placeholders are formatted into the SQL.
+LAST_CLOSE_SQL = {
+    "sqlite": (
+        'SELECT symbol, close, MAX("timestamp") FROM {table} '
+        'WHERE interval = %s AND symbol IN ({symbols}) AND "timestamp" >= %s AND "timestamp" < %s '
+        'GROUP BY symbol, substr("timestamp", 1, 13) ORDER BY symbol, 3'
+    ),
+    "postgresql": (
+        "SELECT DISTINCT ON (symbol, date_trunc('hour', \"timestamp\")) symbol, close FROM {table} "
+        'WHERE interval = %s AND symbol IN ({symbols}) AND "timestamp" >= %s AND "timestamp" < %s '
+        'ORDER BY symbol, date_trunc(\'hour\', "timestamp"), "timestamp" DESC'
+    ),
+}
 
 
 def fetch_hourly_closes(symbols: list[str], now: datetime) -> dict[str, np.ndarray]:
     """Closed hourly closes per symbol over the lookback, aggregated by the database in one query."""
     end = now.replace(minute=0, second=0, microsecond=0)
-    hour = HourBucket("timestamp", tzinfo=UTC)
-    rows = (
-        Candle.objects.filter(
-            symbol__in=symbols,
-            interval="1m",
-            timestamp__gte=end - timedelta(hours=LOOKBACK_HOURS),
-            timestamp__lt=end,
-        )
-        .annotate(rn=Window(RowNumber(), partition_by=[F("symbol"), hour], order_by=F("timestamp").desc()))
-        .filter(rn=1)
-        .order_by("symbol", "timestamp")
-        .values_list("symbol", "close")
-    )
     grouped: dict[str, list] = {s: [] for s in symbols}
-    for symbol, close in rows:
-        grouped[symbol].append(close)
+    if symbols:
+        sql = LAST_CLOSE_SQL[connection.vendor].format(
+            table=Candle._meta.db_table, symbols=", ".join(["%s"] * len(symbols))
+        )
+        bounds = [
+            connection.ops.adapt_datetimefield_value(t) for t in (end - timedelta(hours=LOOKBACK_HOURS), end)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, ["1m", *symbols, *bounds])
+            for symbol, close, *_ in cursor.fetchall():
+                grouped[symbol].append(float(close))
     return {s: np.array(v, dtype=np.float64) for s, v in grouped.items()}
 
 
