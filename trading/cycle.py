@@ -38,14 +38,26 @@ from .strategy import OpenTrade, Signal, bars_from_frame, entry_signal, exit_sig
 log = logging.getLogger(__name__)
 
 STATUS_KEY = "bot:status:{symbol}"
+DECIDED_KEY = "bot:bar:{symbol}"  # open time (epoch s) of the newest bar already decided on
+DECIDED_TTL = 86400
 STATUS_TTL = 300
 STALE_AFTER_S = 180  # no new bar for 3 minutes: the data stopped, so does the decision-making
 STRATEGY_NAME = "v3.1"
+AI_SKIPPED = "AI: not asked (replay of history)"
 
 CYCLE_ACTIONS = Counter("coinpilot_cycle_actions_total", "Bot cycle outcomes per symbol", ["action"])
 EXITS = Counter("coinpilot_exits_total", "Exits by reason (stop loss, take profit, ...)", ["reason"])
 TRADES = Counter("coinpilot_trade_count_total", "Filled orders", ["side"])
 RISK_BLOCKS = Counter("coinpilot_risk_blocks_total", "Entries refused by a risk rule", ["rule"])
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Reference price and time of an order placed now (live: the latest close, now; replay:
+    the next bar's open and time, as the backtester fills)."""
+
+    price: Decimal
+    at: datetime
 
 
 @dataclass
@@ -54,7 +66,7 @@ class Market:
 
     candles: Callable[[list[str], datetime], dict[str, pd.DataFrame]]
     regime: Callable[[str, datetime], str]
-    fill_price: Callable[[str, datetime, pd.DataFrame], Decimal]  # reference price of an order now
+    quote: Callable[[str, datetime, pd.DataFrame], "Quote"]  # where an order placed now would fill
     high_volatility: Callable[[], bool] = lambda: False
 
 
@@ -84,6 +96,8 @@ class Context:
     kill_switch: bool
     high_volatility: bool
     write_status: bool = True
+    ask_ai: bool = True
+    decided: dict[str, int] = field(default_factory=dict)
 
 
 class StageTimer:
@@ -108,6 +122,7 @@ def run_cycle(
     market: Market,
     executor: Executor,
     write_status: bool = True,
+    ask_ai: bool = True,
     timer: StageTimer | None = None,
 ) -> list[SymbolResult]:
     """Run one cycle over every configured symbol; return what happened to each."""
@@ -125,15 +140,18 @@ def run_cycle(
             kill_switch=TradingControl.current().kill_switch,
             high_volatility=market.high_volatility(),
             write_status=write_status,
+            ask_ai=ask_ai,
         )
+        ctx.decided = decided_bars(strategy.symbols)
     with timer.stage("load candles"):
         frames = market.candles(list(strategy.symbols), now)
     results = []
     with timer.stage("decide + execute"):
         for symbol in strategy.symbols:
             results.append(_run_isolated(ctx, symbol, frames.get(symbol)))
-    if write_status:
-        with timer.stage("publish status"):
+    with timer.stage("publish status"):
+        remember_decided(ctx.decided, frames)
+        if write_status:
             publish_statuses(results, now)
     return results
 
@@ -165,6 +183,15 @@ def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolR
             f"newest bar closed {age:.0f}s ago",
             price=float(frame["close"].iloc[-1]),
         )
+    bar_ts = int(frame.index[-1].timestamp())
+    if ctx.decided.get(symbol, -1) >= bar_ts:  # each bar is decided on once, as in the backtest
+        return SymbolResult(
+            symbol,
+            "WAITING",
+            "NO_NEW_BAR",
+            "no new bar since the last decision",
+            price=float(frame["close"].iloc[-1]),
+        )
     regime = ctx.market.regime(symbol, ctx.now)
     bars = bars_from_frame(frame)
     position = ctx.positions.get(symbol)
@@ -183,13 +210,14 @@ def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, 
         if signal.high_water_mark > hwm:
             save_hwm(position, signal.high_water_mark)
         return result_of(symbol, "HOLD", signal, regime, summary)
+    quote = ctx.market.quote(symbol, ctx.now, frame)
     order = SellOrder(
         symbol=symbol,
         quantity=position.quantity,
-        reference_price=ctx.market.fill_price(symbol, ctx.now, frame),
+        reference_price=quote.price,
         client_order_id=order_id(symbol, ctx.slot, "SELL"),
         reason=signal.exit_reason,
-        at=ctx.now,
+        at=quote.at,
         limits=ctx.limits,
         regime=regime,
         strategy_name=STRATEGY_NAME,
@@ -219,18 +247,19 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
             regime,
             signal.values,
         )
-    verdict = ask_gate(symbol, regime, signal, frame)
+    verdict = ask_gate(symbol, regime, signal, frame) if ctx.ask_ai else gate.GateVerdict(True, AI_SKIPPED)
     if not verdict.approved:
         return SymbolResult(
             symbol, "VETOED", "AI_REJECT", verdict.reason, signal.values.get("close"), regime, signal.values
         )
+    quote = ctx.market.quote(symbol, ctx.now, frame)
     order = BuyOrder(
         symbol=symbol,
         krw=size,
-        reference_price=ctx.market.fill_price(symbol, ctx.now, frame),
+        reference_price=quote.price,
         client_order_id=order_id(symbol, ctx.slot, "BUY"),
         regime=regime,
-        at=ctx.now,
+        at=quote.at,
         strategy_name=STRATEGY_NAME,
         signal_info={"entry": signal.detail, "ai": verdict.reason, **signal.values},
     )
@@ -301,9 +330,14 @@ def order_id(symbol: str, slot: datetime, side: str) -> str:
 
 
 def stored_hwm(position: Position) -> float:
-    """The high-water mark from Redis, else the Position row (Redis may have been flushed)."""
-    raw = get_redis().get(booking.hwm_key(position.symbol))
-    return max(float(raw), float(position.high_water_mark)) if raw else float(position.high_water_mark)
+    """The high-water mark of this position, from its row.
+
+    Every rise is written to the row (and copied to Redis for readers), so the row is never
+    behind. Redis alone is not trusted: a key left by an earlier position on the same symbol
+    (its delete is lost if the process dies right after the commit) would fire a false trailing
+    stop on the next one.
+    """
+    return float(position.high_water_mark)
 
 
 def save_hwm(position: Position, hwm: float) -> None:
@@ -336,6 +370,23 @@ def result_of(
         signal.values,
         position,
     )
+
+
+def decided_bars(symbols) -> dict[str, int]:
+    keys = [DECIDED_KEY.format(symbol=symbol) for symbol in symbols]
+    values = get_redis().mget(keys) if keys else []
+    return {symbol: int(value) for symbol, value in zip(symbols, values, strict=True) if value is not None}
+
+
+def remember_decided(previous: dict[str, int], frames: dict[str, pd.DataFrame]) -> None:
+    """Record the newest bar of every symbol as decided (one round trip)."""
+    pipe = get_redis().pipeline(transaction=False)
+    for symbol, frame in frames.items():
+        if frame is not None and not frame.empty:
+            newest = int(frame.index[-1].timestamp())
+            if newest > previous.get(symbol, -1):
+                pipe.set(DECIDED_KEY.format(symbol=symbol), newest, ex=DECIDED_TTL)
+    pipe.execute()
 
 
 def publish_statuses(results: list[SymbolResult], now: datetime) -> None:

@@ -9,7 +9,7 @@ from market.candles import load_frames
 from market.regime import current_regime
 from market.volatility import read_state
 
-from .cycle import Market
+from .cycle import Market, Quote
 from .strategy import LIVE_WINDOW_BARS
 
 # Bound the scan: the window is LIVE_WINDOW_BARS bars, and minutes without trades have no bar.
@@ -21,8 +21,9 @@ def live_candles(symbols: list[str], now: datetime) -> dict[str, pd.DataFrame]:
     return load_frames(symbols, start=now - timedelta(minutes=SCAN_MINUTES), end=now, last=LIVE_WINDOW_BARS)
 
 
-def latest_close(symbol: str, now: datetime, frame: pd.DataFrame) -> Decimal:
-    return Decimal(str(frame["close"].iloc[-1]))
+def latest_close(symbol: str, now: datetime, frame: pd.DataFrame) -> Quote:
+    """A market order placed now fills around the latest close, now."""
+    return Quote(Decimal(str(frame["close"].iloc[-1])), now)
 
 
 def volatility_is_high() -> bool:
@@ -33,6 +34,6 @@ def live_market() -> Market:
     return Market(
         candles=live_candles,
         regime=lambda symbol, now: current_regime(symbol),
-        fill_price=latest_close,
+        quote=latest_close,
         high_volatility=volatility_is_high,
     )

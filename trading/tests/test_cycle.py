@@ -49,7 +49,7 @@ class StubMarket:
         return cycle.Market(
             candles=lambda symbols, now: {s: self.frames[s] for s in symbols if s in self.frames},
             regime=lambda symbol, now: self.regime_value,
-            fill_price=lambda symbol, now, frame: Decimal(str(frame["close"].iloc[-1])),
+            quote=lambda symbol, now, frame: cycle.Quote(Decimal(str(frame["close"].iloc[-1])), now),
         )
 
 
@@ -96,13 +96,25 @@ def test_rule_approved_buy_is_executed_with_ai_off(btc, strategy_for_btc, monkey
     assert status(redis_conn)["action"] == "BUY"
 
 
-def test_a_retried_slot_does_not_trade_twice(btc, strategy_for_btc, monkeypatch):
+def test_a_retried_slot_does_not_trade_twice_even_after_a_redis_flush(
+    btc, strategy_for_btc, monkeypatch, redis_conn
+):
     monkeypatch.setattr(cycle, "entry_signal", buy_signal)
     slot = now_after(btc).replace(second=0)
     run(btc, slot=slot)
-    Position.objects.all().delete()  # even if the position vanished, the order id is spent
+    redis_conn.flushdb()  # forget which bar was decided: only the order id stands in the way
+    Position.objects.all().delete()
     run(btc, slot=slot)
     assert Trade.objects.count() == 1
+
+
+def test_each_bar_is_decided_once(btc, strategy_for_btc, monkeypatch):
+    monkeypatch.setattr(cycle, "entry_signal", buy_signal)
+    TradingControl.objects.update_or_create(pk=1, defaults={"kill_switch": True})
+    [first] = run(btc)
+    [again] = run(btc, slot=now_after(btc) + timedelta(minutes=1))  # no new bar since
+    assert (first.action, again.action, again.reason) == ("BLOCKED", "WAITING", "NO_NEW_BAR")
+    assert RiskAudit.objects.count() == 1
 
 
 def test_risk_block_is_audited_and_reported(btc, strategy_for_btc, monkeypatch, redis_conn):
@@ -152,7 +164,7 @@ def test_exit_sells_the_position_and_books_the_reason(btc, strategy_for_btc, mon
     assert not Position.objects.exists()
 
 
-def test_hwm_rises_in_redis_and_the_row_and_survives_a_redis_flush(
+def test_hwm_rises_in_the_row_and_redis_and_survives_a_redis_flush(
     btc, strategy_for_btc, monkeypatch, redis_conn
 ):
     monkeypatch.setattr(cycle, "entry_signal", buy_signal)
@@ -226,3 +238,22 @@ def test_a_symbol_without_candles_is_skipped(btc, strategy_for_btc):
         now=now, slot=now, market=StubMarket({}).market(), executor=PaperExecutor(slippage_bps=Decimal(5))
     )
     assert (result.action, result.reason) == ("SKIPPED", "NO_DATA")
+
+
+def test_a_stale_hwm_left_in_redis_by_an_earlier_position_is_ignored(
+    btc, strategy_for_btc, monkeypatch, redis_conn
+):
+    monkeypatch.setattr(cycle, "entry_signal", buy_signal)
+    run(btc.iloc[:-1])
+    redis_conn.set("position:KRW-BTC:hwm", "999999999")  # left over from a position sold earlier
+    seen = []
+    monkeypatch.setattr(
+        cycle,
+        "exit_signal",
+        lambda bars, trade, regime, params: (
+            seen.append(trade.high_water_mark)
+            or Signal("HOLD", "HOLD", "no exit", {"close": 1.0}, "", trade.high_water_mark)
+        ),
+    )
+    run(btc)
+    assert seen == [float(Position.objects.get().high_water_mark)]
