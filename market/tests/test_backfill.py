@@ -161,3 +161,40 @@ def test_malformed_upbit_page_stores_nothing_of_it_and_other_symbols_go_on(fake_
     assert btc.error.startswith("CandleValidationError: KRW-BTC ") and btc.stored == 0
     assert Candle.objects.filter(symbol="KRW-BTC").count() == 0
     assert eth.error == "" and eth.stored == 300
+
+
+@pytest.mark.django_db
+def test_upbit_backfill_command_against_the_fake(fake_upbit, settings):
+    settings.UPBIT_BASE_URL = fake_upbit.url
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    fake_upbit.add_minutes("KRW-ETH", now - timedelta(hours=3), now + timedelta(minutes=1))
+    out = StringIO()
+    call_command("backfill", "--symbols", "krw-eth", "--days", "0.1", "--source", "upbit", stdout=out)
+    assert "total: stored 144," in out.getvalue()  # 2.4 h of closed bars; the forming one is not stored
+    assert stored_times("KRW-ETH")[-1] in (now - timedelta(minutes=1), now)  # now, if the minute ended
+
+
+@pytest.mark.django_db
+def test_ban_stops_the_backfill_command_with_a_clear_message(fake_upbit, settings, monkeypatch):
+    monkeypatch.setattr("market.upbit.notify", lambda *args: None)
+    settings.UPBIT_BASE_URL = fake_upbit.url
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    fake_upbit.add_minutes("KRW-BTC", now - timedelta(hours=1), now)
+    fake_upbit.ban(60)
+    with pytest.raises(CommandError, match="Run again after the ban"):
+        call_command(
+            "backfill", "--symbols", "KRW-BTC", "--days", "0.01", "--source", "upbit", stdout=StringIO()
+        )
+
+
+@pytest.mark.django_db
+def test_failed_symbol_is_reported_and_the_command_fails(fake_upbit, settings):
+    settings.UPBIT_BASE_URL = fake_upbit.url
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    fake_upbit.add_minutes("KRW-BTC", now - timedelta(hours=1), now)
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 symbol"):
+        call_command(
+            "backfill", "--symbols", "KRW-BTC,KRW-NOPE", "--days", "0.01", "--source", "upbit", stdout=out
+        )
+    assert "KRW-NOPE" in out.getvalue() and "FAILED" in out.getvalue() and "Code not found" in out.getvalue()
