@@ -1,12 +1,15 @@
 """Fixtures for the market tests: a fake Upbit server and raw candle builders."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.fakes.upbit import FakeUpbit
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, well after the simulated epoch
+# 9,999 real Upbit KRW-BTC candles (see its README): shared/data next to the repository.
+REAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "upbit_krw_btc_1m_20180125.csv"
 
 
 def raw_candle(ts: datetime, price: float = 100.0, **overrides) -> dict:

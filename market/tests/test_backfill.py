@@ -10,9 +10,8 @@ from market.models import Candle
 from market.sources.simulated import SimulatedSource
 from market.sources.upbit import UpbitSource
 
-from .conftest import T0
+from .conftest import REAL_CSV, T0
 
-REAL_CSV = "/work/shared/data/upbit_krw_btc_1m_20180125.csv"
 NOW = T0 + timedelta(days=3, seconds=42)
 
 

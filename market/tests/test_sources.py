@@ -11,9 +11,8 @@ from market.sources.simulated import EPOCH, SimulatedSource
 from market.sources.upbit import UpbitSource, candle_from_upbit
 from tests.fakes.upbit import upbit_candle
 
-from .conftest import T0, raw_minutes
+from .conftest import REAL_CSV, T0, raw_minutes
 
-REAL_CSV = "/work/shared/data/upbit_krw_btc_1m_20180125.csv"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
