@@ -198,3 +198,14 @@ def test_stays_under_the_servers_limit_when_paced(fake_upbit, upbit_client):
     for _ in range(25):
         upbit_client.minute_candles("KRW-BTC", to=T0 + timedelta(minutes=3))
     assert fake_upbit.stats["429"] == 0
+
+
+def test_latency_is_recorded_per_endpoint_group(fake_upbit, upbit_client):
+    from market.upbit import API_LATENCY, UPBIT_REQUESTS
+
+    fake_upbit.add_minutes("KRW-BTC", T0, T0 + timedelta(minutes=3))
+    latency = API_LATENCY.labels("upbit", "ticker")
+    ok = UPBIT_REQUESTS.labels("ticker", "200")
+    before_sum, before_ok = latency._sum.get(), ok._value.get()
+    upbit_client.ticker(["KRW-BTC"])
+    assert latency._sum.get() > before_sum and ok._value.get() == before_ok + 1
