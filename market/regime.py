@@ -103,20 +103,24 @@ def regime_codes_per_bar(ts: np.ndarray, close: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, per_hour[np.maximum(idx, 0)], UNKNOWN_CODE).astype(np.int8)
 
 
-# The close of each hour's last bar, aggregated by the database in one statement that walks the
-# (symbol, interval, timestamp) primary key: SQLite returns the bare column of the row holding
-# MAX() (its stored UTC text 'YYYY-MM-DD HH' names the hour); PostgreSQL has DISTINCT ON. Only
-# placeholders are formatted into the SQL.
+# The close of each hour's last bar, aggregated by the database in one statement. PostgreSQL:
+# one backward primary-key probe per (symbol, hour) (24,000 probes instead of reading 1.44 M rows
+# for 100 symbols); hours without bars drop out of the LATERAL join. SQLite: one pass over the
+# primary key, returning the bare column of the row holding MAX() (its stored UTC text
+# 'YYYY-MM-DD HH' names the hour). Only placeholders and the table name are formatted in.
 LAST_CLOSE_SQL = {
-    "sqlite": (
-        'SELECT symbol, close, MAX("timestamp") FROM {table} '
-        'WHERE interval = %s AND symbol IN ({symbols}) AND "timestamp" >= %s AND "timestamp" < %s '
-        'GROUP BY symbol, substr("timestamp", 1, 13) ORDER BY symbol, 3'
-    ),
     "postgresql": (
-        "SELECT DISTINCT ON (symbol, date_trunc('hour', \"timestamp\")) symbol, close FROM {table} "
-        'WHERE interval = %s AND symbol IN ({symbols}) AND "timestamp" >= %s AND "timestamp" < %s '
-        'ORDER BY symbol, date_trunc(\'hour\', "timestamp"), "timestamp" DESC'
+        "SELECT s.symbol, last.close FROM unnest(%(symbols)s::text[]) AS s(symbol) "
+        "CROSS JOIN generate_series(%(start)s::timestamptz, %(last_hour)s::timestamptz, interval '1 hour') "
+        "AS h(start) CROSS JOIN LATERAL (SELECT close FROM {table} m WHERE m.symbol = s.symbol "
+        'AND m.interval = %(interval)s AND m."timestamp" >= h.start '
+        'AND m."timestamp" < h.start + interval \'1 hour\' ORDER BY m."timestamp" DESC LIMIT 1) last '
+        "ORDER BY s.symbol, h.start"
+    ),
+    "sqlite": (
+        'SELECT symbol, close, MAX("timestamp") FROM {table} WHERE interval = :interval '
+        'AND symbol IN ({names}) AND "timestamp" >= :start '
+        'AND "timestamp" < :end GROUP BY symbol, substr("timestamp", 1, 13) ORDER BY symbol, 3'
     ),
 }
 
@@ -124,16 +128,20 @@ LAST_CLOSE_SQL = {
 def fetch_hourly_closes(symbols: list[str], now: datetime) -> dict[str, np.ndarray]:
     """Closed hourly closes per symbol over the lookback, aggregated by the database in one query."""
     end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=LOOKBACK_HOURS)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "symbols": list(symbols), "interval": "1m",
+        "start": adapt(start), "end": adapt(end), "last_hour": adapt(end - timedelta(hours=1)),
+    } | {f"s{i}": symbol for i, symbol in enumerate(symbols)}  # fmt: skip
+    if connection.vendor != "postgresql":
+        del params["symbols"]  # unused there, and a list cannot be bound (DEBUG logs every param)
     grouped: dict[str, list] = {s: [] for s in symbols}
     if symbols:
-        sql = LAST_CLOSE_SQL[connection.vendor].format(
-            table=Candle._meta.db_table, symbols=", ".join(["%s"] * len(symbols))
-        )
-        bounds = [
-            connection.ops.adapt_datetimefield_value(t) for t in (end - timedelta(hours=LOOKBACK_HOURS), end)
-        ]
+        names = ", ".join(f":s{i}" for i in range(len(symbols)))  # SQLite has no array parameter
+        sql = LAST_CLOSE_SQL[connection.vendor].format(table=Candle._meta.db_table, names=names)
         with connection.cursor() as cursor:
-            cursor.execute(sql, ["1m", *symbols, *bounds])
+            cursor.execute(sql, params)
             for symbol, close, *_ in cursor.fetchall():
                 grouped[symbol].append(float(close))
     return {s: np.array(v, dtype=np.float64) for s, v in grouped.items()}
