@@ -132,6 +132,7 @@ def test_update_ignores_the_hour_still_forming():
 def test_database_aggregation_equals_the_vectorised_pass():
     ts, close = synthetic_minutes(250, seed=11)
     keep = np.random.default_rng(5).random(len(ts)) > 0.3  # gaps inside hours, as on Upbit
+    keep[100 * 60 : 102 * 60] = False  # and two whole hours without a trade
     ts, close = ts[keep], np.round(close[keep], 4)
     now = datetime.fromtimestamp(int(ts[-1]) + 60, UTC) + timedelta(seconds=30)
     Candle.objects.bulk_create(
@@ -141,9 +142,10 @@ def test_database_aggregation_equals_the_vectorised_pass():
     )  # fmt: skip
     from_db = regime.fetch_hourly_closes(["KRW-SOL"], now)["KRW-SOL"]
     closed = ts < (int(now.timestamp()) // 3600 * 3600)
-    _, vectorised = regime.hourly_closes(ts[closed], close[closed])
-    np.testing.assert_array_equal(from_db, vectorised[-len(from_db) :])
-    assert len(from_db) == regime.LOOKBACK_HOURS
+    hour_ids, vectorised = regime.hourly_closes(ts[closed], close[closed])
+    in_lookback = hour_ids >= int(now.timestamp()) // 3600 - regime.LOOKBACK_HOURS
+    np.testing.assert_array_equal(from_db, vectorised[in_lookback])
+    assert len(from_db) == regime.LOOKBACK_HOURS - 2
 
 
 @pytest.mark.django_db
