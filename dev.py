@@ -48,6 +48,9 @@ def up() -> None:
     # 14 days of simulated candles so the regime is known at once (a few seconds the first
     # time; later starts only add the minutes since the last one). Skipped for a real source.
     manage("backfill", "--source", "sim", "--days", "14", "--if-configured", env=env)
+    # First start only: the last two days go through the real bot cycle on a simulated clock,
+    # so positions, trades and risk events exist at once (booked as "replay" in the paper account).
+    manage("replay_history", "--days", "2", "--if-empty", env=env)
     manage("ensure_admin", env=env)
     os.execve(PYTHON, [str(PYTHON), str(ROOT / "manage.py"), "run_embedded"], env)
 

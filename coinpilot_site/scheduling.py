@@ -161,6 +161,21 @@ class SlotScheduler:
             time.sleep(1.0 - (time.time() % 1.0) + 0.05)
 
 
+def enqueue_now(name: str):
+    """Queue one run of a schedule outside its slots (same lock, limit and record as any run)."""
+    schedule = get_schedule(name)
+    queue = django_rq.get_queue(schedule.queue, commit_mode="auto")
+    slot = timezone.now()
+    return queue.enqueue(
+        run_scheduled,
+        name,
+        slot.isoformat(),
+        job_timeout=schedule.timeout,
+        result_ttl=schedule.result_ttl,
+        description=f"{name} (on demand)",
+    )
+
+
 def run_scheduled(name: str, slot_iso: str) -> str:
     """Executed by the RQ worker: run one slot of a schedule under its lock and record it."""
     from .models import JobRun  # models load after apps are ready

@@ -54,22 +54,29 @@ def test_one_command_runs_web_worker_and_scheduler_and_ctrl_c_stops_them(embedde
     log = open(tmp_path / "embedded.log", "w")  # noqa: SIM115
     system = subprocess.Popen(
         manage_command("run_embedded", "--addr", f"127.0.0.1:{web}", "--redis-port", str(redis_port)),
-        env=embedded_env, stdout=log, stderr=subprocess.STDOUT,
+        env=embedded_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{web}"
     store = redis.Redis(port=redis_port)
     try:
-        assert wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 40), "web never healthy"
+        healthy = wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, 60)
+        assert healthy, "web never healthy:\n" + (tmp_path / "embedded.log").read_text()[-3000:]
         assert wait_for(lambda: len(Worker.all(connection=store)) == 1, 30), "no worker registered"
         assert wait_for(lambda: store.exists("coinpilot:scheduler:heartbeat"), 30), "no scheduler heartbeat"
 
         with httpx.Client(base_url=base) as browser:
             assert browser.get("/system/").status_code == 302  # login first
             browser.get("/login/")
-            response = browser.post("/login/", data={
-                "username": "admin", "password": password,
-                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-            })
+            response = browser.post(
+                "/login/",
+                data={
+                    "username": "admin",
+                    "password": password,
+                    "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+                },
+            )
             assert response.status_code == 302
             page = browser.get("/system/").text
         assert re.search(r"<span class=\"good\">alive</span>", page), "scheduler not shown alive"

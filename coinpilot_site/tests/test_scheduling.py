@@ -137,3 +137,12 @@ def test_run_left_running_by_a_dead_worker_is_marked_lost(timeouts):
     orphan.refresh_from_db()
     assert orphan.status == "lost"
     assert JobRun.objects.filter(job="fine", status="success").count() == 1
+
+
+def test_a_job_can_be_run_once_on_demand_under_the_same_rules(timeouts, run_jobs):
+    from coinpilot_site.scheduling import enqueue_now
+
+    enqueue_now("fine")
+    run_jobs("default")
+    assert JobRun.objects.get(job="fine").status == "success"
+    assert len(sample_jobs.runs()) == 1

@@ -34,7 +34,8 @@ class Command(BaseCommand):
         commands = {
             "web": [*manage, "runserver", addr, "--noreload"],
             "worker": [*manage, "rqworker", *WORKER_QUEUES, "--name", f"embedded-{os.getpid()}"],
-            "scheduler": [*manage, "run_scheduler"],
+            # The embedded Redis starts empty: compute regimes and volatility now, not at their slots.
+            "scheduler": [*manage, "run_scheduler", "--warm-up", "update_regime,retrain_volatility"],
         }
         children = {}
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` stops it like Ctrl-C

@@ -2,13 +2,21 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from coinpilot_site.scheduling import SlotScheduler, get_schedules
+from coinpilot_site.scheduling import SlotScheduler, enqueue_now, get_schedules
 
 
 class Command(BaseCommand):
     help = "Run the slot scheduler: enqueue each due job slot once (safe to run several)."
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--warm-up",
+            default="",
+            metavar="JOB,JOB",
+            help="run these jobs once at start, e.g. after Redis lost its cached regimes",
+        )
+
+    def handle(self, *args, warm_up: str, **options) -> None:
         stop = {"requested": False}
 
         def request_stop(signum, frame) -> None:
@@ -19,6 +27,8 @@ class Command(BaseCommand):
         schedules = get_schedules()
         for s in schedules:
             self.stdout.write(f"  {s.name:<24} {s.cron:<16} {s.tz:<11} -> {s.queue}")
+        for name in filter(None, warm_up.split(",")):
+            self.stdout.write(f"  warm-up: {name} -> {enqueue_now(name).id}")
         self.stdout.write(self.style.SUCCESS(f"scheduler running with {len(schedules)} jobs"))
         SlotScheduler(schedules).run_forever(should_stop=lambda: stop["requested"])
         self.stdout.write("scheduler stopped")

@@ -1,0 +1,60 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from market.candles import load_frames
+from market.regime import update_regimes
+from trading.config import load_strategy
+from trading.executors.paper import PaperExecutor
+from trading.models import Trade, TradeMode
+from trading.replay import replay
+from trading.strategy import LIVE_WINDOW_BARS
+
+WARMUP = timedelta(hours=240)  # the regime's hourly lookback (and far more than the live window)
+
+
+class Command(BaseCommand):
+    help = (
+        "Replay the last days of stored candles through the real bot cycle on a simulated clock "
+        "(paper account, trades labelled 'replay'), then refresh the regimes."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--days", type=float, default=2.0, help="how many days to replay (default 2)")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing if any trade exists")
+
+    def handle(self, *args, days: float, if_empty: bool, **options) -> None:
+        if settings.COINPILOT_LIVE_TRADING:
+            raise CommandError("replay books into the paper account; it is refused while live trading is on")
+        if if_empty and Trade.objects.exists():
+            self.stdout.write("trades exist already: no replay")
+            return
+        symbols = list(load_strategy().symbols)
+        now = timezone.now().replace(second=0, microsecond=0)
+        start = now - timedelta(days=days)
+        frames = load_frames(symbols, start=start - max(WARMUP, timedelta(minutes=LIVE_WINDOW_BARS)), end=now)
+        if not any(len(f) for f in frames.values()):
+            raise CommandError("no candles stored: run `manage.py backfill --source sim --days 14` first")
+        executor = PaperExecutor(
+            slippage_bps=Decimal(settings.COINPILOT_PAPER_SLIPPAGE_BPS), mode=TradeMode.REPLAY
+        )
+
+        def progress(done: int, total: int) -> None:
+            self.stdout.write(f"\rreplaying {len(symbols)} symbols: {done}/{total} minutes", ending="")
+            self.stdout.flush()
+
+        acted = replay(frames, start=start, end=now, executor=executor, progress=progress)
+        self.stdout.write("")
+        counts = {
+            action: sum(r.action == action for r in acted) for action in ("BUY", "SELL", "BLOCKED", "ERROR")
+        }
+        summary = (
+            f"replayed {days:g} days: {counts['BUY']} buys, {counts['SELL']} sells, "
+            f"{counts['BLOCKED']} entries refused by risk, {counts['ERROR']} errors"
+        )
+        self.stdout.write(self.style.SUCCESS(summary))
+        readings = update_regimes(symbols, now)
+        self.stdout.write("regimes now: " + ", ".join(f"{r.symbol} {r.regime}" for r in readings))

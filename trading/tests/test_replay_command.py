@@ -1,0 +1,41 @@
+"""`manage.py replay_history`: recent simulated history through the real cycle, then regimes."""
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from market.models import RegimeHistory
+from trading.config import default_strategy, save_strategy_version, strategy_as_dict
+from trading.models import Trade
+
+pytestmark = pytest.mark.django_db
+
+
+@time_machine.travel(datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC), tick=False)
+def test_replay_books_trades_labelled_replay_and_refreshes_regimes(capsys):
+    call_command("backfill", "--source", "sim", "--days", "11", "--symbols", "KRW-BTC,KRW-ETH,KRW-XRP")
+    save_strategy_version(
+        symbols=["KRW-BTC", "KRW-ETH", "KRW-XRP"], params=strategy_as_dict(default_strategy())["regimes"]
+    )
+    call_command("replay_history", "--days", "1")
+    out = capsys.readouterr().out
+    assert "replayed 1 days:" in out and "regimes now: KRW-BTC" in out
+    assert Trade.objects.filter(side="BUY").count() >= 1
+    assert set(Trade.objects.values_list("mode", flat=True)) == {"replay"}
+    assert RegimeHistory.objects.filter(coin_symbol="KRW-BTC").exists()
+
+    call_command("replay_history", "--days", "1", "--if-empty")
+    assert "trades exist already: no replay" in capsys.readouterr().out
+
+
+def test_replay_needs_candles():
+    with pytest.raises(CommandError, match="no candles stored"):
+        call_command("replay_history", "--days", "1")
+
+
+def test_replay_is_refused_while_live_trading_is_on(settings):
+    settings.COINPILOT_LIVE_TRADING = True
+    with pytest.raises(CommandError, match="refused while live trading is on"):
+        call_command("replay_history")
