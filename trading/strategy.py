@@ -183,7 +183,9 @@ def scan_exit(
     params: StrategyParams,
 ) -> tuple[int, str, np.ndarray]:
     """First bar of these (all after the entry) where an exit fires: (index or -1, reason, HWM)."""
-    p = params.regimes[trade.entry_regime]
+    # A position whose entry regime has no parameters (opened by hand, or UNKNOWN) gets the
+    # tightest exits, BEAR's, rather than none.
+    p = params.for_regime(trade.entry_regime) or params.regimes["BEAR"]
     avg = trade.avg_price
     # The tighter of the entry regime's stop and the current regime's (UNKNOWN keeps the entry's).
     stop_pct = np.minimum(p.stop_loss_pct, _table(params, "stop_loss_pct", p.stop_loss_pct))

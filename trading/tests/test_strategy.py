@@ -143,6 +143,10 @@ def test_stored_high_water_mark_carries_the_activation():
     assert exit_at([99.0], hwm=100.9) == (-1, "")  # never activated
 
 
+def test_a_position_without_a_known_entry_regime_gets_the_tightest_exits():
+    assert exit_at([97.9], "UNKNOWN") == (0, "STOP_LOSS")  # BEAR's 2 % stop
+
+
 def test_take_profit():
     assert exit_at([102.9, 103.0]) == (1, "TAKE_PROFIT")
 
