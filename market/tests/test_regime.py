@@ -6,6 +6,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conftest import SHARED_DATA
 from market import regime
@@ -140,7 +142,9 @@ def test_database_aggregation_equals_the_vectorised_pass():
                high=Decimal(str(c)), low=Decimal(str(c)), close=Decimal(str(c)), volume=1)
         for t, c in zip(ts, close, strict=True)
     )  # fmt: skip
-    from_db = regime.fetch_hourly_closes(["KRW-SOL"], now)["KRW-SOL"]
+    with CaptureQueriesContext(connection) as queries:  # also runs the debug cursor (DEBUG=1)
+        from_db = regime.fetch_hourly_closes(["KRW-SOL", "KRW-ETH"], now)["KRW-SOL"]
+    assert len(queries) == 1
     closed = ts < (int(now.timestamp()) // 3600 * 3600)
     hour_ids, vectorised = regime.hourly_closes(ts[closed], close[closed])
     in_lookback = hour_ids >= int(now.timestamp()) // 3600 - regime.LOOKBACK_HOURS
