@@ -14,8 +14,8 @@ VAR_DIR = Path(os.environ.get("COINPILOT_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env")
+if (BASE_DIR / ".env").exists() and os.environ.get("COINPILOT_READ_DOTENV", "1") == "1":
+    environ.Env.read_env(BASE_DIR / ".env")  # never overrides a variable that is already set
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -156,6 +156,16 @@ UPBIT_RATE_PER_SEC = env.float("UPBIT_RATE_PER_SEC", default=9.5)
 UPBIT_TIMEOUT_SECONDS = env.float("UPBIT_TIMEOUT_SECONDS", default=5.0)
 COINPILOT_PAPER_INITIAL_KRW = env.str("COINPILOT_PAPER_INITIAL_KRW", default="10000000")
 COINPILOT_PAPER_SLIPPAGE_BPS = env.str("COINPILOT_PAPER_SLIPPAGE_BPS", default="5")
+# Live executor (only with COINPILOT_LIVE_TRADING): Upbit's exchange limits are 8 orders/s and
+# 30 other private requests/s per account; a sent market order is polled until done or cancel.
+UPBIT_ORDER_RATE_PER_SEC = env.float("UPBIT_ORDER_RATE_PER_SEC", default=8.0)
+UPBIT_EXCHANGE_RATE_PER_SEC = env.float("UPBIT_EXCHANGE_RATE_PER_SEC", default=30.0)
+UPBIT_ORDER_POLL_TIMEOUT_SECONDS = env.float("UPBIT_ORDER_POLL_TIMEOUT_SECONDS", default=15.0)
+UPBIT_ORDER_POLL_INTERVAL_SECONDS = env.float("UPBIT_ORDER_POLL_INTERVAL_SECONDS", default=0.5)
+# Reconciliation: a PENDING order Upbit does not know is marked FAILED only once it is this old
+# (it may still be in flight); KRW cash may differ from Upbit's by this much before it alerts.
+COINPILOT_RECONCILE_GRACE_SECONDS = env.float("COINPILOT_RECONCILE_GRACE_SECONDS", default=60.0)
+COINPILOT_RECONCILE_KRW_TOLERANCE = env.str("COINPILOT_RECONCILE_KRW_TOLERANCE", default="1")
 
 # --- Strategy and volatility (the strategy parameters themselves are versioned in the database) --
 # GARCH volatility is fitted on this market; the risk manager halves entries while it is high.
@@ -176,6 +186,26 @@ LLM_MODE = env.str("LLM_MODE", default="dev")
 LLM_MODEL_DEV = env.str("LLM_MODEL_DEV", default="claude-haiku-4-5")
 LLM_MODEL_PROD = env.str("LLM_MODEL_PROD", default="claude-sonnet-4-5")
 OPENAI_REPORT_MODEL = env.str("OPENAI_REPORT_MODEL", default="gpt-4o-mini")
+# The whole Analyst -> Guardian run is bounded; past this the buy is vetoed ("timeout").
+AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=40.0)
+AI_SDK_MAX_RETRIES = env.int("AI_SDK_MAX_RETRIES", default=0)  # our guardrails decide, not the SDK
+AI_MIN_CONFIDENCE = env.int("AI_MIN_CONFIDENCE", default=60)  # Analyst CONFIRM below this -> REJECT
+AI_HOURLY_CAP = env.int("AI_HOURLY_CAP", default=30)  # agent runs per UTC hour
+AI_DAILY_CAP = env.int("AI_DAILY_CAP", default=200)  # agent runs per UTC day
+AI_COOLDOWN_MINUTES = env.list("AI_COOLDOWN_MINUTES", cast=int, default=[5, 10, 15])  # by reject count
+AI_REJECT_COUNT_TTL_MINUTES = env.int("AI_REJECT_COUNT_TTL_MINUTES", default=60)
+AI_ERROR_STREAK_LIMIT = env.int("AI_ERROR_STREAK_LIMIT", default=3)
+AI_BLOCK_MINUTES = env.int("AI_BLOCK_MINUTES", default=60)  # global block after credit/streak/budget
+AI_DAILY_BUDGET_USD = env.str("AI_DAILY_BUDGET_USD", default="5")
+AI_PRICE_INPUT_PER_MTOK_USD = env.str("AI_PRICE_INPUT_PER_MTOK_USD", default="1")  # Haiku 4.5 list price
+AI_PRICE_OUTPUT_PER_MTOK_USD = env.str("AI_PRICE_OUTPUT_PER_MTOK_USD", default="5")
+AI_PREFILTER_MAX_DROP_PCT_6H = env.float("AI_PREFILTER_MAX_DROP_PCT_6H", default=5.0)  # BEAR fallback
+AI_PREFILTER_THIN_VOLUME_RATIO = env.float("AI_PREFILTER_THIN_VOLUME_RATIO", default=0.3)
+OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=20.0)
+# AgentDecision rows must survive a rollback of the caller's transaction: on PostgreSQL they are
+# written on this second connection to the same database (SQLite has one writer at a time).
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["agents_log"] = dict(DATABASES["default"])
 
 # --- Notifications ----------------------------------------------------------------------------
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")

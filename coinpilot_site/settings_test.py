@@ -18,15 +18,17 @@ if os.environ.get("REDIS_URL"):
 
     _url = urlsplit(os.environ["REDIS_URL"])
     os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{os.environ.get('REDIS_TEST_DB', '15')}"))
-for _secret in (
-    "DISCORD_WEBHOOK_URL",
+os.environ["COINPILOT_READ_DOTENV"] = "0"  # a developer's .env must not bring keys or webhooks in
+SECRETS = (
     "ANTHROPIC_API_KEY",
     "OPENAI_API_KEY",
     "UPBIT_ACCESS_KEY",
     "UPBIT_SECRET_KEY",
     "COINPILOT_LIVE_TRADING",
-):
-    os.environ.pop(_secret, None)  # never reach a real service from a test
+)
+for _name in list(os.environ):
+    if _name.startswith("DISCORD_WEBHOOK_URL") or _name in SECRETS:
+        os.environ.pop(_name)  # never reach a real service from a test
 
 from .settings import *  # noqa: E402,F403
 

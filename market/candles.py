@@ -231,6 +231,33 @@ def _db_datetime(value) -> datetime | None:
     return parse_timestamp(value)
 
 
+FRAME_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume", "quote_volume"]
+
+# Newest `last` bars per symbol: on PostgreSQL one backward walk of the primary key per symbol
+# (LATERAL ... LIMIT), on SQLite a window function. Floats are cast in SQL, so no Decimal objects
+# are built for data that only feeds numpy. Only placeholders and the table name are formatted in.
+LATEST_SQL = {
+    "postgresql": (
+        "SELECT s.symbol, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
+        'CROSS JOIN LATERAL (SELECT m."timestamp", m.open::float8, m.high::float8, m.low::float8, '
+        "m.close::float8, m.volume::float8, m.quote_volume::float8 FROM {table} m "
+        "WHERE m.symbol = s.symbol AND m.interval = %s{bounds} "
+        'ORDER BY m."timestamp" DESC LIMIT %s) c ORDER BY s.ord, c."timestamp"'
+    ),
+    "sqlite": (
+        'SELECT symbol, "timestamp", open, high, low, close, volume, quote_volume FROM ('
+        'SELECT *, ROW_NUMBER() OVER (PARTITION BY symbol ORDER BY "timestamp" DESC) AS rank '
+        "FROM {table} m WHERE m.symbol IN ({names}) AND m.interval = %s{bounds}) "
+        'WHERE rank <= %s ORDER BY symbol, "timestamp"'
+    ),
+}
+RANGE_SQL = (
+    'SELECT symbol, "timestamp", CAST(open AS REAL), CAST(high AS REAL), CAST(low AS REAL), '
+    "CAST(close AS REAL), CAST(volume AS REAL), CAST(quote_volume AS REAL) FROM {table} m "
+    'WHERE m.symbol IN ({names}) AND m.interval = %s{bounds} ORDER BY symbol, "timestamp"'
+)
+
+
 def load_frames(
     symbols: Sequence[str],
     *,
@@ -241,28 +268,40 @@ def load_frames(
 ) -> dict[str, pd.DataFrame]:
     """OHLCV DataFrames (float64, UTC index `timestamp`, oldest first) for many symbols, one query.
 
-    `last` keeps the newest N bars per symbol (a window function); combine it with `start` to bound
-    the scan on large tables.
+    `last` keeps the newest N bars per symbol (before `end`, after `start` when given).
     """
-    from django.db.models import F, Window
-    from django.db.models.functions import RowNumber
-
-    query = Candle.objects.filter(symbol__in=list(symbols), interval=interval)
+    symbols = list(symbols)
+    if not symbols:
+        return {}
+    bounds, bound_params = "", []
+    adapt = connection.ops.adapt_datetimefield_value
     if start is not None:
-        query = query.filter(timestamp__gte=start)
+        bounds, bound_params = bounds + ' AND m."timestamp" >= %s', [*bound_params, adapt(start)]
     if end is not None:
-        query = query.filter(timestamp__lt=end)
-    if last is not None:
-        newest_first = Window(RowNumber(), partition_by=[F("symbol")], order_by=F("timestamp").desc())
-        query = query.annotate(rank=newest_first).filter(rank__lte=last)
-    fields = ("symbol", "timestamp", "open", "high", "low", "close", "volume", "quote_volume")
-    frame = pd.DataFrame.from_records(
-        list(query.order_by("symbol", "timestamp").values_list(*fields)), columns=list(fields)
-    )
-    frames = {}
-    for symbol in symbols:
-        part = frame[frame["symbol"] == symbol].drop(columns="symbol")
-        part = part.astype({name: "float64" for name in fields[2:]})
-        part["timestamp"] = pd.to_datetime(part["timestamp"], utc=True)
-        frames[symbol] = part.set_index("timestamp")
+        bounds, bound_params = bounds + ' AND m."timestamp" < %s', [*bound_params, adapt(end)]
+    names = ", ".join(["%s"] * len(symbols))
+    table = Candle._meta.db_table
+    if last is not None and connection.vendor == "postgresql":
+        sql = LATEST_SQL["postgresql"].format(table=table, bounds=bounds)
+        params = [symbols, interval, *bound_params, last]
+    elif last is not None:
+        sql = LATEST_SQL["sqlite"].format(table=table, names=names, bounds=bounds)
+        params = [*symbols, interval, *bound_params, last]
+    else:
+        sql = RANGE_SQL.format(table=table, names=names, bounds=bounds)
+        params = [*symbols, interval, *bound_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return _split_frames(symbols, rows)
+
+
+def _split_frames(symbols: list[str], rows: list[tuple]) -> dict[str, pd.DataFrame]:
+    frame = pd.DataFrame.from_records(rows, columns=["symbol", *FRAME_COLUMNS])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame = frame.astype({name: "float64" for name in FRAME_COLUMNS[1:]})
+    empty = frame.iloc[:0].drop(columns="symbol").set_index("timestamp")
+    frames = {symbol: empty for symbol in symbols}
+    for symbol, part in frame.groupby("symbol", sort=False):
+        frames[symbol] = part.drop(columns="symbol").set_index("timestamp")
     return frames

@@ -1,5 +1,6 @@
 """The scheduler guarantees with real processes: two schedulers, two forking workers, real Redis."""
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,16 @@ from coinpilot_site.tests import sample_jobs
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 
 
+OUTCOMES = [("fine", "success"), ("too_slow", "timeout"), ("failing", "failure")]
+
+
+def scraped(job: str, outcome: str) -> float:
+    """A job-run counter as the web /metrics endpoint reports it (0 when absent)."""
+    body = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    match = re.search(rf'coinpilot_job_runs_total{{job="{job}",outcome="{outcome}"}} ([0-9.]+)', body)
+    return float(match.group(1)) if match else 0.0
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -22,9 +33,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
     return predicate()
 
 
-def test_two_schedulers_and_two_workers_run_each_slot_once_without_overlap(
-    spawn, subprocess_env, redis_conn
-):
+def test_two_schedulers_and_two_workers_run_each_slot_once_without_overlap(spawn, subprocess_env, redis_conn):
     env = subprocess_env | {"COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.FAST"}
     for _ in range(2):
         spawn("rqworker", "default", env=env)
@@ -50,6 +59,7 @@ def test_two_schedulers_and_two_workers_run_each_slot_once_without_overlap(
 def test_time_limit_failure_and_success_are_recorded_by_a_forking_worker(spawn, subprocess_env, settings):
     settings.COINPILOT_SCHEDULE = "coinpilot_site.tests.sample_jobs.TIMEOUTS"
     env = subprocess_env | {"COINPILOT_SCHEDULE": settings.COINPILOT_SCHEDULE}
+    before = {labels: scraped(*labels) for labels in OUTCOMES}
     now = datetime.now(UTC)
     outcomes = SlotScheduler(sample_jobs.TIMEOUTS).tick(now)
     assert set(outcomes.values()) == {"enqueued"}
@@ -65,10 +75,7 @@ def test_time_limit_failure_and_success_are_recorded_by_a_forking_worker(spawn, 
     ]
 
     # what the forked work horses counted is visible on the web process's /metrics
-    body = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
-    assert 'coinpilot_job_runs_total{job="fine",outcome="success"} 1.0' in body
-    assert 'coinpilot_job_runs_total{job="too_slow",outcome="timeout"} 1.0' in body
-    assert 'coinpilot_job_runs_total{job="failing",outcome="failure"} 1.0' in body
+    assert {labels: scraped(*labels) - before[labels] for labels in OUTCOMES} == dict.fromkeys(OUTCOMES, 1.0)
 
 
 def test_scheduler_process_publishes_a_heartbeat_and_stops_on_sigterm(spawn, subprocess_env):
