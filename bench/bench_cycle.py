@@ -71,6 +71,7 @@ def measure(label: str, bars: int) -> None:
     executor = PaperExecutor(slippage_bps=Decimal(5))
     walls, timers = [], []
     for run in range(RUNS):
+        conn.delete(*[f"bot:bar:{symbol}" for symbol in SYMBOLS])  # every run decides on every symbol
         timer = StageTimer()
         started = time.perf_counter()
         results = run_cycle(now=now, slot=now + timedelta(minutes=run), market=live_market(),

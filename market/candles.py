@@ -239,10 +239,10 @@ FRAME_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume", "quote_v
 LATEST_SQL = {
     "postgresql": (
         "SELECT s.symbol, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
-        'CROSS JOIN LATERAL (SELECT m."timestamp", m.open::float8, m.high::float8, m.low::float8, '
+        'CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM m."timestamp")::bigint AS epoch, m.open::float8, m.high::float8, m.low::float8, '
         "m.close::float8, m.volume::float8, m.quote_volume::float8 FROM {table} m "
         "WHERE m.symbol = s.symbol AND m.interval = %s{bounds} "
-        'ORDER BY m."timestamp" DESC LIMIT %s) c ORDER BY s.ord, c."timestamp"'
+        'ORDER BY m."timestamp" DESC LIMIT %s) c ORDER BY s.ord, c.epoch'
     ),
     "sqlite": (
         'SELECT symbol, "timestamp", open, high, low, close, volume, quote_volume FROM ('
@@ -298,7 +298,8 @@ def load_frames(
 
 def _split_frames(symbols: list[str], rows: list[tuple]) -> dict[str, pd.DataFrame]:
     frame = pd.DataFrame.from_records(rows, columns=["symbol", *FRAME_COLUMNS])
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    epoch = pd.api.types.is_integer_dtype(frame["timestamp"])  # PostgreSQL sends epoch seconds
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, unit="s" if epoch else None)
     frame = frame.astype({name: "float64" for name in FRAME_COLUMNS[1:]})
     empty = frame.iloc[:0].drop(columns="symbol").set_index("timestamp")
     frames = {symbol: empty for symbol in symbols}
