@@ -21,7 +21,7 @@ DB = "cp_bench_cycle"
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ.setdefault("COINPILOT_VAR_DIR", "/tmp/coinpilot-bench")
+os.environ.setdefault("COINPILOT_VAR_DIR", str(ROOT / "var" / "bench"))
 os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
 
 SYMBOLS = [f"KRW-B{i:03d}" for i in range(100)]
@@ -74,17 +74,20 @@ def measure(label: str, bars: int) -> None:
         conn.delete(*[f"bot:bar:{symbol}" for symbol in SYMBOLS])  # every run decides on every symbol
         timer = StageTimer()
         started = time.perf_counter()
-        results = run_cycle(now=now, slot=now + timedelta(minutes=run), market=live_market(),
-                            executor=executor, timer=timer)
+        results = run_cycle(
+            now=now, slot=now + timedelta(minutes=run), market=live_market(), executor=executor, timer=timer
+        )
         walls.append(time.perf_counter() - started)
         timers.append(timer)
         assert len(results) == len(SYMBOLS)
     median = statistics.median(walls)
     timer = timers[walls.index(sorted(walls)[len(walls) // 2])]
     actions = {r.action for r in results}
-    print(f"{label}: {len(SYMBOLS)} symbols x {bars} bars: median {median * 1000:.0f} ms "
-          f"({median / len(SYMBOLS) * 1000:.1f} ms/symbol), best {min(walls) * 1000:.0f} ms, "
-          f"actions {sorted(actions)}")
+    print(
+        f"{label}: {len(SYMBOLS)} symbols x {bars} bars: median {median * 1000:.0f} ms "
+        f"({median / len(SYMBOLS) * 1000:.1f} ms/symbol), best {min(walls) * 1000:.0f} ms, "
+        f"actions {sorted(actions)}"
+    )
     for stage, seconds in timer.seconds.items():
         print(f"    {stage:<18} {seconds * 1000:7.1f} ms")
 
@@ -98,7 +101,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from trading.config import default_strategy, save_strategy_version, strategy_as_dict
 
-    save_strategy_version(symbols=SYMBOLS, params=strategy_as_dict(default_strategy())["regimes"], note="bench")
+    regimes = strategy_as_dict(default_strategy())["regimes"]
+    save_strategy_version(symbols=SYMBOLS, params=regimes, note="bench")
     measure("target (issue 6)", 200)
     from trading.strategy import LIVE_WINDOW_BARS
 

@@ -239,7 +239,8 @@ FRAME_COLUMNS = ["timestamp", "open", "high", "low", "close", "volume", "quote_v
 LATEST_SQL = {
     "postgresql": (
         "SELECT s.symbol, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
-        'CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM m."timestamp")::bigint AS epoch, m.open::float8, m.high::float8, m.low::float8, '
+        'CROSS JOIN LATERAL (SELECT EXTRACT(EPOCH FROM m."timestamp")::bigint AS epoch, '
+        "m.open::float8, m.high::float8, m.low::float8, "
         "m.close::float8, m.volume::float8, m.quote_volume::float8 FROM {table} m "
         "WHERE m.symbol = s.symbol AND m.interval = %s{bounds} "
         'ORDER BY m."timestamp" DESC LIMIT %s) c ORDER BY s.ord, c.epoch'
