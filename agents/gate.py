@@ -23,6 +23,8 @@ class GateRequest:
     indicators: dict
     candles: pd.DataFrame  # recent 1-minute bars (UTC index), the agent resamples what it needs
     reason: str = ""
+    # BEAR pre-filter threshold of the active strategy (None: AI_PREFILTER_MAX_DROP_PCT_6H)
+    max_drop_pct_6h: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,133 @@
+"""The only code that talks to LLM providers: Anthropic for the agent, OpenAI for report summaries.
+
+Every call has an explicit timeout and bounded SDK retries (AI_SDK_MAX_RETRIES, 0 by default: the
+guardrails decide what happens after a failure, not the SDK). Failures are raised as `LLMError`
+with a `kind` the guardrails act on; a low-credit answer and a spend-limit 429 are told apart by
+their status and error code, which are stable, not by wording (except the credit message, which
+has no code).
+"""
+
+from dataclasses import dataclass
+
+import anthropic
+import openai
+from django.conf import settings
+
+# kinds of LLMError
+TIMEOUT, RATE_LIMIT, OVERLOADED, LOW_CREDIT, SPEND_LIMIT, API, CONNECTION = (
+    "timeout",
+    "rate_limit",
+    "overloaded",
+    "low_credit",
+    "spend_limit",
+    "api_error",
+    "connection",
+)
+BLOCKING_KINDS = frozenset({LOW_CREDIT, SPEND_LIMIT})  # retrying cannot help: pause the AI
+
+
+class LLMError(Exception):
+    """A provider call that failed; `kind` says how (one of the constants above)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class ToolAnswer:
+    """The input of the forced tool call, unvalidated, and what it cost."""
+
+    tool_input: dict | None
+    input_tokens: int
+    output_tokens: int
+    model: str
+
+
+def agent_model() -> str:
+    """Haiku-class in dev, Sonnet-class in prod (names from settings)."""
+    return settings.LLM_MODEL_PROD if settings.LLM_MODE == "prod" else settings.LLM_MODEL_DEV
+
+
+def ask_tool(*, system: str, prompt: str, tool: dict, timeout: float, max_tokens: int = 600) -> ToolAnswer:
+    """One Messages API call that must answer by calling `tool` (a name + JSON schema)."""
+    model = agent_model()
+    client = anthropic.Anthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        base_url=settings.ANTHROPIC_BASE_URL,
+        timeout=timeout,
+        max_retries=settings.AI_SDK_MAX_RETRIES,
+    )
+    try:
+        message = client.messages.create(
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            messages=[{"role": "user", "content": prompt}],
+            tools=[tool],
+            tool_choice={"type": "tool", "name": tool["name"]},
+        )
+    except anthropic.APIError as exc:
+        raise classify_anthropic(exc) from exc
+    finally:
+        client.close()
+    block = next((b for b in message.content if b.type == "tool_use" and b.name == tool["name"]), None)
+    usage = message.usage
+    return ToolAnswer(
+        tool_input=block.input if block is not None and isinstance(block.input, dict) else None,
+        input_tokens=int(usage.input_tokens or 0),
+        output_tokens=int(usage.output_tokens or 0),
+        model=message.model or model,
+    )
+
+
+def classify_anthropic(exc: anthropic.APIError) -> LLMError:
+    """Map an SDK exception to an LLMError kind."""
+    text = f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, anthropic.APITimeoutError):
+        return LLMError(TIMEOUT, text)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return LLMError(CONNECTION, text)
+    if not isinstance(exc, anthropic.APIStatusError):
+        return LLMError(API, text)
+    code = exc.error_code or ""
+    if "spend_limit" in code:
+        return LLMError(SPEND_LIMIT, text)
+    if exc.status_code == 402 or exc.type == "billing_error" or _is_low_credit(exc):
+        return LLMError(LOW_CREDIT, text)
+    if exc.status_code == 429:
+        return LLMError(RATE_LIMIT, text)
+    if exc.status_code == 529 or exc.type == "overloaded_error":
+        return LLMError(OVERLOADED, text)
+    return LLMError(API, text)
+
+
+def _is_low_credit(exc: anthropic.APIStatusError) -> bool:
+    # The one answer without an error code: HTTP 400 invalid_request_error with this message.
+    return exc.status_code == 400 and "credit balance is too low" in (exc.api_message or "").lower()
+
+
+def summarize(text: str, *, instructions: str, timeout: float | None = None) -> str:
+    """A short summary by the OpenAI report model; raises LLMError (the caller falls back)."""
+    if not settings.OPENAI_API_KEY:
+        raise LLMError(API, "no OpenAI key")
+    client = openai.OpenAI(
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL,
+        timeout=timeout or settings.OPENAI_TIMEOUT_SECONDS,
+        max_retries=settings.AI_SDK_MAX_RETRIES,
+    )
+    try:
+        response = client.responses.create(
+            model=settings.OPENAI_REPORT_MODEL, instructions=instructions, input=text
+        )
+    except openai.APITimeoutError as exc:
+        raise LLMError(TIMEOUT, f"{type(exc).__name__}: {exc}"[:500]) from exc
+    except openai.APIError as exc:
+        raise LLMError(API, f"{type(exc).__name__}: {exc}"[:500]) from exc
+    finally:
+        client.close()
+    summary = (response.output_text or "").strip()
+    if not summary:
+        raise LLMError(API, "empty summary")
+    return summary
