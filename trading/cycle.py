@@ -28,7 +28,7 @@ from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
 from market.models import Regime
 
-from . import booking, risk
+from . import backtest_gate, booking, risk
 from .config import RiskLimits, StrategyParams, load_risk, load_strategy
 from .executors import ExecutionError, Executor
 from .executors.base import BuyOrder, SellOrder
@@ -235,6 +235,9 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
     if signal.action != "BUY":
         return result_of(symbol, "HOLD", signal, regime)
     size, block = risk.check_entry(entry_context(ctx, symbol))
+    if block is None and ctx.ask_ai:  # the optional backtest gate (off by default; never in a replay)
+        refusal = backtest_gate.gate_refusal(symbol, ctx.now)
+        block = risk.Block("BACKTEST_GATE", refusal) if refusal else None
     if block is not None:
         record_block(block, symbol, order_id(symbol, ctx.slot, "BUY"))
         RISK_BLOCKS.labels(block.violation_type).inc()

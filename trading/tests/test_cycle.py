@@ -257,3 +257,14 @@ def test_a_stale_hwm_left_in_redis_by_an_earlier_position_is_ignored(
     )
     run(btc)
     assert seen == [float(Position.objects.get().high_water_mark)]
+
+
+def test_the_optional_backtest_gate_refuses_a_poor_symbol(btc, strategy_for_btc, monkeypatch, settings):
+    monkeypatch.setattr(cycle, "entry_signal", buy_signal)
+    settings.COINPILOT_BACKTEST_GATE = True
+    monkeypatch.setattr(
+        "trading.backtest_gate._run", lambda symbol, now: "backtest gate: win rate 20 % < 35 %"
+    )
+    [result] = run(btc)
+    assert (result.action, result.reason) == ("BLOCKED", "BACKTEST_GATE")
+    assert RiskAudit.objects.get().description == "backtest gate: win rate 20 % < 35 %"
