@@ -4,7 +4,18 @@ from django.contrib import admin, messages
 from django.utils.html import format_html_join
 
 from . import config
-from .models import Account, DailyRiskState, Position, RiskAudit, RiskConfig, StrategyConfig, Trade
+from .control import flatten_all, set_kill_switch
+from .models import (
+    Account,
+    DailyRiskState,
+    ExitReason,
+    Position,
+    RiskAudit,
+    RiskConfig,
+    StrategyConfig,
+    Trade,
+    TradingControl,
+)
 
 
 @admin.register(Trade)
@@ -17,6 +28,29 @@ class TradeAdmin(admin.ModelAdmin):
 @admin.register(Position)
 class PositionAdmin(admin.ModelAdmin):
     list_display = ["symbol", "quantity", "avg_price", "regime", "high_water_mark", "opened_at"]
+    actions = ["close_at_market"]
+
+    @admin.action(description="Close the selected positions at market (exit reason MANUAL)")
+    def close_at_market(self, request, queryset) -> None:
+        for line in flatten_all([p.symbol for p in queryset], reason=ExitReason.MANUAL):
+            self.message_user(request, line)
+
+
+@admin.register(TradingControl)
+class TradingControlAdmin(admin.ModelAdmin):
+    """The kill switch: saving goes through the same function as `manage.py killswitch`."""
+
+    list_display = ["__str__", "reason", "changed_by", "changed_at"]
+    fields = ["kill_switch", "reason"]
+
+    def has_add_permission(self, request) -> bool:
+        return not TradingControl.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.pk = set_kill_switch(obj.kill_switch, reason=obj.reason, user=request.user).pk
 
 
 @admin.register(Account)

@@ -32,8 +32,8 @@ def set_kill_switch(on: bool, *, reason: str = "", user=None) -> TradingControl:
     return control
 
 
-def flatten_all(symbols: list[str] | None = None) -> list[str]:
-    """Sell every open position (or those of `symbols`) at market with exit reason KILL_SWITCH."""
+def flatten_all(symbols: list[str] | None = None, *, reason: str = ExitReason.KILL_SWITCH) -> list[str]:
+    """Sell every open position (or those of `symbols`) at market; one line per position."""
     now = timezone.now()
     slot = now.replace(second=0, microsecond=0)
     positions = list(Position.objects.filter(symbol__in=symbols) if symbols else Position.objects.all())
@@ -49,10 +49,10 @@ def flatten_all(symbols: list[str] | None = None) -> list[str]:
             quantity=position.quantity,
             reference_price=Decimal(str(frame["close"].iloc[-1])),
             client_order_id=order_id(position.symbol, slot, "SELL"),
-            reason=ExitReason.KILL_SWITCH,
+            reason=reason,
             at=now,
             limits=limits,
-            strategy_name="flatten",
+            strategy_name="operator",
         )
         try:
             trade = executor.sell(order)

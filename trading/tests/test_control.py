@@ -1,0 +1,74 @@
+"""The kill switch (command and admin), flatten all, closing positions from the admin."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from market.models import Candle
+from trading import booking
+from trading.fills import buy_fill
+from trading.models import Position, RiskAudit, Trade, TradingControl
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def held_btc():
+    now = timezone.now().replace(second=0, microsecond=0)
+    Candle.objects.create(
+        symbol="KRW-BTC",
+        timestamp=now - timedelta(minutes=1),
+        open=100_000_000,
+        high=101_000_000,
+        low=99_000_000,
+        close=100_500_000,
+        volume=1,
+    )
+    fill = buy_fill(krw=Decimal("500000"), reference=Decimal("100000000"))
+    booking.book_buy(
+        symbol="KRW-BTC", fill=fill, client_order_id="held-BUY", regime="BULL", at=now - timedelta(hours=1)
+    )
+
+
+def test_killswitch_command_turns_it_on_audited_and_off(capsys):
+    call_command("killswitch", "on", "--reason", "exchange maintenance")
+    control = TradingControl.current()
+    assert control.kill_switch and control.reason == "exchange maintenance"
+    assert RiskAudit.objects.get().description == "kill switch turned ON: exchange maintenance"
+    call_command("killswitch", "off")
+    assert not TradingControl.current().kill_switch
+    call_command("killswitch", "status")
+    assert "kill switch off" in capsys.readouterr().out
+
+
+def test_flatten_sells_every_position_with_reason_kill_switch(held_btc, capsys):
+    call_command("killswitch", "on", "--flatten")
+    sell = Trade.objects.get(side="SELL")
+    assert sell.exit_reason == "KILL_SWITCH" and sell.price == Decimal("100449000")  # last close - 5 bps
+    assert not Position.objects.exists()
+    assert "KRW-BTC: sold" in capsys.readouterr().out
+
+
+def test_admin_toggle_goes_through_the_same_function(client):
+    admin = get_user_model().objects.create_superuser("boss", password="x-long-password-1")
+    client.force_login(admin)
+    TradingControl.current()
+    response = client.post("/admin/trading/tradingcontrol/1/change/", {"kill_switch": "on", "reason": "news"})
+    assert response.status_code == 302
+    control = TradingControl.current()
+    assert control.kill_switch and control.changed_by == admin
+    assert RiskAudit.objects.get().violation_type == "KILL_SWITCH"
+
+
+def test_admin_action_closes_selected_positions_as_manual(client, held_btc):
+    client.force_login(get_user_model().objects.create_superuser("boss", password="x-long-password-1"))
+    response = client.post(
+        "/admin/trading/position/",
+        {"action": "close_at_market", "_selected_action": [Position.objects.get().pk]},
+    )
+    assert response.status_code == 302
+    assert Trade.objects.get(side="SELL").exit_reason == "MANUAL"
