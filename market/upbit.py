@@ -163,12 +163,16 @@ class UpbitClient:
     # --- transport ----------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict, *, group: str):
+        return self._call("GET", path, params, group=group)
+
+    def _call(self, method: str, path: str, params: dict, *, group: str, retry_on=RetryableError):
+        """Send with retries on `retry_on` errors (an order POST narrows it to 429: see upbit_private)."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._get_once(path, params, group)
-            except RetryableError as exc:
+                return self._send_once(method, path, params, group)
+            except retry_on as exc:
                 if attempt >= self.max_attempts:
                     raise
                 self.stats["retries"] += 1
@@ -177,54 +181,69 @@ class UpbitClient:
                     # Pause the whole group, in every process, not only this caller.
                     self.stats["throttled"] += 1
                     delay = max(delay, self.throttle_pause)
-                    self.limiter.hold(group, time.time() + delay)
-                log.warning("upbit %s failed (%s); retry %d in %.1fs", path, exc, attempt, delay)
+                    self._limiter(group).hold(group, time.time() + delay)
+                log.warning("upbit %s %s failed (%s); retry %d in %.1fs", method, path, exc, attempt, delay)
                 time.sleep(delay)
 
-    def _get_once(self, path: str, params: dict, group: str):
+    def _limiter(self, group: str) -> RateLimiter:
+        return self.limiter
+
+    def _headers(self, params: dict) -> dict:
+        """Per-request headers; the exchange client adds a freshly signed JWT here."""
+        return {}
+
+    def _send_once(self, method: str, path: str, params: dict, group: str):
         try:
-            self.limiter.acquire(group)
+            self._limiter(group).acquire(group)
         except Banned as exc:
             raise BannedError(str(exc), seconds_left=exc.seconds_left) from None
         self.stats["requests"] += 1
         started = time.perf_counter()
+        where = f"{method} {path}"
         try:
-            response = self.http.get(path, params=params)
+            if method == "POST":  # Upbit takes POST parameters only as a JSON body
+                response = self.http.post(path, json=params, headers=self._headers(params))
+            else:
+                response = self.http.request(method, path, params=params, headers=self._headers(params))
         except httpx.TimeoutException as exc:
             UPBIT_REQUESTS.labels(group, "timeout").inc()
-            raise RetryableError(f"GET {path}: timed out ({type(exc).__name__})") from exc
+            raise RetryableError(f"{where}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             UPBIT_REQUESTS.labels(group, "network").inc()
-            raise RetryableError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+            raise RetryableError(f"{where}: {type(exc).__name__}: {exc}") from exc
         finally:
             API_LATENCY.labels("upbit", group).observe(time.perf_counter() - started)
         UPBIT_REQUESTS.labels(group, str(response.status_code)).inc()
         self._pace(group, response)
-        return self._parse(path, response)
+        return self._parse(where, response)
 
     def _pace(self, group: str, response: httpx.Response) -> None:
         # sec=0: this second's budget is spent; nobody sends again before the next second.
         remaining = parse_remaining_req(response.headers.get("remaining-req"))
         if remaining.get("sec") == 0:
-            self.limiter.hold(group, int(time.time()) + 1.01)
+            self._limiter(group).hold(group, int(time.time()) + 1.01)
 
-    def _parse(self, path: str, response: httpx.Response):
+    def _parse(self, where: str, response: httpx.Response):
         status = response.status_code
         if status == 418:
-            self._record_ban(path, response)
+            self._record_ban(where, response)
         if status == 429:
-            raise RateLimitedError(f"GET {path}: 429 {response.text[:200]!r}", status=429)
+            raise RateLimitedError(f"{where}: 429 {response.text[:200]!r}", status=429)
         if status >= 500:
-            raise RetryableError(f"GET {path}: {status} {response.text[:200]!r}", status=status)
+            raise RetryableError(f"{where}: {status} {response.text[:200]!r}", status=status)
         if status >= 400:
             name, message = _error_fields(response)
-            raise PermanentError(f"GET {path}: {status} {name}: {message}", status=status, name=name)
+            raise self._client_error(where, status, name, message)
         try:
             return json.loads(response.content, parse_float=Decimal)
         except ValueError as exc:
-            raise RetryableError(f"GET {path}: {status} with a body that is not JSON ({exc})") from exc
+            raise RetryableError(f"{where}: {status} with a body that is not JSON ({exc})") from exc
 
-    def _record_ban(self, path: str, response: httpx.Response) -> None:
+    def _client_error(self, where: str, status: int, name: str, message: str) -> UpbitError:
+        """The error for a 4xx answer (the exchange client maps 401 and order refusals)."""
+        return PermanentError(f"{where}: {status} {name}: {message}", status=status, name=name)
+
+    def _record_ban(self, where: str, response: httpx.Response) -> None:
         seconds = ban_seconds(response)
         if self.limiter.ban(time.time() + seconds):
             log.error("upbit banned this IP for %.0fs: %s", seconds, response.text[:200])
@@ -232,11 +251,11 @@ class UpbitClient:
                 "system",
                 {
                     "title": "Upbit ban (HTTP 418)",
-                    "detail": f"calls to Upbit stopped for {seconds:.0f}s after GET {path}",
+                    "detail": f"calls to Upbit stopped for {seconds:.0f}s after {where}",
                     "body": response.text[:500],
                 },
             )
-        raise BannedError(f"GET {path}: 418 banned for {seconds:.0f}s", seconds_left=seconds)
+        raise BannedError(f"{where}: 418 banned for {seconds:.0f}s", seconds_left=seconds)
 
 
 def _error_fields(response: httpx.Response) -> tuple[str, str]:

@@ -106,7 +106,7 @@ def book_buy(
     with transaction.atomic():
         account = _locked_account(mode)
         existing = Trade.objects.filter(client_order_id=client_order_id).first()
-        if existing is not None:
+        if existing is not None and existing.status != TradeStatus.PENDING:
             return existing
         cost = fill.amount + fill.fee
         if account.balance < cost:
@@ -136,6 +136,7 @@ def book_buy(
             signal_info=signal_info or {},
             mode=mode,
             exchange_order_id=exchange_order_id,
+            pending=existing,
         )
         row.trade_count += 1
         row.save(update_fields=["trade_count", "updated_at"])
@@ -161,7 +162,7 @@ def book_sell(
     with transaction.atomic():
         account = _locked_account(mode)
         existing = Trade.objects.filter(client_order_id=client_order_id).first()
-        if existing is not None:
+        if existing is not None and existing.status != TradeStatus.PENDING:
             return existing
         position = Position.objects.select_for_update().filter(symbol=symbol).first()
         if position is None:
@@ -181,8 +182,9 @@ def book_sell(
             mode=mode,
             exchange_order_id=exchange_order_id,
             exit_reason=reason,
+            pending=existing,
         )
-        position.delete()
+        closed = _reduce_position(position, fill)
         state = day_state(row)
         events = risk.record_exit(state, Decimal(info["pnl"]), limits, at)
         _save_day(row, state)
@@ -193,17 +195,18 @@ def book_sell(
                 symbol=symbol,
                 related_order_id=client_order_id,
             )
-        transaction.on_commit(lambda: _after_sell(trade, events))
+        transaction.on_commit(lambda: _after_sell(trade, events, closed))
     return trade
 
 
 def _exit_numbers(position: Position, fill: Fill, at: datetime) -> dict:
-    """Realized PnL of a full exit, net of both fees, plus what analytics needs later."""
-    cost = position.avg_price * fill.quantity + position.entry_fee
-    pnl = (fill.price - position.avg_price) * fill.quantity - fill.fee - position.entry_fee
+    """Realized PnL of an exit, net of both fees, plus what analytics needs later."""
+    entry_fee = _entry_fee_share(position, fill.quantity)
+    cost = position.avg_price * fill.quantity + entry_fee
+    pnl = (fill.price - position.avg_price) * fill.quantity - fill.fee - entry_fee
     return {
         "entry_avg_price": decimal_str(position.avg_price),
-        "entry_fee": decimal_str(position.entry_fee),
+        "entry_fee": decimal_str(entry_fee),
         "opened_at": position.opened_at.isoformat(),
         "held_minutes": round((at - position.opened_at).total_seconds() / 60),
         "pnl": decimal_str(pnl.quantize(Decimal("0.00000001"))),
@@ -212,9 +215,76 @@ def _exit_numbers(position: Position, fill: Fill, at: datetime) -> dict:
     }
 
 
+def _entry_fee_share(position: Position, quantity: Decimal) -> Decimal:
+    """The part of the entry fee that belongs to `quantity` (all of it on a full exit)."""
+    if quantity >= position.quantity:
+        return position.entry_fee
+    return (position.entry_fee * quantity / position.quantity).quantize(Decimal("0.00000001"))
+
+
+def _reduce_position(position: Position, fill: Fill) -> bool:
+    """Close the position, or keep the unsold rest after a partial live fill; True when closed."""
+    if fill.quantity >= position.quantity:
+        position.delete()
+        return True
+    position.entry_fee -= _entry_fee_share(position, fill.quantity)
+    position.quantity -= fill.quantity
+    position.save(update_fields=["quantity", "entry_fee", "updated_at"])
+    return False
+
+
+def record_pending(
+    *, symbol: str, side: str, client_order_id: str, price: Decimal, **fields
+) -> tuple[Trade, bool]:
+    """Persist an order's intent as PENDING, committed before it is sent (live: the crash record).
+
+    Idempotent: an order id already known returns its row as it is (pending, booked or failed)
+    and False, so the caller looks the order up instead of sending it again.
+    """
+    with transaction.atomic():
+        trade, created = Trade.objects.get_or_create(
+            client_order_id=client_order_id,
+            defaults={
+                "symbol": symbol,
+                "side": side,
+                "price": price,
+                "quantity": fields.pop("quantity", Decimal(0)),
+                "status": TradeStatus.PENDING,
+                **fields,
+            },
+        )
+    return trade, created
+
+
+def mark_failed(client_order_id: str, reason: str) -> bool:
+    """A PENDING order that executed nothing becomes FAILED (with why); False if it was not pending."""
+    with transaction.atomic():
+        trade = Trade.objects.select_for_update().filter(client_order_id=client_order_id).first()
+        if trade is None or trade.status != TradeStatus.PENDING:
+            return False
+        trade.status = TradeStatus.FAILED
+        trade.signal_info = trade.signal_info | {"failure": reason[:500]}
+        trade.save(update_fields=["status", "signal_info"])
+    return True
+
+
 def _create_trade(
-    *, fill: Fill, client_order_id: str, at: datetime, exit_reason: str = "", **fields
+    *,
+    fill: Fill,
+    client_order_id: str,
+    at: datetime,
+    exit_reason: str = "",
+    pending: Trade | None = None,
+    **fields,
 ) -> Trade:
+    if pending is not None:  # a live order recorded before sending: complete that row
+        fields["exchange_order_id"] = fields.get("exchange_order_id") or pending.exchange_order_id
+        for name, value in fields.items():
+            setattr(pending, name, value)
+        pending.price, pending.quantity, pending.fee = fill.price, fill.quantity, fill.fee
+        pending.status, pending.executed_at, pending.exit_reason = TradeStatus.FILLED, at, exit_reason
+        pending.save()
+        return pending
     try:
         with transaction.atomic():
             return Trade.objects.create(
@@ -237,8 +307,9 @@ def _after_buy(trade: Trade) -> None:
     notify("trade", _trade_payload(trade))
 
 
-def _after_sell(trade: Trade, events: list[risk.Block]) -> None:
-    get_redis().delete(hwm_key(trade.symbol))
+def _after_sell(trade: Trade, events: list[risk.Block], closed: bool = True) -> None:
+    if closed:
+        get_redis().delete(hwm_key(trade.symbol))
     notify("trade", _trade_payload(trade))
     for event in events:
         notify(

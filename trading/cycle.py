@@ -28,11 +28,11 @@ from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
 from market.models import Regime
 
-from . import backtest_gate, booking, risk
+from . import backtest_gate, booking, reconcile, risk
 from .config import RiskLimits, StrategyParams, load_risk, load_strategy
 from .executors import ExecutionError, Executor
 from .executors.base import BuyOrder, SellOrder
-from .models import Position, RiskAudit, TradingControl
+from .models import Position, RiskAudit, TradeMode, TradingControl
 from .strategy import OpenTrade, Signal, bars_from_frame, entry_signal, exit_signal
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class Context:
     write_status: bool = True
     ask_ai: bool = True
     decided: dict[str, int] = field(default_factory=dict)
+    reconcile_hold: str = ""  # live: why entries are refused until the books match Upbit
 
 
 class StageTimer:
@@ -127,6 +128,10 @@ def run_cycle(
 ) -> list[SymbolResult]:
     """Run one cycle over every configured symbol; return what happened to each."""
     timer = timer or StageTimer()
+    hold = ""
+    if executor.mode == TradeMode.LIVE:  # unbooked orders and balances first: exits run regardless
+        with timer.stage("reconcile"):
+            hold = reconcile.before_cycle(executor)
     with timer.stage("config + state"):
         strategy, limits = load_strategy(), load_risk()  # a new config version applies at once
         ctx = Context(
@@ -141,6 +146,7 @@ def run_cycle(
             high_volatility=market.high_volatility(),
             write_status=write_status,
             ask_ai=ask_ai,
+            reconcile_hold=hold,
         )
         ctx.decided = decided_bars(strategy.symbols)
     with timer.stage("load candles"):
@@ -289,6 +295,7 @@ def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
         high_volatility=ctx.high_volatility,
         kill_switch=ctx.kill_switch,
         held_symbols=frozenset(ctx.positions),
+        reconcile_hold=ctx.reconcile_hold,
     )
 
 

@@ -173,6 +173,11 @@ class TradingControl(models.Model):
         default=False, help_text="On: no new entries. Exits (stop loss etc.) keep running."
     )
     reason = models.CharField(max_length=200, blank=True)
+    reconcile_mismatch = models.TextField(
+        blank=True,
+        help_text="Set when live balances differ from Upbit's: no new entries until an operator "
+        "clears it (manage.py reconcile --resume). Exits keep running.",
+    )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -63,6 +63,7 @@ class EntryContext:
     high_volatility: bool = False
     kill_switch: bool = False
     held_symbols: frozenset[str] = field(default_factory=frozenset)
+    reconcile_hold: str = ""  # live books differ from Upbit or are not settled: why ("" = fine)
 
     @property
     def equity(self) -> Decimal:
@@ -81,6 +82,13 @@ class KillSwitch:
     def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
         if ctx.kill_switch:
             return Block("KILL_SWITCH", "kill switch is on: no new entries")
+        return None
+
+
+class ReconcileHold:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.reconcile_hold:
+            return Block("RECONCILE_HOLD", f"live books differ from Upbit: {ctx.reconcile_hold}"[:500])
         return None
 
 
@@ -154,6 +162,7 @@ class MinimumOrder:
 
 ENTRY_RULES = (
     KillSwitch(),
+    ReconcileHold(),
     TradingHalted(),
     Cooldown(),
     DailyTradeCount(),

@@ -5,7 +5,9 @@ exclusive `to` and no candle for minutes without trades, market list, ticker, or
 limit of 10 requests per wall-clock second with `Remaining-Req: group=candles; min=600; sec=N`;
 past it `429` with the plain-text body "Too many API requests."; `418` bans on demand (or after
 repeated 429s); error envelopes `{"error": {"name": 400, "message": ...}}`; injected failures and
-malformed pages on demand. The exchange (private) API can be added later with `add_route`.
+malformed pages on demand. The exchange (private) API is added by `upbit_exchange.FakeExchange`
+through `add_route` (POST bodies arrive parsed in `Request.body`; `Reply(DROP)` closes the
+connection without answering, like a response lost after the server acted).
 
     with FakeUpbit() as fake:
         fake.add_minutes("KRW-BTC", start, end, skip_every=97)
@@ -29,7 +31,8 @@ TOO_MANY = "Too many API requests."
 UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
 # route group -> (name in Remaining-Req, requests per second)
 GROUPS = {"candle": ("candles", 10), "market": ("market", 10), "ticker": ("ticker", 10)}
-GROUPS |= {"orderbook": ("orderbook", 10), "default": ("default", 30)}
+GROUPS |= {"orderbook": ("orderbook", 10), "default": ("default", 30), "order": ("order", 8)}
+DROP = -1  # a Reply status: hang up without an answer
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Request:
     params: dict
     headers: dict
     status: int = 0
+    query: str = ""  # the raw query string, as sent
+    body: object = None  # a POST's JSON body, parsed (keys in the order sent)
 
 
 @dataclass
@@ -138,6 +143,12 @@ class FakeUpbit:
             def do_GET(self):
                 fake._serve(self, "GET")
 
+            def do_POST(self):
+                fake._serve(self, "POST")
+
+            def do_DELETE(self):
+                fake._serve(self, "DELETE")
+
             def log_message(self, *args):
                 pass
 
@@ -165,8 +176,20 @@ class FakeUpbit:
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         request = Request(method, parts.path, dict(parse_qsl(parts.query)), dict(handler.headers.items()))
+        request.query = parts.query
+        length = int(handler.headers.get("Content-Length") or 0)
+        if length:
+            raw = handler.rfile.read(length)
+            try:
+                request.body = json.loads(raw)
+            except ValueError:
+                request.body = raw.decode(errors="replace")
         reply = self.dispatch(request)
         request.status = reply.status
+        if reply.status == DROP:
+            handler.close_connection = True
+            handler.connection.shutdown(2)  # SHUT_RDWR: the client sees the connection die
+            return
         if isinstance(reply.body, str):
             body, ctype = reply.body.encode(), "text/plain; charset=utf-8"
         else:
