@@ -62,3 +62,14 @@ def fake(settings):
 @pytest.fixture
 def bars(frozen, transactional_db):
     return store_bars()
+
+
+def queued_alerts() -> list[tuple[str, dict]]:
+    """(event, payload) of every alert waiting on the notifications queue."""
+    import django_rq
+
+    return [tuple(job.args) for job in django_rq.get_queue("notifications").get_jobs()]
+
+
+def text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

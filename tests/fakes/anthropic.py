@@ -3,8 +3,8 @@
 The real `anthropic` SDK talks to it through `base_url`. It checks each request the way the API
 does (key header, version header, model, max_tokens, messages, a forced tool) and answers 400
 like the API when one is broken. What it answers next is scripted: `server.script("confirm",
-"safe")`, one answer per request; with nothing scripted it confirms an Analyst tool and says
-SAFE to a Guardian tool. Answers:
+"safe")`, one answer per request; with nothing scripted it answers CONFIRM, or SAFE to a tool whose
+schema offers SAFE (the Guardian). Answers:
 
 - "confirm" / "reject" / "low-confidence"   an Analyst `tool_use` (CONFIRM 82, REJECT 75, CONFIRM 41)
 - "safe" / "warning"                         a Guardian `tool_use`
@@ -115,8 +115,10 @@ class FakeAnthropic:
         with self._lock:
             if self._script:
                 return self._script.popleft()
-        tool = (body.get("tool_choice") or {}).get("name", "")
-        return "safe" if "guardian" in tool else "confirm"
+        # Unscripted: a Guardian-style tool (its schema offers SAFE) gets SAFE, any other CONFIRM.
+        name = (body.get("tool_choice") or {}).get("name")
+        tool = next((t for t in body.get("tools") or [] if t.get("name") == name), {})
+        return "safe" if '"SAFE"' in json.dumps(tool.get("input_schema")) else "confirm"
 
     def _handler(self):
         fake = self
