@@ -119,7 +119,8 @@ def compare_balances(balances: dict[str, Balance], report: Report, tolerance: De
         theirs = balances[currency].total if currency in balances else Decimal(0)
         allowed = max(QTY_TOLERANCE, position.quantity * QTY_RELATIVE_TOLERANCE)
         if abs(position.quantity - theirs) > allowed:
-            report.mismatches.append(f"{position.symbol}: ours {position.quantity}, Upbit {theirs}")
+            ours, upbit = booking.decimal_str(position.quantity), booking.decimal_str(theirs)
+            report.mismatches.append(f"{position.symbol}: ours {ours}, Upbit {upbit}")
 
 
 def _never_traded(account) -> bool:
