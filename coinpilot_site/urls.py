@@ -1,12 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
-from . import views
+from trading import views as trading_views
+
+from . import pages, views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="system", permanent=False), name="home"),
+    path("", pages.overview, name="overview"),
+    path("api/overview", pages.overview_json, name="overview-json"),
+    path("risk/", trading_views.risk_page, name="risk"),
+    path("history/", trading_views.history_page, name="history"),
+    path("history.csv", trading_views.history_csv, name="history-csv"),
     path("system/", views.system_page, name="system"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),

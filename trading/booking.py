@@ -194,6 +194,7 @@ def book_sell(
                 description=event.description,
                 symbol=symbol,
                 related_order_id=client_order_id,
+                created_at=at,
             )
         transaction.on_commit(lambda: _after_sell(trade, events, closed))
     return trade

@@ -245,7 +245,7 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
         refusal = backtest_gate.gate_refusal(symbol, ctx.now)
         block = risk.Block("BACKTEST_GATE", refusal) if refusal else None
     if block is not None:
-        record_block(block, symbol, order_id(symbol, ctx.slot, "BUY"))
+        record_block(block, symbol, order_id(symbol, ctx.slot, "BUY"), ctx.now)
         RISK_BLOCKS.labels(block.violation_type).inc()
         return SymbolResult(
             symbol,
@@ -316,12 +316,13 @@ def ask_gate(symbol: str, regime: str, signal: Signal, frame: pd.DataFrame) -> g
         return gate.GateVerdict(False, f"AI gate error: {type(exc).__name__}: {exc}"[:500])
 
 
-def record_block(block: risk.Block, symbol: str, order: str) -> None:
+def record_block(block: risk.Block, symbol: str, order: str, at: datetime) -> None:
     RiskAudit.objects.create(
         violation_type=block.violation_type,
         description=block.description,
         symbol=symbol,
         related_order_id=order,
+        created_at=at,  # the decision time (a replay records its simulated time)
     )
     notify(
         "risk",

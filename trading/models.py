@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from market.models import Regime
 
@@ -155,7 +156,7 @@ class RiskAudit(models.Model):
     description = models.TextField()
     symbol = models.CharField(max_length=20, blank=True)
     related_order_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the event happened (UTC).")
 
     class Meta:
         db_table = "risk_audit"

@@ -1,0 +1,61 @@
+"""Pages that compose several apps: the Overview."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from agents import gate
+from trading.dashboard import account_overview, equity_curve
+
+
+def overview(request: HttpRequest) -> HttpResponse:
+    data = account_overview(timezone.now())
+    return render(
+        request,
+        "coinpilot_site/overview.html",
+        {
+            "data": data,
+            "ai": gate.AI_OFF if not gate.enabled() else "AI: on",
+            "live": _live_payload(data),
+            "curve": equity_curve(),
+        },
+    )
+
+
+@never_cache
+def overview_json(request: HttpRequest) -> JsonResponse:
+    """What the Overview page polls every few seconds (no full reload)."""
+    return JsonResponse(_live_payload(account_overview(timezone.now())))
+
+
+def _live_payload(data: dict) -> dict:
+    def num(value):
+        return None if value is None else float(value)
+
+    return {
+        "mode": data["mode"],
+        "cash": num(data["cash"]),
+        "equity": num(data["equity"]),
+        "realized_today": num(data["realized_today"]),
+        "unrealized": num(data["unrealized"]),
+        "trades_today": data["trades_today"],
+        "halted": data["halted"],
+        "halt_reason": data["halt_reason"],
+        "kill_switch": data["kill_switch"],
+        "kill_reason": data["kill_reason"],
+        "positions": [
+            {
+                "symbol": p["symbol"],
+                "quantity": num(p["quantity"]),
+                "avg_price": num(p["avg_price"]),
+                "price": num(p["price"]),
+                "unrealized_pnl": num(p["unrealized_pnl"]),
+                "unrealized_pct": num(p["unrealized_pct"]),
+                "regime": p["regime"],
+                "opened_at": timezone.localtime(p["opened_at"]).strftime("%Y-%m-%d %H:%M"),
+            }
+            for p in data["positions"]
+        ],
+        "statuses": data["statuses"],
+    }

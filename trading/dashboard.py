@@ -1,0 +1,168 @@
+"""What the dashboard shows about money and risk, as plain data (views only render it)."""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from coinpilot_site.redis_conn import get_redis
+from market.candles import load_frames
+from market.volatility import read_state
+
+from . import booking, risk
+from .config import load_risk, load_strategy
+from .cycle import STATUS_KEY
+from .models import Account, DailyRiskState, Position, RiskAudit, Trade, TradingControl
+
+MAX_CURVE_POINTS = 2000
+ZERO = Decimal(0)
+
+
+def latest_prices(symbols: list[str]) -> dict[str, Decimal]:
+    """The newest stored close per symbol (one query)."""
+    frames = load_frames(symbols, last=1)
+    return {s: Decimal(str(f["close"].iloc[-1])) for s, f in frames.items() if not f.empty}
+
+
+def bot_statuses(symbols: list[str], now: datetime) -> list[dict]:
+    """`bot:status:{symbol}` of every symbol (one round trip), with the age of each status."""
+    raw = get_redis().mget([STATUS_KEY.format(symbol=s) for s in symbols]) if symbols else []
+    rows = []
+    for symbol, value in zip(symbols, raw, strict=True):
+        status = json.loads(value) if value else None
+        if status:
+            status["age_s"] = round((now - datetime.fromisoformat(status["at"])).total_seconds())
+        rows.append({"symbol": symbol, "status": status})
+    return rows
+
+
+def positions_marked(prices: dict[str, Decimal]) -> list[dict]:
+    """Open positions with their live value and unrealized PnL (at the latest close)."""
+    rows = []
+    for p in Position.objects.order_by("symbol"):
+        price = prices.get(p.symbol)
+        pnl = p.unrealized_pnl(price) - p.entry_fee if price is not None else None
+        rows.append(
+            {
+                "symbol": p.symbol,
+                "quantity": p.quantity,
+                "avg_price": p.avg_price,
+                "price": price,
+                "cost": p.cost,
+                "value": p.quantity * price if price is not None else None,
+                "unrealized_pnl": pnl,
+                "unrealized_pct": pnl / p.cost * 100 if pnl is not None and p.cost else None,
+                "regime": p.regime,
+                "opened_at": p.opened_at,
+                "high_water_mark": p.high_water_mark,
+            }
+        )
+    return rows
+
+
+def account_overview(now: datetime) -> dict:
+    """Cash, positions, equity, today's realized and unrealized PnL, switches and banners."""
+    strategy = load_strategy()
+    symbols = sorted(set(strategy.symbols) | set(Position.objects.values_list("symbol", flat=True)))
+    prices = latest_prices(symbols)
+    positions = positions_marked(prices)
+    mode = "live" if settings.COINPILOT_LIVE_TRADING else "paper"
+    account = Account.objects.filter(name=mode).first()
+    cash = account.balance if account else booking.account_for(mode).balance
+    marked = sum((p["value"] or p["cost"] for p in positions), ZERO)
+    today = DailyRiskState.objects.filter(date=risk.kst_day(now)).first()
+    control = TradingControl.objects.filter(pk=1).first()
+    return {
+        "mode": mode,
+        "cash": cash,
+        "equity": cash + marked,
+        "positions": positions,
+        "realized_today": today.total_pnl if today else ZERO,
+        "trades_today": today.trade_count if today else 0,
+        "unrealized": sum((p["unrealized_pnl"] or ZERO for p in positions), ZERO),
+        "halted": bool(today and today.is_trading_halted),
+        "halt_reason": today.halt_reason if today else "",
+        "kill_switch": bool(control and control.kill_switch),
+        "kill_reason": control.reason if control else "",
+        "statuses": bot_statuses(symbols, now),
+    }
+
+
+def equity_curve(initial: Decimal | None = None) -> dict:
+    """Cash-basis equity after every closed trade (initial + cumulative realized PnL), at most
+    MAX_CURVE_POINTS points: long histories keep every n-th point and the last."""
+    initial = initial if initial is not None else Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
+    sells = Trade.objects.filter(side="SELL", status="FILLED").order_by("executed_at")
+    rows = list(sells.values_list("executed_at", "signal_info__pnl"))
+    total, times, values = initial, [], []
+    for at, pnl in rows:
+        total += Decimal(str(pnl or 0))
+        times.append(timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S"))  # KST: plotly drops offsets
+        values.append(float(total))
+    step = max(1, len(times) // MAX_CURVE_POINTS)
+    keep = list(range(0, len(times), step))
+    if times and keep[-1] != len(times) - 1:
+        keep.append(len(times) - 1)
+    return {"t": [times[i] for i in keep], "equity": [values[i] for i in keep], "trades": len(rows)}
+
+
+def risk_overview(now: datetime) -> dict:
+    """Today's limits against usage, the loss streak, cooldown, halt and volatility state."""
+    limits = load_risk()
+    today = DailyRiskState.objects.filter(date=risk.kst_day(now)).first()
+    positions = Position.objects.aggregate(n=Count("id"), cost=Sum(F("quantity") * F("avg_price")))
+    mode = "live" if settings.COINPILOT_LIVE_TRADING else "paper"
+    cash = booking.account_for(mode).balance
+    exposure = positions["cost"] or ZERO
+    equity = cash + exposure
+    start = today.starting_equity if today and today.starting_equity else equity
+    loss_limit = start * limits.max_daily_loss_pct / 100
+    pnl = today.total_pnl if today else ZERO
+    cooldown = today.cooldown_until if today and today.cooldown_until and today.cooldown_until > now else None
+    return {
+        "limits": limits,
+        "equity": equity,
+        "usage": [
+            _usage("Exposure (KRW at cost)", exposure, equity * limits.max_total_exposure_pct / 100),
+            _usage("Open positions", positions["n"], limits.max_concurrent_positions),
+            _usage("Entries today", today.trade_count if today else 0, limits.max_daily_trades),
+            _usage("Realized loss today (KRW)", max(-pnl, ZERO), loss_limit),
+            _usage(
+                "Straight losses", today.consecutive_losses if today else 0, limits.consecutive_loss_limit
+            ),
+        ],
+        "daily_pnl": pnl,
+        "cooldown_until": cooldown,
+        "halted": bool(today and today.is_trading_halted),
+        "halt_reason": today.halt_reason if today else "",
+        "kill_switch": TradingControl.current().kill_switch,
+        "volatility": read_state(),
+        "recent_days": DailyRiskState.objects.order_by("-date")[:14],
+    }
+
+
+def _usage(label: str, used, limit) -> dict:
+    ratio = float(used) / float(limit) if limit else 0.0
+    return {
+        "label": label,
+        "used": used,
+        "limit": limit,
+        "pct": round(min(ratio, 1.0) * 100),
+        "level": "bad" if ratio >= 1 else "warn" if ratio >= 0.8 else "good",
+    }
+
+
+def audit_filters(params) -> Q:
+    query = Q()
+    if params.get("type"):
+        query &= Q(violation_type=params["type"])
+    if params.get("symbol"):
+        query &= Q(symbol=params["symbol"])
+    return query
+
+
+def audit_log(params):
+    return RiskAudit.objects.filter(audit_filters(params)).order_by("-created_at")

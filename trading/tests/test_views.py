@@ -1,0 +1,152 @@
+"""The Overview, Risk and History pages and their endpoints (server side)."""
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from market.models import Candle
+from trading import booking
+from trading.config import default_risk
+from trading.fills import buy_fill, sell_fill
+from trading.models import DailyRiskState, RiskAudit, Trade, TradingControl
+from trading.risk import kst_day
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+@pytest.fixture
+def operator(client):
+    client.force_login(get_user_model().objects.create_user("operator", password="pw-123456789"))
+
+
+@pytest.fixture
+def trades():
+    """A won trade on BTC (closed), an open ETH position, a stored close for each."""
+    now = timezone.now().replace(second=0, microsecond=0)
+    for symbol, close in (("KRW-BTC", 101_000_000), ("KRW-ETH", 4_100_000)):
+        Candle.objects.create(
+            symbol=symbol,
+            timestamp=now - timedelta(minutes=1),
+            open=close,
+            high=close,
+            low=close,
+            close=close,
+            volume=1,
+        )
+    booking.book_buy(
+        symbol="KRW-BTC",
+        fill=buy_fill(krw=D(500000), reference=D(100_000_000)),
+        client_order_id="b1",
+        regime="BULL",
+        at=now - timedelta(hours=3),
+    )
+    booking.book_sell(
+        symbol="KRW-BTC",
+        fill=sell_fill(quantity=D("0.00499750"), reference=D(102_000_000)),
+        client_order_id="s1",
+        reason="TAKE_PROFIT",
+        at=now - timedelta(hours=1),
+        limits=default_risk(),
+    )
+    booking.book_buy(
+        symbol="KRW-ETH",
+        fill=buy_fill(krw=D(400000), reference=D(4_000_000)),
+        client_order_id="b2",
+        regime="SIDEWAYS",
+        at=now - timedelta(minutes=30),
+    )
+
+
+def test_overview_shows_equity_positions_and_bot_status(client, operator, trades, redis_conn):
+    redis_conn.set(
+        "bot:status:KRW-ETH",
+        json.dumps(
+            {
+                "price": 4100000.0,
+                "regime": "SIDEWAYS",
+                "action": "HOLD",
+                "reason": "HOLD",
+                "detail": "no exit",
+                "at": timezone.now().isoformat(),
+            }
+        ),
+    )
+    page = client.get("/").content.decode()
+    assert "Equity" in page and "KRW-ETH" in page and "AI: off (no key)" in page
+    data = client.get("/api/overview").json()
+    assert [p["symbol"] for p in data["positions"]] == ["KRW-ETH"]
+    eth = data["positions"][0]
+    assert eth["price"] == 4_100_000 and eth["unrealized_pnl"] > 0
+    status = {row["symbol"]: row["status"] for row in data["statuses"]}["KRW-ETH"]
+    assert status["action"] == "HOLD" and status["age_s"] >= 0
+    today = DailyRiskState.objects.filter(date=kst_day(timezone.now())).first()
+    assert data["realized_today"] == float(today.total_pnl if today else 0)
+    assert data["kill_switch"] is False
+
+
+def test_overview_banners_for_kill_switch_and_halt(client, operator):
+    TradingControl.objects.update_or_create(pk=1, defaults={"kill_switch": True, "reason": "maintenance"})
+    page = client.get("/").content.decode()
+    assert "Kill switch is ON" in page and "maintenance" in page
+
+
+def test_equity_curve_is_in_kst_and_bounded(trades):
+    from trading.dashboard import equity_curve
+
+    curve = equity_curve()
+    sell = Trade.objects.get(side="SELL")
+    assert curve["t"] == [timezone.localtime(sell.executed_at).strftime("%Y-%m-%d %H:%M:%S")]
+    assert curve["equity"][0] == pytest.approx(10_000_000 + float(sell.signal_info["pnl"]))
+
+
+def test_risk_page_shows_usage_and_the_audit_log(client, operator, trades):
+    RiskAudit.objects.create(
+        violation_type="MAX_POSITIONS", description="3 positions open, limit 3", symbol="KRW-XRP"
+    )
+    page = client.get("/risk/").content.decode()
+    assert "Open positions" in page and "1 / 3" in page and "MAX_POSITIONS" in page
+    filtered = client.get("/risk/?type=COOLDOWN").content.decode()
+    assert "MAX_POSITIONS</td>" not in filtered and "Nothing was refused" in filtered
+
+
+def test_history_filters_and_shows_pnl_per_sell(client, operator, trades):
+    page = client.get("/history/?side=SELL").content.decode()
+    assert "TAKE_PROFIT" in page and "b2" not in page and page.count("action-SELL") == 1
+    bad = client.get("/history/?from=yesterday").content.decode()
+    assert "&#x27;yesterday&#x27; is not a date (YYYY-MM-DD)" in bad
+
+
+def test_history_csv_streams_the_filtered_trades(client, operator, trades):
+    response = client.get("/history.csv?symbol=KRW-BTC")
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["side"], r["exit_reason"]) for r in rows] == [("BUY", ""), ("SELL", "TAKE_PROFIT")]
+    assert D(rows[1]["pnl_krw"]) > 0 and rows[1]["created_at_kst"]
+
+
+def test_history_paginates(client, operator):
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    Trade.objects.bulk_create(
+        [
+            Trade(
+                symbol="KRW-BTC",
+                side="BUY",
+                price=1,
+                quantity=1,
+                status="FILLED",
+                client_order_id=f"o{i}",
+                executed_at=at,
+            )
+            for i in range(120)
+        ]
+    )
+    first = client.get("/history/").content.decode()
+    assert "page 1 of 3 (120 rows)" in first
+    assert "page 3 of 3" in client.get("/history/?page=3").content.decode()

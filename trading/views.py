@@ -1,0 +1,146 @@
+"""Trading pages: Risk and History (with a streamed CSV export)."""
+
+import csv
+from datetime import date, datetime, time, timedelta
+
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from market.models import Regime
+
+from .dashboard import audit_log, risk_overview
+from .models import ExitReason, RiskAudit, Side, Trade
+
+PAGE_SIZE = 50
+
+
+def risk_page(request: HttpRequest) -> HttpResponse:
+    page = Paginator(audit_log(request.GET), PAGE_SIZE).get_page(request.GET.get("page"))
+    types = RiskAudit.objects.order_by().values_list("violation_type", flat=True).distinct()
+    return render(
+        request,
+        "trading/risk.html",
+        {
+            "risk": risk_overview(timezone.now()),
+            "page": page,
+            "types": sorted(types),
+            "query": _query(request),
+        },
+    )
+
+
+def history_filter(params) -> tuple[Q, dict]:
+    """Trade filters from the query string (invalid values are ignored and reported)."""
+    query, shown = Q(), {}
+    for name, field, allowed in (
+        ("symbol", "symbol", None),
+        ("side", "side", Side.values),
+        ("exit_reason", "exit_reason", ExitReason.values),
+        ("regime", "regime", Regime.values),
+    ):
+        value = params.get(name, "").strip()
+        if value and (allowed is None or value in allowed):
+            query &= Q(**{field: value})
+            shown[name] = value
+    for name, lookup, shift in (("from", "created_at__gte", 0), ("to", "created_at__lt", 1)):
+        value = params.get(name, "").strip()
+        try:
+            day = date.fromisoformat(value) if value else None
+        except ValueError:
+            shown[f"{name}_error"] = f"'{value}' is not a date (YYYY-MM-DD)"
+            continue
+        if day:
+            start = timezone.make_aware(datetime.combine(day + timedelta(days=shift), time()))  # KST midnight
+            query &= Q(**{lookup: start})
+            shown[name] = value
+    return query, shown
+
+
+def history_page(request: HttpRequest) -> HttpResponse:
+    query, shown = history_filter(request.GET)
+    trades = Trade.objects.filter(query).order_by("-created_at")
+    page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "trading/history.html",
+        {
+            "page": page,
+            "shown": shown,
+            "query": _query(request),
+            "sides": Side.values,
+            "exit_reasons": ExitReason.values,
+            "regimes": Regime.values,
+            "symbols": Trade.objects.order_by().values_list("symbol", flat=True).distinct(),
+        },
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+CSV_FIELDS = [
+    "created_at_kst",
+    "executed_at_kst",
+    "symbol",
+    "side",
+    "price",
+    "quantity",
+    "amount",
+    "fee",
+    "status",
+    "exit_reason",
+    "regime",
+    "pnl_krw",
+    "pnl_pct",
+    "mode",
+    "client_order_id",
+]
+
+
+def history_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered trades as CSV, streamed row by row (KST times, KRW amounts)."""
+    query, _ = history_filter(request.GET)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_FIELDS)
+        for t in Trade.objects.filter(query).order_by("created_at").iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    _kst(t.created_at),
+                    _kst(t.executed_at),
+                    t.symbol,
+                    t.side,
+                    t.price,
+                    t.quantity,
+                    t.amount,
+                    t.fee,
+                    t.status,
+                    t.exit_reason,
+                    t.regime,
+                    t.signal_info.get("pnl", ""),
+                    t.signal_info.get("pnl_pct", ""),
+                    t.mode,
+                    t.client_order_id,
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="coinpilot-trades.csv"'
+    return response
+
+
+def _kst(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _query(request: HttpRequest) -> str:
+    """The query string without `page`, for pagination links."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
