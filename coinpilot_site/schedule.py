@@ -53,4 +53,13 @@ SCHEDULES = [
         timeout=600,
         description="GARCH(1,1) volatility state of the bellwether symbol",
     ),
+    Schedule(
+        name="track_ai_decision_prices",
+        func="agents.jobs.track_decision_prices",
+        cron="5-59/10 * * * *",  # every 10 minutes, 5 minutes after the post-exit tracker
+        queue="default",
+        grace=300,
+        timeout=300,
+        description="price 1h/4h/24h after each AI decision (the veto scorecard)",
+    ),
 ]
