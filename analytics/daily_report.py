@@ -1,0 +1,236 @@
+"""Daily report (SPEC 9.2), sent at 22:00 KST.
+
+The report of day D covers the 24 hours that end at D 22:00 KST, [D-1 22:00, D 22:00), so each
+SELL is in exactly one report, including those between 22:00 and midnight. Figures: realized
+PnL (KRW, net of fees), win rate, trade count, max drawdown of the realized equity, per
+exit_reason count and average PnL %, average post-1h change. A figure that cannot be computed
+is left out and named in `notes`. The three-line summary is written by OpenAI through
+agents/llm.py (analytics -> agents is allowed for this one call); when that fails a plain summary
+is used instead: the report is always sent.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from coinpilot_site.notify import notify
+from trading.models import DailyRiskState
+
+from .exits import Exit, load_exits
+
+log = logging.getLogger(__name__)
+
+KST = ZoneInfo("Asia/Seoul")
+CUTOFF = time(22, 0)
+SUMMARY_INSTRUCTIONS = (
+    "You summarise a crypto trading bot's daily report for its operator. Write exactly three short "
+    "lines of plain text, no bullets or markdown: the result, what drove it, what to watch. Use the "
+    "numbers given; amounts are KRW; never invent figures."
+)
+
+
+@dataclass
+class DailyReport:
+    day: date
+    start: datetime
+    end: datetime
+    trade_count: int = 0
+    total_pnl: Decimal = Decimal(0)
+    win_rate: float | None = None
+    max_drawdown_pct: float | None = None
+    by_exit_reason: dict = field(default_factory=dict)
+    avg_post_1h_pct: float | None = None
+    notes: list[str] = field(default_factory=list)
+    summary: str = ""
+    summary_source: str = ""  # "openai" or "fallback"
+
+
+def period(day: date) -> tuple[datetime, datetime]:
+    """[day-1 22:00 KST, day 22:00 KST) as UTC-aware datetimes."""
+    end = datetime.combine(day, CUTOFF, tzinfo=KST)
+    return end - timedelta(days=1), end
+
+
+def day_at(now: datetime) -> date:
+    """The report day whose period contains `now` (after 22:00 KST that is tomorrow's)."""
+    local = now.astimezone(KST)
+    return local.date() + timedelta(days=1) if local.time() >= CUTOFF else local.date()
+
+
+def max_drawdown_pct(base: Decimal, pnls: list[Decimal]) -> float | None:
+    """Largest peak-to-trough fall, % of the peak, of base + cumulative PnL (None if base <= 0)."""
+    if base <= 0:
+        return None
+    equity = peak = base
+    worst = Decimal(0)
+    for pnl in pnls:
+        equity += pnl
+        peak = max(peak, equity)
+        worst = max(worst, (peak - equity) / peak * 100)
+    return round(float(worst), 2)
+
+
+def by_exit_reason(exits: list[Exit]) -> dict[str, dict]:
+    """{exit_reason: {count, avg_pnl_pct}} over the exits whose PnL is known."""
+    groups: dict[str, list[Exit]] = defaultdict(list)
+    for exit_ in exits:
+        groups[exit_.exit_reason].append(exit_)
+    table = {}
+    for reason in sorted(groups):
+        known = [e.pnl_pct for e in groups[reason] if e.pnl_pct is not None]
+        table[reason] = {
+            "count": len(groups[reason]),
+            "avg_pnl_pct": round(sum(known) / len(known), 2) if known else None,
+        }
+    return table
+
+
+def starting_equity(start: datetime, exits: list[Exit]) -> Decimal | None:
+    """Realized equity (cash + positions at cost) at `start`, from the DailyRiskState rows."""
+    midnight = start.astimezone(KST).date() + timedelta(days=1)
+    rows = {
+        r.date: r for r in DailyRiskState.objects.filter(date__in=[midnight - timedelta(days=1), midnight])
+    }
+    before_midnight = sum(
+        (e.pnl for e in exits if e.pnl is not None and e.at.astimezone(KST).date() < midnight), Decimal(0)
+    )
+    if midnight in rows and rows[midnight].starting_equity > 0:
+        return rows[midnight].starting_equity - before_midnight
+    previous = rows.get(midnight - timedelta(days=1))
+    if previous is not None and previous.starting_equity > 0:
+        return previous.starting_equity + previous.total_pnl - before_midnight
+    return None
+
+
+def build_daily_report(day: date, now: datetime) -> DailyReport:
+    """The figures of `day`'s period up to `now` (no summary yet)."""
+    start, end = period(day)
+    end = min(end, now)
+    exits = load_exits(start, end)
+    report = DailyReport(day=day, start=start, end=end, trade_count=len(exits))
+    known = [e for e in exits if e.pnl is not None]
+    if not exits:
+        report.notes.append("no SELLs in the period: win rate and drawdown not applicable")
+    for e in exits:
+        if e.pnl is None:
+            report.notes.append(
+                f"SELL #{e.id} {e.symbol}: PnL unknown (no entry_avg_price, BUY lots do not cover it); "
+                "excluded"
+            )
+    report.total_pnl = sum((e.pnl for e in known), Decimal(0))
+    if known:
+        report.win_rate = round(100 * sum(e.pnl > 0 for e in known) / len(known), 1)
+        base = starting_equity(start, known)
+        if base is None:
+            report.notes.append("max drawdown: starting equity unknown (no daily risk state row)")
+        else:
+            report.max_drawdown_pct = max_drawdown_pct(base, [e.pnl for e in known])
+    report.by_exit_reason = by_exit_reason(exits)
+    post = [e.post_pct("1h") for e in exits if e.post_pct("1h") is not None]
+    if post:
+        report.avg_post_1h_pct = round(sum(post) / len(post), 2)
+        if len(post) < len(exits):
+            report.notes.append(
+                f"avg post-1h change over {len(post)} of {len(exits)} SELLs (rest not tracked yet)"
+            )
+    elif exits:
+        report.notes.append("avg post-1h change: no SELL tracked yet")
+    return report
+
+
+def facts(report: DailyReport) -> str:
+    """The report as plain lines (the summary's input and the terminal output)."""
+    lines = [
+        f"Daily report {report.day} (KST), {_kst(report.start)} - {_kst(report.end)}",
+        f"SELLs: {report.trade_count}",
+        f"Realized PnL: {report.total_pnl:+,.0f} KRW",
+        f"Win rate: {_pct(report.win_rate)}",
+        f"Max drawdown (realized equity): {_pct(report.max_drawdown_pct)}",
+        f"Avg post-1h change: {_pct(report.avg_post_1h_pct, signed=True)}",
+    ]
+    for reason, row in report.by_exit_reason.items():
+        lines.append(f"  {reason}: {row['count']} exits, avg PnL {_pct(row['avg_pnl_pct'], signed=True)}")
+    lines += [f"Note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def fallback_summary(report: DailyReport) -> str:
+    """Three plain lines from the numbers alone."""
+    if not report.trade_count:
+        return "No SELLs in this period.\nRealized PnL 0 KRW.\nNothing to review."
+    first = f"{report.trade_count} SELLs, realized {report.total_pnl:+,.0f} KRW, "
+    first += f"win rate {_pct(report.win_rate)}."
+    ranked = sorted(
+        (
+            (row["avg_pnl_pct"], reason)
+            for reason, row in report.by_exit_reason.items()
+            if row["avg_pnl_pct"] is not None
+        )
+    )
+    second = (
+        f"Best exit reason {ranked[-1][1]} ({ranked[-1][0]:+.2f} %), "
+        f"worst {ranked[0][1]} ({ranked[0][0]:+.2f} %)."
+        if ranked
+        else "PnL per exit reason unknown."
+    )
+    third = f"Max drawdown {_pct(report.max_drawdown_pct)}; "
+    third += f"avg post-1h change {_pct(report.avg_post_1h_pct, signed=True)}."
+    return "\n".join([first, second, third])
+
+
+def summarize(report: DailyReport) -> None:
+    """Fill in the summary: OpenAI's three lines, else the fallback (never raises)."""
+    from agents import llm  # analytics -> agents: only for this summary (see the module docstring)
+
+    try:
+        lines = [
+            line.strip()
+            for line in llm.summarize(facts(report), instructions=SUMMARY_INSTRUCTIONS).splitlines()
+        ]
+        report.summary = "\n".join([line for line in lines if line][:3])
+        report.summary_source = "openai"
+    except Exception as exc:  # any failure (API, timeout, bad body): the report goes out regardless
+        log.warning("daily report summary by OpenAI failed: %s", exc)
+        report.summary = fallback_summary(report)
+        report.summary_source = "fallback"
+        report.notes.append(f"summary: plain fallback (OpenAI: {str(exc)[:120]})")
+
+
+def payload(report: DailyReport) -> dict:
+    """The `daily-report` notification payload (see coinpilot_site/notifications/embeds.py)."""
+    return {
+        "date": report.day.isoformat(),
+        "summary": report.summary,
+        "total_pnl": str(report.total_pnl.quantize(Decimal(1))),
+        "win_rate": report.win_rate,
+        "trade_count": report.trade_count,
+        "max_drawdown_pct": report.max_drawdown_pct,
+        "avg_post_1h_pct": report.avg_post_1h_pct,
+        "by_exit_reason": {
+            reason: {"count": row["count"], "avg_pnl_pct": _pct(row["avg_pnl_pct"], signed=True)}
+            for reason, row in report.by_exit_reason.items()
+        },
+        "period": f"{_kst(report.start)} - {_kst(report.end)} KST",
+        "notes": report.notes,
+    }
+
+
+def send_daily_report(day: date, now: datetime) -> DailyReport:
+    """Build, summarise and queue the `daily-report` notification."""
+    report = build_daily_report(day, now)
+    summarize(report)
+    notify("daily-report", payload(report))
+    return report
+
+
+def _kst(moment: datetime) -> str:
+    return f"{moment.astimezone(KST):%m-%d %H:%M}"
+
+
+def _pct(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.2f} %" if signed else f"{value:.2f} %"

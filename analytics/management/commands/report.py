@@ -1,0 +1,46 @@
+"""`manage.py report daily|weekly [--date YYYY-MM-DD] [--days N] [--send]`: print a report (KRW, KST)."""
+
+from datetime import date, datetime, time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from analytics import daily_report, weekly_report
+
+
+class Command(BaseCommand):
+    help = "Print the daily or weekly exit report as it is sent; --send also queues it to Discord."
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=["daily", "weekly"])
+        parser.add_argument("--date", help="KST day (YYYY-MM-DD): the period ending that day at 22:00 KST")
+        parser.add_argument("--days", type=int, help="weekly: days covered (default ANALYTICS_WEEKLY_DAYS)")
+        parser.add_argument(
+            "--send", action="store_true", help="also send it (daily-report / weekly-exit-report)"
+        )
+
+    def handle(self, *args, kind, date=None, days=None, send=False, **options):
+        now = timezone.now()
+        day = self._day(date) if date else daily_report.day_at(now)
+        if kind == "daily":
+            report = daily_report.build_daily_report(day, now)
+            daily_report.summarize(report)
+            self.stdout.write(daily_report.facts(report) + "\n\nSummary:\n" + report.summary)
+            if send:
+                daily_report.notify("daily-report", daily_report.payload(report))
+        else:
+            end = min(now, datetime.combine(day, time(22, 0), tzinfo=daily_report.KST))
+            if send:
+                report = weekly_report.send_weekly_report(end, days)
+            else:
+                report = weekly_report.build_weekly_report(end, days)
+            self.stdout.write(weekly_report.render_text(report))
+        if send:
+            self.stdout.write(self.style.SUCCESS(f"{kind} report queued for Discord"))
+
+    @staticmethod
+    def _day(text: str) -> date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            raise CommandError(f"--date must look like 2026-11-21, not {text!r}") from exc

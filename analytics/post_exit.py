@@ -1,0 +1,201 @@
+"""Post-exit tracker (SPEC 9.1): where did the price go 1h/4h/12h/24h after each SELL?
+
+For every FILLED SELL, a window is the instant `exit time + 1h/4h/12h/24h` (exit time is
+`executed_at`, else `created_at`). It is tracked with the close of the 1m bar whose timestamp (bar
+open, as stored) is nearest to that instant within +-5 minutes, ties to the earlier bar:
+
+    post_exit_prices["1h"] = {"price": "<decimal>", "change_pct": <float>, "tracked_at": "<ISO UTC>"}
+    change_pct = (tracked_price - exit_price) / exit_price * 100
+
+`tracked_at` is the bar's timestamp, the moment the price is from. A window is due once every
+bar inside its +-5 min tolerance has closed; a due window without a bar is a miss, counted and
+tried again on every run until the window is 24 h stale. Per run: one query for the SELLs, one
+for every due window's bars, one UPDATE that merges the new windows under the stored ones, so
+a window already stored is never overwritten.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Q
+from prometheus_client import Counter
+
+from market.candles import parse_timestamp
+from market.models import Candle
+from trading.models import Side, Trade, TradeStatus
+
+WINDOWS = {label: timedelta(hours=int(label[:-1])) for label in ("1h", "4h", "12h", "24h")}
+TOLERANCE = timedelta(minutes=5)
+BAR = timedelta(minutes=1)
+STALE_AFTER = timedelta(hours=24)  # a window without a bar is retried this long after its instant
+LOOKBACK = max(WINDOWS.values()) + STALE_AFTER + TOLERANCE  # older SELLs have nothing left to do
+
+# Labelled (see coinpilot_site/metrics.py: anything incremented inside an RQ job has a label).
+TRACKED = Counter("coinpilot_post_exit_tracked_total", "Post-exit windows stored", ["window"])
+MISSED = Counter(
+    "coinpilot_post_exit_missed_total",
+    "Tries of a due post-exit window that found no 1m bar within +-5 min",
+    ["window"],
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One pending window of one SELL."""
+
+    trade_id: int
+    symbol: str
+    label: str
+    target: datetime
+    exit_price: Decimal
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    tracked: int
+    missed: int
+    sells: int
+
+    def summary(self) -> str:
+        return f"{self.tracked} windows tracked, {self.missed} missed, {self.sells} SELLs pending"
+
+
+def change_pct(exit_price: Decimal, tracked_price: Decimal) -> float:
+    """(tracked - exit) / exit * 100, rounded to 4 places."""
+    return round(float((tracked_price - exit_price) / exit_price * 100), 4)
+
+
+def pending_windows(
+    trade_id: int, symbol: str, exit_price: Decimal, exit_at: datetime, stored: dict, now: datetime
+) -> list[Window]:
+    """Windows of one SELL that are due at `now`, not stored yet and not stale."""
+    windows = []
+    for label, offset in WINDOWS.items():
+        target = exit_at + offset
+        if label in stored or now < target + TOLERANCE + BAR or now > target + STALE_AFTER:
+            continue
+        windows.append(Window(trade_id, symbol, label, target, exit_price))
+    return windows
+
+
+def nearest_bar(target: datetime, bars: list[tuple[datetime, Decimal]]) -> tuple[datetime, Decimal] | None:
+    """The bar nearest to `target` within the tolerance (ties: the earlier bar), or None."""
+    inside = [bar for bar in bars if abs(bar[0] - target) <= TOLERANCE]
+    return min(inside, key=lambda bar: (abs(bar[0] - target), bar[0]), default=None)
+
+
+def track_post_exit_prices(now: datetime) -> TrackResult:
+    """Store every due window's price; count the misses (SPEC 9.1)."""
+    windows = due_windows(now)
+    bars = fetch_bars(windows)
+    patches: dict[int, dict] = {}
+    missed = 0
+    for index, window in enumerate(windows):
+        found = nearest_bar(window.target, bars.get(index, []))
+        if found is None:
+            MISSED.labels(window.label).inc()
+            missed += 1
+            continue
+        at, price = found
+        patches.setdefault(window.trade_id, {})[window.label] = {
+            "price": _plain(price),
+            "change_pct": change_pct(window.exit_price, price),
+            "tracked_at": at.isoformat(),
+        }
+        TRACKED.labels(window.label).inc()
+    merge_windows(patches)
+    return TrackResult(
+        tracked=sum(len(p) for p in patches.values()),
+        missed=missed,
+        sells=len({w.trade_id for w in windows}),
+    )
+
+
+def due_windows(now: datetime) -> list[Window]:
+    """Every due, unstored, fresh window of the recent FILLED SELLs (one query)."""
+    cutoff = now - LOOKBACK
+    rows = (
+        Trade.objects.filter(side=Side.SELL, status=TradeStatus.FILLED)
+        .filter(Q(executed_at__gte=cutoff) | Q(executed_at__isnull=True, created_at__gte=cutoff))
+        .values_list("id", "symbol", "price", "executed_at", "created_at", "post_exit_prices")
+    )
+    windows = []
+    for trade_id, symbol, price, executed_at, created_at, stored in rows:
+        if not price:
+            continue  # no exit price, no percentage
+        windows += pending_windows(trade_id, symbol, price, executed_at or created_at, stored or {}, now)
+    return windows
+
+
+# Every window's bars in one statement: the windows travel as one JSON parameter (no limit on
+# bound variables), each probes the primary key (symbol, interval, timestamp) for 11 bars at most.
+BARS_SQL = {
+    "postgresql": (
+        'SELECT w.k, c."timestamp", c.close '
+        "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, s text, t timestamptz) "
+        'CROSS JOIN LATERAL (SELECT m."timestamp", m.close FROM {table} m WHERE m.symbol = w.s '
+        "AND m.interval = %s "
+        "AND m.\"timestamp\" BETWEEN w.t - interval '5 minutes' AND w.t + interval '5 minutes' "
+        'ORDER BY abs(extract(epoch FROM m."timestamp" - w.t)), m."timestamp" LIMIT 1) c'
+    ),
+    "sqlite": (
+        'SELECT w.key, m."timestamp", m.close FROM json_each(%s) w JOIN {table} m '
+        "ON m.symbol = json_extract(w.value, '$[0]') AND m.interval = %s "
+        "AND m.\"timestamp\" BETWEEN json_extract(w.value, '$[1]') AND json_extract(w.value, '$[2]')"
+    ),
+}
+
+
+def fetch_bars(windows: list[Window], interval: str = "1m") -> dict[int, list[tuple[datetime, Decimal]]]:
+    """{window index: [(bar timestamp, close), ...]} for all windows, in one query."""
+    if not windows:
+        return {}
+    table = Candle._meta.db_table
+    if connection.vendor == "postgresql":
+        param = json.dumps(
+            [{"k": i, "s": w.symbol, "t": w.target.isoformat()} for i, w in enumerate(windows)]
+        )
+    else:
+        adapt = connection.ops.adapt_datetimefield_value  # SQLite compares the stored text form
+        param = json.dumps(
+            [[w.symbol, adapt(w.target - TOLERANCE), adapt(w.target + TOLERANCE)] for w in windows]
+        )
+    sql = BARS_SQL["postgresql" if connection.vendor == "postgresql" else "sqlite"].format(table=table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param, interval])
+        rows = cursor.fetchall()
+    bars: dict[int, list] = {}
+    for key, at, close in rows:
+        bars.setdefault(int(key), []).append((parse_timestamp(at), Decimal(str(close))))
+    return bars
+
+
+def merge_windows(patches: dict[int, dict]) -> None:
+    """Add new windows to each trade's JSON; a window already stored wins (never overwritten)."""
+    if not patches:
+        return
+    table = Trade._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # `new || stored`: on a duplicate key the right-hand (stored) value is kept.
+            cursor.execute(
+                f"UPDATE {table} t SET post_exit_prices = "  # noqa: S608
+                "u.p || coalesce(t.post_exit_prices, '{}'::jsonb) "
+                "FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, p jsonb) WHERE t.id = u.id",
+                [json.dumps([{"id": trade_id, "p": patch} for trade_id, patch in patches.items()])],
+            )
+        else:
+            # json_patch(new, stored): the stored members override the new ones.
+            cursor.executemany(
+                f"UPDATE {table} SET post_exit_prices = "  # noqa: S608
+                "json_patch(%s, coalesce(post_exit_prices, '{}')) WHERE id = %s",
+                [(json.dumps(patch), trade_id) for trade_id, patch in patches.items()],
+            )
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
