@@ -104,3 +104,16 @@ def test_concurrent_claims_never_pass_the_cap(settings, redis_conn):
         refused = list(pool.map(lambda _: guardrails.claim_call(NOW), range(40)))
     assert refused.count(None) == 5
     assert text(redis_conn.get(guardrails.hour_key(NOW))) == "5"
+
+
+def test_guardrail_state_adds_todays_cost_and_the_on_off_label(fake, bars, settings):
+    from agents.status import guardrail_state
+
+    review(make_request())
+    state = guardrail_state([SYMBOL], NOW)
+    assert state["enabled"] and state["label"] == "AI: on" and state["model"] == "claude-haiku-4-5"
+    assert (state["tokens_in_today"], state["tokens_out_today"]) == (2400, 160)
+    assert state["cost_today_usd"] == "0.003200" and state["budget_usd"] == settings.AI_DAILY_BUDGET_USD
+    assert state["usage_hour"] == 1 and state["global_block"] is None
+    settings.ANTHROPIC_API_KEY = ""
+    assert guardrail_state([SYMBOL], NOW)["label"] == "AI: off (no key)"

@@ -1,0 +1,117 @@
+"""agents/llm.py: error classification, and the OpenAI summary against a local fake."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import anthropic
+import httpx2
+import pytest
+
+from agents import llm
+
+
+def status_error(status: int, body: dict) -> anthropic.APIStatusError:
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
+    response = httpx2.Response(status, json=body, request=request)
+    client = anthropic.Anthropic(api_key="x", base_url="http://127.0.0.1")
+    return client._make_status_error(json.dumps(body), body=body, response=response)
+
+
+def error_body(kind: str, message: str, code: str | None = None) -> dict:
+    error = {"type": kind, "message": message} | ({"details": {"error_code": code}} if code else {})
+    return {"type": "error", "error": error}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (
+            400,
+            error_body("invalid_request_error", "Your credit balance is too low to access"),
+            llm.LOW_CREDIT,
+        ),
+        (400, error_body("invalid_request_error", "messages: Field required"), llm.API),
+        (402, error_body("billing_error", "payment required"), llm.LOW_CREDIT),
+        (429, error_body("rate_limit_error", "limit", "enforced_spend_limit_reached"), llm.SPEND_LIMIT),
+        (429, error_body("rate_limit_error", "slow down"), llm.RATE_LIMIT),
+        (529, error_body("overloaded_error", "Overloaded"), llm.OVERLOADED),
+        (500, error_body("api_error", "boom"), llm.API),
+    ],
+)
+def test_classify_status_errors(status, body, kind):
+    assert llm.classify_anthropic(status_error(status, body)).kind == kind
+
+
+def test_classify_timeout_and_connection():
+    request = httpx2.Request("POST", "http://127.0.0.1/v1/messages")
+    assert llm.classify_anthropic(anthropic.APITimeoutError(request)).kind == llm.TIMEOUT
+    assert llm.classify_anthropic(anthropic.APIConnectionError(request=request)).kind == llm.CONNECTION
+
+
+class FakeOpenAI:
+    """Just enough of the Responses API: POST /v1/responses -> a completed text answer."""
+
+    def __init__(self, status: int = 200):
+        self.status, self.bodies = status, []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                fake.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                body = fake.answer() if fake.status == 200 else {"error": {"message": "quota", "type": "x"}}
+                data = json.dumps(body).encode()
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def answer(self) -> dict:
+        text = {"type": "output_text", "text": "One.\nTwo.\nThree.", "annotations": []}
+        message = {
+            "type": "message",
+            "id": "msg_1",
+            "role": "assistant",
+            "status": "completed",
+            "content": [text],
+        }
+        return {
+            "id": "resp_1",
+            "object": "response",
+            "created_at": 0,
+            "model": "gpt-4o-mini",
+            "status": "completed",
+        } | {"output": [message]}
+
+
+@pytest.fixture
+def openai_fake(settings):
+    fake = FakeOpenAI()
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "sk-test-fake", fake.url
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def test_summarize_returns_the_models_text(openai_fake, settings):
+    assert llm.summarize("facts", instructions="three lines") == "One.\nTwo.\nThree."
+    assert openai_fake.bodies[0]["model"] == settings.OPENAI_REPORT_MODEL
+    assert openai_fake.bodies[0]["input"] == "facts"
+
+
+def test_summarize_raises_llm_error_for_the_caller_to_fall_back(openai_fake, settings):
+    openai_fake.status = 429
+    with pytest.raises(llm.LLMError) as failure:
+        llm.summarize("facts", instructions="x")
+    assert failure.value.kind == llm.API and len(openai_fake.bodies) == 1  # no SDK retries
+    settings.OPENAI_API_KEY = ""
+    with pytest.raises(llm.LLMError):
+        llm.summarize("facts", instructions="x")
