@@ -1,4 +1,5 @@
-"""The only module that speaks HTTP to Upbit (quotation API: candles, markets, ticker, orderbook).
+"""The only module that speaks HTTP to Upbit (quotation API: candles, markets, ticker, orderbook;
+the exchange API in `upbit_private.py` subclasses this client and sends through its transport).
 
 Every request waits for the shared Redis rate limiter, never carries an `Origin` header (browser
 traffic gets 1 request per 10 s), has explicit timeouts, and ends as parsed JSON or one of the

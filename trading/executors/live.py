@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 
 from django.conf import settings
 from django.utils import timezone
@@ -62,8 +63,9 @@ class LiveExecutor(Executor):
 
     @classmethod
     def from_settings(cls) -> "LiveExecutor":
+        client = shared_client(settings.UPBIT_BASE_URL, settings.UPBIT_ACCESS_KEY, settings.UPBIT_SECRET_KEY)
         return cls(
-            UpbitExchangeClient.from_settings(),
+            client,
             poll_timeout=settings.UPBIT_ORDER_POLL_TIMEOUT_SECONDS,
             poll_interval=settings.UPBIT_ORDER_POLL_INTERVAL_SECONDS,
         )
@@ -168,6 +170,12 @@ class LiveExecutor(Executor):
             if time.monotonic() >= deadline:
                 return None
             self.sleep(self.poll_interval)
+
+
+@lru_cache(maxsize=4)
+def shared_client(base_url: str, access_key: str, secret_key: str) -> UpbitExchangeClient:
+    """One exchange client (and its connection pool) per process, not a new one every cycle."""
+    return UpbitExchangeClient(base_url, access_key=access_key, secret_key=secret_key)
 
 
 def order_amount(budget: Decimal) -> Decimal:

@@ -39,10 +39,12 @@ def make_client(exchange: FakeExchange, **options) -> UpbitExchangeClient:
 
 
 @pytest.fixture(name="executor")
-def executor_fixture(exchange) -> LiveExecutor:
+def executor_fixture(exchange):
     """A live executor whose books start equal to the exchange (1,000,000 KRW, nothing held)."""
     Account.objects.update_or_create(name="live", defaults={"balance": INITIAL_KRW})
-    return LiveExecutor(make_client(exchange), poll_timeout=2, poll_interval=0.01)
+    executor = LiveExecutor(make_client(exchange), poll_timeout=2, poll_interval=0.01)
+    yield executor
+    executor.client.close()
 
 
 def buy_order(krw="100000", coid="KRW-BTC-20300106T0300-BUY") -> BuyOrder:
