@@ -35,4 +35,7 @@ class TuningSuggestion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.regime} {self.parameter} {self.current_value:g} -> {self.proposed_value:g}"
+        from .suggestions import show
+
+        change = f"{show(self.parameter, self.current_value)} -> {show(self.parameter, self.proposed_value)}"
+        return f"{self.regime} {self.parameter} {change}"

@@ -56,7 +56,16 @@ class Suggestion:
 
     @property
     def text(self) -> str:
-        return f"{self.regime} {self.parameter} {self.current:g} -> {self.proposed:g}: {self.reason}"
+        change = f"{show(self.parameter, self.current)} -> {show(self.parameter, self.proposed)}"
+        return f"{self.regime} {self.parameter} {change}: {self.reason}"
+
+
+def show(parameter: str, value: float) -> str:
+    """2.0 for a percentage (reads as a setting), 24 for hours."""
+    if not parameter.endswith("_pct"):
+        return f"{value:g}"
+    text = f"{value:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 @dataclass(frozen=True)
