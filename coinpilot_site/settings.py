@@ -73,6 +73,8 @@ WSGI_APPLICATION = "coinpilot_site.wsgi.application"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)  # per username and per client address
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 
 TEMPLATES = [
     {
@@ -207,6 +209,10 @@ OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=20.0)
 # written on this second connection to the same database (SQLite has one writer at a time).
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["agents_log"] = dict(DATABASES["default"])
+
+# --- Analytics (SPEC 9) ------------------------------------------------------------------------
+ANALYTICS_WEEKLY_DAYS = env.int("ANALYTICS_WEEKLY_DAYS", default=7)  # days the weekly exit report covers
+ANALYTICS_MIN_SAMPLE = env.int("ANALYTICS_MIN_SAMPLE", default=10)  # fewer SELLs: suggestions withheld
 
 # --- Notifications ----------------------------------------------------------------------------
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")

@@ -5,6 +5,10 @@ from django.urls import include, path
 from trading import views as trading_views
 
 from . import pages, views
+from .login_guard import GuardedAdminAuthenticationForm, GuardedLoginView
+
+admin.site.login_form = GuardedAdminAuthenticationForm
+admin.site.site_header = "CoinPilot administration"
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -15,7 +19,7 @@ urlpatterns = [
     path("system/", views.system_page, name="system"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", GuardedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),

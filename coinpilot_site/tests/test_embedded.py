@@ -88,3 +88,22 @@ def test_one_command_runs_web_worker_and_scheduler_and_ctrl_c_stops_them(embedde
     assert code == 0, (tmp_path / "embedded.log").read_text()[-2000:]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{base}/healthz")
+
+
+def test_embedded_redis_keeps_the_connection_after_an_error_reply():
+    from coinpilot_site.embedded_redis import serve
+
+    server = serve(free_port())
+    try:
+        pool = redis.ConnectionPool(host="127.0.0.1", port=server.server_address[1], max_connections=1)
+        client = redis.Redis(connection_pool=pool)
+        with pytest.raises(redis.exceptions.NoScriptError):
+            client.evalsha("0" * 40, 0)
+        with pytest.raises(redis.exceptions.ResponseError):
+            client.execute_command("INFO", "server")  # rq probes this; fakeredis lacks it
+        assert client.ping() is True  # the same (only) connection still works
+        lock = client.lock("demo", timeout=5)  # redis-py locks load Lua scripts after NOSCRIPT
+        assert lock.acquire(blocking=False) and lock.release() is None
+    finally:
+        server.shutdown()
+        server.server_close()

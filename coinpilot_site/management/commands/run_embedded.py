@@ -5,7 +5,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -55,14 +54,12 @@ class Command(BaseCommand):
             self._stop(children)
 
     def _start_embedded_redis(self, port: int) -> str:
-        from fakeredis import TcpFakeServer
+        from coinpilot_site.embedded_redis import serve
 
         try:
-            server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+            serve(port)
         except OSError as exc:
             raise CommandError(f"cannot serve embedded Redis on 127.0.0.1:{port}: {exc}") from exc
-        server.daemon_threads = True  # open client connections must not keep us alive on exit
-        threading.Thread(target=server.serve_forever, daemon=True, name="fakeredis").start()
         self.stdout.write(f"embedded Redis (fakeredis) on 127.0.0.1:{port}")
         return f"redis://127.0.0.1:{port}/0"
 
