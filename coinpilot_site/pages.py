@@ -1,4 +1,4 @@
-"""Pages that compose several apps: the Overview."""
+"""Pages that compose several apps: the Overview and the Market chart."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -6,7 +6,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from agents import gate
+from trading.config import load_strategy
 from trading.dashboard import account_overview, equity_curve
+
+from . import market_chart
 
 
 def overview(request: HttpRequest) -> HttpResponse:
@@ -59,3 +62,20 @@ def _live_payload(data: dict) -> dict:
         ],
         "statuses": data["statuses"],
     }
+
+
+def market(request: HttpRequest) -> HttpResponse:
+    """Candles with MA20 / Bollinger Bands, volume, RSI, regime shading and trade markers."""
+    symbols = list(load_strategy().symbols)
+    req, problems = market_chart.parse_request(request.GET, symbols, timezone.now())
+    return render(
+        request,
+        "coinpilot_site/market.html",
+        {
+            "chart": market_chart.chart_data(req),
+            "symbols": symbols,
+            "ranges": list(market_chart.RANGES),
+            "req": req,
+            "problems": problems,
+        },
+    )

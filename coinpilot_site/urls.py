@@ -13,6 +13,7 @@ admin.site.site_header = "CoinPilot administration"
 urlpatterns = [
     path("", pages.overview, name="overview"),
     path("api/overview", pages.overview_json, name="overview-json"),
+    path("market/", pages.market, name="market"),
     path("risk/", trading_views.risk_page, name="risk"),
     path("history/", trading_views.history_page, name="history"),
     path("history.csv", trading_views.history_csv, name="history-csv"),

@@ -1,0 +1,170 @@
+"""Data for the Market page: candles aggregated server-side, indicators, regimes and trade markers.
+
+A range is shown in the smallest bar size that keeps it under MAX_BARS points, aggregated by the
+database (PostgreSQL: one GROUP BY over the range; SQLite: pandas over the range's minutes), so a
+year of 1-minute candles never reaches the browser.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+from django.utils import timezone
+
+from market import indicators as ind
+from market.candles import load_frames
+from market.models import Candle, RegimeHistory
+from trading.models import Trade
+
+MAX_BARS = 5000
+RANGES = {
+    "6h": timedelta(hours=6),
+    "1d": timedelta(days=1),
+    "3d": timedelta(days=3),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "1y": timedelta(days=365),
+}
+BAR_SIZES = [("1m", 1), ("5m", 5), ("15m", 15), ("1h", 60), ("4h", 240), ("1d", 1440)]
+
+# Only the table name and placeholders are formatted in. `date_bin` keeps bars aligned to UTC.
+PG_BUCKETS = (
+    "SELECT EXTRACT(EPOCH FROM date_bin(%s::interval, \"timestamp\", TIMESTAMPTZ '2000-01-01'))"
+    "::bigint AS b, "
+    '(array_agg(open ORDER BY "timestamp"))[1]::float8, max(high)::float8, min(low)::float8, '
+    '(array_agg(close ORDER BY "timestamp" DESC))[1]::float8, sum(volume)::float8 '
+    'FROM {table} WHERE symbol = %s AND interval = %s AND "timestamp" >= %s AND "timestamp" < %s '
+    "GROUP BY b ORDER BY b"
+)
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    symbol: str
+    range_key: str
+    end: datetime
+
+    @property
+    def start(self) -> datetime:
+        return self.end - RANGES[self.range_key]
+
+    @property
+    def bar(self) -> tuple[str, int]:
+        minutes = RANGES[self.range_key] / timedelta(minutes=1)
+        return next((name, m) for name, m in BAR_SIZES if minutes / m <= MAX_BARS)
+
+
+def parse_request(params, symbols: list[str], now: datetime) -> tuple[ChartRequest, list[str]]:
+    """Symbol and range from the query string; unknown values fall back with a message."""
+    problems = []
+    symbol = params.get("symbol") or (symbols[0] if symbols else "KRW-BTC")
+    if symbol not in symbols:
+        problems.append(f"unknown symbol {symbol!r}; showing {symbols[0] if symbols else 'KRW-BTC'}")
+        symbol = symbols[0] if symbols else "KRW-BTC"
+    range_key = params.get("range", "1d")
+    if range_key not in RANGES:
+        problems.append(f"unknown range {range_key!r}; showing 1d")
+        range_key = "1d"
+    return ChartRequest(symbol, range_key, now), problems
+
+
+def candles(req: ChartRequest) -> pd.DataFrame:
+    """OHLCV bars of the request's bar size (UTC index), at most MAX_BARS."""
+    name, minutes = req.bar
+    if connection.vendor == "postgresql" and minutes > 1:
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(
+                PG_BUCKETS.format(table=Candle._meta.db_table),
+                [f"{minutes} minutes", req.symbol, "1m", adapt(req.start), adapt(req.end)],
+            )
+            rows = cursor.fetchall()
+        frame = pd.DataFrame(rows, columns=["t", "open", "high", "low", "close", "volume"])
+        frame.index = pd.to_datetime(frame.pop("t"), unit="s", utc=True)
+        return frame
+    frame = load_frames([req.symbol], start=req.start, end=req.end)[req.symbol]
+    if minutes == 1 or frame.empty:
+        return frame[["open", "high", "low", "close", "volume"]]
+    agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    return frame.resample(f"{minutes}min", origin="epoch").agg(agg).dropna(subset=["open"])
+
+
+def chart_data(req: ChartRequest) -> dict:
+    """Everything the page's script draws, as built-in JSON types (times in KST)."""
+    bars = candles(req)
+    close = bars["close"].to_numpy(dtype=np.float64)
+    upper, middle, lower = ind.bollinger(close) if len(close) else (close, close, close)
+    kst = [t.strftime("%Y-%m-%d %H:%M") for t in bars.index.tz_convert("Asia/Seoul")]
+    return {
+        "symbol": req.symbol,
+        "range": req.range_key,
+        "bar": req.bar[0],
+        "points": len(bars),
+        "t": kst,
+        "open": _list(bars["open"]),
+        "high": _list(bars["high"]),
+        "low": _list(bars["low"]),
+        "close": _list(bars["close"]),
+        "volume": _list(bars["volume"]),
+        "ma20": _list(middle),
+        "bb_upper": _list(upper),
+        "bb_lower": _list(lower),
+        "rsi14": _list(ind.rsi(close, 14)) if len(close) else [],
+        "regimes": regime_spans(req),
+        "trades": trade_markers(req),
+    }
+
+
+def regime_spans(req: ChartRequest) -> list[dict]:
+    """Consecutive runs of the same regime in the range (from RegimeHistory), for shading."""
+    before = (
+        RegimeHistory.objects.filter(coin_symbol=req.symbol, created_at__lt=req.start)
+        .order_by("-created_at")
+        .values_list("created_at", "regime")
+        .first()
+    )
+    rows = list(
+        RegimeHistory.objects.filter(
+            coin_symbol=req.symbol, created_at__gte=req.start, created_at__lt=req.end
+        )
+        .order_by("created_at")
+        .values_list("created_at", "regime")
+    )
+    if before:
+        rows.insert(0, (req.start, before[1]))
+    spans = []
+    for at, regime in rows:
+        if spans and spans[-1]["regime"] == regime:
+            continue
+        if spans:
+            spans[-1]["end"] = _kst(at)
+        spans.append({"regime": regime, "start": _kst(max(at, req.start)), "end": _kst(req.end)})
+    return spans
+
+
+def trade_markers(req: ChartRequest) -> list[dict]:
+    trades = Trade.objects.filter(
+        symbol=req.symbol, status="FILLED", executed_at__gte=req.start, executed_at__lt=req.end
+    ).order_by("executed_at")
+    return [
+        {
+            "t": _kst(t.executed_at),
+            "price": float(t.price),
+            "side": t.side,
+            "reason": t.exit_reason,
+            "pnl": t.signal_info.get("pnl"),
+        }
+        for t in trades[:MAX_BARS]
+    ]
+
+
+def _kst(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _list(values) -> list:
+    array = np.asarray(values, dtype=np.float64)
+    return [None if np.isnan(v) else round(float(v), 8) for v in array]

@@ -1,0 +1,93 @@
+"""The Market page: bar size by range, aggregation (database = pandas), markers, regimes, bad input."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from django.contrib.auth import get_user_model
+
+from bench.synthetic import synthetic_frame
+from coinpilot_site import market_chart
+from market.candles import CandleRow, store_candles
+from market.models import RegimeHistory
+from trading.models import Trade
+
+pytestmark = pytest.mark.django_db
+END = datetime(2030, 1, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def three_days():
+    frame = synthetic_frame(3 * 1440, seed=3, start=(END - timedelta(days=3)).isoformat())
+    store_candles(
+        [
+            CandleRow(
+                "KRW-BTC",
+                "1m",
+                r.timestamp.to_pydatetime(),
+                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
+                None,
+            )
+            for r in frame.itertuples(index=False)
+        ]
+    )
+    return frame.set_index("timestamp")
+
+
+@pytest.mark.parametrize(
+    ("range_key", "bar"), [("6h", "1m"), ("3d", "1m"), ("7d", "5m"), ("90d", "1h"), ("1y", "4h")]
+)
+def test_the_bar_size_keeps_every_range_under_5000_points(range_key, bar):
+    req = market_chart.ChartRequest("KRW-BTC", range_key, END)
+    assert req.bar[0] == bar
+    assert market_chart.RANGES[range_key] / timedelta(minutes=req.bar[1]) <= market_chart.MAX_BARS
+
+
+def test_7d_bars_are_the_5_minute_aggregates_of_the_stored_minutes(three_days):
+    bars = market_chart.candles(market_chart.ChartRequest("KRW-BTC", "7d", END))
+    expected = (
+        three_days.round(2)
+        .resample("5min", origin="epoch")
+        .agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+    )
+    assert len(bars) == len(expected) == 864
+    pd.testing.assert_frame_equal(
+        bars.reset_index(drop=True),
+        expected.reset_index(drop=True),
+        check_exact=False,
+        rtol=1e-9,
+        check_index_type=False,
+    )
+
+
+def test_chart_data_has_indicators_markers_and_regime_spans(three_days):
+    Trade.objects.create(
+        symbol="KRW-BTC",
+        side="BUY",
+        price=Decimal("50000000"),
+        quantity=1,
+        status="FILLED",
+        client_order_id="m1",
+        executed_at=END - timedelta(hours=2),
+    )
+    for hours, regime in ((80, "BEAR"), (30, "SIDEWAYS"), (20, "SIDEWAYS"), (5, "BULL")):
+        row = RegimeHistory.objects.create(coin_symbol="KRW-BTC", regime=regime)
+        RegimeHistory.objects.filter(pk=row.pk).update(created_at=END - timedelta(hours=hours))
+    data = market_chart.chart_data(market_chart.ChartRequest("KRW-BTC", "1d", END))
+    assert data["points"] == 1440 and data["bar"] == "1m" and len(data["rsi14"]) == 1440
+    assert data["ma20"][:19] == [None] * 19 and data["ma20"][19] is not None
+    assert [s["regime"] for s in data["regimes"]] == ["SIDEWAYS", "BULL"]  # BEAR ended before the range
+    assert data["regimes"][0]["start"] == "2030-01-09 09:00"  # the range start, in KST
+    assert data["trades"] == [
+        {"t": "2030-01-10 07:00", "price": 50000000.0, "side": "BUY", "reason": "", "pnl": None}
+    ]
+
+
+def test_page_renders_and_reports_unknown_input(client, three_days):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    page = client.get("/market/?symbol=KRW-NOPE&range=2w").content.decode()
+    assert (
+        "unknown symbol &#x27;KRW-NOPE&#x27;" in page and "unknown range &#x27;2w&#x27;; showing 1d" in page
+    )
+    assert 'id="chart-data"' in page

@@ -1,0 +1,39 @@
+// Market: candlesticks + MA20/Bollinger, volume, RSI(14), regime shading, BUY/SELL markers.
+(function () {
+  "use strict";
+  const d = JSON.parse(document.getElementById("chart-data").textContent);
+  const el = document.getElementById("market-chart");
+  if (!el || !window.Plotly || !d.points) return;
+
+  const line = (y, name, color, dash) => ({x: d.t, y, name, type: "scatter", mode: "lines", line: {color, width: 1, dash}, yaxis: "y"});
+  const buys = d.trades.filter((t) => t.side === "BUY");
+  const sells = d.trades.filter((t) => t.side === "SELL");
+  const traces = [
+    {x: d.t, open: d.open, high: d.high, low: d.low, close: d.close, type: "candlestick", name: d.symbol, yaxis: "y",
+     increasing: {line: {color: "#3fb950"}}, decreasing: {line: {color: "#f85149"}}},
+    line(d.ma20, "MA20", "#d29922"),
+    line(d.bb_upper, "BB upper", "#8a96a3", "dot"),
+    line(d.bb_lower, "BB lower", "#8a96a3", "dot"),
+    {x: buys.map((t) => t.t), y: buys.map((t) => t.price), name: "BUY", type: "scatter", mode: "markers", yaxis: "y",
+     marker: {symbol: "triangle-up", size: 11, color: "#58a6ff"}},
+    {x: sells.map((t) => t.t), y: sells.map((t) => t.price), name: "SELL", type: "scatter", mode: "markers", yaxis: "y",
+     text: sells.map((t) => t.reason + (t.pnl ? " " + Math.round(t.pnl).toLocaleString("en-US") + " KRW" : "")),
+     marker: {symbol: "triangle-down", size: 11, color: "#e3b341"}},
+    {x: d.t, y: d.volume, name: "volume", type: "bar", yaxis: "y2", marker: {color: "#3a4552"}},
+    {x: d.t, y: d.rsi14, name: "RSI(14)", type: "scatter", mode: "lines", yaxis: "y3", line: {color: "#a371f7", width: 1}},
+  ];
+  const colors = {BULL: "rgba(63,185,80,0.10)", SIDEWAYS: "rgba(210,153,34,0.08)", BEAR: "rgba(248,81,73,0.10)", UNKNOWN: "rgba(0,0,0,0)"};
+  const shapes = d.regimes.map((r) => ({type: "rect", xref: "x", yref: "paper", x0: r.start, x1: r.end, y0: 0.3, y1: 1,
+                                        fillcolor: colors[r.regime], line: {width: 0}, layer: "below"}));
+  shapes.push({type: "line", xref: "paper", yref: "y3", x0: 0, x1: 1, y0: 70, y1: 70, line: {color: "#8a96a3", dash: "dot", width: 1}});
+  shapes.push({type: "line", xref: "paper", yref: "y3", x0: 0, x1: 1, y0: 30, y1: 30, line: {color: "#8a96a3", dash: "dot", width: 1}});
+  const grid = "#253040";
+  Plotly.newPlot(el, traces, {
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {color: "#e6e9ee"}, shapes,
+    margin: {t: 10, r: 10, b: 40, l: 80}, showlegend: true, legend: {orientation: "h", y: 1.04},
+    xaxis: {rangeslider: {visible: false}, gridcolor: grid},
+    yaxis: {domain: [0.3, 1], gridcolor: grid, title: "KRW"},
+    yaxis2: {domain: [0.16, 0.28], gridcolor: grid, title: "vol"},
+    yaxis3: {domain: [0, 0.14], gridcolor: grid, range: [0, 100], title: "RSI"},
+  }, {displayModeBar: false, responsive: true});
+})();
