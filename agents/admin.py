@@ -5,5 +5,24 @@ from .models import AgentDecision
 
 @admin.register(AgentDecision)
 class AgentDecisionAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "symbol", "decision", "regime", "confidence", "model_used"]
-    list_filter = ["decision", "regime"]
+    list_display = [
+        "created_at",
+        "symbol",
+        "decision",
+        "analyst_decision",
+        "guardian_decision",
+        "regime",
+        "confidence",
+        "skip_reason",
+        "latency_ms",
+        "model_used",
+    ]
+    list_filter = ["decision", "regime", "skip_reason", "model_used"]
+    search_fields = ["symbol", "reasoning", "error"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the decision log is evidence: read-only
+
+    def has_add_permission(self, request) -> bool:
+        return False

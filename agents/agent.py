@@ -21,8 +21,31 @@ log = logging.getLogger(__name__)
 
 
 def review(request: GateRequest) -> GateVerdict:
-    """Approve or veto `request`; never raises for an LLM failure (that is a logged REJECT)."""
+    """Approve or veto `request`; any failure is a logged REJECT, never an exception."""
     started = time.monotonic()
+    try:
+        return _review(request, started)
+    except Exception as exc:  # Redis or the database failed around the agent: still a veto
+        log.exception("AI review of %s failed", request.symbol)
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        try:
+            row = decisions.record(
+                symbol=request.symbol,
+                decision=AgentDecision.Decision.REJECTED,
+                reasoning="AI error (internal)",
+                error=error,
+                price_at_decision=request.price,
+                regime=request.regime,
+                latency_ms=_ms(started),
+            )
+        except Exception:
+            log.exception("could not log the failed AI review of %s", request.symbol)
+            row = None
+        REQUESTS.labels("error").inc()
+        return GateVerdict(False, f"AI: rejected: internal error: {error}"[:500], row and row.pk)
+
+
+def _review(request: GateRequest, started: float) -> GateVerdict:
     now = timezone.now()
     ctx = load_context(request.symbol, context_end(request.candles, now))
     CONTEXT_CANDLES.labels(request.regime or "UNKNOWN").observe(len(ctx.hourly))

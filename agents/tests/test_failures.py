@@ -118,3 +118,19 @@ def test_a_day_old_spend_does_not_count_against_today(fake, bars, settings, froz
 
     usage = day_usage(make_request().candles.index[-1].to_pydatetime() + timedelta(minutes=1))
     assert usage["cost_usd"] == Decimal(0) and usage["budget_usd"] == Decimal("0.004")
+
+
+def test_a_redis_failure_around_the_agent_is_a_logged_reject(fake, bars, monkeypatch):
+    def broken(symbol):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(guardrails, "blocked", broken)
+    verdict = review(make_request())
+    assert not verdict.approved and "redis is down" in verdict.reason
+    row = AgentDecision.objects.get(pk=verdict.decision_id)
+    assert (row.decision, row.reasoning, row.error) == (
+        "REJECTED",
+        "AI error (internal)",
+        "ConnectionError: redis is down",
+    )
+    assert fake.requests == []
