@@ -102,6 +102,7 @@ def _update_guardrails(symbol: str, outcome: Outcome) -> None:
     if outcome.decision == APPROVED:
         guardrails.record_approval(symbol)
         return
+    # An invalid answer is still an answer (the provider works); only outages feed the streak.
     failed = outcome.error_kind not in ("", "invalid_output")
     guardrails.record_rejection(symbol, error=failed)
     if outcome.error_kind in llm.BLOCKING_KINDS:

@@ -130,3 +130,12 @@ def test_invalid_guardian_output_is_a_reject(fake, bars):
     assert not review(make_request()).approved
     row = only_decision()
     assert row.analyst_decision == "CONFIRM" and row.error.startswith("invalid guardian output:")
+
+
+def test_a_bear_prompt_carries_the_regime_description_and_bear_features(fake, bars):
+    review(make_request(regime="BEAR"))
+    prompt = fake.requests[0].body["messages"][0]["content"]
+    assert "Regime: BEAR (downtrend" in prompt and "BEAR features: " in prompt
+    assert '"change_6h_pct"' in prompt and "Rule signal: RSI(7) recovered" in prompt
+    assert '"rsi14": 38.5' in prompt
+    assert "Analyst: CONFIRM with confidence 82" in fake.requests[1].body["messages"][0]["content"]
