@@ -121,3 +121,35 @@ def write_html(result, path: str) -> None:
     html = fig.to_html(include_plotlyjs=True, full_html=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(html.replace("</body>", summary + "</body>"))
+
+
+def report_data(result) -> dict:
+    """The report as built-in types for the Backtest page: statistics, the text report, thinned
+    series for price / equity / drawdown (KST), and the trade list."""
+    first, bars = result.first, result.bars
+    idx = _thin(len(result.equity))
+    return {
+        "symbol": result.symbol,
+        "strategy_version": result.strategy_version,
+        "risk_version": result.risk_version,
+        "stats": result.stats,
+        "text": format_text(result),
+        "t": [kst(int(t)) for t in bars.ts[first:][idx]],
+        "close": [float(x) for x in bars.close[first:][idx]],
+        "equity": [float(x) for x in result.equity[idx]],
+        "drawdown": [float(x) for x in drawdown_series(result.equity)[idx]],
+        "trades": [
+            {
+                "entry_at": kst(t.entry_at),
+                "entry_price": float(t.entry_price),
+                "quantity": float(t.quantity),
+                "exit_at": kst(t.exit_at) if t.exit_at else None,
+                "exit_price": float(t.exit_price) if t.exit_price is not None else None,
+                "exit_reason": t.exit_reason,
+                "regime": t.regime,
+                "pnl": float(t.pnl),
+                "pnl_pct": t.pnl_pct,
+            }
+            for t in result.trades
+        ],
+    }

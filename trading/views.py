@@ -1,18 +1,21 @@
-"""Trading pages: Risk and History (with a streamed CSV export)."""
+"""Trading pages: Risk, History (with a streamed CSV export) and Backtest."""
 
 import csv
 from datetime import date, datetime, time, timedelta
 
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 from market.models import Regime
 
+from . import backtest_runs
+from .config import load_strategy
 from .dashboard import audit_log, risk_overview
-from .models import ExitReason, RiskAudit, Side, Trade
+from .models import ExitReason, RiskAudit, Side, StrategyConfig, Trade
 
 PAGE_SIZE = 50
 
@@ -144,3 +147,40 @@ def _query(request: HttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def backtest_page(request: HttpRequest) -> HttpResponse:
+    """The form (POST starts a background run and redirects to it) and the recent runs."""
+    errors, form = [], backtest_runs.default_form(timezone.now())
+    if request.method == "POST":
+        form = request.POST
+        req, errors = backtest_runs.parse_form(request.POST)
+        if req is not None:
+            return redirect("backtest-run", run_id=backtest_runs.start_run(req))
+    return render(
+        request,
+        "trading/backtest.html",
+        {
+            "form": form,
+            "errors": errors,
+            "runs": backtest_runs.recent_runs(),
+            "symbols": load_strategy().symbols,
+            "versions": StrategyConfig.objects.values_list("version", flat=True),
+        },
+        status=400 if errors else 200,
+    )
+
+
+def backtest_run(request: HttpRequest, run_id: str) -> HttpResponse:
+    status = backtest_runs.run_status(run_id)
+    if status is None:
+        raise Http404("no such backtest run (runs are kept for a day)")
+    return render(request, "trading/backtest_run.html", {"run": status})
+
+
+@never_cache
+def backtest_run_json(request: HttpRequest, run_id: str) -> JsonResponse:
+    status = backtest_runs.run_status(run_id)
+    if status is None:
+        return JsonResponse({"error": "no such backtest run"}, status=404)
+    return JsonResponse(status)

@@ -1,0 +1,59 @@
+// Backtest run: poll the job until it finishes, then draw price + fills, equity and drawdown.
+(function () {
+  "use strict";
+  const url = document.currentScript.dataset.url;
+  const fmt = (v, digits) => (v === null || v === undefined) ? "n/a" : Number(v).toLocaleString("en-US", {maximumFractionDigits: digits});
+
+  function stat(label, value) {
+    const card = document.createElement("div");
+    card.className = "card";
+    const h = document.createElement("h2");
+    h.textContent = label;
+    const v = document.createElement("div");
+    v.className = "kpi";
+    v.textContent = value;
+    card.append(h, v);
+    return card;
+  }
+
+  function draw(r) {
+    const s = r.stats;
+    document.getElementById("stats").replaceChildren(
+      stat("Total return", fmt(s.total_return_pct, 2) + " %"), stat("Win rate", fmt(s.win_rate_pct, 1) + " %"),
+      stat("Max drawdown", fmt(s.max_drawdown_pct, 2) + " %"), stat("Sharpe", fmt(s.sharpe, 2)),
+      stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0)));
+    document.getElementById("report-text").textContent = r.text;
+    const entries = r.trades, exits = r.trades.filter((t) => t.exit_at);
+    const grid = "#253040";
+    Plotly.newPlot("backtest-chart", [
+      {x: r.t, y: r.close, name: "close", type: "scatter", mode: "lines", line: {width: 1, color: "#8a96a3"}},
+      {x: entries.map((t) => t.entry_at), y: entries.map((t) => t.entry_price), name: "entry", mode: "markers", type: "scatter",
+       marker: {symbol: "triangle-up", size: 9, color: "#58a6ff"}},
+      {x: exits.map((t) => t.exit_at), y: exits.map((t) => t.exit_price), name: "exit", mode: "markers", type: "scatter",
+       text: exits.map((t) => t.exit_reason + " " + fmt(t.pnl, 0) + " KRW"), marker: {symbol: "triangle-down", size: 9, color: "#e3b341"}},
+      {x: r.t, y: r.equity, name: "equity (KRW)", type: "scatter", mode: "lines", yaxis: "y2", line: {color: "#3fb950"}},
+      {x: r.t, y: r.drawdown, name: "drawdown %", type: "scatter", mode: "lines", fill: "tozeroy", yaxis: "y3", line: {color: "#f85149"}},
+    ], {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {color: "#e6e9ee"}, margin: {t: 10, r: 10, b: 40, l: 80},
+        legend: {orientation: "h", y: 1.05}, xaxis: {gridcolor: grid},
+        yaxis: {domain: [0.45, 1], gridcolor: grid}, yaxis2: {domain: [0.2, 0.42], gridcolor: grid}, yaxis3: {domain: [0, 0.17], gridcolor: grid}},
+      {displayModeBar: false, responsive: true});
+    document.getElementById("report").hidden = false;
+  }
+
+  async function poll() {
+    const response = await fetch(url, {credentials: "same-origin"});
+    const run = await response.json();
+    document.getElementById("run-status").textContent = run.status || "unknown";
+    document.getElementById("run-stage").textContent = run.stage || "";
+    document.getElementById("run-bar").style.width = (run.pct || 0) + "%";
+    if (run.status === "finished") return draw(run.report);
+    if (run.status === "failed" || run.error) {
+      const error = document.getElementById("run-error");
+      error.textContent = run.error || "the run failed";
+      error.hidden = false;
+      return;
+    }
+    setTimeout(poll, 1000);
+  }
+  poll();
+})();

@@ -1,0 +1,88 @@
+"""The Backtest page: validation, a run as a background job with progress, the report."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from bench.synthetic import synthetic_frame
+from market.candles import CandleRow, store_candles
+from trading import backtest_runs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(client):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"symbol": "BTC", "from": "2030-01-01", "to": "2030-01-02"}, "not a KRW market like KRW-BTC"),
+        ({"symbol": "KRW-BTC", "from": "soon", "to": "2030-01-02"}, "'from' must be a date (YYYY-MM-DD)"),
+        ({"symbol": "KRW-BTC", "from": "2030-01-02", "to": "2030-01-01"}, "'to' must be after 'from'"),
+        ({"symbol": "KRW-BTC", "from": "2028-01-01", "to": "2030-01-01"}, "at most 400 days per run"),
+        (
+            {"symbol": "KRW-BTC", "from": "2030-01-01", "to": "2030-01-02", "config": "99"},
+            "version 99 does not exist",
+        ),
+    ],
+)
+def test_bad_requests_are_refused_with_a_reason(client, operator, form, message):
+    response = client.post("/backtest/", form)
+    assert response.status_code == 400
+    assert message in response.content.decode().replace("&#x27;", "'")
+
+
+def test_a_run_goes_through_a_worker_and_shows_its_report(client, operator, run_jobs):
+    end = timezone.now().replace(second=0, microsecond=0)
+    frame = synthetic_frame(3 * 1440, seed=5, start=(end - timedelta(days=3)).isoformat())
+    store_candles(
+        [
+            CandleRow(
+                "KRW-BTC",
+                "1m",
+                r.timestamp.to_pydatetime(),
+                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
+                None,
+            )
+            for r in frame.itertuples(index=False)
+        ]
+    )
+    today = timezone.localtime(end).date()
+    response = client.post(
+        "/backtest/",
+        {"symbol": "KRW-BTC", "from": str(today - timedelta(days=2)), "to": str(today + timedelta(days=1))},
+    )
+    assert response.status_code == 302
+    run_id = response["Location"].rstrip("/").split("/")[-1]
+    assert client.get(f"/backtest/{run_id}.json").json()["status"] == "queued"
+
+    run_jobs("default")
+
+    body = client.get(f"/backtest/{run_id}.json").json()
+    assert body["status"] == "finished" and body["pct"] == 100
+    report = body["report"]
+    assert report["symbol"] == "KRW-BTC" and report["stats"]["bars"] > 2000
+    assert "UNKNOWN" in report["text"] or "regime" in report["text"].lower()  # 3 days < 200 hours
+    assert len(report["t"]) == len(report["equity"]) <= 5000
+    assert "KRW-BTC" in client.get("/backtest/").content.decode()  # listed among the recent runs
+
+
+def test_a_run_without_candles_fails_with_a_clear_error(client, operator, run_jobs):
+    run_id = backtest_runs.start_run(
+        backtest_runs.parse_form({"symbol": "KRW-NONE", "from": "2030-01-01", "to": "2030-01-03"})[0]
+    )
+    with pytest.raises(ValueError):
+        backtest_runs.execute("KRW-NONE", "2030-01-01T00:00:00+09:00", "2030-01-03T00:00:00+09:00", None)
+    run_jobs("default")
+    assert "no candles stored for KRW-NONE" in client.get(f"/backtest/{run_id}.json").json()["error"]
+
+
+def test_unknown_runs_are_404(client, operator):
+    assert client.get("/backtest/nope.json").status_code == 404
+    assert client.get("/backtest/nope/").status_code == 404
