@@ -131,15 +131,19 @@ def due_windows(now: datetime) -> list[Window]:
 
 
 # Every window's bars in one statement: the windows travel as one JSON parameter (no limit on
-# bound variables), each probes the primary key (symbol, interval, timestamp) for 11 bars at most.
+# bound variables). On PostgreSQL each window takes two primary-key probes, the last bar at or
+# before the target and the first after it, reading one row each (no sort, no 11-row range);
+# on SQLite a range join returns the (at most 11) bars in the tolerance.
 BARS_SQL = {
     "postgresql": (
-        'SELECT w.k, c."timestamp", c.close '
+        'SELECT w.k, b."timestamp", b.close, a."timestamp", a.close '
         "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, s text, t timestamptz) "
-        'CROSS JOIN LATERAL (SELECT m."timestamp", m.close FROM {table} m WHERE m.symbol = w.s '
-        "AND m.interval = %s "
-        "AND m.\"timestamp\" BETWEEN w.t - interval '5 minutes' AND w.t + interval '5 minutes' "
-        'ORDER BY abs(extract(epoch FROM m."timestamp" - w.t)), m."timestamp" LIMIT 1) c'
+        'LEFT JOIN LATERAL (SELECT m."timestamp", m.close FROM {table} m WHERE m.symbol = w.s '
+        'AND m.interval = %s AND m."timestamp" <= w.t AND m."timestamp" >= w.t - %s '
+        'ORDER BY m."timestamp" DESC LIMIT 1) b ON true '
+        'LEFT JOIN LATERAL (SELECT m."timestamp", m.close FROM {table} m WHERE m.symbol = w.s '
+        'AND m.interval = %s AND m."timestamp" > w.t AND m."timestamp" <= w.t + %s '
+        'ORDER BY m."timestamp" LIMIT 1) a ON true'
     ),
     "sqlite": (
         'SELECT w.key, m."timestamp", m.close FROM json_each(%s) w JOIN {table} m '
@@ -158,18 +162,21 @@ def fetch_bars(windows: list[Window], interval: str = "1m") -> dict[int, list[tu
         param = json.dumps(
             [{"k": i, "s": w.symbol, "t": w.target.isoformat()} for i, w in enumerate(windows)]
         )
+        sql, params = BARS_SQL["postgresql"], [param, interval, TOLERANCE, interval, TOLERANCE]
     else:
         adapt = connection.ops.adapt_datetimefield_value  # SQLite compares the stored text form
         param = json.dumps(
             [[w.symbol, adapt(w.target - TOLERANCE), adapt(w.target + TOLERANCE)] for w in windows]
         )
-    sql = BARS_SQL["postgresql" if connection.vendor == "postgresql" else "sqlite"].format(table=table)
+        sql, params = BARS_SQL["sqlite"], [param, interval]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [param, interval])
+        cursor.execute(sql.format(table=table), params)
         rows = cursor.fetchall()
     bars: dict[int, list] = {}
-    for key, at, close in rows:
-        bars.setdefault(int(key), []).append((parse_timestamp(at), Decimal(str(close))))
+    for key, *found in rows:
+        for at, close in zip(found[::2], found[1::2], strict=True):
+            if at is not None:
+                bars.setdefault(int(key), []).append((parse_timestamp(at), Decimal(str(close))))
     return bars
 
 

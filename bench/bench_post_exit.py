@@ -1,0 +1,171 @@
+"""Issue 8: one post-exit tracker run over 10,000 SELLs with 5,000,000 candles stored (target <= 2 s).
+
+    .venv/bin/python bench/bench_post_exit.py [--runs 5] [--keep]
+
+Scratch PostgreSQL database cp_h8_bench (created, and dropped afterwards unless --keep). Loads
+100 symbols x 50,000 1m bars by COPY and 10,000 FILLED SELLs spread over the last 48 h, not
+timed. About 20,000 windows are then due at once (as after a long outage; a normal 10-minute
+run finds only the windows that came due since the last one). Each run clears post_exit_prices,
+runs VACUUM ANALYZE (what autovacuum does to an insert-only table), then times
+`track_post_exit_prices`: select the SELLs, one query for every due window's bars, one UPDATE.
+Prints the median and the best run.
+"""
+
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB = os.environ.get("BENCH_DB", "cp_h8_bench")
+os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
+os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/8"
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+os.environ.setdefault("COINPILOT_VAR_DIR", str(Path(tempfile.gettempdir()) / "coinpilot-bench-h8"))
+os.environ["COINPILOT_READ_DOTENV"] = "0"
+os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
+
+SYMBOLS = [f"KRW-B{n:03d}" for n in range(100)]
+BARS = 50_000  # per symbol: 5,000,000 in all
+SELLS = 10_000
+NOW = datetime(2026, 11, 21, 0, 0, 30, tzinfo=UTC)
+
+
+def admin_sql(*statements: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    conn.close()
+
+
+def setup_database(fresh: bool = True) -> None:
+    """A fresh scratch database with the schema, and Django set up on it."""
+    if fresh:
+        admin_sql(f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def drop_database() -> None:
+    from django.db import connections
+
+    connections.close_all()
+    admin_sql(f"DROP DATABASE IF EXISTS {DB}")
+
+
+class Lines:
+    """COPY text produced lazily (a file-like object for copy_expert)."""
+
+    def __init__(self, lines):
+        self.lines, self.pending = lines, ""
+
+    def read(self, size: int = -1) -> str:
+        chunks, length = [self.pending], len(self.pending)
+        for line in self.lines:
+            chunks.append(line)
+            length += len(line)
+            if 0 < size <= length:
+                break
+        text = "".join(chunks)
+        text, self.pending = (text[:size], text[size:]) if size > 0 else (text, "")
+        return text
+
+    readline = read
+
+
+def load_candles() -> None:
+    from django.db import connection
+
+    first = NOW.replace(second=0) - timedelta(minutes=BARS)
+
+    def lines():
+        for n, symbol in enumerate(SYMBOLS):
+            for i in range(BARS):
+                at = first + timedelta(minutes=i)
+                price = 100_000 + (i * 7919 + n) % 5000
+                yield f"{symbol}\t1m\t{at:%Y-%m-%d %H:%M:%S}+00\t{price}\t{price}\t{price}\t{price}\t1\t\\N\n"
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            "COPY market_data (symbol, interval, timestamp, open, high, low, close, volume, quote_volume) "
+            "FROM STDIN",
+            Lines(lines()),
+        )
+    print(f"loaded {len(SYMBOLS) * BARS:,} candles in {time.perf_counter() - started:.0f} s")
+
+
+def load_sells() -> None:
+    from decimal import Decimal
+
+    from trading.models import Trade
+
+    span = timedelta(hours=47) / SELLS
+    trades = [
+        Trade(
+            symbol=SYMBOLS[n % len(SYMBOLS)],
+            side="SELL",
+            price=Decimal(100_000 + n % 5000),
+            quantity=Decimal("0.01"),
+            fee=Decimal("0.5"),
+            status="FILLED",
+            regime=("BULL", "SIDEWAYS", "BEAR")[n % 3],
+            exit_reason=("TRAILING_STOP", "TAKE_PROFIT", "STOP_LOSS", "TIME_LIMIT")[n % 4],
+            signal_info={"entry_avg_price": "100000", "entry_fee": "0.5"},
+            client_order_id=f"bench-sell-{n}",
+            executed_at=NOW - timedelta(hours=1) - n * span,
+        )
+        for n in range(SELLS)
+    ]
+    Trade.objects.bulk_create(trades, batch_size=2000)
+
+
+def vacuum() -> None:
+    """What autovacuum does to an insert-only candle table (visibility map), done before timing."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE market_data")
+        cursor.execute("VACUUM ANALYZE trading_history")
+
+
+def main() -> None:
+    keep = "--keep" in sys.argv
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
+    setup_database()
+    try:
+        from analytics.post_exit import track_post_exit_prices
+        from trading.models import Trade
+
+        load_candles()
+        load_sells()
+        times = []
+        for _ in range(runs):
+            Trade.objects.update(post_exit_prices={})
+            vacuum()
+            started = time.perf_counter()
+            result = track_post_exit_prices(NOW)
+            times.append(time.perf_counter() - started)
+        times.sort()
+        print(f"{result.summary()} ({Trade.objects.count():,} SELLs stored)")
+        median, best = times[len(times) // 2], times[0]
+        print(f"track_post_exit_prices: median {median:.3f} s, best {best:.3f} s ({runs} runs)")
+    finally:
+        if not keep:
+            drop_database()
+
+
+if __name__ == "__main__":
+    main()
