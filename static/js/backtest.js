@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   const url = document.currentScript.dataset.url;
-  const fmt = (v, digits) => (v === null || v === undefined) ? "n/a" : Number(v).toLocaleString("en-US", {maximumFractionDigits: digits});
+  const fmt = (v, digits, suffix) => (v === null || v === undefined) ? "n/a"
+    : Number(v).toLocaleString("en-US", {maximumFractionDigits: digits}) + (suffix || "");
 
   function stat(label, value) {
     const card = document.createElement("div");
@@ -19,10 +20,11 @@
   function draw(r) {
     const s = r.stats;
     document.getElementById("stats").replaceChildren(
-      stat("Total return", fmt(s.total_return_pct, 2) + " %"), stat("Win rate", fmt(s.win_rate_pct, 1) + " %"),
-      stat("Max drawdown", fmt(s.max_drawdown_pct, 2) + " %"), stat("Sharpe", fmt(s.sharpe, 2)),
+      stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
+      stat("Max drawdown", fmt(s.max_drawdown_pct, 2, " %")), stat("Sharpe", fmt(s.sharpe, 2)),
       stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0)));
     document.getElementById("report-text").textContent = r.text;
+    document.getElementById("report").hidden = false;  // before plotting: plotly sizes to its container
     const entries = r.trades, exits = r.trades.filter((t) => t.exit_at);
     const grid = "#253040";
     Plotly.newPlot("backtest-chart", [
@@ -37,7 +39,6 @@
         legend: {orientation: "h", y: 1.05}, xaxis: {gridcolor: grid},
         yaxis: {domain: [0.45, 1], gridcolor: grid}, yaxis2: {domain: [0.2, 0.42], gridcolor: grid}, yaxis3: {domain: [0, 0.17], gridcolor: grid}},
       {displayModeBar: false, responsive: true});
-    document.getElementById("report").hidden = false;
   }
 
   async function poll() {
