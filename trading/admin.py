@@ -40,8 +40,19 @@ class PositionAdmin(admin.ModelAdmin):
 class TradingControlAdmin(admin.ModelAdmin):
     """The kill switch: saving goes through the same function as `manage.py killswitch`."""
 
-    list_display = ["__str__", "reason", "changed_by", "changed_at"]
-    fields = ["kill_switch", "reason"]
+    list_display = ["__str__", "reason", "reconcile_mismatch", "changed_by", "changed_at"]
+    fields = ["kill_switch", "reason", "reconcile_mismatch"]
+    readonly_fields = ["reconcile_mismatch"]  # set by reconciliation; cleared with the action below
+    actions = ["resume_after_reconciliation"]
+
+    @admin.action(description="Resume entries after a reconciliation mismatch (I fixed the cause)")
+    def resume_after_reconciliation(self, request, queryset) -> None:
+        from .reconcile import resume
+
+        resume(user=request.user)
+        self.message_user(
+            request, "reconciliation hold cleared; the next live cycle checks the balances again"
+        )
 
     def has_add_permission(self, request) -> bool:
         return not TradingControl.objects.exists()

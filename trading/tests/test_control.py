@@ -72,3 +72,14 @@ def test_admin_action_closes_selected_positions_as_manual(client, held_btc):
     )
     assert response.status_code == 302
     assert Trade.objects.get(side="SELL").exit_reason == "MANUAL"
+
+
+def test_admin_shows_a_reconciliation_hold_and_resumes_it(client):
+    client.force_login(get_user_model().objects.create_superuser("boss", password="x-long-password-1"))
+    TradingControl.objects.update_or_create(pk=1, defaults={"reconcile_mismatch": "KRW 1,000 off"})
+    assert "KRW 1,000 off" in client.get("/admin/trading/tradingcontrol/").content.decode()
+    client.post(
+        "/admin/trading/tradingcontrol/", {"action": "resume_after_reconciliation", "_selected_action": [1]}
+    )
+    assert TradingControl.current().reconcile_mismatch == ""
+    assert RiskAudit.objects.get().violation_type == "RECONCILE_RESUMED"
