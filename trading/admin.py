@@ -18,15 +18,28 @@ from .models import (
 )
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Money history is never edited by hand: it changes only through the booking functions."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Trade)
-class TradeAdmin(admin.ModelAdmin):
+class TradeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "symbol", "side", "price", "quantity", "fee", "status", "exit_reason"]
     list_filter = ["side", "status", "exit_reason", "regime", "symbol"]
     search_fields = ["symbol", "client_order_id"]
 
 
 @admin.register(Position)
-class PositionAdmin(admin.ModelAdmin):
+class PositionAdmin(ReadOnlyAdmin):
     list_display = ["symbol", "quantity", "avg_price", "regime", "high_water_mark", "opened_at"]
     actions = ["close_at_market"]
 
@@ -65,17 +78,17 @@ class TradingControlAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(ReadOnlyAdmin):
     list_display = ["name", "balance", "updated_at"]
 
 
 @admin.register(DailyRiskState)
-class DailyRiskStateAdmin(admin.ModelAdmin):
+class DailyRiskStateAdmin(ReadOnlyAdmin):
     list_display = ["date", "total_pnl", "trade_count", "consecutive_losses", "is_trading_halted"]
 
 
 @admin.register(RiskAudit)
-class RiskAuditAdmin(admin.ModelAdmin):
+class RiskAuditAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "violation_type", "symbol", "description"]
     list_filter = ["violation_type"]
 
