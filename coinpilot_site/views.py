@@ -1,14 +1,22 @@
 """Pages and endpoints of the operations layer: health, metrics, the System page."""
 
 import ipaddress
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+from agents.models import AgentDecision
+from agents.status import guardrail_state, scorecard
+from market.models import Regime, RegimeHistory
+from trading.config import load_strategy
 
 from . import system
 
@@ -57,12 +65,38 @@ def system_page(request: HttpRequest) -> HttpResponse:
         "database_error": system.check_database(),
         "redis_error": redis_error,
         "jobs": system.job_health(),
-        "notifications": system.notifications_summary(),
     }
-    if redis_error is None:  # without Redis there is no scheduler, worker or queue to show
+    if redis_error is None:  # without Redis there is no scheduler, worker, queue or guardrail to show
         context |= {
             "scheduler": system.scheduler_status(),
             "workers": system.workers(),
             "queues": system.queues(),
+            "ai": guardrail_state(list(load_strategy().symbols)),
         }
+    context |= ai_decisions_context(request) | {
+        "notifications": system.notifications_summary(),
+        "scorecard": scorecard(since=timezone.now() - timedelta(days=30)),
+        "regimes": RegimeHistory.objects.order_by("-created_at")[:20],
+    }
     return render(request, "coinpilot_site/system.html", context)
+
+
+def ai_decisions_context(request: HttpRequest) -> dict:
+    """The AI decision log, filtered by decision and regime, paginated."""
+    decisions = AgentDecision.objects.order_by("-created_at")
+    shown = {}
+    for name in ("decision", "regime"):
+        value = request.GET.get(name, "")
+        if value in dict(AgentDecision._meta.get_field(name).choices):
+            decisions = decisions.filter(**{name: value})
+            shown[name] = value
+    page = Paginator(decisions, 25).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "decisions": page,
+        "decision_filters": shown,
+        "query": params.urlencode(),
+        "decision_choices": AgentDecision.Decision.values,
+        "regime_choices": Regime.values,
+    }

@@ -132,3 +132,33 @@ def test_metrics_include_business_gauges_read_at_scrape_time(client):
     body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert "coinpilot_active_positions 1.0" in body
     assert "coinpilot_total_pnl 0.0" in body and "coinpilot_kill_switch 0.0" in body
+
+
+def test_system_page_shows_ai_usage_decisions_and_regimes(client, operator):
+    from agents.models import AgentDecision
+    from market.models import RegimeHistory
+
+    AgentDecision.objects.create(
+        symbol="KRW-ETH",
+        decision="REJECTED",
+        regime="BEAR",
+        analyst_decision="REJECT",
+        confidence=80,
+        reasoning="falling knife below the lower band",
+    )
+    AgentDecision.objects.create(
+        symbol="KRW-BTC",
+        decision="APPROVED",
+        regime="BULL",
+        analyst_decision="CONFIRM",
+        guardian_decision="SAFE",
+        confidence=77,
+        reasoning="clean bounce",
+    )
+    RegimeHistory.objects.create(coin_symbol="KRW-BTC", regime="BULL", diff_pct=3.2)
+    page = client.get("/system/").content.decode()
+    assert "AI: off (no key)" in page and "Calls today" in page
+    assert "falling knife below the lower band" in page and "clean bounce" in page
+    assert "Regime history" in page and "3.20" in page
+    only_rejected = client.get("/system/?decision=REJECTED").content.decode()
+    assert "falling knife" in only_rejected and "clean bounce" not in only_rejected
