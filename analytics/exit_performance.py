@@ -43,7 +43,7 @@ class GroupStats:
 
 def rose_early(exit_: Exit) -> bool | None:
     """Did the price rise >= 2 % within 24 h of the exit? None without any tracked window."""
-    changes = [exit_.post_pct(w) for w in WINDOWS if exit_.post_pct(w) is not None]
+    changes = [exit_.post_changes[w] for w in WINDOWS if w in exit_.post_changes]
     return max(changes) >= EARLY_RISE_PCT if changes else None
 
 
@@ -57,10 +57,9 @@ def _rate(hits: int, base: int) -> float | None:
 
 def group_stats(regime: str, reason: str, exits: list[Exit]) -> GroupStats:
     """The table row of one group of exits."""
-    post_24h = [e.post_pct("24h") for e in exits if e.post_pct("24h") is not None]
-    early = (
-        [rose_early(e) for e in exits if rose_early(e) is not None] if reason in EARLY_EXIT_REASONS else []
-    )
+    post_24h = [e.post_changes["24h"] for e in exits if "24h" in e.post_changes]
+    early = [rose_early(e) for e in exits] if reason in EARLY_EXIT_REASONS else []
+    early = [flag for flag in early if flag is not None]
     losses = [e.pnl < 0 for e in exits if e.pnl is not None] if reason == "TIME_LIMIT" else []
     return GroupStats(
         regime=regime,
@@ -102,9 +101,9 @@ def post_exit_curve(exits: list[Exit]) -> dict[str, dict[str, float | None]]:
     """{exit_reason: {"1h": avg change %, ..., "24h": ...}} over the tracked windows."""
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: {w: [] for w in WINDOWS})
     for exit_ in exits:
-        for window in WINDOWS:
-            if exit_.post_pct(window) is not None:
-                values[exit_.exit_reason][window].append(exit_.post_pct(window))
+        for window, change in exit_.post_changes.items():
+            if window in WINDOWS:
+                values[exit_.exit_reason][window].append(change)
     return {reason: {w: _mean(v) for w, v in curve.items()} for reason, curve in sorted(values.items())}
 
 

@@ -14,8 +14,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from trading.models import Side, Trade, TradeStatus
+
+from .post_exit import WINDOWS
 
 PCT = Decimal(100)
 DUST = Decimal("1e-8")  # quantities below this are rounding, not an uncovered sale
@@ -60,19 +63,18 @@ class Exit:
     pnl_pct: float | None = None
     hold_hours: float | None = None
     pnl_source: str = ""  # "entry_avg_price", "fifo" or "" (not computable)
-    post: dict = field(default_factory=dict)
+    post_changes: dict[str, float] = field(default_factory=dict)  # {"1h": change_pct, ...} tracked
 
     def post_pct(self, window: str) -> float | None:
         """change_pct of a tracked post-exit window, or None."""
-        value = (self.post.get(window) or {}).get("change_pct")
-        return float(value) if isinstance(value, int | float) else None
+        return self.post_changes.get(window)
 
 
 def _decimal(value) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        number = Decimal(str(value))
+        number = Decimal(value if isinstance(value, str | int) else str(value))
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
@@ -118,9 +120,16 @@ def fifo_matches(fills: Iterable[Fill]) -> dict[int, LotMatch | None]:
     return matches
 
 
+def _float(value) -> float | None:
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else None
+    except ValueError:
+        return None
+
+
 def build_exit(row: dict, match: LotMatch | None) -> Exit:
-    """An Exit from a SELL row (values() dict) and its FIFO match."""
-    info = row["signal_info"] if isinstance(row["signal_info"], dict) else {}
+    """An Exit from a SELL row (see load_exits: JSON members arrive as columns) and its FIFO match."""
+    changes = {w: _float(row[f"post_{w}"]) for w in WINDOWS}
     exit_ = Exit(
         id=row["id"],
         symbol=row["symbol"],
@@ -130,16 +139,16 @@ def build_exit(row: dict, match: LotMatch | None) -> Exit:
         price=row["price"],
         quantity=row["quantity"],
         fee=row["fee"],
-        post=row["post_exit_prices"] if isinstance(row["post_exit_prices"], dict) else {},
+        post_changes={w: change for w, change in changes.items() if change is not None},
     )
-    entry_price = _decimal(info.get("entry_avg_price"))
+    entry_price = _decimal(row["entry_avg_price"])
     if entry_price is not None and entry_price > 0:
         exit_.pnl, exit_.pnl_pct = pnl_from_entry(
             price=exit_.price,
             quantity=exit_.quantity,
             fee=exit_.fee,
             entry_price=entry_price,
-            entry_fee=_decimal(info.get("entry_fee")) or Decimal(0),
+            entry_fee=_decimal(row["entry_fee"]) or Decimal(0),
         )
         exit_.pnl_source = "entry_avg_price"
     elif match is not None:
@@ -149,13 +158,17 @@ def build_exit(row: dict, match: LotMatch | None) -> Exit:
         exit_.pnl_source = "fifo"
     if match is not None:
         exit_.hold_hours = match.hold_hours
-    elif _decimal(info.get("held_minutes")) is not None:
-        exit_.hold_hours = float(_decimal(info["held_minutes"])) / 60  # booking's own figure
+    elif _float(row["held_minutes"]) is not None:
+        exit_.hold_hours = _float(row["held_minutes"]) / 60  # booking's own figure
     return exit_
 
 
-SELL_FIELDS = ["id", "symbol", "regime", "exit_reason", "price", "quantity", "fee", "signal_info"]
-SELL_FIELDS += ["post_exit_prices", "executed_at", "created_at", "mode"]
+SELL_FIELDS = ["id", "symbol", "regime", "exit_reason", "price", "quantity", "fee"]
+SELL_FIELDS += ["executed_at", "created_at"]
+# Only the JSON members analytics reads, extracted by the database: decoding 10,000 whole
+# signal_info and post_exit_prices documents in Python cost more than the rest of the report.
+SELL_JSON = {name: KT(f"signal_info__{name}") for name in ("entry_avg_price", "entry_fee", "held_minutes")}
+SELL_JSON |= {f"post_{w}": KT(f"post_exit_prices__{w}__change_pct") for w in WINDOWS}
 
 
 def _in_period(start: datetime, end: datetime) -> Q:
@@ -170,13 +183,15 @@ def load_exits(start: datetime, end: datetime) -> list[Exit]:
     sells = list(
         Trade.objects.filter(side=Side.SELL, status=TradeStatus.FILLED)
         .filter(_in_period(start, end))
-        .values(*SELL_FIELDS)
+        .order_by()  # sorted below; no ORDER BY in SQL
+        .values(*SELL_FIELDS, **SELL_JSON)
     )
     if not sells:
         return []
     history = (
         Trade.objects.filter(status=TradeStatus.FILLED, symbol__in={row["symbol"] for row in sells})
         .filter(Q(executed_at__lt=end) | Q(executed_at__isnull=True, created_at__lt=end))
+        .order_by()  # fifo_matches sorts by time
         .values_list("id", "symbol", "side", "price", "quantity", "fee", "executed_at", "created_at", "mode")
     )
     fills = [Fill(i, s, side, p, q, f, ex or cr, m) for i, s, side, p, q, f, ex, cr, m in history]

@@ -24,7 +24,7 @@ def make_exit(reason="TRAILING_STOP", regime="BULL", pnl="10", pnl_pct=1.0, hold
         pnl=None if pnl is None else Decimal(pnl),
         pnl_pct=pnl_pct,
         hold_hours=hold,
-        post={w: {"change_pct": v} for w, v in (post or {}).items()},
+        post_changes=dict(post or {}),
     )
 
 
