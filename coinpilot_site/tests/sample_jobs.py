@@ -30,24 +30,55 @@ def runs() -> list[dict]:
 
 
 FAST = [
-    Schedule(name="every2s", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * * */2",
-             grace=1, timeout=10),
-    Schedule(name="slow", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * * */2",
-             grace=1, timeout=20, kwargs={"sleep": 3.5}),
+    Schedule(
+        name="every2s",
+        func="coinpilot_site.tests.sample_jobs.record",
+        cron="* * * * * */2",
+        grace=1,
+        timeout=10,
+    ),
+    Schedule(
+        name="slow",
+        func="coinpilot_site.tests.sample_jobs.record",
+        cron="* * * * * */2",
+        grace=1,
+        timeout=20,
+        kwargs={"sleep": 3.5},
+    ),
 ]
 
 HOURLY = [
-    Schedule(name="hourly", func="coinpilot_site.tests.sample_jobs.record", cron="0 * * * *",
-             grace=300, timeout=60),
-    Schedule(name="kst_report", func="coinpilot_site.tests.sample_jobs.record", cron="0 22 * * *",
-             tz="Asia/Seoul", grace=3600, timeout=60),
+    Schedule(
+        name="hourly", func="coinpilot_site.tests.sample_jobs.record", cron="0 * * * *", grace=300, timeout=60
+    ),
+    Schedule(
+        name="kst_report",
+        func="coinpilot_site.tests.sample_jobs.record",
+        cron="0 22 * * *",
+        tz="Asia/Seoul",
+        grace=3600,
+        timeout=60,
+    ),
 ]
 
 TIMEOUTS = [
-    Schedule(name="too_slow", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * *",
-             grace=3600, timeout=1, kwargs={"sleep": 5}),
-    Schedule(name="failing", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * *",
-             grace=3600, timeout=10, kwargs={"fail": True}),
-    Schedule(name="fine", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * *",
-             grace=3600, timeout=10),
+    Schedule(
+        name="too_slow",
+        func="coinpilot_site.tests.sample_jobs.record",
+        cron="* * * * *",
+        grace=3600,
+        timeout=1,
+        kwargs={"sleep": 5},
+    ),
+    Schedule(
+        name="failing",
+        func="coinpilot_site.tests.sample_jobs.record",
+        cron="* * * * *",
+        grace=3600,
+        timeout=10,
+        kwargs={"fail": True},
+    ),
+    Schedule(
+        name="fine", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * *", grace=3600, timeout=10
+    ),
 ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
+from rq import Worker
 
 from coinpilot_site.models import JobRun
 from coinpilot_site.scheduling import SlotScheduler
@@ -37,9 +38,13 @@ def test_two_schedulers_and_two_workers_run_each_slot_once_without_overlap(spawn
     env = subprocess_env | {"COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.FAST"}
     for _ in range(2):
         spawn("rqworker", "default", env=env)
+    # measure from the moment both workers are up (start-up takes seconds on a busy machine)
+    assert wait_until(lambda: len(Worker.all(connection=redis_conn)) == 2, timeout=60)
+    for _ in range(2):
         spawn("run_scheduler", env=env)
+    assert wait_until(lambda: JobRun.objects.filter(job="every2s").exists(), timeout=60)
 
-    time.sleep(16)
+    time.sleep(14)
 
     runs = sample_jobs.runs()
     every2s = list(JobRun.objects.filter(job="every2s", status="success").values_list("slot", flat=True))
