@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from analytics import views as analytics_views
 from trading import views as trading_views
 
 from . import pages, views
@@ -17,6 +18,7 @@ urlpatterns = [
     path("risk/", trading_views.risk_page, name="risk"),
     path("history/", trading_views.history_page, name="history"),
     path("history.csv", trading_views.history_csv, name="history-csv"),
+    path("exits/", analytics_views.exit_analysis_page, name="exit-analysis"),
     path("backtest/", trading_views.backtest_page, name="backtest"),
     path("backtest/<str:run_id>/", trading_views.backtest_run, name="backtest-run"),
     path("backtest/<str:run_id>.json", trading_views.backtest_run_json, name="backtest-run-json"),

@@ -151,6 +151,10 @@ def test_risk_history_and_system_pages(page, market_data):
     page.goto(page.base + "/system/")
     assert "Scheduled jobs" in page.inner_text("main")
     shoot(page, "system")
+    page.goto(page.base + "/exits/?days=7")
+    page.wait_for_selector("#pnl-box .main-svg")
+    assert plotted_points(page, "#heatmap") >= 1
+    shoot(page, "exit-analysis")
 
 
 def test_a_backtest_runs_from_the_page(page, market_data, run_jobs):

@@ -1,0 +1,51 @@
+"""The Exit analysis page renders the table, the charts' data and the suggestions."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from trading import booking
+from trading.config import default_risk
+from trading.fills import buy_fill, sell_fill
+from trading.models import Trade
+
+pytestmark = pytest.mark.django_db
+
+
+def round_trip(n: int, exit_price: str, reason: str) -> None:
+    now = timezone.now() - timedelta(days=1)
+    booking.book_buy(
+        symbol="KRW-BTC",
+        fill=buy_fill(krw=Decimal(500000), reference=Decimal(100_000_000)),
+        client_order_id=f"b{n}",
+        regime="SIDEWAYS",
+        at=now + timedelta(hours=n),
+    )
+    qty = booking.Position.objects.get().quantity
+    sell = booking.book_sell(
+        symbol="KRW-BTC",
+        fill=sell_fill(quantity=qty, reference=Decimal(exit_price)),
+        client_order_id=f"s{n}",
+        reason=reason,
+        at=now + timedelta(hours=n, minutes=30),
+        limits=default_risk(),
+    )
+    Trade.objects.filter(pk=sell.pk).update(post_exit_prices={"24h": {"price": "1", "change_pct": 2.5 * n}})
+
+
+def test_exit_analysis_page(client):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    round_trip(1, "103000000", "TAKE_PROFIT")
+    round_trip(2, "97500000", "STOP_LOSS")
+    page = client.get("/exits/?days=7")
+    html = page.content.decode()
+    assert page.status_code == 200 and "2 sells in the last 7 days" in html
+    assert "TAKE_PROFIT" in html and "STOP_LOSS" in html
+    assert "suggestions withheld: not enough data" in html  # 2 < the 10-sell minimum
+    data = json.loads(html.split('id="exit-data" type="application/json">')[1].split("</script>")[0])
+    assert set(data["pnl_by_exit_reason"]) == {"TAKE_PROFIT", "STOP_LOSS"}
+    assert data["post_exit_curve"]["STOP_LOSS"]["24h"] == 5.0

@@ -1,0 +1,26 @@
+"""The Exit analysis page: did we sell too early or hold too long?"""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from .exit_performance import exit_analysis
+from .models import TuningSuggestion
+
+PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
+
+
+def exit_analysis_page(request: HttpRequest) -> HttpResponse:
+    days = PERIODS.get(request.GET.get("days", "7"), 7)
+    data = exit_analysis(timezone.now(), days=days)
+    pending = TuningSuggestion.objects.filter(applied_at__isnull=True).order_by("-created_at")[:20]
+    return render(
+        request,
+        "analytics/exit_analysis.html",
+        {
+            "data": data,
+            "days": days,
+            "periods": list(PERIODS),
+            "pending": pending,
+        },
+    )

@@ -1,0 +1,23 @@
+// Exit analysis: PnL box plot per exit reason, average post-exit curve 1h..24h, regime x reason heatmap.
+(function () {
+  "use strict";
+  const d = JSON.parse(document.getElementById("exit-data").textContent);
+  if (!d.sells || !window.Plotly) return;
+  const layout = (extra) => Object.assign({paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {color: "#e6e9ee"},
+    margin: {t: 10, r: 10, b: 50, l: 60}, xaxis: {gridcolor: "#253040"}, yaxis: {gridcolor: "#253040"}}, extra || {});
+  const config = {displayModeBar: false, responsive: true};
+
+  Plotly.newPlot("pnl-box", Object.entries(d.pnl_by_exit_reason).map(([reason, values]) =>
+    ({y: values, name: reason, type: "box", boxpoints: "outliers"})), layout({showlegend: false, yaxis: {title: "PnL %", gridcolor: "#253040"}}), config);
+
+  const windows = ["1h", "4h", "12h", "24h"];
+  Plotly.newPlot("post-curve", Object.entries(d.post_exit_curve).map(([reason, curve]) =>
+    ({x: windows, y: windows.map((w) => curve[w]), name: reason, type: "scatter", mode: "lines+markers"})),
+    layout({yaxis: {title: "change since exit %", gridcolor: "#253040"}, legend: {orientation: "h"}}), config);
+
+  const regimes = [...new Set(d.table.map((r) => r.regime))];
+  const reasons = [...new Set(d.table.map((r) => r.exit_reason))];
+  const cell = (regime, reason) => { const row = d.table.find((r) => r.regime === regime && r.exit_reason === reason); return row ? row.avg_pnl_pct : null; };
+  Plotly.newPlot("heatmap", [{type: "heatmap", x: reasons, y: regimes, z: regimes.map((g) => reasons.map((r) => cell(g, r))),
+    colorscale: [[0, "#f85149"], [0.5, "#182029"], [1, "#3fb950"]], zmid: 0, colorbar: {title: "avg PnL %"}}], layout(), config);
+})();
