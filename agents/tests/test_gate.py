@@ -1,7 +1,7 @@
 """The gate the bot cycle asks: off without a key, the agent's verdict with one."""
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
 
 from agents import gate
 from agents.models import AgentDecision
@@ -33,9 +33,15 @@ def test_with_a_key_the_gate_returns_the_agents_veto(fake, bars):
     assert AgentDecision.objects.get(pk=verdict.decision_id).decision == "REJECTED"
 
 
+@pytest.fixture
+def log_connection():
+    yield
+    connections["agents_log"].close()  # or the test database cannot be dropped at the end of the run
+
+
 @pytest.mark.skipif(not real_services_configured(), reason="a second connection needs PostgreSQL")
 @pytest.mark.django_db(transaction=True, databases=["default", "agents_log"])
-def test_the_decision_survives_a_rollback_of_the_callers_transaction(fake, bars):
+def test_the_decision_survives_a_rollback_of_the_callers_transaction(fake, bars, log_connection):
     fake.script("reject")
 
     class Rollback(Exception):
