@@ -15,6 +15,7 @@ PAGES = [
     "/api/overview",
     "/market/?range=7d",
     "/risk/",
+    "/exits/",
     "/history/",
     "/history.csv",
     "/system/",
