@@ -6,6 +6,14 @@ from .models import JobRun, NotificationLog, NotificationSetting
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
+    """A record of what happened: viewable, never edited."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
     list_display = ["job", "slot", "status", "duration_ms", "worker", "started_at"]
     list_filter = ["status", "job"]
 
