@@ -187,7 +187,8 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 LLM_MODE = env.str("LLM_MODE", default="dev")
 LLM_MODEL_DEV = env.str("LLM_MODEL_DEV", default="claude-haiku-4-5")
-LLM_MODEL_PROD = env.str("LLM_MODEL_PROD", default="claude-sonnet-4-5")
+LLM_MODEL_PROD = env.str("LLM_MODEL_PROD", default="claude-sonnet-4-6")  # 4-5 retires 2026-11-30
+AI_CYCLE_BUDGET_SECONDS = env.float("AI_CYCLE_BUDGET_SECONDS", default=12.0)  # + one 40 s run < 55 s
 OPENAI_REPORT_MODEL = env.str("OPENAI_REPORT_MODEL", default="gpt-4o-mini")
 # The whole Analyst -> Guardian run is bounded; past this the buy is vetoed ("timeout").
 AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=40.0)
@@ -276,6 +277,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "rq.worker": {"level": "WARNING"},
-        "httpx": {"level": "WARNING"},  # one INFO line per request would drown the collector's log
+        # One INFO line per HTTP request would drown the log (httpx: Upbit and Discord;
+        # httpx2: the LLM SDKs).
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }

@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
+from django.conf import settings
 from django.db import DatabaseError
 from prometheus_client import Counter
 
@@ -98,6 +99,7 @@ class Context:
     write_status: bool = True
     ask_ai: bool = True
     decided: dict[str, int] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
     reconcile_hold: str = ""  # live: why entries are refused until the books match Upbit
 
 
@@ -256,7 +258,9 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
             regime,
             signal.values,
         )
-    verdict = ask_gate(symbol, regime, signal, frame) if ctx.ask_ai else gate.GateVerdict(True, AI_SKIPPED)
+    verdict = (
+        ask_gate(ctx, symbol, regime, signal, frame) if ctx.ask_ai else gate.GateVerdict(True, AI_SKIPPED)
+    )
     if not verdict.approved:
         return SymbolResult(
             symbol, "VETOED", "AI_REJECT", verdict.reason, signal.values.get("close"), regime, signal.values
@@ -299,8 +303,16 @@ def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
     )
 
 
-def ask_gate(symbol: str, regime: str, signal: Signal, frame: pd.DataFrame) -> gate.GateVerdict:
-    """The AI's veto; if asking fails, the answer is no."""
+def ask_gate(ctx: Context, symbol: str, regime: str, signal: Signal, frame: pd.DataFrame) -> gate.GateVerdict:
+    """The AI's veto; if asking fails, the answer is no.
+
+    One agent run may take up to 40 s, and the whole cycle has 55 s: once AI_CYCLE_BUDGET_SECONDS
+    of this cycle are spent, a further buy is vetoed for now and asked again on its next bar.
+    """
+    spent = time.monotonic() - ctx.started
+    if gate.enabled() and spent > settings.AI_CYCLE_BUDGET_SECONDS:
+        return gate.GateVerdict(False, f"AI: not asked, {spent:.0f} s of this cycle already spent")
+    params = ctx.strategy.for_regime(regime)
     request = gate.GateRequest(
         symbol=symbol,
         regime=regime,
@@ -308,6 +320,7 @@ def ask_gate(symbol: str, regime: str, signal: Signal, frame: pd.DataFrame) -> g
         indicators=signal.values,
         candles=frame,
         reason=signal.detail,
+        max_drop_pct_6h=params.ai_prefilter_max_drop_pct_6h if params else None,
     )
     try:
         return gate.ask(request)

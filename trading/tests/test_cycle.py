@@ -268,3 +268,18 @@ def test_the_optional_backtest_gate_refuses_a_poor_symbol(btc, strategy_for_btc,
     [result] = run(btc)
     assert (result.action, result.reason) == ("BLOCKED", "BACKTEST_GATE")
     assert RiskAudit.objects.get().description == "backtest gate: win rate 20 % < 35 %"
+
+
+def test_the_ai_gets_the_regimes_prefilter_threshold_and_a_bounded_share_of_the_cycle(
+    btc, strategy_for_btc, monkeypatch, settings
+):
+    monkeypatch.setattr(cycle, "entry_signal", buy_signal)
+    monkeypatch.setattr(gate, "enabled", lambda: True)
+    asked = []
+    monkeypatch.setattr(gate, "ask", lambda request: asked.append(request) or gate.GateVerdict(False, "no"))
+    run(btc.iloc[:-1], regime="BEAR")
+    assert asked[0].max_drop_pct_6h == 5.0  # SPEC 5: BEAR ai_prefilter_max_drop_pct_6h
+
+    settings.AI_CYCLE_BUDGET_SECONDS = -1  # the cycle's AI time is used up
+    [result] = run(btc, regime="BEAR")
+    assert len(asked) == 1 and result.action == "VETOED" and "not asked" in result.detail
