@@ -15,12 +15,14 @@ a window already stored is never overwritten.
 """
 
 import json
+from collections import Counter as Tally
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from prometheus_client import Counter
 
 from market.candles import parse_timestamp
@@ -69,7 +71,7 @@ def change_pct(exit_price: Decimal, tracked_price: Decimal) -> float:
 
 
 def pending_windows(
-    trade_id: int, symbol: str, exit_price: Decimal, exit_at: datetime, stored: dict, now: datetime
+    trade_id: int, symbol: str, exit_price: Decimal, exit_at: datetime, stored: Container[str], now: datetime
 ) -> list[Window]:
     """Windows of one SELL that are due at `now`, not stored yet and not stale."""
     windows = []
@@ -92,12 +94,11 @@ def track_post_exit_prices(now: datetime) -> TrackResult:
     windows = due_windows(now)
     bars = fetch_bars(windows)
     patches: dict[int, dict] = {}
-    missed = 0
+    tracked, missed = Tally(), Tally()  # per window label; the metrics are bumped once each
     for index, window in enumerate(windows):
         found = nearest_bar(window.target, bars.get(index, []))
         if found is None:
-            MISSED.labels(window.label).inc()
-            missed += 1
+            missed[window.label] += 1
             continue
         at, price = found
         patches.setdefault(window.trade_id, {})[window.label] = {
@@ -105,11 +106,15 @@ def track_post_exit_prices(now: datetime) -> TrackResult:
             "change_pct": change_pct(window.exit_price, price),
             "tracked_at": at.isoformat(),
         }
-        TRACKED.labels(window.label).inc()
+        tracked[window.label] += 1
     merge_windows(patches)
+    for label, count in tracked.items():
+        TRACKED.labels(label).inc(count)
+    for label, count in missed.items():
+        MISSED.labels(label).inc(count)
     return TrackResult(
-        tracked=sum(len(p) for p in patches.values()),
-        missed=missed,
+        tracked=tracked.total(),
+        missed=missed.total(),
         sells=len({w.trade_id for w in windows}),
     )
 
@@ -117,17 +122,26 @@ def track_post_exit_prices(now: datetime) -> TrackResult:
 def due_windows(now: datetime) -> list[Window]:
     """Every due, unstored, fresh window of the recent FILLED SELLs (one query)."""
     cutoff = now - LOOKBACK
+    # Which windows are stored is asked of the database (has_key): no JSON decoded in Python.
+    stored_flags = {f"has_{label}": _has_key(label) for label in WINDOWS}
     rows = (
         Trade.objects.filter(side=Side.SELL, status=TradeStatus.FILLED)
         .filter(Q(executed_at__gte=cutoff) | Q(executed_at__isnull=True, created_at__gte=cutoff))
-        .values_list("id", "symbol", "price", "executed_at", "created_at", "post_exit_prices")
+        .order_by()
+        .annotate(**stored_flags)
+        .values_list("id", "symbol", "price", "executed_at", "created_at", *stored_flags)
     )
     windows = []
-    for trade_id, symbol, price, executed_at, created_at, stored in rows:
+    for trade_id, symbol, price, executed_at, created_at, *flags in rows:
         if not price:
             continue  # no exit price, no percentage
-        windows += pending_windows(trade_id, symbol, price, executed_at or created_at, stored or {}, now)
+        stored = {label for label, flag in zip(WINDOWS, flags, strict=True) if flag}
+        windows += pending_windows(trade_id, symbol, price, executed_at or created_at, stored, now)
     return windows
+
+
+def _has_key(label: str) -> ExpressionWrapper:
+    return ExpressionWrapper(Q(post_exit_prices__has_key=label), output_field=BooleanField())
 
 
 # Every window's bars in one statement: the windows travel as one JSON parameter (no limit on
@@ -176,7 +190,8 @@ def fetch_bars(windows: list[Window], interval: str = "1m") -> dict[int, list[tu
     for key, *found in rows:
         for at, close in zip(found[::2], found[1::2], strict=True):
             if at is not None:
-                bars.setdefault(int(key), []).append((parse_timestamp(at), Decimal(str(close))))
+                price = close if isinstance(close, Decimal) else Decimal(str(close))  # SQLite: float
+                bars.setdefault(int(key), []).append((parse_timestamp(at), price))
     return bars
 
 
