@@ -114,12 +114,14 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
     known = [e for e in exits if e.pnl is not None]
     if not exits:
         report.notes.append("no SELLs in the period: win rate and drawdown not applicable")
-    for e in exits:
-        if e.pnl is None:
-            report.notes.append(
-                f"SELL #{e.id} {e.symbol}: PnL unknown (no entry_avg_price, BUY lots do not cover it); "
-                "excluded"
-            )
+    unknown = [e for e in exits if e.pnl is None]
+    if unknown:
+        listed = ", ".join(f"#{e.id} {e.symbol}" for e in unknown[:10])
+        listed += " ..." if len(unknown) > 10 else ""
+        report.notes.append(
+            f"{len(unknown)} SELL(s) excluded, PnL unknown (no entry_avg_price, BUY lots do not cover "
+            f"them): {listed}"
+        )
     report.total_pnl = sum((e.pnl for e in known), Decimal(0))
     if known:
         report.win_rate = round(100 * sum(e.pnl > 0 for e in known) / len(known), 1)

@@ -54,6 +54,35 @@ SCHEDULES = [
         description="GARCH(1,1) volatility state of the bellwether symbol",
     ),
     Schedule(
+        name="track_post_exit_prices",
+        func="analytics.jobs.track_post_exit_prices",
+        cron="*/10 * * * *",
+        queue="default",
+        grace=300,
+        timeout=300,
+        description="price 1h/4h/12h/24h after each SELL (post_exit_prices)",
+    ),
+    Schedule(
+        name="daily_report",
+        func="analytics.jobs.daily_report",
+        cron="0 22 * * *",
+        tz="Asia/Seoul",
+        queue="default",
+        grace=3600,
+        timeout=300,  # the OpenAI summary is bounded by OPENAI_TIMEOUT_SECONDS
+        description="daily report of the 24 h ending 22:00 KST, with a three-line summary",
+    ),
+    Schedule(
+        name="weekly_exit_report",
+        func="analytics.jobs.weekly_exit_report",
+        cron="0 22 * * 0",
+        tz="Asia/Seoul",
+        queue="default",
+        grace=3600,
+        timeout=300,
+        description="exit performance by regime x exit reason, with tuning suggestions",
+    ),
+    Schedule(
         name="track_ai_decision_prices",
         func="agents.jobs.track_decision_prices",
         cron="5-59/10 * * * *",  # every 10 minutes, 5 minutes after the post-exit tracker

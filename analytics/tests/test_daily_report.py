@@ -6,7 +6,7 @@ import time_machine
 
 from analytics import daily_report, jobs
 from analytics.daily_report import build_daily_report, day_at, fallback_summary, max_drawdown_pct, period
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import FakeDiscord, validate_message
 from tests.fakes.discord import configure as configure_discord
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.openai import configure as configure_openai
@@ -77,7 +77,7 @@ def test_daily_figures_on_hand_computed_trades(day_sells):
     assert report.avg_post_1h_pct == 0.5
     # equity at 22:00 the day before = 1000 - (-60 booked before midnight) = 1060 -> 1000 -> 1100
     assert report.max_drawdown_pct == 5.66
-    assert any("KRW-XRP: PnL unknown" in note for note in report.notes)
+    assert any(n.startswith("1 SELL(s) excluded, PnL unknown") and "KRW-XRP" in n for n in report.notes)
     assert any("post-1h change over 2 of 3" in note for note in report.notes)
 
 
@@ -138,6 +138,7 @@ def test_openai_failure_falls_back_to_a_plain_summary_and_the_report_is_still_se
     fields = {field["name"]: field["value"] for field in embed["fields"]}
     assert fields["Realized PnL"] == "+40 KRW"
     assert "plain fallback" in fields["Notes"]
+    assert validate_message({"embeds": [embed]}) == []
 
 
 def test_the_openai_summary_is_used_when_the_call_works(
