@@ -33,7 +33,6 @@ WINDOWS = {label: timedelta(hours=int(label[:-1])) for label in ("1h", "4h", "12
 TOLERANCE = timedelta(minutes=5)
 BAR = timedelta(minutes=1)
 STALE_AFTER = timedelta(hours=24)  # a window without a bar is retried this long after its instant
-LOOKBACK = max(WINDOWS.values()) + STALE_AFTER + TOLERANCE  # older SELLs have nothing left to do
 
 # Labelled (see coinpilot_site/metrics.py: anything incremented inside an RQ job has a label).
 TRACKED = Counter("coinpilot_post_exit_tracked_total", "Post-exit windows stored", ["window"])
@@ -71,13 +70,19 @@ def change_pct(exit_price: Decimal, tracked_price: Decimal) -> float:
 
 
 def pending_windows(
-    trade_id: int, symbol: str, exit_price: Decimal, exit_at: datetime, stored: Container[str], now: datetime
+    trade_id: int,
+    symbol: str,
+    exit_price: Decimal,
+    exit_at: datetime,
+    stored: Container[str],
+    now: datetime,
+    retry_for: timedelta = STALE_AFTER,
 ) -> list[Window]:
     """Windows of one SELL that are due at `now`, not stored yet and not stale."""
     windows = []
     for label, offset in WINDOWS.items():
         target = exit_at + offset
-        if label in stored or now < target + TOLERANCE + BAR or now > target + STALE_AFTER:
+        if label in stored or now < target + TOLERANCE + BAR or now > target + retry_for:
             continue
         windows.append(Window(trade_id, symbol, label, target, exit_price))
     return windows
@@ -89,9 +94,13 @@ def nearest_bar(target: datetime, bars: list[tuple[datetime, Decimal]]) -> tuple
     return min(inside, key=lambda bar: (abs(bar[0] - target), bar[0]), default=None)
 
 
-def track_post_exit_prices(now: datetime) -> TrackResult:
-    """Store every due window's price; count the misses (SPEC 9.1)."""
-    windows = due_windows(now)
+def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER) -> TrackResult:
+    """Store every due window's price; count the misses (SPEC 9.1).
+
+    `retry_for` longer than 24 h is a one-off catch-up by hand (`manage.py report track --days`),
+    e.g. after a replay of history or an outage longer than a day.
+    """
+    windows = due_windows(now, retry_for)
     bars = fetch_bars(windows)
     patches: dict[int, dict] = {}
     tracked, missed = Tally(), Tally()  # per window label; the metrics are bumped once each
@@ -119,9 +128,9 @@ def track_post_exit_prices(now: datetime) -> TrackResult:
     )
 
 
-def due_windows(now: datetime) -> list[Window]:
+def due_windows(now: datetime, retry_for: timedelta = STALE_AFTER) -> list[Window]:
     """Every due, unstored, fresh window of the recent FILLED SELLs (one query)."""
-    cutoff = now - LOOKBACK
+    cutoff = now - max(WINDOWS.values()) - retry_for - TOLERANCE
     # Which windows are stored is asked of the database (has_key): no JSON decoded in Python.
     stored_flags = {f"has_{label}": _has_key(label) for label in WINDOWS}
     rows = (
@@ -136,7 +145,7 @@ def due_windows(now: datetime) -> list[Window]:
         if not price:
             continue  # no exit price, no percentage
         stored = {label for label, flag in zip(WINDOWS, flags, strict=True) if flag}
-        windows += pending_windows(trade_id, symbol, price, executed_at or created_at, stored, now)
+        windows += pending_windows(trade_id, symbol, price, executed_at or created_at, stored, now, retry_for)
     return windows
 
 

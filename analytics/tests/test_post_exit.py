@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -131,3 +132,22 @@ def test_one_query_reads_the_bars_of_every_pending_window():
     assert result.tracked == 12
     assert len(reads) == 1
     assert len(queries.captured_queries) <= 3 + (6 if connection.vendor == "sqlite" else 0)
+
+
+@pytest.mark.django_db
+def test_a_catch_up_run_tracks_windows_older_than_24h_by_hand():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    trade = sell(EXIT, price="1000")
+    make_bars("KRW-BTC", {B + H: "1010", B + 24 * H: "990"})
+    later = EXIT + timedelta(days=3)
+    assert track_post_exit_prices(later).tracked == 0  # the scheduled run has given up on them
+
+    out = StringIO()
+    with time_machine.travel(later, tick=False):
+        call_command("report", "track", "--days", "4", stdout=out)
+
+    assert out.getvalue().startswith("2 windows tracked, 2 missed, 1 SELLs pending")
+    assert set(Trade.objects.get(pk=trade.pk).post_exit_prices) == {"1h", "24h"}

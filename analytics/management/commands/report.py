@@ -1,26 +1,36 @@
-"""`manage.py report daily|weekly [--date YYYY-MM-DD] [--days N] [--send]`: print a report (KRW, KST)."""
+"""`manage.py report daily|weekly [--date YYYY-MM-DD] [--days N] [--send]`: print a report (KRW, KST).
 
-from datetime import date, datetime, time
+`manage.py report track [--days N]` runs the post-exit tracker now; --days N retries windows up
+to N days old (a catch-up after a replay of history or a long outage).
+"""
+
+from datetime import date, datetime, time, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from analytics import daily_report, weekly_report
+from analytics import daily_report, post_exit, weekly_report
 
 
 class Command(BaseCommand):
     help = "Print the daily or weekly exit report as it is sent; --send also queues it to Discord."
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=["daily", "weekly"])
+        parser.add_argument("kind", choices=["daily", "weekly", "track"])
         parser.add_argument("--date", help="KST day (YYYY-MM-DD): the period ending that day at 22:00 KST")
-        parser.add_argument("--days", type=int, help="weekly: days covered (default ANALYTICS_WEEKLY_DAYS)")
+        parser.add_argument(
+            "--days", type=int, help="weekly: days covered (ANALYTICS_WEEKLY_DAYS); track: days to catch up"
+        )
         parser.add_argument(
             "--send", action="store_true", help="also send it (daily-report / weekly-exit-report)"
         )
 
     def handle(self, *args, kind, date=None, days=None, send=False, **options):
         now = timezone.now()
+        if kind == "track":
+            retry_for = timedelta(days=days) if days else post_exit.STALE_AFTER
+            self.stdout.write(post_exit.track_post_exit_prices(now, retry_for=retry_for).summary())
+            return
         day = self._day(date) if date else daily_report.day_at(now)
         if kind == "daily":
             report = daily_report.build_daily_report(day, now)
