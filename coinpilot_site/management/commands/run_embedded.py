@@ -37,7 +37,10 @@ class Command(BaseCommand):
             "scheduler": [*manage, "run_scheduler", "--warm-up", "update_regime,retrain_volatility"],
         }
         children = {}
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)  # `kill` stops it like Ctrl-C
+        # Ctrl-C and `kill` stop everything, even when started where SIGINT is ignored (a
+        # background job), in which case Python would never raise KeyboardInterrupt by itself.
+        signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         try:
             for name, command in commands.items():
                 # Own process group: Ctrl-C reaches us once, and we stop the children in order.
