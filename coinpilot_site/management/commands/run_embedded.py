@@ -82,7 +82,7 @@ class Command(BaseCommand):
     def _stop(self, children: dict) -> None:
         for process in children.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)  # rq: warm shutdown after the current job
+                process.send_signal(signal.SIGTERM)  # rq: warm shutdown after the current job
         deadline = time.monotonic() + 15
         for name, process in children.items():
             try:
