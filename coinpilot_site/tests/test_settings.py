@@ -50,12 +50,23 @@ def test_live_trading_is_refused_without_keys_or_with_debug(tmp_path):
     ("overrides", "expected"),
     [
         ({"COINPILOT_LIVE_TRADING": False}, []),
-        ({"COINPILOT_LIVE_TRADING": True, "UPBIT_ACCESS_KEY": "", "UPBIT_SECRET_KEY": "", "DEBUG": False},
-         ["coinpilot.E001"]),
-        ({"COINPILOT_LIVE_TRADING": True, "UPBIT_ACCESS_KEY": "a", "UPBIT_SECRET_KEY": "b", "DEBUG": True},
-         ["coinpilot.E002"]),
-        ({"COINPILOT_LIVE_TRADING": True, "UPBIT_ACCESS_KEY": "a", "UPBIT_SECRET_KEY": "b", "DEBUG": False},
-         []),
+        (
+            {"COINPILOT_LIVE_TRADING": True, "UPBIT_ACCESS_KEY": "", "UPBIT_SECRET_KEY": "", "DEBUG": False},
+            ["coinpilot.E001"],
+        ),
+        (
+            {"COINPILOT_LIVE_TRADING": True, "UPBIT_ACCESS_KEY": "a", "UPBIT_SECRET_KEY": "b", "DEBUG": True},
+            ["coinpilot.E002"],
+        ),
+        (
+            {
+                "COINPILOT_LIVE_TRADING": True,
+                "UPBIT_ACCESS_KEY": "a",
+                "UPBIT_SECRET_KEY": "b",
+                "DEBUG": False,
+            },
+            [],
+        ),
     ],
 )
 def test_live_trading_check(overrides, expected):
@@ -116,4 +127,3 @@ def test_notify_never_raises_when_the_queue_is_unreachable():
 def test_notify_rejects_an_unknown_event_type():
     with pytest.raises(ValueError, match="unknown notification event 'tweet'"):
         notify("tweet", {})
-
