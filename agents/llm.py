@@ -125,6 +125,8 @@ def summarize(text: str, *, instructions: str, timeout: float | None = None) -> 
         raise LLMError(TIMEOUT, f"{type(exc).__name__}: {exc}"[:500]) from exc
     except openai.APIError as exc:
         raise LLMError(API, f"{type(exc).__name__}: {exc}"[:500]) from exc
+    except ValueError as exc:  # a malformed body (JSONDecodeError) is an answer we cannot use
+        raise LLMError(API, f"malformed response: {exc}"[:500]) from exc
     finally:
         client.close()
     summary = (response.output_text or "").strip()

@@ -115,3 +115,14 @@ def test_summarize_raises_llm_error_for_the_caller_to_fall_back(openai_fake, set
     settings.OPENAI_API_KEY = ""
     with pytest.raises(llm.LLMError):
         llm.summarize("facts", instructions="x")
+
+
+def test_summarize_turns_a_malformed_body_into_llm_error(settings):
+    from tests.fakes.openai import API_KEY
+    from tests.fakes.openai import FakeOpenAI as WireFakeOpenAI
+
+    with WireFakeOpenAI() as server:
+        server.script("malformed")
+        settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = API_KEY, server.url
+        with pytest.raises(llm.LLMError, match="malformed response"):
+            llm.summarize("facts", instructions="x")
