@@ -1,0 +1,253 @@
+"""Issue 9: every page and JSON endpoint at 10 concurrent users, with a year of data in PostgreSQL.
+
+Data: 5 symbols x 1 year of 1m candles (2.6M rows, loaded with COPY), 20,000 trades, 50,000 AI
+decisions, a year of hourly regime rows. Served by gunicorn (2 workers, this machine has 2 cores);
+10 client threads each send REQUESTS requests per endpoint over loopback with a logged-in session.
+Prints p50 / p95 / max latency per endpoint (target: p95 <= 300 ms).
+
+    .venv/bin/python bench/bench_pages.py          # creates and fills the scratch database cp_bench_pages
+"""
+
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB = "cp_bench_pages"
+ENV = {
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+    "REDIS_URL": "redis://127.0.0.1:6379/12",
+    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "DEBUG": "0",
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+    "COINPILOT_VAR_DIR": str(ROOT / "var" / "bench-pages"),
+    "DJANGO_SETTINGS_MODULE": "coinpilot_site.settings",
+    "STATIC_ROOT": str(ROOT / "var" / "bench-pages" / "static"),
+}
+os.environ.update(ENV)
+SYMBOLS = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]
+MINUTES = 365 * 1440
+PORT = 8765
+USERS = 10
+REQUESTS = 20
+ENDPOINTS = [
+    "/",
+    "/api/overview",
+    "/market/?symbol=KRW-BTC&range=1d",
+    "/market/?symbol=KRW-BTC&range=30d",
+    "/market/?symbol=KRW-BTC&range=1y",
+    "/risk/",
+    "/history/",
+    "/history/?side=SELL&exit_reason=STOP_LOSS",
+    "/system/",
+    "/exits/?days=30",
+    "/backtest/",
+]
+
+
+def create_database() -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS " + DB)
+        cur.execute("CREATE DATABASE " + DB)
+    conn.close()
+
+
+def load_candles(end) -> None:
+    """A year of 1m bars per symbol, COPY'd straight into market_data."""
+    from django.db import connection
+
+    start = end - timedelta(minutes=MINUTES)
+    stamps = (
+        (np.datetime64(start.replace(tzinfo=None), "m") + np.arange(MINUTES))
+        .astype("datetime64[s]")
+        .astype(str)
+    )
+    for i, symbol in enumerate(SYMBOLS):
+        rng = np.random.default_rng(i)
+        close = 50_000_000 * np.exp(np.cumsum(rng.normal(0, 8e-4, MINUTES)))
+        open_ = np.concatenate([[close[0]], close[:-1]])
+        high, low = np.maximum(open_, close) * 1.0004, np.minimum(open_, close) * 0.9996
+        volume = rng.gamma(2.0, 1.5, MINUTES)
+        buf = io.StringIO()
+        for row in zip(stamps, open_, high, low, close, volume, strict=True):
+            buf.write(
+                f"{symbol}\t1m\t{row[0]}+00\t{row[1]:.2f}\t{row[2]:.2f}\t{row[3]:.2f}\t{row[4]:.2f}\t{row[5]:.8f}\t\\N\n"
+            )
+        buf.seek(0)
+        with connection.cursor() as cur:
+            cur.cursor.copy_expert(
+                "COPY market_data (symbol, interval, timestamp, open, high, low, close, volume, "
+                "quote_volume) FROM STDIN",
+                buf,
+            )
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE market_data")
+
+
+def load_rows(end) -> None:
+    """20,000 trades (half of them sells with PnL and post-exit prices), 50,000 AI decisions, regimes."""
+    from agents.models import AgentDecision
+    from market.models import RegimeHistory
+    from trading.models import RiskAudit, Trade
+
+    rng = np.random.default_rng(7)
+    reasons = ["STOP_LOSS", "TRAILING_STOP", "TAKE_PROFIT", "RSI_OVERBOUGHT", "TIME_LIMIT"]
+    trades = []
+    for i in range(10_000):
+        at = end - timedelta(minutes=int(rng.integers(1, MINUTES)))
+        symbol, pnl = SYMBOLS[i % 5], float(rng.normal(0, 2))
+        common = {
+            "symbol": symbol,
+            "price": 50_000_000,
+            "quantity": "0.01",
+            "status": "FILLED",
+            "regime": "BULL",
+        }
+        trades.append(Trade(side="BUY", client_order_id=f"b{i}", executed_at=at, **common))
+        trades.append(
+            Trade(
+                side="SELL",
+                client_order_id=f"s{i}",
+                executed_at=at + timedelta(hours=2),
+                exit_reason=reasons[i % 5],
+                signal_info={
+                    "pnl": f"{pnl * 5000:.2f}",
+                    "pnl_pct": f"{pnl:.4f}",
+                    "entry_avg_price": "50000000",
+                },
+                post_exit_prices={
+                    "1h": {"change_pct": float(rng.normal())},
+                    "24h": {"change_pct": float(rng.normal(0, 3))},
+                },
+                **common,
+            )
+        )
+    Trade.objects.bulk_create(trades, batch_size=5000)
+    AgentDecision.objects.bulk_create(
+        [
+            AgentDecision(
+                symbol=SYMBOLS[i % 5],
+                decision="APPROVED" if i % 3 else "REJECTED",
+                regime="BULL",
+                reasoning="bench decision " * 5,
+                confidence=70,
+                price_at_decision=50_000_000,
+            )
+            for i in range(50_000)
+        ],
+        batch_size=5000,
+    )
+    RegimeHistory.objects.bulk_create(
+        [RegimeHistory(coin_symbol=s, regime="BULL") for s in SYMBOLS for _ in range(365 * 24)],
+        batch_size=5000,
+    )
+    RiskAudit.objects.bulk_create(
+        [
+            RiskAudit(
+                violation_type="MAX_POSITIONS", description="3 positions open, limit 3", symbol=SYMBOLS[i % 5]
+            )
+            for i in range(5000)
+        ],
+        batch_size=5000,
+    )
+
+
+def session_cookie() -> str:
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user = get_user_model().objects.create_superuser("bench", password="bench-pass-123")  # noqa: S106
+    session = SessionStore()
+    session["_auth_user_id"], session["_auth_user_backend"] = (
+        str(user.pk),
+        "django.contrib.auth.backends.ModelBackend",
+    )
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def hammer(cookie: str) -> dict[str, list[float]]:
+    import httpx
+
+    timings: dict[str, list[float]] = {url: [] for url in ENDPOINTS}
+
+    def user(_: int) -> None:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{PORT}", cookies={"sessionid": cookie}, timeout=60
+        ) as client:
+            for url in ENDPOINTS:
+                for _ in range(REQUESTS):
+                    started = time.perf_counter()
+                    response = client.get(url)
+                    timings[url].append(time.perf_counter() - started)
+                    assert response.status_code == 200, (url, response.status_code)
+
+    with ThreadPoolExecutor(USERS) as pool:
+        list(pool.map(user, range(USERS)))
+    return timings
+
+
+def main() -> None:
+    create_database()
+    import django
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--no-input", verbosity=0)  # as a deployment does (manifest storage)
+    end = timezone.now().replace(second=0, microsecond=0)
+    started = time.perf_counter()
+    load_candles(end)
+    load_rows(end)
+    print(f"data loaded in {time.perf_counter() - started:.0f} s")
+    cookie = session_cookie()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "coinpilot_site.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(6)
+        hammer(cookie)  # warm-up: connections, caches
+        timings = hammer(cookie)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{USERS} concurrent users, {REQUESTS} requests each per endpoint (ms):")
+    for url, values in timings.items():
+        values = sorted(v * 1000 for v in values)
+        p95 = values[int(len(values) * 0.95) - 1]
+        print(
+            f"  {url:<48} p50 {statistics.median(values):7.0f}  p95 {p95:7.0f}  max {values[-1]:7.0f}"
+            f"  {'ok' if p95 <= 300 else 'OVER 300 ms'}"
+        )
+
+
+if __name__ == "__main__":
+    main()
