@@ -1,14 +1,13 @@
 """agents/llm.py: error classification, and the OpenAI summary against a local fake."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anthropic
 import httpx2
 import pytest
 
 from agents import llm
+from tests.fakes.openai import API_KEY, TEXT, FakeOpenAI
 
 
 def status_error(status: int, body: dict) -> anthropic.APIStatusError:
@@ -49,80 +48,30 @@ def test_classify_timeout_and_connection():
     assert llm.classify_anthropic(anthropic.APIConnectionError(request=request)).kind == llm.CONNECTION
 
 
-class FakeOpenAI:
-    """Just enough of the Responses API: POST /v1/responses -> a completed text answer."""
-
-    def __init__(self, status: int = 200):
-        self.status, self.bodies = status, []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                fake.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                body = fake.answer() if fake.status == 200 else {"error": {"message": "quota", "type": "x"}}
-                data = json.dumps(body).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def answer(self) -> dict:
-        text = {"type": "output_text", "text": "One.\nTwo.\nThree.", "annotations": []}
-        message = {
-            "type": "message",
-            "id": "msg_1",
-            "role": "assistant",
-            "status": "completed",
-            "content": [text],
-        }
-        return {
-            "id": "resp_1",
-            "object": "response",
-            "created_at": 0,
-            "model": "gpt-4o-mini",
-            "status": "completed",
-        } | {"output": [message]}
-
-
 @pytest.fixture
 def openai_fake(settings):
-    fake = FakeOpenAI()
-    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "sk-test-fake", fake.url
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with FakeOpenAI() as server:
+        settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = API_KEY, server.url
+        yield server
 
 
 def test_summarize_returns_the_models_text(openai_fake, settings):
-    assert llm.summarize("facts", instructions="three lines") == "One.\nTwo.\nThree."
-    assert openai_fake.bodies[0]["model"] == settings.OPENAI_REPORT_MODEL
-    assert openai_fake.bodies[0]["input"] == "facts"
+    assert llm.summarize("facts", instructions="three lines") == TEXT.strip()
+    assert openai_fake.requests[0].body["model"] == settings.OPENAI_REPORT_MODEL
+    assert openai_fake.requests[0].body["input"] == "facts"
 
 
 def test_summarize_raises_llm_error_for_the_caller_to_fall_back(openai_fake, settings):
-    openai_fake.status = 429
+    openai_fake.default = "quota"
     with pytest.raises(llm.LLMError) as failure:
         llm.summarize("facts", instructions="x")
-    assert failure.value.kind == llm.API and len(openai_fake.bodies) == 1  # no SDK retries
+    assert failure.value.kind == llm.API and len(openai_fake.requests) == 1  # no SDK retries
     settings.OPENAI_API_KEY = ""
     with pytest.raises(llm.LLMError):
         llm.summarize("facts", instructions="x")
 
 
-def test_summarize_turns_a_malformed_body_into_llm_error(settings):
-    from tests.fakes.openai import API_KEY
-    from tests.fakes.openai import FakeOpenAI as WireFakeOpenAI
-
-    with WireFakeOpenAI() as server:
-        server.script("malformed")
-        settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = API_KEY, server.url
-        with pytest.raises(llm.LLMError, match="malformed response"):
-            llm.summarize("facts", instructions="x")
+def test_summarize_turns_a_malformed_body_into_llm_error(openai_fake):
+    openai_fake.script("malformed")
+    with pytest.raises(llm.LLMError, match="malformed response"):
+        llm.summarize("facts", instructions="x")

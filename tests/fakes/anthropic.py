@@ -20,12 +20,12 @@ schema offers SAFE (the Guardian). Answers:
 """
 
 import json
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from uuid import uuid4
+
+from tests.fakes.scripted import ScriptedServer
 
 LOW_CREDIT = (
     "Your credit balance is too low to access the Anthropic API. "
@@ -75,46 +75,23 @@ class Request:
     answer: str
 
 
-class FakeAnthropic:
+class FakeAnthropic(ScriptedServer):
     """Start with `with FakeAnthropic() as server:`; point `ANTHROPIC_BASE_URL` at `server.url`."""
 
     def __init__(self, *, input_tokens: int = 1200, output_tokens: int = 80):
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.hang_seconds = 45.0
-        self.requests: list[Request] = []
-        self._script: deque = deque()
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def script(self, *answers) -> None:
-        with self._lock:
-            self._script.extend(answers)
-
-    def release(self) -> None:
-        self._release.set()
-
-    def __enter__(self) -> "FakeAnthropic":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        return self.base_url
 
     def _next_answer(self, body: dict):
-        with self._lock:
-            if self._script:
-                return self._script.popleft()
+        scripted = self._pop_answer()
+        if scripted is not None:
+            return scripted
         # Unscripted: a Guardian-style tool (its schema offers SAFE) gets SAFE, any other CONFIRM.
         name = (body.get("tool_choice") or {}).get("name")
         tool = next((t for t in body.get("tools") or [] if t.get("name") == name), {})
@@ -149,9 +126,7 @@ class FakeAnthropic:
 
     def _answer(self, handler: BaseHTTPRequestHandler, answer, body: dict) -> None:
         if answer == "hang":
-            self._release.wait(self.hang_seconds)
-            handler.close_connection = True
-            return
+            return self._hang(handler)
         if isinstance(answer, str) and answer in ERRORS:
             return _error(handler, *ERRORS[answer])
         tool_input = answer if isinstance(answer, dict) else TOOL_INPUTS[answer]

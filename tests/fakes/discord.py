@@ -16,11 +16,11 @@ answers next is scripted: `server.script("500", "500", "204")`, then `server.def
 """
 
 import json
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.fakes.scripted import ScriptedServer
 
 LIMITS = {"title": 256, "description": 4096, "fields": 25, "field.name": 256, "field.value": 1024}
 LIMITS |= {"footer.text": 2048, "author.name": 256, "embeds": 10, "total": 6000, "content": 2000}
@@ -83,36 +83,20 @@ class Request:
     answer: str
 
 
-class FakeDiscord:
+class FakeDiscord(ScriptedServer):
     """Start with `with FakeDiscord() as server:`; `server.url` is a valid-looking webhook URL."""
 
     def __init__(self, *, webhook_id: str = "123456789012345678", token: str = "fake-token_AbC.123"):  # noqa: S107
         self.webhook_path = f"/api/webhooks/{webhook_id}/{token}"
         self.default = "204"
         self.retry_after = 0.3
-        self.hang_seconds = 30.0
         self.accepted: list[dict] = []
-        self.requests: list[Request] = []
         self.rejected: list[tuple[dict, list[str]]] = []
-        self._script: deque[str] = deque()
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.webhook_path}"
-
-    def script(self, *answers: str) -> None:
-        with self._lock:
-            self._script.extend(answers)
-
-    def release(self) -> None:
-        """End every hanging request (and make later "hang" answers return at once)."""
-        self._release.set()
+        return self.base_url + self.webhook_path
 
     @property
     def embeds(self) -> list[dict]:
@@ -124,18 +108,8 @@ class FakeDiscord:
         with self._lock:
             return [r.at for r in self.requests if r.answer in ("204", "200", "bucket-empty")]
 
-    def __enter__(self) -> "FakeDiscord":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-        self._server.shutdown()
-        self._server.server_close()
-
     def _next_answer(self) -> str:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
+        return self._pop_answer() or self.default
 
     def _handler(self):
         fake = self
@@ -160,9 +134,7 @@ class FakeDiscord:
 
     def _answer(self, handler: BaseHTTPRequestHandler, answer: str, body: dict | None) -> None:
         if answer == "hang":
-            self._release.wait(self.hang_seconds)
-            handler.close_connection = True
-            return
+            return self._hang(handler)
         if answer in ("204", "200", "bucket-empty"):
             errors = validate_message(body) if body is not None else ["body is not JSON"]
             if errors:

@@ -16,12 +16,12 @@ what is scripted next: `server.script("500", "ok")`, then `server.default` ("ok"
 """
 
 import json
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from uuid import uuid4
+
+from tests.fakes.scripted import ScriptedServer
 
 API_KEY = "sk-test-fake-openai"
 TEXT = "Three SELLs closed with a small profit.\nTrailing stops did the work.\nWatch the BEAR stop losses."
@@ -46,45 +46,20 @@ class Request:
     answer: str
 
 
-class FakeOpenAI:
+class FakeOpenAI(ScriptedServer):
     """Start with `with FakeOpenAI() as server:`; set OPENAI_BASE_URL to `server.url`."""
 
     def __init__(self):
         self.default = "ok"
         self.text = TEXT
-        self.hang_seconds = 30.0
-        self.requests: list[Request] = []
-        self._script: deque[str] = deque()
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def script(self, *answers: str) -> None:
-        with self._lock:
-            self._script.extend(answers)
-
-    def release(self) -> None:
-        self._release.set()
-
-    def __enter__(self) -> "FakeOpenAI":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-        self._server.shutdown()
-        self._server.server_close()
+        return self.base_url + "/v1"
 
     def _next_answer(self) -> str:
-        with self._lock:
-            return self._script.popleft() if self._script else self.default
+        return self._pop_answer() or self.default
 
     def _handler(self):
         fake = self
@@ -123,9 +98,7 @@ class FakeOpenAI:
 
     def _answer(self, handler: BaseHTTPRequestHandler, answer: str, body: dict | None) -> None:
         if answer == "hang":
-            self._release.wait(self.hang_seconds)
-            handler.close_connection = True
-            return
+            return self._hang(handler)
         if answer == "malformed":
             return _send(handler, 200, b'{"id": "resp_1", "output": [{"type": "message", "content": ')
         if answer in ERRORS:
