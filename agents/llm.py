@@ -133,3 +133,60 @@ def summarize(text: str, *, instructions: str, timeout: float | None = None) -> 
     if not summary:
         raise LLMError(API, "empty summary")
     return summary
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One streamed assistant turn of the chat: its content blocks as plain dicts, why it ended, cost."""
+
+    content: list[dict]
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    model: str
+
+    @property
+    def tool_uses(self) -> list[dict]:
+        return [b for b in self.content if b["type"] == "tool_use"]
+
+
+def stream_turn(*, system: str, messages: list[dict], tools: list[dict], timeout: float, max_tokens: int):
+    """One Messages API call offering `tools`, streamed: yields text deltas, returns the `Turn`.
+
+    Use with `turn = yield from stream_turn(...)`. `timeout` bounds each connect and each wait for
+    the next bytes (a silent server fails after `timeout`, not the SDK's 10 minutes).
+    """
+    model = agent_model()
+    client = anthropic.Anthropic(
+        api_key=settings.ANTHROPIC_API_KEY,
+        base_url=settings.ANTHROPIC_BASE_URL,
+        timeout=timeout,
+        max_retries=settings.AI_SDK_MAX_RETRIES,
+    )
+    try:
+        with client.messages.stream(
+            model=model, max_tokens=max_tokens, system=system, messages=messages, tools=tools
+        ) as stream:
+            yield from stream.text_stream
+            message = stream.get_final_message()
+    except anthropic.APIError as exc:
+        raise classify_anthropic(exc) from exc
+    except ValueError as exc:  # unparseable tool input JSON in the stream
+        raise LLMError(API, f"malformed stream: {exc}"[:500]) from exc
+    finally:
+        client.close()
+    content = []
+    for block in message.content:
+        if block.type == "text":
+            content.append({"type": "text", "text": block.text})
+        elif block.type == "tool_use":
+            tool_input = block.input if isinstance(block.input, dict) else {}
+            content.append({"type": "tool_use", "id": block.id, "name": block.name, "input": tool_input})
+    usage = message.usage
+    return Turn(
+        content=content,
+        stop_reason=message.stop_reason or "",
+        input_tokens=int(usage.input_tokens or 0),
+        output_tokens=int(usage.output_tokens or 0),
+        model=message.model or model,
+    )

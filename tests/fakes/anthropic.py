@@ -16,12 +16,24 @@ schema offers SAFE (the Guardian). Answers:
 - "529"              overloaded_error
 - "low-credit"       400 invalid_request_error "Your credit balance is too low ..."
 
+A request that does not force a tool (the chat's tool loop) gets scripted turns instead:
+
+- `text_turn("...")`                     an `end_turn` answer with that text
+- `tool_turn("name", {...}, text="")`    a `tool_use` answer (optionally after some text)
+- `Turn(blocks=[...], stop_reason=...)`  anything else, e.g. several tool_use blocks
+- the error strings above and "hang" work the same way
+
+With `"stream": true` in the request the answer comes in the real SSE wire format (message_start,
+content_block_start, content_block_delta with text_delta / input_json_delta, content_block_stop,
+message_delta with stop_reason + usage, message_stop). Unscripted, such a request gets
+`text_turn(DEFAULT_TEXT)`.
+
 `server.requests` lists every request (path, headers, body, answer).
 """
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from uuid import uuid4
 
@@ -66,6 +78,33 @@ ERRORS = {
 }
 
 
+DEFAULT_TEXT = "No scripted answer."
+
+
+@dataclass
+class Turn:
+    """One assistant turn of a non-forced request: content blocks (text / tool_use) and why it ended."""
+
+    blocks: list[dict] = field(default_factory=list)
+    stop_reason: str = "end_turn"
+
+    def __str__(self) -> str:
+        return "turn:" + ",".join(b.get("name") or b["type"] for b in self.blocks)
+
+
+def text_turn(text: str) -> Turn:
+    return Turn([{"type": "text", "text": text}])
+
+
+def tool_turn(name: str, tool_input: dict, *, text: str = "") -> Turn:
+    blocks = [{"type": "text", "text": text}] if text else []
+    return Turn(blocks + [tool_use_block(name, tool_input)], stop_reason="tool_use")
+
+
+def tool_use_block(name: str, tool_input: dict) -> dict:
+    return {"type": "tool_use", "id": f"toolu_{uuid4().hex[:24]}", "name": name, "input": tool_input}
+
+
 @dataclass
 class Request:
     at: float
@@ -92,6 +131,8 @@ class FakeAnthropic(ScriptedServer):
         scripted = self._pop_answer()
         if scripted is not None:
             return scripted
+        if not forced(body):
+            return text_turn(DEFAULT_TEXT)
         # Unscripted: a Guardian-style tool (its schema offers SAFE) gets SAFE, any other CONFIRM.
         name = (body.get("tool_choice") or {}).get("name")
         tool = next((t for t in body.get("tools") or [] if t.get("name") == name), {})
@@ -129,21 +170,19 @@ class FakeAnthropic(ScriptedServer):
             return self._hang(handler)
         if isinstance(answer, str) and answer in ERRORS:
             return _error(handler, *ERRORS[answer])
-        tool_input = answer if isinstance(answer, dict) else TOOL_INPUTS[answer]
+        if isinstance(answer, Turn):
+            blocks, stop_reason = answer.blocks, answer.stop_reason
+        else:
+            tool_input = answer if isinstance(answer, dict) else TOOL_INPUTS[answer]
+            blocks = [tool_use_block(body["tool_choice"]["name"], tool_input)]
+            stop_reason = "tool_use"
         message = {
             "id": f"msg_{uuid4().hex[:24]}",
             "type": "message",
             "role": "assistant",
             "model": body["model"],
-            "content": [
-                {
-                    "type": "tool_use",
-                    "id": f"toolu_{uuid4().hex[:24]}",
-                    "name": body["tool_choice"]["name"],
-                    "input": tool_input,
-                }
-            ],
-            "stop_reason": "tool_use",
+            "content": blocks,
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {
                 "input_tokens": self.input_tokens,
@@ -153,6 +192,8 @@ class FakeAnthropic(ScriptedServer):
                 "service_tier": "standard",
             },
         }
+        if body.get("stream"):
+            return _stream(handler, message)
         _send(handler, 200, message)
 
 
@@ -171,10 +212,53 @@ def invalid_request(path: str, headers: dict, body: dict | None) -> str | None:
         if name not in body:
             return f"{name}: Field required"
     choice, tools = body.get("tool_choice") or {}, body.get("tools") or []
-    if choice.get("type") != "tool" or choice.get("name") not in {t.get("name") for t in tools}:
-        return "tool_choice must force one of the tools"
     if any(not isinstance(t.get("input_schema"), dict) for t in tools):
         return "tools.input_schema: Field required"
+    if forced(body):
+        if choice.get("name") not in {t.get("name") for t in tools}:
+            return "tool_choice must force one of the tools"
+        return None
+    if choice and choice.get("type") not in ("auto", "any", "none"):
+        return f"tool_choice.type: unknown value {choice.get('type')!r}"
+    return invalid_tools(tools) or invalid_conversation(body["messages"])
+
+
+def forced(body: dict) -> bool:
+    """Does the request force one tool (the agent) rather than offer tools (the chat)?"""
+    return (body.get("tool_choice") or {}).get("type") == "tool"
+
+
+def invalid_tools(tools: list) -> str | None:
+    names = [t.get("name") for t in tools]
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+        return "tools: names must be unique non-empty strings"
+    if any(t["input_schema"].get("type") != "object" for t in tools):
+        return "tools.input_schema.type: Input should be 'object'"
+    return None
+
+
+def invalid_conversation(messages) -> str | None:
+    """Roles alternate from a user turn; each tool_use is answered by a tool_result right after."""
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    pending: set[str] = set()
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role != ("user" if i % 2 == 0 else "assistant"):
+            return f"messages.{i}.role: roles must alternate, starting with user"
+        blocks = message.get("content")
+        blocks = [{"type": "text", "text": blocks}] if isinstance(blocks, str) else blocks or []
+        results = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+        if role == "assistant" and results:
+            return f"messages.{i}: tool_result blocks belong in user messages"
+        if results - pending or (role == "user" and pending - results):
+            return (
+                f"messages.{i}: each tool_result must answer a tool_use of the previous assistant "
+                "message, and every tool_use needs its tool_result"
+            )
+        pending = (
+            {b.get("id") for b in blocks if b.get("type") == "tool_use"} if role == "assistant" else set()
+        )
     return None
 
 
@@ -183,6 +267,48 @@ def _error(handler, status: int, kind: str, message: str, code: str | None = Non
     if code:
         error["details"] = {"error_code": code}
     _send(handler, status, {"type": "error", "error": error, "request_id": f"req_{uuid4().hex[:24]}"})
+
+
+def _stream(handler: BaseHTTPRequestHandler, message: dict) -> None:
+    """Send `message` as the API's server-sent events, text in a few deltas, tool input in two."""
+    start = dict(message, content=[], stop_reason=None)
+    start["usage"] = dict(message["usage"], output_tokens=1)
+    events = [("message_start", {"message": start}), ("ping", {})]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append(("content_block_start", {"index": index, "content_block": dict(block, text="")}))
+            deltas = [{"type": "text_delta", "text": piece} for piece in _pieces(block["text"])]
+        else:
+            events.append(("content_block_start", {"index": index, "content_block": dict(block, input={})}))
+            raw = json.dumps(block["input"])
+            half = len(raw) // 2
+            deltas = [
+                {"type": "input_json_delta", "partial_json": part} for part in ("", raw[:half], raw[half:])
+            ]
+        events += [("content_block_delta", {"index": index, "delta": delta}) for delta in deltas]
+        events.append(("content_block_stop", {"index": index}))
+    usage = {"output_tokens": message["usage"]["output_tokens"]}
+    events.append(
+        (
+            "message_delta",
+            {"delta": {"stop_reason": message["stop_reason"], "stop_sequence": None}, "usage": usage},
+        )
+    )
+    events.append(("message_stop", {}))
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/event-stream")
+    handler.send_header("Cache-Control", "no-cache")
+    handler.send_header("request-id", f"req_{uuid4().hex[:24]}")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.close_connection = True
+    for name, data in events:
+        handler.wfile.write(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode())
+        handler.wfile.flush()
+
+
+def _pieces(text: str, size: int = 12) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
