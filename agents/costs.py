@@ -1,4 +1,7 @@
-"""Estimated LLM spend: tokens x configured prices, per decision and per UTC day."""
+"""Estimated LLM spend: tokens x configured prices, per decision and per UTC day.
+
+The day's usage adds the agent's decisions and the "Ask CoinPilot" answers (ChatUsage): one budget.
+"""
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -6,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Sum
 
-from .models import AgentDecision
+from .models import AgentDecision, ChatUsage
 
 MILLION = Decimal(1_000_000)
 
@@ -26,10 +29,13 @@ def day_start(now: datetime) -> datetime:
 def day_usage(now: datetime) -> dict:
     """Tokens and estimated cost of the UTC day of `now`, against the daily budget."""
     start = day_start(now)
-    totals = AgentDecision.objects.filter(
-        created_at__gte=start, created_at__lt=start + timedelta(days=1)
-    ).aggregate(input=Sum("input_tokens"), output=Sum("output_tokens"))
-    tokens_in, tokens_out = totals["input"] or 0, totals["output"] or 0
+    tokens_in = tokens_out = 0
+    for model in (AgentDecision, ChatUsage):
+        totals = model.objects.filter(
+            created_at__gte=start, created_at__lt=start + timedelta(days=1)
+        ).aggregate(input=Sum("input_tokens"), output=Sum("output_tokens"))
+        tokens_in += totals["input"] or 0
+        tokens_out += totals["output"] or 0
     return {
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,

@@ -1,5 +1,6 @@
 """The AI second opinion's log: one row per verdict, skip or failure."""
 
+from django.conf import settings
 from django.db import models
 
 from market.models import Regime
@@ -41,3 +42,71 @@ class AgentDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.decision} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Conversation(models.Model):
+    """One operator's "Ask CoinPilot" conversation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "ask_conversations"
+
+    def __str__(self) -> str:
+        return f"conversation of {self.user} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ChatMessage(models.Model):
+    """A question or an answer; an answer keeps its sources, unchecked numbers and tool-call log."""
+
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        CALL_LIMIT = "call_limit", "stopped at the tool-call limit"
+        TIME_LIMIT = "time_limit", "stopped at the time limit"
+        TOKEN_LIMIT = "token_limit", "stopped at the answer length limit"
+        PAUSED = "paused", "AI paused (global block or budget)"
+        OFF = "off", "AI off (no key)"
+        ERROR = "error"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField(blank=True)
+    sources = models.JSONField(default=list, blank=True)  # [{"label", "url", "admin"}]
+    unverified = models.JSONField(default=list, blank=True)  # [{"text", "start", "end"}]
+    tool_calls = models.JSONField(default=list, blank=True)  # [{"name", "args", "rows", "error", "ms"}]
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    model_used = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OK)
+    error = models.TextField(blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ask_messages"
+        indexes = [models.Index(fields=["conversation", "created_at"], name="ask_message_conv_created")]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:40]}"
+
+
+class ChatUsage(models.Model):
+    """Tokens of one answered question; kept when the conversation is cleared (the daily budget)."""
+
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ask_usage"
+        indexes = [models.Index(fields=["-created_at"], name="ask_usage_created")]
+
+    def __str__(self) -> str:
+        return f"{self.input_tokens}+{self.output_tokens} tokens @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,74 @@
+"""The "Ask CoinPilot" page: a conversation with the read-only assistant (the logic is in agents/ask)."""
+
+import json
+import logging
+import time
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from .ask import conversations, loop
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 2000
+
+
+def ask_page(request: HttpRequest) -> HttpResponse:
+    conversation = conversations.conversation_of(request.user, create=False)
+    refused = loop.refusal(timezone.now(), set_block=False)
+    data = {
+        "messages": conversations.page_messages(conversation, staff=request.user.is_staff),
+        "refusal": refused[1] if refused else None,
+        "urls": {"question": reverse("ask-question")},
+    }
+    return render(request, "agents/ask.html", {"data": data, "refusal": data["refusal"]})
+
+
+@require_POST
+def ask_question(request: HttpRequest) -> HttpResponse:
+    """Answer one question as newline-delimited JSON events: delta, tool, error, then done."""
+    question = (request.POST.get("question") or "").strip()
+    if not question or len(question) > MAX_QUESTION_CHARS:
+        return JsonResponse({"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."}, status=400)
+    conversation = conversations.conversation_of(request.user)
+    history = conversations.history(conversation)
+    conversations.save_question(conversation, question)
+    events = _answer_events(conversation, question, history, staff=request.user.is_staff)
+    response = StreamingHttpResponse(events, content_type="application/x-ndjson; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a reverse proxy must pass each line on at once
+    return response
+
+
+@require_POST
+def ask_clear(request: HttpRequest) -> HttpResponse:
+    conversations.clear(request.user)
+    return redirect("ask")
+
+
+def _answer_events(conversation, question: str, history: list[dict], *, staff: bool):
+    started = time.monotonic()
+    run = loop.answer(question, history, timezone.now())
+    try:
+        while True:
+            yield _line(next(run))
+    except StopIteration as done:
+        answer = done.value
+    except Exception as exc:  # never a half-written stream without its end: store and say it failed
+        log.exception("ask: answering failed")
+        answer = loop.Answer(
+            status=loop.Status.ERROR,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            notice="The assistant failed (internal error); the details are in the server log.",
+        )
+    if answer.status != loop.Status.OK:
+        yield _line({"type": "error", "status": answer.status, "message": answer.notice})
+    row = conversations.save_answer(conversation, answer, int((time.monotonic() - started) * 1000))
+    yield _line({"type": "done", "message": conversations.as_page_data(row, staff=staff)})
+
+
+def _line(event: dict) -> bytes:
+    return (json.dumps(event, ensure_ascii=False, default=str) + "\n").encode()
