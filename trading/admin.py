@@ -1,9 +1,14 @@
 import yaml
-from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html_join
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
 from . import config
+from .admin_forms import REGIME_HELP, RiskConfigForm, StrategyConfigForm, regime_rows, risk_groups
 from .control import flatten_all, set_kill_switch
 from .models import (
     Account,
@@ -99,6 +104,15 @@ VERSION_HELP = (
     "Saving stores a NEW version and makes it active; the bot uses it from its next cycle. "
     "The version you started from stays in the history unchanged."
 )
+RAW_TITLE = "Advanced: the stored parameters as YAML (read-only)"
+VERSION_FIELDS = [
+    "version",
+    "is_active",
+    "created_by",
+    "created_at",
+    "changes",
+    "changes_from_active",
+]
 
 
 def _lines(changes: list[str]):
@@ -106,9 +120,10 @@ def _lines(changes: list[str]):
 
 
 class VersionedAdmin(admin.ModelAdmin):
-    readonly_fields = ["version", "is_active", "created_by", "created_at", "changes"]
+    readonly_fields = VERSION_FIELDS
     list_filter = ["is_active"]
     actions = ["reactivate"]
+    change_form_template = "admin/trading/versioned_change_form.html"
 
     def has_delete_permission(self, request, obj=None):
         return False  # the history is the audit trail
@@ -122,83 +137,101 @@ class VersionedAdmin(admin.ModelAdmin):
             return "-"
         return _lines(self.diff(self.previous(obj), obj))
 
+    @admin.display(description="differences from the active version")
+    def changes_from_active(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        if obj.is_active:
+            return "this is the active version"
+        active = type(obj).objects.filter(is_active=True).first()
+        if active is None:
+            return "no version is active"
+        lines = [f"{line} (v{active.version} -> this)" for line in self.diff(active, obj)]
+        return _lines(lines) if lines else f"same settings as the active v{active.version}"
+
     def save_model(self, request, obj, form, change):
         config.store_new_version(obj, request.user, form.cleaned_data.get("note", ""))
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_restore"
+        view = self.admin_site.admin_view(self.restore_view)
+        return [path("<path:object_id>/restore/", view, name=name), *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk and not obj.is_active and self.has_change_permission(request, obj):
+            context["restore_url"] = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_restore", args=[obj.pk]
+            )
+            context["restore_version"] = obj.version
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def restore(self, request, row) -> bool:
+        """Copy `row` as the new active version (the button and the action); False if refused."""
+        try:
+            new = config.restore_version(row, request.user)
+        except config.ConfigError as exc:
+            self.message_user(
+                request, f"Could not restore v{row.version}: {'; '.join(exc.messages)}", messages.ERROR
+            )
+            return False
+        self.log_addition(request, new, f"Restored from v{row.version}.")
+        self.message_user(
+            request,
+            f"Restored v{row.version} as v{new.version}, now active; the bot uses it from its next cycle.",
+            messages.SUCCESS,
+        )
+        return True
+
+    def restore_view(self, request, object_id):
+        """The 'Restore this version' button: POST only, staff with change permission."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        row = self.get_object(request, unquote(object_id))
+        if row is None:
+            raise Http404(f"{self.opts.verbose_name} {object_id} does not exist")
+        if not self.has_change_permission(request, row):
+            raise PermissionDenied
+        self.restore(request, row)
+        return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
 
     @admin.action(description="Make the selected version active again (stored as a new version)")
     def reactivate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version.", messages.ERROR)
             return
-        row = queryset.get()
-        new = config.store_new_version(row, request.user, f"copy of v{row.version}")
-        self.message_user(request, f"v{new.version} (a copy of the chosen version) is now active.")
-
-
-class StrategyConfigForm(forms.ModelForm):
-    symbols_text = forms.CharField(
-        label="Symbols", help_text="Upbit KRW markets, comma-separated, e.g. KRW-BTC, KRW-ETH"
-    )
-    params_yaml = forms.CharField(
-        label="Parameters per regime (YAML)",
-        widget=forms.Textarea(attrs={"rows": 40, "cols": 90, "style": "font-family: monospace"}),
-        help_text="One block per regime (BULL, SIDEWAYS, BEAR); see config/strategy_v3.yaml.",
-    )
-
-    class Meta:
-        model = StrategyConfig
-        fields = ["note"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        source = self.instance if self.instance.pk else None
-        data = config.load_defaults()
-        symbols = source.symbols if source else data["symbols"]
-        params = source.params if source else data["regimes"]
-        self.fields["symbols_text"].initial = ", ".join(symbols)
-        self.fields["params_yaml"].initial = yaml.safe_dump(params, sort_keys=False)
-
-    def clean(self):
-        cleaned = super().clean()
-        symbols = [s.strip() for s in cleaned.get("symbols_text", "").split(",") if s.strip()]
-        try:
-            params = yaml.safe_load(cleaned.get("params_yaml", ""))
-        except yaml.YAMLError as exc:
-            raise forms.ValidationError(f"The parameters are not valid YAML: {exc}") from exc
-        try:
-            config.parse_strategy(symbols, params)
-        except config.ConfigError as exc:
-            raise forms.ValidationError(exc.messages) from exc
-        self.instance.symbols, self.instance.params = symbols, params
-        return cleaned
+        self.restore(request, queryset.get())
 
 
 @admin.register(StrategyConfig)
 class StrategyConfigAdmin(VersionedAdmin):
     form = StrategyConfigForm
     list_display = ["version", "is_active", "note", "created_by", "created_at", "changes"]
-    fieldsets = [
-        (None, {"fields": ["symbols_text", "params_yaml", "note"], "description": VERSION_HELP}),
-        ("Version", {"fields": ["version", "is_active", "created_by", "created_at", "changes"]}),
-    ]
+    readonly_fields = [*VersionedAdmin.readonly_fields, "raw_params"]
+
+    def get_fieldsets(self, request, obj=None):
+        regimes = [
+            (f"{regime} regime", {"fields": regime_rows(regime), "description": REGIME_HELP[regime]})
+            for regime in config.TRADING_REGIMES
+        ]
+        return [
+            (None, {"fields": ["symbols", "note"], "description": VERSION_HELP}),
+            *regimes,
+            ("Version", {"fields": VERSION_FIELDS}),
+            (
+                "Advanced: the stored parameters as YAML (read-only)",
+                {"fields": ["raw_params"], "classes": ["collapse"]},
+            ),
+        ]
+
+    @admin.display(description="parameters (YAML)")
+    def raw_params(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        text = yaml.safe_dump({"symbols": obj.symbols, "regimes": obj.params}, sort_keys=False)
+        return format_html("<pre>{}</pre>", text)
 
     def diff(self, old, new):
         return config.diff_strategy(old, new)
-
-
-class RiskConfigForm(forms.ModelForm):
-    class Meta:
-        model = RiskConfig
-        fields = [*config.RISK_FIELDS, "note"]
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.errors:
-            try:
-                config.parse_risk(cleaned)
-            except config.ConfigError as exc:
-                raise forms.ValidationError(exc.messages) from exc
-        return cleaned
 
 
 @admin.register(RiskConfig)
@@ -208,10 +241,14 @@ class RiskConfigAdmin(VersionedAdmin):
         "version", "is_active", "max_position_size_pct", "max_daily_loss_pct", "max_concurrent_positions",
         "note", "created_by", "created_at", "changes",
     ]  # fmt: skip
-    fieldsets = [
-        (None, {"fields": [*config.RISK_FIELDS, "note"], "description": VERSION_HELP}),
-        ("Version", {"fields": ["version", "is_active", "created_by", "created_at", "changes"]}),
-    ]
+
+    def get_fieldsets(self, request, obj=None):
+        groups = [(title, {"fields": names}) for title, names in risk_groups().items()]
+        return [
+            (None, {"fields": ["note"], "description": VERSION_HELP}),
+            *groups,
+            ("Version", {"fields": VERSION_FIELDS}),
+        ]
 
     def diff(self, old, new):
         return config.diff_risk(old, new)

@@ -317,6 +317,17 @@ def save_risk_version(*, values: dict, user=None, note: str = "") -> RiskConfig:
     return store_new_version(row, user, note)
 
 
+def restore_version(row: StrategyConfig | RiskConfig, user=None) -> StrategyConfig | RiskConfig:
+    """Store a copy of an old version as the new active one; the old row stays as it was.
+
+    The copy is validated against today's rules first (raises ConfigError), as any edit is.
+    """
+    validate = strategy_from_row if isinstance(row, StrategyConfig) else risk_from_row
+    validate(row)
+    copy = type(row).objects.get(pk=row.pk)  # store_new_version turns its argument into the new row
+    return store_new_version(copy, user, f"restored from v{row.version}")
+
+
 def diff_strategy(old: StrategyConfig | None, new: StrategyConfig) -> list[str]:
     """What changed between two versions, as 'SIDEWAYS.take_profit_pct: 3.0 -> 3.5' lines."""
     if old is None:

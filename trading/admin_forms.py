@@ -1,0 +1,343 @@
+"""Admin forms for the versioned configuration: one typed field per parameter, in trader words.
+
+The rules stay in `config.parse_strategy` / `config.parse_risk`; these forms only turn their
+messages into errors on the field they concern (parameter names replaced by the field labels).
+The number inputs carry the same bounds as HTML min/max, so the browser stops obvious slips early.
+"""
+
+import re
+
+from django import forms
+
+from . import config
+from .models import RiskConfig, StrategyConfig
+
+# name: (label, unit, help text). Units end up in the label: "Take profit (%)".
+STRATEGY_PARAMS = {
+    "rsi_14_max": ("Max RSI(14)", "", "Entry check 1: no entry while RSI(14) is above this level (0-100)."),
+    "rsi_7_trigger": (
+        "RSI(7) dip level",
+        "",
+        "Entry check 2: RSI(7) must have dipped to or below this level within the lookback ...",
+    ),
+    "rsi_7_recover": ("RSI(7) recovery level", "", "... and be back at or above this level now."),
+    "rsi_7_lookback": ("RSI(7) dip lookback", "bars", "How many 1-minute bars back the dip may be."),
+    "min_rsi_7_bounce_pct": (
+        "Min RSI(7) bounce",
+        "RSI points",
+        "Entry check 3: RSI(7) now minus its lowest value in the lookback must be at least this.",
+    ),
+    "ma_filter": ("Moving-average filter", "", "Entry check 4: where the close must be against MA20."),
+    "ma_proximity_pct": (
+        "MA20 proximity",
+        "%",
+        "With 'near or above MA20': how far below MA20 the close may be.",
+    ),
+    "require_price_above_bb_lower": (
+        "Refuse below the lower Bollinger band",
+        "",
+        "Entry check 5 (falling knife): no entry while the close is under the lower band.",
+    ),
+    "volume_min_ratio": (
+        "Min volume ratio",
+        "x average",
+        "Entry check 6: the latest volume divided by its average must be at least this.",
+    ),
+    "volume_surge_check": ("Refuse on a volume surge", "", "Entry check 7: treat a surge as panic selling."),
+    "volume_surge_ratio": (
+        "Volume surge ratio",
+        "x average",
+        "With the surge check on: no entry at or above this volume ratio.",
+    ),
+    "bb_enabled": (
+        "Require a lower-band touch and recovery",
+        "",
+        "Entry check 8 (used in SIDEWAYS only): the low touched the lower band and the close recovered.",
+    ),
+    "bb_touch_lookback": ("Band touch lookback", "bars", "How many 1-minute bars back the touch may be."),
+    "ai_prefilter_max_drop_pct_6h": (
+        "AI pre-filter: max 6 h drop",
+        "%",
+        "BEAR only: skip the AI (no entry) when the price fell more than this over 6 hours. "
+        "Empty: no such pre-filter.",
+    ),
+    "take_profit_pct": ("Take profit", "%", "Exit when the price is this far above the average entry price."),
+    "stop_loss_pct": (
+        "Stop loss",
+        "%",
+        "Exit when the price is this far below the average entry price; not larger than the take profit.",
+    ),
+    "trailing_stop_pct": (
+        "Trailing stop",
+        "%",
+        "Once active, exit when the price falls this far below its highest price since entry.",
+    ),
+    "trailing_activation_pct": (
+        "Trailing stop activation",
+        "% profit",
+        "The trailing stop starts once the price was this far above the entry price.",
+    ),
+    "rsi_overbought": ("RSI(14) overbought level", "", "Exit when RSI(14) reaches this level ..."),
+    "rsi_exit_min_profit_pct": ("Min profit for the RSI exit", "%", "... and the profit is at least this."),
+    "time_limit_hours": ("Time limit", "hours", "Exit a position held longer than this."),
+}
+MA_FILTER_CHOICES = [
+    ("above", "close above MA20"),
+    ("proximity_or_above", "close near or above MA20 (see proximity)"),
+    ("none", "no moving-average filter"),
+]
+# Fields that share a row on the page; a parameter missing here still gets a row of its own.
+LAYOUT = [
+    ("rsi_14_max",),
+    ("rsi_7_trigger", "rsi_7_recover", "rsi_7_lookback"),
+    ("min_rsi_7_bounce_pct",),
+    ("ma_filter", "ma_proximity_pct"),
+    ("require_price_above_bb_lower",),
+    ("volume_min_ratio", "volume_surge_check", "volume_surge_ratio"),
+    ("bb_enabled", "bb_touch_lookback"),
+    ("ai_prefilter_max_drop_pct_6h",),
+    ("take_profit_pct", "stop_loss_pct"),
+    ("trailing_stop_pct", "trailing_activation_pct"),
+    ("rsi_overbought", "rsi_exit_min_profit_pct"),
+    ("time_limit_hours",),
+]
+REGIME_HELP = {
+    "BULL": "Used while the hourly MA50 is at least 2 % above MA200.",
+    "SIDEWAYS": "Used while the hourly MA50 is within 2 % of MA200.",
+    "BEAR": "Used while the hourly MA50 is at least 2 % below MA200.",
+}
+RSI_LEVELS = ("rsi_14_max", "rsi_7_trigger", "rsi_7_recover", "rsi_overbought")
+
+
+def field_name(regime: str, name: str) -> str:
+    """The form field of one regime's parameter: BULL__take_profit_pct."""
+    return f"{regime}__{name}"
+
+
+def _bounds(name: str) -> dict:
+    """The HTML min/max of a parameter, the same numbers parse_strategy enforces."""
+    if name.endswith("_pct") or name in RSI_LEVELS:
+        return {"min": 0, "max": 100}
+    if name.endswith("_lookback"):
+        return {"min": 1, "max": config.MAX_LOOKBACK_BARS}
+    if name == "time_limit_hours":
+        return {"min": 0, "max": config.MAX_TIME_LIMIT_HOURS}
+    return {"min": 0} if name.endswith("_ratio") else {}
+
+
+def label_of(name: str, info: dict) -> str:
+    label, unit, _ = info[name]
+    return f"{label} ({unit})" if unit else label
+
+
+def parameter_field(name: str, kind) -> forms.Field:
+    """A typed form field for one strategy parameter."""
+    label, help_text = label_of(name, STRATEGY_PARAMS), STRATEGY_PARAMS[name][2]
+    common = {"label": label, "help_text": help_text}
+    if kind is bool:
+        return forms.BooleanField(required=False, **common)
+    if kind is str:
+        return forms.ChoiceField(choices=MA_FILTER_CHOICES, **common)
+    attrs = _bounds(name) | {"step": "1" if kind is int else "any", "style": "width: 7em"}
+    invalid = {"invalid": "Enter a number, e.g. 3 or 2.5."}
+    if kind is int:
+        invalid = {"invalid": "Enter a whole number, e.g. 10."}
+        return forms.IntegerField(widget=forms.NumberInput(attrs), error_messages=invalid, **common)
+    return forms.FloatField(
+        required=kind is float, widget=forms.NumberInput(attrs), error_messages=invalid, **common
+    )
+
+
+def parameter_fields() -> dict[str, forms.Field]:
+    return {
+        field_name(regime, name): parameter_field(name, kind)
+        for regime in config.TRADING_REGIMES
+        for name, kind in config.REGIME_FIELDS.items()
+    }
+
+
+def regime_rows(regime: str) -> list[tuple[str, ...]]:
+    """The fieldset rows of one regime: LAYOUT first, then any parameter LAYOUT lacks."""
+    placed = {name for row in LAYOUT for name in row}
+    rows = [row for row in LAYOUT if all(n in config.REGIME_FIELDS for n in row)]
+    rows += [(name,) for name in config.REGIME_FIELDS if name not in placed]
+    return [tuple(field_name(regime, n) for n in row) for row in rows]
+
+
+def _humane(text: str, info: dict) -> str:
+    """Parameter names in a rule's message replaced by what the trader sees on the page."""
+    for name in sorted(info, key=len, reverse=True):
+        text = re.sub(rf"\b{name}\b", info[name][0], text)
+    return text[:1].upper() + text[1:]
+
+
+def _first_mentioned(text: str, names) -> str | None:
+    hits = [(m.start(), n) for n in names if (m := re.search(rf"\b{n}\b", text))]
+    return min(hits)[1] if hits else None
+
+
+# Rule messages that speak of a parameter in words rather than by its name.
+PHRASES = {"stop loss": "stop_loss_pct"}
+
+
+def strategy_error(message: str) -> tuple[str | None, str]:
+    """(form field or None, trader text) for one message of parse_strategy."""
+    head, sep, rest = message.partition(": ")
+    if head == "symbols" and sep:
+        return "symbols", rest[:1].upper() + rest[1:]
+    if head not in config.TRADING_REGIMES or not sep:
+        return None, message
+    name = _first_mentioned(rest, config.REGIME_FIELDS)
+    phrase = next((p for p in PHRASES if rest.startswith(p)), None)
+    if phrase:
+        name = PHRASES[phrase]
+    text = _humane(rest, STRATEGY_PARAMS)
+    return (field_name(head, name), text) if name else (None, f"{head}: {text}")
+
+
+def _json_number(value, before):
+    """Keep whole numbers whole when the version had them so (45 stays 45, not 45.0)."""
+    if isinstance(value, float) and value.is_integer() and type(before) is int:
+        return int(value)
+    return value
+
+
+class StrategyFormBase(forms.ModelForm):
+    """Symbols plus one typed field per parameter and regime; saving rebuilds the per-regime blocks."""
+
+    symbols = forms.CharField(
+        label="Symbols",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Upbit KRW markets, separated by commas or new lines, e.g. KRW-BTC, KRW-ETH.",
+    )
+
+    class Meta:
+        model = StrategyConfig
+        fields = ["note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        source = self.instance if self.instance.pk else None
+        data = config.load_defaults()
+        self.source_params = source.params if source else data["regimes"]
+        self.initial.setdefault("symbols", ", ".join(source.symbols if source else data["symbols"]))
+        for regime in config.TRADING_REGIMES:
+            for name, value in self.source_params.get(regime, {}).items():
+                self.initial.setdefault(field_name(regime, name), value)
+
+    def clean_symbols(self) -> list[str]:
+        return [s for s in re.split(r"[\s,]+", self.cleaned_data["symbols"].upper()) if s]
+
+    def params_from(self, cleaned: dict) -> dict:
+        """The per-regime parameter blocks, nested as in config/strategy_v3.yaml."""
+        return {
+            regime: {
+                name: _json_number(
+                    cleaned[field_name(regime, name)], self.source_params.get(regime, {}).get(name)
+                )
+                for name in config.REGIME_FIELDS
+            }
+            for regime in config.TRADING_REGIMES
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned  # a field that is not even a number: that message first
+        params = self.params_from(cleaned)
+        try:
+            config.parse_strategy(cleaned["symbols"], params)
+        except config.ConfigError as exc:
+            for message in exc.messages:
+                self.add_error(*strategy_error(message))
+            return cleaned
+        self.instance.symbols, self.instance.params = cleaned["symbols"], params
+        return cleaned
+
+
+# The parameter fields are declared on the class (not added per instance) so that the admin's
+# fieldsets may name them: BULL__take_profit_pct, ...
+StrategyConfigForm = type(StrategyFormBase)(
+    "StrategyConfigForm", (StrategyFormBase,), {"__module__": __name__, **parameter_fields()}
+)
+
+
+RISK_PARAMS = {
+    "max_position_size_pct": (
+        "Position size",
+        "% of equity",
+        "Each entry buys at most this share of equity (halved while volatility is high).",
+    ),
+    "max_total_exposure_pct": (
+        "Total exposure",
+        "% of equity",
+        "All open positions together, at cost, stay below this share of equity.",
+    ),
+    "max_concurrent_positions": (
+        "Open positions at once",
+        "positions",
+        "No new entry while this many are open.",
+    ),
+    "min_order_krw": ("Minimum order", "KRW", "Smaller orders are not placed; Upbit's minimum is 5,000 KRW."),
+    "max_daily_loss_pct": (
+        "Daily loss limit",
+        "% of the day's starting equity",
+        "Realized loss in one KST day that halts trading until 00:00 KST.",
+    ),
+    "max_daily_trades": ("Entries per day", "entries", "New positions per KST day."),
+    "consecutive_loss_limit": (
+        "Losing streak limit",
+        "losses in a row",
+        "After this many losing trades in a row, entries pause for the cooldown.",
+    ),
+    "cooldown_hours": ("Cooldown", "hours", "How long entries pause after the losing streak limit."),
+}
+RISK_GROUPS = {
+    "Position sizing": [
+        "max_position_size_pct",
+        "max_total_exposure_pct",
+        "max_concurrent_positions",
+        "min_order_krw",
+    ],
+    "Daily limits": ["max_daily_loss_pct", "max_daily_trades"],
+    "Streaks & cooldown": ["consecutive_loss_limit", "cooldown_hours"],
+}
+
+
+def risk_groups() -> dict[str, list[str]]:
+    """RISK_GROUPS, plus an 'Other limits' group for any limit not placed in one."""
+    placed = {name for names in RISK_GROUPS.values() for name in names}
+    groups = {title: [n for n in names if n in config.RISK_FIELDS] for title, names in RISK_GROUPS.items()}
+    rest = [name for name in config.RISK_FIELDS if name not in placed]
+    return groups | ({"Other limits": rest} if rest else {})
+
+
+def risk_error(message: str) -> tuple[str | None, str]:
+    """(form field or None, trader text) for one message of parse_risk."""
+    return _first_mentioned(message, config.RISK_FIELDS), _humane(message, RISK_PARAMS)
+
+
+class RiskConfigForm(forms.ModelForm):
+    class Meta:
+        model = RiskConfig
+        fields = [*config.RISK_FIELDS, "note"]
+        labels = {name: label_of(name, RISK_PARAMS) for name in RISK_PARAMS}
+        help_texts = {name: info[2] for name, info in RISK_PARAMS.items()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in config.RISK_FIELDS:
+            bounds = {"min": 5000} if name == "min_order_krw" else {"min": 0}
+            if name.endswith("_pct"):
+                bounds["max"] = 100
+            self.fields[name].widget.attrs.update(bounds | {"style": "width: 9em"})
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                config.parse_risk(cleaned)
+            except config.ConfigError as exc:
+                for message in exc.messages:
+                    self.add_error(*risk_error(message))
+        return cleaned
