@@ -13,6 +13,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -105,11 +106,12 @@ def _listing(rows: list[dict], truncated: bool, args: dict, **extra) -> dict:
 
 
 def trades(args: dict, now: datetime) -> ToolResult:
+    filled_or_created = Coalesce("executed_at", "created_at")
     rows, more = _rows(
-        Trade.objects.all(),
+        Trade.objects.annotate(at=filled_or_created),
         args,
         {
-            "time": "created_at",
+            "time": "at",
             "filters": {n: n for n in ("symbol", "side", "status", "exit_reason", "regime")},
         },
     )
@@ -340,7 +342,8 @@ TOOLS = {
     for tool in (
         Tool(
             "get_trades",
-            "Orders CoinPilot placed (BUY and SELL fills, failures), newest first, with price, quantity, "
+            "Orders CoinPilot placed (BUY and SELL fills, failures), newest first by fill time, with price, "
+            "quantity, "
             "fee, exit reason, regime, realized PnL of SELLs and the indicators at decision time.",
             {
                 "symbol": SYMBOL,
