@@ -23,7 +23,7 @@ from coinpilot_site.redis_conn import get_redis
 
 from .. import costs, gate, guardrails, llm
 from ..models import ChatMessage
-from . import grounding, tools
+from . import grounding, registry
 
 log = logging.getLogger(__name__)
 Status = ChatMessage.Status
@@ -95,7 +95,7 @@ def answer(question: str, history: list[dict], now: datetime) -> Generator[dict,
 def _steps(messages: list[dict], deadline: float, now: datetime, out: Answer):
     calls = 0
     system = SYSTEM.format(now=timezone.localtime(now).strftime("%Y-%m-%d %H:%M"))
-    schemas = tools.schemas()
+    schemas = registry.schemas()
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
@@ -146,7 +146,7 @@ def _run_tool(use: dict, now: datetime, out: Answer):
     """Run one tool call: page events, the log entry, the tool_result block for the model."""
     name, args = use["name"], use["input"]
     yield {"type": "tool", "state": "started", "name": name, "args": args}
-    result, error, ms = tools.timed_call(name, args, now)
+    result, error, ms = registry.timed_call(name, args, now)
     entry = {"name": name, "args": args, "rows": result.rows if result else 0, "error": error, "ms": ms}
     out.tool_calls.append(entry)
     yield {"type": "tool", "state": "finished", **entry}

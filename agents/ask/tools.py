@@ -3,10 +3,9 @@
 Each tool is a plain function of validated arguments (see args.py) that uses ORM reads and Redis
 GETs only, returns at most ASK_TOOL_ROW_LIMIT rows as JSON-ready data (Decimals as strings,
 times in KST ISO) and names its sources: links to the admin rows and pages it read. No tool
-reads a secret setting.
+reads a secret setting. The set offered to the model, with its parameters, is in registry.py.
 """
 
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,24 +18,21 @@ from django.utils import timezone
 
 from analytics.daily_report import build_daily_report, day_at
 from analytics.weekly_report import build_weekly_report
-from market.models import Regime, RegimeHistory
+from market.models import RegimeHistory
 from trading.config import load_risk, load_strategy, strategy_as_dict
 from trading.dashboard import bot_statuses, latest_prices, positions_marked
 from trading.models import (
     Account,
     DailyRiskState,
-    ExitReason,
     Position,
     RiskAudit,
-    Side,
     Trade,
-    TradeStatus,
     TradingControl,
 )
 from trading.risk import kst_day
 
 from ..models import AgentDecision
-from .args import FROM, LIMIT, SYMBOL, TO, Param, ToolArgumentError, input_schema, validate
+from .args import Param, input_schema
 
 REASONING_CHARS = 600
 
@@ -76,6 +72,11 @@ def plain(value):
 
 def link(label: str, url: str, *, admin: bool = False) -> dict:
     return {"label": label, "url": url, "admin": admin}
+
+
+def admin_links(rows, label, *, model: str) -> list[dict]:
+    """A link to each row's admin change page (`model`: "app_model"), labelled by `label(row)`."""
+    return [link(label(r), reverse(f"admin:{model}_change", args=[r.pk]), admin=True) for r in rows]
 
 
 def page(name: str, **query) -> str:
@@ -138,14 +139,9 @@ def trades(args: dict, now: datetime) -> ToolResult:
         for t in rows
     ]
     history = {k: args.get(k) for k in ("symbol", "side", "exit_reason", "regime")}
-    sources = [link("History", page("history", **history))] + [
-        link(
-            f"Trade #{t.pk} {t.side} {t.symbol}",
-            reverse("admin:trading_trade_change", args=[t.pk]),
-            admin=True,
-        )
-        for t in rows
-    ]
+    sources = [link("History", page("history", **history))] + admin_links(
+        rows, lambda t: f"Trade #{t.pk} {t.side} {t.symbol}", model="trading_trade"
+    )
     return ToolResult(_listing(data, more, args), len(data), sources)
 
 
@@ -174,14 +170,9 @@ def ai_decisions(args: dict, now: datetime) -> ToolResult:
         }
         for d in rows
     ]
-    sources = [link("System (AI scorecard)", page("system"))] + [
-        link(
-            f"AI decision #{d.pk} {d.symbol} {d.decision}",
-            reverse("admin:agents_agentdecision_change", args=[d.pk]),
-            admin=True,
-        )
-        for d in rows
-    ]
+    sources = [link("System (AI scorecard)", page("system"))] + admin_links(
+        rows, lambda d: f"AI decision #{d.pk} {d.symbol} {d.decision}", model="agents_agentdecision"
+    )
     return ToolResult(_listing(data, more, args), len(data), sources)
 
 
@@ -203,14 +194,9 @@ def risk_audits(args: dict, now: datetime) -> ToolResult:
         for a in rows
     ]
     risk_page = page("risk", type=args.get("violation_type"), symbol=args.get("symbol"))
-    sources = [link("Risk", risk_page)] + [
-        link(
-            f"Risk audit #{a.pk} {a.violation_type}",
-            reverse("admin:trading_riskaudit_change", args=[a.pk]),
-            admin=True,
-        )
-        for a in rows
-    ]
+    sources = [link("Risk", risk_page)] + admin_links(
+        rows, lambda a: f"Risk audit #{a.pk} {a.violation_type}", model="trading_riskaudit"
+    )
     return ToolResult(_listing(data, more, args), len(data), sources)
 
 
@@ -330,113 +316,3 @@ def current_config(args: dict, now: datetime) -> ToolResult:
         link("Risk limit versions", reverse("admin:trading_riskconfig_changelist"), admin=True),
     ]
     return ToolResult(plain(data), 1, sources)
-
-
-def _choice(description: str, values) -> Param:
-    return Param("choice", description, choices=tuple(values))
-
-
-PERIOD = {"from": FROM, "to": TO, "limit": LIMIT}
-TOOLS = {
-    tool.name: tool
-    for tool in (
-        Tool(
-            "get_trades",
-            "Orders CoinPilot placed (BUY and SELL fills, failures), newest first by fill time, with price, "
-            "quantity, "
-            "fee, exit reason, regime, realized PnL of SELLs and the indicators at decision time.",
-            {
-                "symbol": SYMBOL,
-                "side": _choice("BUY or SELL", Side.values),
-                "status": _choice("Order status", TradeStatus.values),
-                "exit_reason": _choice("Why a SELL happened", ExitReason.values),
-                "regime": _choice("Regime at the order", Regime.values),
-                **PERIOD,
-            },
-            trades,
-        ),
-        Tool(
-            "get_ai_decisions",
-            "The AI second opinion on rule-approved buys (APPROVED, REJECTED, SKIPPED) with the Analyst "
-            "and Guardian verdicts, confidence, reasoning, skip reason or error, newest first.",
-            {"symbol": SYMBOL, "decision": _choice("Verdict", AgentDecision.Decision.values), **PERIOD},
-            ai_decisions,
-        ),
-        Tool(
-            "get_risk_audits",
-            "Orders refused by the risk manager and limit events (halt, cooldown, kill switch), "
-            "newest first.",
-            {"symbol": SYMBOL, "violation_type": Param("text", "Event type, e.g. MAX_POSITIONS"), **PERIOD},
-            risk_audits,
-        ),
-        Tool(
-            "get_regime_history",
-            "Regime evaluations (BULL / SIDEWAYS / BEAR / UNKNOWN from hourly MA50 vs MA200), newest first.",
-            {"symbol": SYMBOL, **PERIOD},
-            regime_history,
-        ),
-        Tool(
-            "get_positions",
-            "Open positions now with quantity, average price, latest price, unrealized PnL, and the cash.",
-            {},
-            positions_now,
-        ),
-        Tool(
-            "get_bot_status",
-            "What the bot cycle did last minute per symbol: price, regime, indicators, action and reason.",
-            {"symbol": SYMBOL},
-            bot_status,
-        ),
-        Tool(
-            "get_risk_state",
-            "Kill switch and the last 7 KST days' risk counters: realized PnL, entries, loss streak, "
-            "cooldown, halt.",
-            {},
-            risk_state,
-        ),
-        Tool(
-            "get_daily_report",
-            "The daily report of a KST day (22:00 to 22:00): realized PnL, win rate, sells, drawdown, "
-            "per exit reason. Without 'from' the current report day.",
-            {"from": Param("from", "The report day")},
-            daily_report,
-        ),
-        Tool(
-            "get_weekly_exit_report",
-            "Exit performance per regime and exit reason over the last N days (default 7), with tuning "
-            "suggestions.",
-            {"days": Param("int", "Days to cover", minimum=1, maximum=90)},
-            weekly_exit_report,
-        ),
-        Tool(
-            "get_config",
-            "The active strategy parameters per regime, the risk limits, trading mode and AI on/off.",
-            {},
-            current_config,
-        ),
-    )
-}
-
-
-def schemas() -> list[dict]:
-    return [tool.schema() for tool in TOOLS.values()]
-
-
-def call(name: str, args, now: datetime) -> ToolResult:
-    """Run tool `name` with the model's `args`; ToolArgumentError for an unknown tool or bad args."""
-    tool = TOOLS.get(name)
-    if tool is None:
-        raise ToolArgumentError(f"unknown tool {name!r} (tools: {', '.join(TOOLS)})")
-    return tool.run(validate(tool.params, args), now)
-
-
-def timed_call(name: str, args, now: datetime) -> tuple[ToolResult | None, str, int]:
-    """`call`, never raising: (result or None, error text, milliseconds)."""
-    started = time.monotonic()
-    try:
-        result, error = call(name, args, now), ""
-    except ToolArgumentError as exc:
-        result, error = None, f"invalid arguments: {exc}"
-    except Exception as exc:  # a failed read is reported to the model, not raised at the operator
-        result, error = None, f"tool failed: {type(exc).__name__}: {exc}"[:300]
-    return result, error, int((time.monotonic() - started) * 1000)

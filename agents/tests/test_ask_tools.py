@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents.ask import tools
+from agents.ask import registry, tools
 from agents.ask.args import ToolArgumentError
 from agents.models import AgentDecision
 from market.candles import CandleRow, store_candles
@@ -130,7 +130,7 @@ def data(db, redis_conn):
 
 
 def run(name: str, **args) -> tools.ToolResult:
-    return tools.call(name, args, NOW)
+    return registry.call(name, args, NOW)
 
 
 def test_trades_filter_by_symbol_side_and_kst_period(data):
@@ -179,11 +179,11 @@ def test_unknown_tool_and_non_object_arguments_are_refused(db):
     with pytest.raises(ToolArgumentError, match="unknown tool 'delete_trades'"):
         run("delete_trades")
     with pytest.raises(ToolArgumentError, match="arguments must be a JSON object"):
-        tools.call("get_trades", ["KRW-BTC"], NOW)
+        registry.call("get_trades", ["KRW-BTC"], NOW)
 
 
 def test_timed_call_reports_errors_instead_of_raising(data):
-    result, error, ms = tools.timed_call("get_trades", {"symbol": 42}, NOW)
+    result, error, ms = registry.timed_call("get_trades", {"symbol": 42}, NOW)
     assert result is None and error == "invalid arguments: symbol must be a string" and ms >= 0
 
 
@@ -253,7 +253,7 @@ def test_reports_and_config(data):
 
 
 def test_every_schema_is_an_object_without_extra_properties():
-    for schema in tools.schemas():
+    for schema in registry.schemas():
         assert schema["input_schema"]["type"] == "object"
         assert schema["input_schema"]["additionalProperties"] is False
         assert len(schema["description"]) > 20
@@ -274,13 +274,13 @@ ALL_CALLS = [
 
 
 def test_every_tool_is_covered_by_the_read_only_and_secret_checks():
-    assert {name for name, _ in ALL_CALLS} == set(tools.TOOLS)
+    assert {name for name, _ in ALL_CALLS} == set(registry.TOOLS)
 
 
 def test_tools_only_read(data):
     with CaptureQueriesContext(connection) as queries:
         for name, args in ALL_CALLS:
-            tools.call(name, args, NOW)
+            registry.call(name, args, NOW)
     writes = [
         q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
     ]
@@ -290,6 +290,6 @@ def test_tools_only_read(data):
 def test_no_secret_reaches_a_tool_result(data, settings):
     for name, value in SECRETS.items():
         setattr(settings, name, value)
-    dumped = json.dumps([tools.call(name, args, NOW).data for name, args in ALL_CALLS])
+    dumped = json.dumps([registry.call(name, args, NOW).data for name, args in ALL_CALLS])
     assert not [name for name, value in SECRETS.items() if value in dumped]
     assert "SECRET" not in dumped
