@@ -11,11 +11,13 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 from django.db import connection
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from market import indicators as ind
+from market import rollups
 from market.candles import load_frames
-from market.models import Candle, RegimeHistory
+from market.models import RegimeHistory
 from trading.models import Trade
 
 MAX_BARS = 5000
@@ -30,15 +32,17 @@ RANGES = {
 }
 BAR_SIZES = [("1m", 1), ("5m", 5), ("15m", 15), ("1h", 60), ("4h", 240), ("1d", 1440)]
 
-# Only the table name and placeholders are formatted in. `date_bin` keeps bars aligned to UTC.
+# Only constants are formatted in. `date_bin` keeps bars aligned to UTC, like the rollup's buckets.
 PG_BUCKETS = (
-    "SELECT EXTRACT(EPOCH FROM date_bin(%s::interval, \"timestamp\", TIMESTAMPTZ '2000-01-01'))"
+    "SELECT EXTRACT(EPOCH FROM date_bin(%s::interval, {time}, TIMESTAMPTZ '2000-01-01'))"
     "::bigint AS b, "
-    '(array_agg(open ORDER BY "timestamp"))[1]::float8, max(high)::float8, min(low)::float8, '
-    '(array_agg(close ORDER BY "timestamp" DESC))[1]::float8, sum(volume)::float8 '
-    'FROM {table} WHERE symbol = %s AND interval = %s AND "timestamp" >= %s AND "timestamp" < %s '
+    "(array_agg(open ORDER BY {time}))[1]::float8, max(high)::float8, min(low)::float8, "
+    "(array_agg(close ORDER BY {time} DESC))[1]::float8, sum(volume)::float8 "
+    "FROM {table} WHERE symbol = %s AND {level} = %s AND {time} >= %s AND {time} < %s "
     "GROUP BY b ORDER BY b"
 )
+MINUTES_SOURCE = {"table": "market_data", "time": '"timestamp"', "level": "interval"}
+ROLLUP_SOURCE = {"table": "market_data_rollup", "time": "bucket", "level": "bar"}
 
 
 @dataclass(frozen=True)
@@ -72,24 +76,42 @@ def parse_request(params, symbols: list[str], now: datetime) -> tuple[ChartReque
 
 
 def candles(req: ChartRequest) -> pd.DataFrame:
-    """OHLCV bars of the request's bar size (UTC index), at most MAX_BARS."""
+    """OHLCV bars of the request's bar size (UTC index), at most MAX_BARS.
+
+    Aggregated bars start at a whole bar before the range start, so the first bar is complete.
+    PostgreSQL groups the 5m or 1h rollup (market/rollups.py) when the bar size is a multiple of
+    it, else the minutes; SQLite resamples the minutes with pandas.
+    """
     name, minutes = req.bar
-    if connection.vendor == "postgresql" and minutes > 1:
-        adapt = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cursor:
-            cursor.execute(
-                PG_BUCKETS.format(table=Candle._meta.db_table),
-                [f"{minutes} minutes", req.symbol, "1m", adapt(req.start), adapt(req.end)],
-            )
-            rows = cursor.fetchall()
-        frame = pd.DataFrame(rows, columns=["t", "open", "high", "low", "close", "volume"])
-        frame.index = pd.to_datetime(frame.pop("t"), unit="s", utc=True)
-        return frame
-    frame = load_frames([req.symbol], start=req.start, end=req.end)[req.symbol]
-    if minutes == 1 or frame.empty:
+    if minutes == 1:
+        frame = load_frames([req.symbol], start=req.start, end=req.end)[req.symbol]
+        return frame[["open", "high", "low", "close", "volume"]]
+    start = rollups.floor_to(req.start, timedelta(minutes=minutes))
+    if rollups.enabled():
+        return _pg_buckets(req.symbol, minutes, start, req.end)
+    frame = load_frames([req.symbol], start=start, end=req.end)[req.symbol]
+    if frame.empty:
         return frame[["open", "high", "low", "close", "volume"]]
     agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
     return frame.resample(f"{minutes}min", origin="epoch").agg(agg).dropna(subset=["open"])
+
+
+def _pg_buckets(symbol: str, minutes: int, start: datetime, end: datetime, *, rollup: bool = True):
+    level = next(
+        (bar for bar, width in reversed(rollups.LEVELS) if minutes % (width / timedelta(minutes=1)) == 0),
+        None,
+    )
+    source, level = (ROLLUP_SOURCE, level) if rollup and level else (MINUTES_SOURCE, "1m")
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            PG_BUCKETS.format(**source),
+            [f"{minutes} minutes", symbol, level, adapt(start), adapt(end)],
+        )
+        rows = cursor.fetchall()
+    frame = pd.DataFrame(rows, columns=["t", "open", "high", "low", "close", "volume"])
+    frame.index = pd.to_datetime(frame.pop("t"), unit="s", utc=True)
+    return frame
 
 
 def chart_data(req: ChartRequest) -> dict:
@@ -146,25 +168,25 @@ def regime_spans(req: ChartRequest) -> list[dict]:
 
 
 def trade_markers(req: ChartRequest) -> list[dict]:
-    trades = Trade.objects.filter(
-        symbol=req.symbol, status="FILLED", executed_at__gte=req.start, executed_at__lt=req.end
-    ).order_by("executed_at")
+    """Filled trades in the range; only the columns drawn (no JSON documents decoded in Python)."""
+    rows = (
+        Trade.objects.filter(
+            symbol=req.symbol, status="FILLED", executed_at__gte=req.start, executed_at__lt=req.end
+        )
+        .order_by("executed_at")
+        .values_list("executed_at", "price", "side", "exit_reason", KT("signal_info__pnl"))[:MAX_BARS]
+    )
+    kst = timezone.get_current_timezone()
     return [
-        {
-            "t": _kst(t.executed_at),
-            "price": float(t.price),
-            "side": t.side,
-            "reason": t.exit_reason,
-            "pnl": t.signal_info.get("pnl"),
-        }
-        for t in trades[:MAX_BARS]
+        {"t": _kst(at, kst), "price": float(price), "side": side, "reason": reason, "pnl": pnl}
+        for at, price, side, reason, pnl in rows
     ]
 
 
-def _kst(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+def _kst(moment: datetime, kst=None) -> str:
+    return moment.astimezone(kst or timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 def _list(values) -> list:
-    array = np.asarray(values, dtype=np.float64)
-    return [None if np.isnan(v) else round(float(v), 8) for v in array]
+    array = np.round(np.asarray(values, dtype=np.float64), 8)
+    return np.where(np.isnan(array), None, array).tolist()

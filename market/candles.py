@@ -12,6 +12,7 @@ from typing import NamedTuple
 import pandas as pd
 from django.db import connection, transaction
 
+from . import rollups
 from .models import Candle
 from .pgcopy import COLUMNS, store_by_copy
 
@@ -144,9 +145,10 @@ def store_candles(rows: Sequence[CandleRow]) -> int:
         return 0
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            if len(rows) >= PG_COPY_MIN_ROWS:
-                return store_by_copy(rows)
-            return _store_pg_values(rows)
+            inserted = store_by_copy(rows) if len(rows) >= PG_COPY_MIN_ROWS else _store_pg_values(rows)
+            if inserted:
+                rollups.refresh_for(rows)  # same transaction: the chart's rollup never lags
+            return inserted
         return _store_generic(rows)
 
 

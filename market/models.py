@@ -56,3 +56,27 @@ class RegimeHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coin_symbol} {self.regime} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CandleRollup(models.Model):
+    """1-minute candles aggregated to 5-minute and 1-hour bars (PostgreSQL), kept current by
+    every store of candles, so long chart ranges read thousands of rows instead of 500,000.
+
+    `bucket` is the bar's open time in UTC, aligned like date_bin (UTC midnight boundaries).
+    """
+
+    pk = models.CompositePrimaryKey("symbol", "bar", "bucket")
+    symbol = models.CharField(max_length=20)
+    bar = models.CharField(max_length=4)
+    bucket = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.DecimalField(**PRICE)
+
+    class Meta:
+        db_table = "market_data_rollup"
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.bar} {self.bucket:%Y-%m-%d %H:%M}Z close={self.close}"

@@ -1,0 +1,74 @@
+"""The chart rollup (5m / 1h bars, PostgreSQL) equals grouping the stored minutes, whatever order
+the minutes arrived in, and follows later stores into a bucket already rolled up."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from django.db import connection
+
+from coinpilot_site import market_chart
+from conftest import SHARED_DATA
+from market import rollups
+from market.candles import CandleRow, store_candles
+from market.models import CandleRollup
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the rollup is PostgreSQL only"),
+]
+
+
+def real_rows() -> list[CandleRow]:
+    frame = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv")
+    times = pd.to_datetime(frame["timestamp"], utc=True)
+    return [
+        CandleRow("KRW-BTC", "1m", t.to_pydatetime(), *(Decimal(str(v)) for v in values), None)
+        for t, values in zip(times, frame[["open", "high", "low", "close", "volume"]].to_numpy(), strict=True)
+    ]
+
+
+def both_ways(minutes: int, start, end) -> tuple[pd.DataFrame, pd.DataFrame]:
+    start = rollups.floor_to(start, timedelta(minutes=minutes))
+    return (
+        market_chart._pg_buckets("KRW-BTC", minutes, start, end, rollup=True),
+        market_chart._pg_buckets("KRW-BTC", minutes, start, end, rollup=False),
+    )
+
+
+def test_rollup_bars_equal_the_minutes_grouped_for_every_bar_size():
+    rows = real_rows()
+    third = len(rows) // 3
+    # Out of order, and the last chunk splits an hour that is already rolled up.
+    for chunk in (rows[third : 2 * third], rows[:third], rows[2 * third : -7], rows[-7:]):
+        store_candles(chunk)
+    start, end = rows[0].timestamp, rows[-1].timestamp + timedelta(minutes=1)
+    for minutes in (5, 15, 60, 240, 1440):
+        from_rollup, from_minutes = both_ways(minutes, start, end)
+        assert len(from_rollup) > 0
+        pd.testing.assert_frame_equal(from_rollup, from_minutes, check_exact=False, rtol=1e-12)
+    hours = CandleRollup.objects.filter(bar="1h").count()
+    assert hours == len({r.timestamp.replace(minute=0) for r in rows})
+
+
+def test_a_late_minute_changes_its_buckets_close_and_volume():
+    rows = real_rows()[:120]
+    store_candles(rows[:-1])
+    last = rows[-1]
+    store_candles([last])
+    bucket = CandleRollup.objects.get(bar="1h", bucket=rollups.floor_to(last.timestamp, timedelta(hours=1)))
+    hour = [r for r in rows if rollups.floor_to(r.timestamp, timedelta(hours=1)) == bucket.bucket]
+    assert bucket.close == hour[-1].close
+    assert bucket.volume == sum(r.volume for r in hour)
+    assert bucket.high == max(r.high for r in hour) and bucket.open == hour[0].open
+
+
+def test_rebuild_fills_the_rollup_for_candles_stored_around_store_candles():
+    rows = real_rows()[:600]
+    store_candles(rows)
+    expected = CandleRollup.objects.count()
+    CandleRollup.objects.all().delete()
+    assert rollups.rebuild() == expected
+    buckets = {bar: {rollups.floor_to(r.timestamp, width) for r in rows} for bar, width in rollups.LEVELS}
+    assert expected == len(buckets["5m"]) + len(buckets["1h"]) == 121 + 11  # starts at 06:42
