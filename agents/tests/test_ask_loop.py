@@ -193,3 +193,22 @@ def test_no_secret_reaches_the_model(fake, data, settings):
     ask("Show me the config and the status")
     bodies = json.dumps([r.body for r in fake.requests])
     assert "SECRET" not in bodies and len(fake.requests) == 4
+
+
+def test_the_bounds_are_settings_documented_in_env_example():
+    from conftest import ROOT
+
+    example = (ROOT / ".env.example").read_text()
+    for name in ("ASK_MAX_TOOL_CALLS", "ASK_TIME_LIMIT_SECONDS", "ASK_MAX_TOKENS", "ASK_TOOL_ROW_LIMIT"):
+        assert f"\n{name}=" in example
+
+
+def test_the_time_limit_also_stops_a_slow_stream(fake, data, settings):
+    settings.ASK_TIME_LIMIT_SECONDS = 0.5
+    fake.stream_delay = 0.1
+    fake.script(text_turn("A long and slow answer. " * 10))
+    started = time.monotonic()
+    answer, events = ask("Tell me everything")
+    assert time.monotonic() - started < 1.5
+    assert answer.status == Status.TIME_LIMIT and 0 < len(events) < 20
+    assert answer.text.startswith("A long and") and answer.full_text.endswith("may be incomplete.")

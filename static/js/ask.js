@@ -76,8 +76,10 @@
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: {"X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value},
     });
-    if (!response.ok || !response.body) {
-      renderMessage({role: "assistant", status: "error", text: "The question was refused (HTTP " + response.status + ")."}, box);
+    const type = response.headers.get("Content-Type") || "";
+    if (!response.ok || !response.body || !type.startsWith("application/x-ndjson")) {
+      const why = response.redirected ? "your session has ended; reload the page and log in" : "HTTP " + response.status;
+      renderMessage({role: "assistant", status: "error", text: "The question was not answered (" + why + ")."}, box);
       return;
     }
     const reader = response.body.getReader();

@@ -25,8 +25,8 @@ A request that does not force a tool (the chat's tool loop) gets scripted turns 
 
 With `"stream": true` in the request the answer comes in the real SSE wire format (message_start,
 content_block_start, content_block_delta with text_delta / input_json_delta, content_block_stop,
-message_delta with stop_reason + usage, message_stop). Unscripted, such a request gets
-`text_turn(DEFAULT_TEXT)`.
+message_delta with stop_reason + usage, message_stop), `stream_delay` seconds between events.
+Unscripted, such a request gets `text_turn(DEFAULT_TEXT)`.
 
 `server.requests` lists every request (path, headers, body, answer).
 """
@@ -117,9 +117,10 @@ class Request:
 class FakeAnthropic(ScriptedServer):
     """Start with `with FakeAnthropic() as server:`; point `ANTHROPIC_BASE_URL` at `server.url`."""
 
-    def __init__(self, *, input_tokens: int = 1200, output_tokens: int = 80):
+    def __init__(self, *, input_tokens: int = 1200, output_tokens: int = 80, stream_delay: float = 0.0):
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
+        self.stream_delay = stream_delay  # seconds between two streamed events (a slow model)
         self.hang_seconds = 45.0
         super().__init__()
 
@@ -193,7 +194,7 @@ class FakeAnthropic(ScriptedServer):
             },
         }
         if body.get("stream"):
-            return _stream(handler, message)
+            return _stream(handler, message, self.stream_delay)
         _send(handler, 200, message)
 
 
@@ -269,7 +270,7 @@ def _error(handler, status: int, kind: str, message: str, code: str | None = Non
     _send(handler, status, {"type": "error", "error": error, "request_id": f"req_{uuid4().hex[:24]}"})
 
 
-def _stream(handler: BaseHTTPRequestHandler, message: dict) -> None:
+def _stream(handler: BaseHTTPRequestHandler, message: dict, delay: float = 0.0) -> None:
     """Send `message` as the API's server-sent events, text in a few deltas, tool input in two."""
     start = dict(message, content=[], stop_reason=None)
     start["usage"] = dict(message["usage"], output_tokens=1)
@@ -302,9 +303,13 @@ def _stream(handler: BaseHTTPRequestHandler, message: dict) -> None:
     handler.send_header("Connection", "close")
     handler.end_headers()
     handler.close_connection = True
-    for name, data in events:
-        handler.wfile.write(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode())
-        handler.wfile.flush()
+    try:
+        for name, data in events:
+            handler.wfile.write(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode())
+            handler.wfile.flush()
+            time.sleep(delay)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client stopped reading (e.g. its time limit): so do we
 
 
 def _pieces(text: str, size: int = 12) -> list[str]:
