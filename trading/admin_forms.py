@@ -220,7 +220,9 @@ class StrategyFormBase(forms.ModelForm):
         source = self.instance if self.instance.pk else None
         data = config.load_defaults()
         self.source_params = source.params if source else data["regimes"]
-        self.initial.setdefault("symbols", ", ".join(source.symbols if source else data["symbols"]))
+        # The admin's ModelForm puts the model's symbols list in `initial`: show it as text.
+        symbols = self.initial.get("symbols", source.symbols if source else data["symbols"])
+        self.initial["symbols"] = ", ".join(symbols) if isinstance(symbols, list | tuple) else symbols
         for regime in config.TRADING_REGIMES:
             for name, value in self.source_params.get(regime, {}).items():
                 self.initial.setdefault(field_name(regime, name), value)

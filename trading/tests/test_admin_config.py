@@ -1,8 +1,6 @@
 """Admin for the versioned configuration: typed fields per regime, errors on the field they
 concern, every save a new version, and a one-click restore of an old version."""
 
-import json
-
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
@@ -10,7 +8,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from trading import config
-from trading.admin_forms import StrategyConfigForm, regime_rows
+from trading.admin_forms import regime_rows
 from trading.models import RiskConfig, StrategyConfig
 
 pytestmark = pytest.mark.django_db
@@ -30,8 +28,9 @@ def form_data(form) -> dict:
     return data
 
 
-def strategy_form(row: StrategyConfig, **changes) -> dict:
-    data = form_data(StrategyConfigForm(instance=row)) | {"note": "tuning"}
+def strategy_form(client, row: StrategyConfig, **changes) -> dict:
+    """The admin's own form for `row`, as the browser would post it, with `changes`."""
+    data = form_data(client.get(change_url(row)).context["adminform"].form) | {"note": "tuning"}
     return data | {key: str(value) for key, value in changes.items()}
 
 
@@ -51,6 +50,7 @@ def test_the_form_has_a_fieldset_per_regime_with_one_typed_field_per_parameter(a
     page = admin_client.get(change_url(StrategyConfig.objects.get(version=1))).content.decode()
     for regime in ("BULL", "SIDEWAYS", "BEAR"):
         assert f'class="fieldset-heading">{regime} regime</h2>' in page
+    assert "KRW-BTC, KRW-ETH, KRW-XRP, KRW-SOL, KRW-DOGE</textarea>" in page
     assert 'type="number" name="SIDEWAYS__rsi_14_max" value="45"' in page
     assert 'name="BEAR__ma_filter"' in page and "close near or above MA20" in page
     assert 'type="checkbox" name="SIDEWAYS__bb_enabled"' in page
@@ -64,15 +64,20 @@ def test_every_parameter_of_the_defaults_file_has_exactly_one_field():
     assert sorted(names) == sorted(config.load_defaults()["regimes"]["BULL"]) == sorted(config.REGIME_FIELDS)
 
 
+def typed(params: dict) -> dict:
+    return {r: {k: (v, type(v)) for k, v in block.items()} for r, block in params.items()}
+
+
 def test_default_parameters_round_trip_through_the_form_unchanged(admin_client):
     defaults = config.load_defaults()
     page = admin_client.get(reverse("admin:trading_strategyconfig_add")).content.decode()
-    assert "KRW-BTC, KRW-ETH, KRW-XRP, KRW-SOL, KRW-DOGE" in page
-    data = form_data(StrategyConfigForm()) | {"note": "defaults again"}
+    assert "KRW-BTC, KRW-ETH, KRW-XRP, KRW-SOL, KRW-DOGE</textarea>" in page
+    add_form = admin_client.get(reverse("admin:trading_strategyconfig_add")).context["adminform"].form
+    data = form_data(add_form) | {"note": "defaults again"}
     assert admin_client.post(reverse("admin:trading_strategyconfig_add"), data).status_code == 302
     saved = StrategyConfig.objects.get(is_active=True)
     assert saved.version == 2 and saved.symbols == defaults["symbols"]
-    assert json.dumps(saved.params) == json.dumps(defaults["regimes"])  # same keys, order and types
+    assert typed(saved.params) == typed(defaults["regimes"])  # same keys, values and types (45, not 45.0)
     assert config.diff_strategy(StrategyConfig.objects.get(version=1), saved) == []
 
 
@@ -80,7 +85,7 @@ def test_editing_a_version_stores_a_new_active_version(admin_client, admin_user)
     v1 = StrategyConfig.objects.get(version=1)
     page = admin_client.get(change_url(v1))
     assert b"Saving stores a NEW version" in page.content
-    response = admin_client.post(change_url(v1), strategy_form(v1, BULL__take_profit_pct=6.5))
+    response = admin_client.post(change_url(v1), strategy_form(admin_client, v1, BULL__take_profit_pct=6.5))
     assert response.status_code == 302
     v2 = StrategyConfig.objects.get(is_active=True)
     assert (v2.version, v2.created_by, v2.note) == (2, admin_user, "tuning")
@@ -91,8 +96,8 @@ def test_editing_a_version_stores_a_new_active_version(admin_client, admin_user)
 
 def test_editing_an_old_version_also_stores_a_new_version(admin_client):
     v1 = StrategyConfig.objects.get(version=1)
-    admin_client.post(change_url(v1), strategy_form(v1, BULL__rsi_14_max=50))
-    admin_client.post(change_url(v1), strategy_form(v1, symbols="KRW-BTC\nKRW-ETH"))
+    admin_client.post(change_url(v1), strategy_form(admin_client, v1, BULL__rsi_14_max=50))
+    admin_client.post(change_url(v1), strategy_form(admin_client, v1, symbols="KRW-BTC\nKRW-ETH"))
     v3 = StrategyConfig.objects.get(is_active=True)
     assert v3.version == 3 and v3.symbols == ["KRW-BTC", "KRW-ETH"] and v3.params == v1.params
     assert StrategyConfig.objects.get(version=2).params["BULL"]["rsi_14_max"] == 50
@@ -100,13 +105,15 @@ def test_editing_an_old_version_also_stores_a_new_version(admin_client):
 
 def test_symbols_may_be_comma_or_line_separated_and_in_lower_case(admin_client):
     v1 = StrategyConfig.objects.get(version=1)
-    admin_client.post(change_url(v1), strategy_form(v1, symbols="krw-btc,\n KRW-ADA , KRW-ETH\n"))
+    admin_client.post(
+        change_url(v1), strategy_form(admin_client, v1, symbols="krw-btc,\n KRW-ADA , KRW-ETH\n")
+    )
     assert StrategyConfig.objects.get(is_active=True).symbols == ["KRW-BTC", "KRW-ADA", "KRW-ETH"]
 
 
 def test_the_changelist_shows_who_when_and_what_changed(admin_client):
     v1 = StrategyConfig.objects.get(version=1)
-    admin_client.post(change_url(v1), strategy_form(v1, BEAR__time_limit_hours=6))
+    admin_client.post(change_url(v1), strategy_form(admin_client, v1, BEAR__time_limit_hours=6))
     page = admin_client.get(reverse("admin:trading_strategyconfig_changelist")).content.decode()
     assert "BEAR.time_limit_hours: 8 -&gt; 6" in page and "first version" in page and "admin" in page
 
@@ -165,7 +172,7 @@ def test_the_changelist_shows_who_when_and_what_changed(admin_client):
 )
 def test_nonsense_is_refused_on_its_field_in_trader_words(admin_client, changes, field, message):
     v1 = StrategyConfig.objects.get(version=1)
-    response = admin_client.post(change_url(v1), strategy_form(v1, **changes))
+    response = admin_client.post(change_url(v1), strategy_form(admin_client, v1, **changes))
     assert response.status_code == 200
     assert errors_of(response)[field] == [message]
     assert StrategyConfig.objects.count() == 1
@@ -173,7 +180,10 @@ def test_nonsense_is_refused_on_its_field_in_trader_words(admin_client, changes,
 
 def test_an_error_is_shown_next_to_its_field(admin_client):
     v1 = StrategyConfig.objects.get(version=1)
-    page = admin_client.post(change_url(v1), strategy_form(v1, BULL__stop_loss_pct=9.0)).content.decode()
+    page = admin_client.post(
+        change_url(v1), strategy_form(admin_client, v1, BULL__stop_loss_pct=9.0)
+    ).content.decode()
+    assert "KRW-BTC, KRW-ETH, KRW-XRP, KRW-SOL, KRW-DOGE</textarea>" in page  # the input is kept, as text
     row = page[page.index('class="form-row') : page.index('name="BULL__stop_loss_pct"')]
     assert "Stop loss (9.0%) is larger than take profit (5.0%)" in row.split('class="form-row')[-1]
 
@@ -185,7 +195,7 @@ def test_versions_cannot_be_deleted(admin_client):
 
 def test_a_version_page_shows_the_diff_to_the_previous_and_to_the_active_version(admin_client):
     v1 = StrategyConfig.objects.get(version=1)
-    admin_client.post(change_url(v1), strategy_form(v1, BULL__take_profit_pct=6.5))
+    admin_client.post(change_url(v1), strategy_form(admin_client, v1, BULL__take_profit_pct=6.5))
     old = admin_client.get(change_url(v1)).content.decode()
     assert "Differences from the active version" in old
     assert "BULL.take_profit_pct: 6.5 -&gt; 5.0 (v2 -&gt; this)" in old
@@ -235,7 +245,7 @@ def test_restore_needs_staff_and_the_change_permission(client):
 
 def test_the_bulk_action_restores_too(admin_client):
     v1 = StrategyConfig.objects.get(version=1)
-    admin_client.post(change_url(v1), strategy_form(v1, BULL__rsi_14_max=50))
+    admin_client.post(change_url(v1), strategy_form(admin_client, v1, BULL__rsi_14_max=50))
     admin_client.post(
         reverse("admin:trading_strategyconfig_changelist"),
         {"action": "reactivate", "_selected_action": [v1.pk]},
