@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
-from django.db.models import Q
+from django.db.models import Count, F, FloatField, Q, Sum
 from prometheus_client import Counter
 
 from market.candles import load_frames
@@ -110,48 +110,55 @@ def track_prices(now: datetime) -> str:
     return f"{tracked} prices tracked, {missed} missed, {len(updates)} decisions updated"
 
 
-def move_pct(price: Decimal | None, later: Decimal | None) -> float | None:
-    if not price or later is None:
-        return None
-    return float((later - price) / price * 100)
-
-
 def scorecard(*, since: datetime | None = None) -> dict:
     """Per regime and horizon: vetoes that avoided a loss vs missed a gain, and average moves.
 
+    The database counts and sums per (regime, decision) in one query (50,000 decisions would
+    otherwise be walked in Python on every System page view); the ALL row adds the groups up.
     Plain built-in types (the System page renders it; `manage.py ai_scorecard` prints it).
     """
-    query = AgentDecision.objects.filter(decision__in=VERDICTS, price_at_decision__isnull=False)
+    query = AgentDecision.objects.filter(decision__in=VERDICTS, price_at_decision__gt=0)
     if since is not None:
         query = query.filter(created_at__gte=since)
-    moves: dict = defaultdict(lambda: defaultdict(lambda: {"APPROVED": [], "REJECTED": []}))
-    for regime, decision, price, *later in query.values_list(
-        "regime", "decision", "price_at_decision", "price_1h", "price_4h", "price_24h"
-    ):
-        for label, value in zip(HORIZONS, later, strict=True):
-            move = move_pct(price, value)
-            if move is not None:
-                for key in (regime or "UNKNOWN", "ALL"):
-                    moves[key][label][decision].append(move)
+    price, aggregates = F("price_at_decision"), {}
+    for label, field in FIELD.items():
+        later = F(field)
+        aggregates |= {
+            f"n_{label}": Count(field),
+            f"sum_{label}": Sum((later - price) * 100 / price, output_field=FloatField()),
+            f"down_{label}": Count(field, filter=Q(**{f"{field}__lt": price})),
+            f"up_{label}": Count(field, filter=Q(**{f"{field}__gt": price})),
+        }
+    tally: dict = defaultdict(lambda: {label: {d: [0, 0.0, 0, 0] for d in VERDICTS} for label in HORIZONS})
+    for row in query.values("regime", "decision").order_by().annotate(**aggregates):
+        if not any(row[f"n_{label}"] for label in HORIZONS):
+            continue  # nothing tracked yet in this group
+        for key in (row["regime"] or "UNKNOWN", "ALL"):
+            for label in HORIZONS:
+                counts = tally[key][label][row["decision"]]
+                counts[0] += row[f"n_{label}"]
+                counts[1] += float(row[f"sum_{label}"] or 0)
+                counts[2] += row[f"down_{label}"]
+                counts[3] += row[f"up_{label}"]
     return {
-        regime: {label: _summary(by[label]["APPROVED"], by[label]["REJECTED"]) for label in HORIZONS}
-        for regime, by in sorted(moves.items(), key=lambda item: (item[0] == "ALL", item[0]))
+        regime: {label: _summary(*by[label].values()) for label in HORIZONS}
+        for regime, by in sorted(tally.items(), key=lambda item: (item[0] == "ALL", item[0]))
     }
 
 
-def _summary(approved: list[float], rejected: list[float]) -> dict:
-    avoided = sum(1 for m in rejected if m < 0)
-    missed = sum(1 for m in rejected if m > 0)
+def _summary(approved: list, rejected: list) -> dict:
+    """approved / rejected: [count, sum of moves %, moves down, moves up]."""
+    vetoes, avoided = rejected[0], rejected[2]
     return {
-        "approvals": len(approved),
+        "approvals": approved[0],
         "avg_move_after_approval_pct": _avg(approved),
-        "vetoes": len(rejected),
+        "vetoes": vetoes,
         "avg_move_after_veto_pct": _avg(rejected),
         "vetoes_avoided_loss": avoided,
-        "vetoes_missed_gain": missed,
-        "veto_hit_rate_pct": round(avoided / len(rejected) * 100, 1) if rejected else None,
+        "vetoes_missed_gain": rejected[3],
+        "veto_hit_rate_pct": round(avoided / vetoes * 100, 1) if vetoes else None,
     }
 
 
-def _avg(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 4) if values else None
+def _avg(counts: list) -> float | None:
+    return round(counts[1] / counts[0], 4) if counts[0] else None

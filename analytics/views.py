@@ -4,6 +4,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from coinpilot_site.caching import cached, newest_id
+from trading.models import Trade
+
 from .exit_performance import exit_analysis
 from .models import TuningSuggestion
 
@@ -12,7 +15,9 @@ PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
 
 def exit_analysis_page(request: HttpRequest) -> HttpResponse:
     days = PERIODS.get(request.GET.get("days", "7"), 7)
-    data = exit_analysis(timezone.now(), days=days)
+    data = cached(
+        f"exit-analysis:{days}:{newest_id(Trade)}", lambda: exit_analysis(timezone.now(), days=days)
+    )
     pending = TuningSuggestion.objects.filter(applied_at__isnull=True).order_by("-created_at")[:20]
     return render(
         request,

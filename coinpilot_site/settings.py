@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "coinpilot_site.middleware.server_timing",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -67,6 +68,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Per-process cache for costly dashboard aggregates (coinpilot_site/caching.py): keys break on new
+# rows, values live a minute; nothing in it is needed for correctness or shared between processes.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 60}}
 
 ROOT_URLCONF = "coinpilot_site.urls"
 WSGI_APPLICATION = "coinpilot_site.wsgi.application"

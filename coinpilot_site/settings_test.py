@@ -37,3 +37,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = VAR_DIR / "staticfiles"  # noqa: F405
 STATIC_ROOT.mkdir(exist_ok=True)
+# Tests see every computation: a value cached by one test must not answer the next one (ids repeat
+# after a rollback on SQLite). test_caching.py turns a real cache on where it tests caching.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

@@ -19,6 +19,7 @@ from market.models import Regime, RegimeHistory
 from trading.config import load_strategy
 
 from . import system
+from .caching import cached, newest_id
 
 
 @login_not_required
@@ -75,7 +76,10 @@ def system_page(request: HttpRequest) -> HttpResponse:
         }
     context |= ai_decisions_context(request) | {
         "notifications": system.notifications_summary(),
-        "scorecard": scorecard(since=timezone.now() - timedelta(days=30)),
+        "scorecard": cached(
+            f"scorecard-30d:{newest_id(AgentDecision)}",
+            lambda: scorecard(since=timezone.now() - timedelta(days=30)),
+        ),
         "regimes": RegimeHistory.objects.order_by("-created_at")[:20],
     }
     return render(request, "coinpilot_site/system.html", context)

@@ -309,3 +309,24 @@ def _split_frames(symbols: list[str], rows: list[tuple]) -> dict[str, pd.DataFra
     for symbol, part in frame.groupby("symbol", sort=False):
         frames[symbol] = part.drop(columns="symbol").set_index("timestamp")
     return frames
+
+
+def latest_closes(symbols: Sequence[str], interval: str = "1m") -> dict[str, Decimal]:
+    """The newest stored close of each symbol, exact (one query; symbols without bars are left out).
+
+    A scalar subquery per symbol walks the primary key backwards: one index probe each, on
+    PostgreSQL and SQLite alike, however many bars are stored.
+    """
+    symbols = list(symbols)
+    if not symbols:
+        return {}
+    table = Candle._meta.db_table
+    values = ", ".join(["(%s)"] * len(symbols))
+    sql = (
+        f"WITH wanted(symbol) AS (VALUES {values}) "  # noqa: S608 (placeholders and a constant only)
+        f"SELECT symbol, (SELECT CAST(close AS TEXT) FROM {table} m WHERE m.symbol = wanted.symbol "
+        'AND m.interval = %s ORDER BY m."timestamp" DESC LIMIT 1) FROM wanted'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*symbols, interval])
+        return {symbol: Decimal(close) for symbol, close in cursor.fetchall() if close is not None}

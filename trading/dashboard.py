@@ -5,11 +5,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, DecimalField, F, Q, Sum, Value, Window
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils import timezone
 
+from coinpilot_site.caching import cached, newest_id
 from coinpilot_site.redis_conn import get_redis
-from market.candles import load_frames
+from market.candles import latest_closes
 from market.volatility import read_state
 
 from . import booking, risk
@@ -19,12 +22,12 @@ from .models import Account, DailyRiskState, Position, RiskAudit, Trade, Trading
 
 MAX_CURVE_POINTS = 2000
 ZERO = Decimal(0)
+MONEY = DecimalField(max_digits=28, decimal_places=8)
 
 
 def latest_prices(symbols: list[str]) -> dict[str, Decimal]:
     """The newest stored close per symbol (one query)."""
-    frames = load_frames(symbols, last=1)
-    return {s: Decimal(str(f["close"].iloc[-1])) for s, f in frames.items() if not f.empty}
+    return latest_closes(symbols)
 
 
 def bot_statuses(symbols: list[str], now: datetime) -> list[dict]:
@@ -92,21 +95,41 @@ def account_overview(now: datetime) -> dict:
 
 
 def equity_curve(initial: Decimal | None = None) -> dict:
-    """Cash-basis equity after every closed trade (initial + cumulative realized PnL), at most
-    MAX_CURVE_POINTS points: long histories keep every n-th point and the last."""
+    """`equity_curve_points`, cached for a minute per newest trade (coinpilot_site/caching.py)."""
     initial = initial if initial is not None else Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
-    sells = Trade.objects.filter(side="SELL", status="FILLED").order_by("executed_at")
-    rows = list(sells.values_list("executed_at", "signal_info__pnl"))
-    total, times, values = initial, [], []
-    for at, pnl in rows:
-        total += Decimal(str(pnl or 0))
-        times.append(timezone.localtime(at).strftime("%Y-%m-%d %H:%M:%S"))  # KST: plotly drops offsets
-        values.append(float(total))
-    step = max(1, len(times) // MAX_CURVE_POINTS)
-    keep = list(range(0, len(times), step))
-    if times and keep[-1] != len(times) - 1:
-        keep.append(len(times) - 1)
-    return {"t": [times[i] for i in keep], "equity": [values[i] for i in keep], "trades": len(rows)}
+    key = f"equity-curve:{newest_id(Trade)}:{initial}"
+    return cached(key, lambda: equity_curve_points(initial))
+
+
+def equity_curve_points(initial: Decimal) -> dict:
+    """Cash-basis equity after every closed trade (initial + cumulative realized PnL), at most
+    MAX_CURVE_POINTS points: long histories keep every n-th point and the last.
+
+    The database runs the cumulative sum and the thinning (window functions), so 20,000 sells
+    cost one count and one scan, and only the points drawn reach Python.
+    """
+    initial = initial if initial is not None else Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
+    sells = Trade.objects.filter(side="SELL", status="FILLED")
+    count = sells.count()
+    step = max(1, count // MAX_CURVE_POINTS)
+    order = [F("executed_at").asc(), F("id").asc()]
+    pnl = Coalesce(Cast(KT("signal_info__pnl"), MONEY), Value(ZERO), output_field=MONEY)
+    points = (
+        sells.annotate(
+            realized=Window(Sum(pnl), order_by=order),
+            row=Window(RowNumber(), order_by=order),
+        )
+        .annotate(thin=(F("row") - 1) % step)
+        .filter(Q(thin=0) | Q(row=count))
+        .order_by("row")
+        .values_list("executed_at", "realized")
+    )
+    kst = timezone.get_current_timezone()
+    times, values = [], []
+    for at, realized in points:
+        times.append(at.astimezone(kst).strftime("%Y-%m-%d %H:%M:%S"))  # KST: plotly drops offsets
+        values.append(float(initial + Decimal(str(realized or 0))))
+    return {"t": times, "equity": values, "trades": count}
 
 
 def risk_overview(now: datetime) -> dict:

@@ -106,6 +106,32 @@ def test_equity_curve_is_in_kst_and_bounded(trades):
     assert curve["equity"][0] == pytest.approx(10_000_000 + float(sell.signal_info["pnl"]))
 
 
+def test_equity_curve_keeps_every_nth_point_and_the_last(monkeypatch):
+    from trading import dashboard
+
+    start = timezone.now() - timedelta(days=2)
+    pnls = [D("1000.5"), D("-250"), None, D("75.25")] * 6 + [D("-1"), D("3")]  # 26, some without PnL
+    Trade.objects.bulk_create(
+        Trade(
+            symbol="KRW-BTC",
+            side="SELL",
+            price=1,
+            quantity=1,
+            status="FILLED",
+            client_order_id=f"s{i}",
+            executed_at=start + timedelta(minutes=i),
+            signal_info={} if pnl is None else {"pnl": str(pnl)},
+        )
+        for i, pnl in enumerate(pnls)
+    )
+    monkeypatch.setattr(dashboard, "MAX_CURVE_POINTS", 10)  # step 2: rows 1, 3, ..., 25 and the last
+    curve = dashboard.equity_curve(initial=D(1_000_000))
+    running = [D(1_000_000) + sum(p or 0 for p in pnls[: i + 1]) for i in range(len(pnls))]
+    assert curve["trades"] == 26
+    assert curve["equity"] == [float(running[i]) for i in [*range(0, 26, 2), 25]]
+    assert curve["t"][-1] == timezone.localtime(start + timedelta(minutes=25)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def test_risk_page_shows_usage_and_the_audit_log(client, operator, trades):
     RiskAudit.objects.create(
         violation_type="MAX_POSITIONS", description="3 positions open, limit 3", symbol="KRW-XRP"
