@@ -177,7 +177,7 @@ def stream_turn(*, system: str, messages: list[dict], tools: list[dict], timeout
         client.close()
     content = []
     for block in message.content:
-        if block.type == "text":
+        if block.type == "text" and block.text:  # the API refuses empty text blocks sent back
             content.append({"type": "text", "text": block.text})
         elif block.type == "tool_use":
             tool_input = block.input if isinstance(block.input, dict) else {}

@@ -212,3 +212,37 @@ def test_the_time_limit_also_stops_a_slow_stream(fake, data, settings):
     assert time.monotonic() - started < 1.5
     assert answer.status == Status.TIME_LIMIT and 0 < len(events) < 20
     assert answer.text.startswith("A long and") and answer.full_text.endswith("may be incomplete.")
+
+
+@pytest.mark.parametrize(
+    ("messages", "problem"),
+    [
+        ([{"role": "assistant", "content": "hi"}], "roles must alternate, starting with user"),
+        (
+            [
+                {"role": "user", "content": "q"},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": "toolu_1", "name": "t", "input": {}}],
+                },
+                {"role": "user", "content": "no result"},
+            ],
+            "every tool_use needs its tool_result",
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "x"}],
+                }
+            ],
+            "each tool_result must answer a tool_use",
+        ),
+    ],
+)
+def test_the_fake_refuses_what_the_real_api_refuses(fake, messages, problem):
+    from agents import llm
+
+    with pytest.raises(llm.LLMError, match=problem) as refused:
+        list(llm.stream_turn(system="s", messages=messages, tools=[], timeout=5, max_tokens=10))
+    assert refused.value.kind == llm.API
