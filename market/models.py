@@ -51,7 +51,10 @@ class RegimeHistory(models.Model):
     class Meta:
         db_table = "regime_history"
         verbose_name_plural = "regime history"
-        indexes = [models.Index(fields=["coin_symbol", "-created_at"], name="regime_symbol_created")]
+        indexes = [
+            models.Index(fields=["coin_symbol", "-created_at"], name="regime_symbol_created"),
+            models.Index(fields=["-created_at"], name="regime_created"),  # newest of all symbols
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
