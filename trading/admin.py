@@ -165,22 +165,21 @@ class VersionedAdmin(admin.ModelAdmin):
             context["restore_version"] = obj.version
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def restore(self, request, row) -> bool:
-        """Copy `row` as the new active version (the button and the action); False if refused."""
+    def restore(self, request, row) -> None:
+        """Copy `row` as the new active version (the button and the action), or say why not."""
         try:
             new = config.restore_version(row, request.user)
         except config.ConfigError as exc:
             self.message_user(
                 request, f"Could not restore v{row.version}: {'; '.join(exc.messages)}", messages.ERROR
             )
-            return False
+            return
         self.log_addition(request, new, f"Restored from v{row.version}.")
         self.message_user(
             request,
             f"Restored v{row.version} as v{new.version}, now active; the bot uses it from its next cycle.",
             messages.SUCCESS,
         )
-        return True
 
     def restore_view(self, request, object_id):
         """The 'Restore this version' button: POST only, staff with change permission."""

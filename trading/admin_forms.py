@@ -209,6 +209,7 @@ class StrategyFormBase(forms.ModelForm):
         label="Symbols",
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text="Upbit KRW markets, separated by commas or new lines, e.g. KRW-BTC, KRW-ETH.",
+        error_messages={"required": "List at least one market to trade, such as KRW-BTC."},
     )
 
     class Meta:

@@ -168,6 +168,7 @@ def test_the_changelist_shows_who_when_and_what_changed(admin_client):
         ),
         ({"symbols": "KRW-BTC, KRW-BTC"}, "symbols", "A market is listed twice"),
         ({"symbols": " , "}, "symbols", "The list is empty; trade at least one market such as KRW-BTC"),
+        ({"symbols": ""}, "symbols", "List at least one market to trade, such as KRW-BTC."),
     ],
 )
 def test_nonsense_is_refused_on_its_field_in_trader_words(admin_client, changes, field, message):
