@@ -154,10 +154,16 @@ def load_rows(end) -> None:
         ],
         batch_size=5000,
     )
+    regimes = ["BULL", "SIDEWAYS", "BEAR"]
     RegimeHistory.objects.bulk_create(
-        [RegimeHistory(coin_symbol=s, regime="BULL") for s in SYMBOLS for _ in range(365 * 24)],
+        [
+            RegimeHistory(coin_symbol=s, regime=regimes[(hour // 37) % 3])
+            for s in SYMBOLS
+            for hour in range(365 * 24)
+        ],
         batch_size=5000,
     )
+    spread_regimes_hourly(end)
     RiskAudit.objects.bulk_create(
         [
             RiskAudit(
@@ -167,6 +173,19 @@ def load_rows(end) -> None:
         ],
         batch_size=5000,
     )
+
+
+def spread_regimes_hourly(end) -> None:
+    """One evaluation per symbol and hour over the year (created_at is set on insert)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "WITH numbered AS (SELECT id, row_number() OVER (PARTITION BY coin_symbol ORDER BY id) AS n "
+            "FROM regime_history) UPDATE regime_history r "
+            "SET created_at = %s - (8761 - n) * interval '1 hour' FROM numbered WHERE r.id = numbered.id",
+            [end],
+        )
 
 
 def session_cookie() -> str:

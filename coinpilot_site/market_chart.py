@@ -11,7 +11,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 from django.db import connection
+from django.db.models import F, Q, Window
 from django.db.models.fields.json import KT
+from django.db.models.functions import Lag
 from django.utils import timezone
 
 from market import indicators as ind
@@ -141,29 +143,36 @@ def chart_data(req: ChartRequest) -> dict:
 
 
 def regime_spans(req: ChartRequest) -> list[dict]:
-    """Consecutive runs of the same regime in the range (from RegimeHistory), for shading."""
+    """Consecutive runs of the same regime in the range (from RegimeHistory), for shading.
+
+    The database keeps only the rows where the regime changed (LAG), so a year of hourly
+    evaluations arrives as a few dozen rows.
+    """
     before = (
         RegimeHistory.objects.filter(coin_symbol=req.symbol, created_at__lt=req.start)
         .order_by("-created_at")
-        .values_list("created_at", "regime")
+        .values_list("regime", flat=True)
         .first()
     )
-    rows = list(
+    order = [F("created_at").asc(), F("id").asc()]
+    changes = (
         RegimeHistory.objects.filter(
             coin_symbol=req.symbol, created_at__gte=req.start, created_at__lt=req.end
         )
-        .order_by("created_at")
+        .annotate(previous=Window(Lag("regime"), order_by=order))
+        .filter(Q(previous__isnull=True) | ~Q(previous=F("regime")))
+        .order_by("created_at", "id")
         .values_list("created_at", "regime")
     )
-    if before:
-        rows.insert(0, (req.start, before[1]))
+    rows = [(req.start, before), *changes] if before else list(changes)
+    kst = timezone.get_current_timezone()
     spans = []
     for at, regime in rows:
         if spans and spans[-1]["regime"] == regime:
             continue
         if spans:
-            spans[-1]["end"] = _kst(at)
-        spans.append({"regime": regime, "start": _kst(max(at, req.start)), "end": _kst(req.end)})
+            spans[-1]["end"] = _kst(at, kst)
+        spans.append({"regime": regime, "start": _kst(max(at, req.start), kst), "end": _kst(req.end, kst)})
     return spans
 
 
