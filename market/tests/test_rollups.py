@@ -14,10 +14,10 @@ from market import rollups
 from market.candles import CandleRow, store_candles
 from market.models import CandleRollup
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="the rollup is PostgreSQL only"),
-]
+pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the rollup is PostgreSQL only"
+)
 
 
 def real_rows() -> list[CandleRow]:
@@ -37,6 +37,7 @@ def both_ways(minutes: int, start, end) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
+@postgresql_only
 def test_rollup_bars_equal_the_minutes_grouped_for_every_bar_size():
     rows = real_rows()
     third = len(rows) // 3
@@ -52,6 +53,7 @@ def test_rollup_bars_equal_the_minutes_grouped_for_every_bar_size():
     assert hours == len({r.timestamp.replace(minute=0) for r in rows})
 
 
+@postgresql_only
 def test_a_late_minute_changes_its_buckets_close_and_volume():
     rows = real_rows()[:120]
     store_candles(rows[:-1])
@@ -64,6 +66,7 @@ def test_a_late_minute_changes_its_buckets_close_and_volume():
     assert bucket.high == max(r.high for r in hour) and bucket.open == hour[0].open
 
 
+@postgresql_only
 def test_rebuild_fills_the_rollup_for_candles_stored_around_store_candles():
     rows = real_rows()[:600]
     store_candles(rows)
@@ -72,3 +75,21 @@ def test_rebuild_fills_the_rollup_for_candles_stored_around_store_candles():
     assert rollups.rebuild() == expected
     buckets = {bar: {rollups.floor_to(r.timestamp, width) for r in rows} for bar, width in rollups.LEVELS}
     assert expected == len(buckets["5m"]) + len(buckets["1h"]) == 121 + 11  # starts at 06:42
+
+
+@postgresql_only
+def test_rebuild_command(capsys):
+    from django.core.management import call_command
+
+    store_candles(real_rows()[:60])
+    CandleRollup.objects.all().delete()
+    call_command("rebuild_rollups", "--symbols", "krw-btc")
+    assert "rollup rebuilt: 15 bars stored" in capsys.readouterr().out  # 06:40..07:40 by 5 min, 06h, 07h
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite refuses")
+def test_rebuild_command_says_sqlite_has_no_rollup():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="PostgreSQL only"):
+        call_command("rebuild_rollups")
