@@ -5,18 +5,9 @@ function `manage.py run_cycle --once` calls) runs on candles stored here between
 and the Overview page. Screenshots go to $COINPILOT_SCREENSHOTS when it is set.
 """
 
-import os
-import shutil
-from datetime import timedelta
-from decimal import Decimal
-from pathlib import Path
-
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bench.synthetic import synthetic_frame
-from market.candles import CandleRow, store_candles
 from market.models import RegimeHistory
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
 from trading.cycle import run_cycle
@@ -24,69 +15,15 @@ from trading.executors import get_executor
 from trading.markets import live_market
 from trading.models import StrategyConfig
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-        reason="Debian's chromium is not installed (.ci/run installs it)",
-    ),
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def allow_orm_next_to_playwrights_event_loop():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-    yield
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+from .conftest import shoot, store_minutes
 
 
 @pytest.fixture
 def btc_candles():
     """A day of fresh KRW-BTC minute bars in a SIDEWAYS market; the strategy trades only KRW-BTC."""
-    end = timezone.now().replace(second=0, microsecond=0)
-    frame = synthetic_frame(1440, seed=11, start=(end - timedelta(days=1)).isoformat())
-    store_candles(
-        [
-            CandleRow(
-                "KRW-BTC",
-                "1m",
-                r.timestamp.to_pydatetime(),
-                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
-                None,
-            )
-            for r in frame.itertuples(index=False)
-        ]
-    )
+    store_minutes("KRW-BTC", 1440, end=timezone.now().replace(second=0, microsecond=0))
     RegimeHistory.objects.create(coin_symbol="KRW-BTC", regime="SIDEWAYS")
     return save_strategy_version(symbols=["KRW-BTC"], params=strategy_as_dict(default_strategy())["regimes"])
-
-
-@pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    get_user_model().objects.create_superuser("browser", password="browser-pass-123")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.goto(f"{live_server.url}/login/")
-        tab.fill("#id_username", "browser")
-        tab.fill("#id_password", "browser-pass-123")
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
-        tab.base = live_server.url
-        yield tab
-        browser.close()
-
-
-def shoot(tab, name: str) -> None:
-    folder = os.environ.get("COINPILOT_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def run_one_cycle() -> None:

@@ -1,33 +1,12 @@
 """Ask CoinPilot in a real browser: log in, ask, watch the streamed answer, its sources and the marker
 on an invented number. The model is the scripted fake Anthropic server, reached by the real SDK."""
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from django.contrib.auth import get_user_model
 
 from agents.tests.test_ask_tools import seed
 from tests.fakes.anthropic import FakeAnthropic, configure, text_turn, tool_turn
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-        reason="Debian's chromium is not installed (.ci/run installs it)",
-    ),
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def allow_orm_next_to_playwrights_event_loop():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-    yield
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+from .conftest import shoot
 
 
 @pytest.fixture
@@ -35,31 +14,6 @@ def fake(settings):
     with FakeAnthropic() as server:
         configure(settings, server)
         yield server
-
-
-@pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    get_user_model().objects.create_superuser("browser", password="browser-pass-123")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.goto(f"{live_server.url}/login/")
-        tab.fill("#id_username", "browser")
-        tab.fill("#id_password", "browser-pass-123")
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
-        tab.base = live_server.url
-        yield tab
-        browser.close()
-
-
-def shoot(tab, name: str) -> None:
-    folder = os.environ.get("COINPILOT_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def test_ask_streams_an_answer_with_sources_and_an_unverified_marker(page, fake, redis_conn):

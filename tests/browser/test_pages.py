@@ -4,59 +4,25 @@ Log in, open every page, check that the charts render (plotly drew data), and ru
 the page through a real rq worker. Screenshots go to $COINPILOT_SCREENSHOTS when it is set.
 """
 
-import os
-import shutil
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bench.synthetic import synthetic_frame
-from market.candles import CandleRow, store_candles
 from market.models import RegimeHistory
 from trading import booking
 from trading.config import default_risk, default_strategy, save_strategy_version, strategy_as_dict
 from trading.fills import buy_fill, sell_fill
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-        reason="Debian's chromium is not installed (.ci/run installs it)",
-    ),
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def allow_orm_next_to_playwrights_event_loop():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-    yield
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+from .conftest import shoot, store_minutes
 
 
 @pytest.fixture
 def market_data():
     """Three days of BTC candles, a regime, a closed and an open trade."""
     end = timezone.now().replace(second=0, microsecond=0)
-    frame = synthetic_frame(3 * 1440, seed=11, start=(end - timedelta(days=3)).isoformat())
-    store_candles(
-        [
-            CandleRow(
-                "KRW-BTC",
-                "1m",
-                r.timestamp.to_pydatetime(),
-                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
-                None,
-            )
-            for r in frame.itertuples(index=False)
-        ]
-    )
+    frame = store_minutes("KRW-BTC", 3 * 1440, end=end)
     save_strategy_version(symbols=["KRW-BTC"], params=strategy_as_dict(default_strategy())["regimes"])
     RegimeHistory.objects.create(coin_symbol="KRW-BTC", regime="SIDEWAYS")
     price = Decimal(f"{frame['close'].iloc[-600]:.0f}")
@@ -83,31 +49,6 @@ def market_data():
         regime="SIDEWAYS",
         at=end - timedelta(hours=1),
     )
-
-
-@pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    get_user_model().objects.create_superuser("browser", password="browser-pass-123")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.goto(f"{live_server.url}/login/")
-        tab.fill("#id_username", "browser")
-        tab.fill("#id_password", "browser-pass-123")
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
-        tab.base = live_server.url
-        yield tab
-        browser.close()
-
-
-def shoot(tab, name: str) -> None:
-    folder = os.environ.get("COINPILOT_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def plotted_points(tab, selector: str) -> int:

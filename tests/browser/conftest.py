@@ -1,0 +1,78 @@
+"""What every browser test shares: Debian's headless Chromium driven by Playwright, a logged-in
+tab on the live server, screenshots to $COINPILOT_SCREENSHOTS when it is set, and candles."""
+
+import os
+import shutil
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from bench.synthetic import synthetic_frame
+from market.candles import CandleRow, store_candles
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items) -> None:
+    missing = not os.path.exists(CHROMIUM) and not os.environ.get("CI")
+    for item in items:
+        if HERE in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.django_db(transaction=True))  # the live server's thread reads
+            if missing:
+                item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed (.ci/run does)"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def allow_orm_next_to_playwrights_event_loop():
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
+    yield
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(live_server):
+    """A Chromium tab logged in as a superuser; `page.base` is the live server's URL."""
+    from playwright.sync_api import sync_playwright
+
+    get_user_model().objects.create_superuser("browser", password="browser-pass-123")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.goto(f"{live_server.url}/login/")
+        tab.fill("#id_username", "browser")
+        tab.fill("#id_password", "browser-pass-123")
+        tab.click("button[type=submit]")
+        tab.wait_for_url(f"{live_server.url}/")
+        tab.base = live_server.url
+        yield tab
+        browser.close()
+
+
+def shoot(tab, name: str) -> None:
+    folder = os.environ.get("COINPILOT_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def store_minutes(symbol: str, minutes: int, *, end: datetime, seed: int = 11):
+    """`minutes` simulated 1m bars of `symbol` ending at `end`; returns the frame."""
+    frame = synthetic_frame(minutes, seed=seed, start=(end - timedelta(minutes=minutes)).isoformat())
+    store_candles(
+        [
+            CandleRow(
+                symbol,
+                "1m",
+                r.timestamp.to_pydatetime(),
+                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
+                None,
+            )
+            for r in frame.itertuples(index=False)
+        ]
+    )
+    return frame
