@@ -42,6 +42,16 @@ def clean_redis():
 
 
 @pytest.fixture
+def fake_anthropic(settings):
+    """The fake Anthropic Messages API (tests/fakes/anthropic.py), with CoinPilot pointed at it."""
+    from tests.fakes.anthropic import FakeAnthropic, configure
+
+    with FakeAnthropic() as server:
+        configure(settings, server)
+        yield server
+
+
+@pytest.fixture
 def redis_conn(clean_redis):
     return clean_redis
 

@@ -49,15 +49,20 @@ def agent_model() -> str:
     return settings.LLM_MODEL_PROD if settings.LLM_MODE == "prod" else settings.LLM_MODEL_DEV
 
 
-def ask_tool(*, system: str, prompt: str, tool: dict, timeout: float, max_tokens: int = 600) -> ToolAnswer:
-    """One Messages API call that must answer by calling `tool` (a name + JSON schema)."""
-    model = agent_model()
-    client = anthropic.Anthropic(
+def anthropic_client(timeout: float) -> anthropic.Anthropic:
+    """An SDK client with CoinPilot's key, base URL, this timeout and the configured retries."""
+    return anthropic.Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         base_url=settings.ANTHROPIC_BASE_URL,
         timeout=timeout,
         max_retries=settings.AI_SDK_MAX_RETRIES,
     )
+
+
+def ask_tool(*, system: str, prompt: str, tool: dict, timeout: float, max_tokens: int = 600) -> ToolAnswer:
+    """One Messages API call that must answer by calling `tool` (a name + JSON schema)."""
+    model = agent_model()
+    client = anthropic_client(timeout)
     try:
         message = client.messages.create(
             model=model,
@@ -157,12 +162,7 @@ def stream_turn(*, system: str, messages: list[dict], tools: list[dict], timeout
     the next bytes (a silent server fails after `timeout`, not the SDK's 10 minutes).
     """
     model = agent_model()
-    client = anthropic.Anthropic(
-        api_key=settings.ANTHROPIC_API_KEY,
-        base_url=settings.ANTHROPIC_BASE_URL,
-        timeout=timeout,
-        max_retries=settings.AI_SDK_MAX_RETRIES,
-    )
+    client = anthropic_client(timeout)
     try:
         with client.messages.stream(
             model=model, max_tokens=max_tokens, system=system, messages=messages, tools=tools

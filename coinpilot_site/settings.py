@@ -211,7 +211,7 @@ AI_PRICE_OUTPUT_PER_MTOK_USD = env.str("AI_PRICE_OUTPUT_PER_MTOK_USD", default="
 AI_PREFILTER_MAX_DROP_PCT_6H = env.float("AI_PREFILTER_MAX_DROP_PCT_6H", default=5.0)  # BEAR fallback
 AI_PREFILTER_THIN_VOLUME_RATIO = env.float("AI_PREFILTER_THIN_VOLUME_RATIO", default=0.3)
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=20.0)
-# "Ask CoinPilot" (agents/ask): per question at most this many tool calls, this long (< gunicorn's
+# "Ask CoinPilot" (coinpilot_site/ask): per question at most this many tool calls, this long (< gunicorn's
 # 60 s worker timeout), this many output tokens per model turn, this many rows per tool result.
 ASK_MAX_TOOL_CALLS = env.int("ASK_MAX_TOOL_CALLS", default=6)
 ASK_TIME_LIMIT_SECONDS = env.float("ASK_TIME_LIMIT_SECONDS", default=45.0)

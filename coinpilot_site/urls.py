@@ -23,7 +23,7 @@ urlpatterns = [
     path("backtest/<str:run_id>/", trading_views.backtest_run, name="backtest-run"),
     path("backtest/<str:run_id>.json", trading_views.backtest_run_json, name="backtest-run-json"),
     path("system/", views.system_page, name="system"),
-    path("ask/", include("agents.urls")),
+    path("ask/", include("coinpilot_site.ask.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("login/", GuardedLoginView.as_view(), name="login"),

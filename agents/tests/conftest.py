@@ -9,7 +9,6 @@ import time_machine
 
 from agents.gate import GateRequest
 from market.candles import CandleRow, store_candles
-from tests.fakes.anthropic import FakeAnthropic, configure
 
 NOW = datetime(2026, 3, 10, 12, 0, 30, tzinfo=UTC)
 SYMBOL = "KRW-BTC"
@@ -53,10 +52,8 @@ def frozen():
 
 
 @pytest.fixture
-def fake(settings):
-    with FakeAnthropic() as server:
-        configure(settings, server)
-        yield server
+def fake(fake_anthropic):
+    return fake_anthropic
 
 
 @pytest.fixture

@@ -3,17 +3,15 @@ on an invented number. The model is the scripted fake Anthropic server, reached 
 
 import pytest
 
-from agents.tests.test_ask_tools import seed
-from tests.fakes.anthropic import FakeAnthropic, configure, text_turn, tool_turn
+from coinpilot_site.tests.test_ask_tools import seed
+from tests.fakes.anthropic import text_turn, tool_turn
 
 from .conftest import shoot
 
 
 @pytest.fixture
-def fake(settings):
-    with FakeAnthropic() as server:
-        configure(settings, server)
-        yield server
+def fake(fake_anthropic):
+    return fake_anthropic
 
 
 def test_ask_streams_an_answer_with_sources_and_an_unverified_marker(page, fake, redis_conn):

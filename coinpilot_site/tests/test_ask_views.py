@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from agents.models import ChatMessage, Conversation
-from agents.tests.test_ask_tools import seed
+from coinpilot_site.tests.test_ask_tools import seed
 from tests.fakes.anthropic import text_turn, tool_turn
 
 

@@ -6,8 +6,9 @@ are also kept in ChatUsage, which survives clearing: the day's AI budget counts 
 
 from django.utils import timezone
 
-from .. import costs, guardrails
-from ..models import ChatMessage, ChatUsage, Conversation
+from agents import costs, guardrails
+from agents.models import ChatMessage, ChatUsage, Conversation
+
 from .loop import Answer
 
 HISTORY_MESSAGES = 10  # earlier messages the model sees (text only)

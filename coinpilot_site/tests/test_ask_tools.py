@@ -12,9 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents.ask import registry, tools
-from agents.ask.args import ToolArgumentError
 from agents.models import AgentDecision
+from coinpilot_site.ask import registry, tools
+from coinpilot_site.ask.args import ToolArgumentError
 from market.candles import CandleRow, store_candles
 from market.models import RegimeHistory
 from trading import booking

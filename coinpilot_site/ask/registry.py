@@ -7,10 +7,10 @@ raises, so a bad call becomes an error result the model can correct.
 import time
 from datetime import datetime
 
+from agents.models import AgentDecision
 from market.models import Regime
 from trading.models import ExitReason, Side, TradeStatus
 
-from ..models import AgentDecision
 from .args import FROM, LIMIT, SYMBOL, TO, Param, ToolArgumentError, validate
 from .tools import (
     Tool,

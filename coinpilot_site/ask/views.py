@@ -1,4 +1,4 @@
-"""The "Ask CoinPilot" page: a conversation with the read-only assistant (the logic is in agents/ask)."""
+"""The "Ask CoinPilot" page: a conversation with the read-only assistant (logic: coinpilot_site/ask)."""
 
 import json
 import logging
@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .ask import conversations, loop
+from . import conversations, loop
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
@@ -24,7 +24,7 @@ def ask_page(request: HttpRequest) -> HttpResponse:
         "refusal": refused[1] if refused else None,
         "urls": {"question": reverse("ask-question")},
     }
-    return render(request, "agents/ask.html", {"data": data, "refusal": data["refusal"]})
+    return render(request, "coinpilot_site/ask.html", {"data": data, "refusal": data["refusal"]})
 
 
 @require_POST

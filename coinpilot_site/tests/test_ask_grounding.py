@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.ask.grounding import known_numbers, unverified_numbers
+from coinpilot_site.ask.grounding import known_numbers, unverified_numbers
 
 RESULTS = [
     {

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from agents.models import AgentDecision
 from analytics.daily_report import build_daily_report, day_at
 from analytics.weekly_report import build_weekly_report
 from market.models import RegimeHistory
@@ -31,7 +32,6 @@ from trading.models import (
 )
 from trading.risk import kst_day
 
-from ..models import AgentDecision
 from .args import Param, input_schema
 
 REASONING_CHARS = 600

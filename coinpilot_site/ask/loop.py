@@ -19,10 +19,10 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from agents import costs, gate, guardrails, llm
+from agents.models import ChatMessage
 from coinpilot_site.redis_conn import get_redis
 
-from .. import costs, gate, guardrails, llm
-from ..models import ChatMessage
 from . import grounding, registry
 
 log = logging.getLogger(__name__)

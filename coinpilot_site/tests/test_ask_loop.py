@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from agents import costs
-from agents.ask import conversations, loop
 from agents.guardrails import BLOCK_KEY
 from agents.models import ChatMessage, ChatUsage, Conversation
 from agents.tests.conftest import text
-from agents.tests.test_ask_tools import NOW, SECRETS, seed
+from coinpilot_site.ask import conversations, loop
+from coinpilot_site.tests.test_ask_tools import NOW, SECRETS, seed
 from tests.fakes.anthropic import Turn, text_turn, tool_turn, tool_use_block
 
 Status = ChatMessage.Status

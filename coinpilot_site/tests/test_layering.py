@@ -1,0 +1,62 @@
+"""The app boundaries of SPEC section 1, checked on the source: dependencies point one way.
+
+analytics -> trading -> market; agents -> market; trading -> agents only through agents.gate (the
+cycle asks "may I buy?"); trading never imports analytics; the infrastructure of coinpilot_site
+(settings, notify, locks, the scheduler engine, Redis) imports no app. Pages that read several apps
+(urls, pages, the Ask assistant) sit on top and may import any.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = {"market", "trading", "agents", "analytics"}
+ALLOWED = {
+    "market": set(),
+    "agents": {"market"},
+    "trading": {"market", "agents.gate", "agents.status"},
+    "analytics": {"market", "trading", "agents.llm"},
+}
+INFRASTRUCTURE = ["settings.py", "notify.py", "redis_conn.py", "scheduling.py", "worker.py", "caching.py"]
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}  # from a import b: a.b
+    return names
+
+
+def app_imports(path: Path) -> set[str]:
+    return {name for name in imports(path) if name.split(".")[0] in APPS}
+
+
+def allowed(name: str, rules: set[str]) -> bool:
+    return any(name == rule or name.startswith(rule + ".") for rule in rules)
+
+
+@pytest.mark.parametrize("app", sorted(ALLOWED))
+def test_app_imports_point_one_way(app):
+    wrong = []
+    for path in (ROOT / app).rglob("*.py"):
+        if "tests" in path.parts or "migrations" in path.parts:
+            continue
+        own = {n for n in app_imports(path) if n.split(".")[0] == app}
+        for name in sorted(app_imports(path) - own):
+            if not allowed(name, ALLOWED[app]):
+                wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert wrong == []
+
+
+def test_site_infrastructure_imports_no_app():
+    wrong = [
+        f"{name} imports {module}"
+        for name in INFRASTRUCTURE
+        for module in sorted(app_imports(ROOT / "coinpilot_site" / name))
+    ]
+    assert wrong == []
