@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-PAGES = ["", "market/?range=3d", "risk/", "history/", "system/", "backtest/"]
+PAGES = ["", "market/?range=3d", "risk/", "history/", "system/", "exits/?days=14", "backtest/"]
 OUT = Path(__file__).parent / "screenshots"
 
 

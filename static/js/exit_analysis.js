@@ -11,7 +11,11 @@
     ({y: values, name: reason, type: "box", boxpoints: "outliers"})), layout({showlegend: false, yaxis: {title: "PnL %", gridcolor: "#253040"}}), config);
 
   const windows = ["1h", "4h", "12h", "24h"];
-  Plotly.newPlot("post-curve", Object.entries(d.post_exit_curve).map(([reason, curve]) =>
+  if (!Object.keys(d.post_exit_curve).length) {
+    const note = document.getElementById("post-curve");
+    note.className = "muted";
+    note.textContent = "No price tracked after these exits yet: the tracker stores each one 1 h, 4 h, 12 h and 24 h after the sell.";
+  } else Plotly.newPlot("post-curve", Object.entries(d.post_exit_curve).map(([reason, curve]) =>
     ({x: windows, y: windows.map((w) => curve[w]), name: reason, type: "scatter", mode: "lines+markers"})),
     layout({yaxis: {title: "change since exit %", gridcolor: "#253040"}, legend: {orientation: "h"}}), config);
 
@@ -19,5 +23,5 @@
   const reasons = [...new Set(d.table.map((r) => r.exit_reason))];
   const cell = (regime, reason) => { const row = d.table.find((r) => r.regime === regime && r.exit_reason === reason); return row ? row.avg_pnl_pct : null; };
   Plotly.newPlot("heatmap", [{type: "heatmap", x: reasons, y: regimes, z: regimes.map((g) => reasons.map((r) => cell(g, r))),
-    colorscale: [[0, "#f85149"], [0.5, "#182029"], [1, "#3fb950"]], zmid: 0, colorbar: {title: "avg PnL %"}}], layout(), config);
+    colorscale: [[0, "#f85149"], [0.5, "#182029"], [1, "#3fb950"]], zmid: 0, colorbar: {title: "avg PnL %"}}], layout({margin: {t: 10, r: 10, b: 50, l: 90}}), config);
 })();
