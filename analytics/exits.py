@@ -198,3 +198,18 @@ def load_exits(start: datetime, end: datetime) -> list[Exit]:
     matches = fifo_matches(fills)
     exits = [build_exit(row, matches.get(row["id"])) for row in sells]
     return sorted(exits, key=lambda e: (e.at, e.id))
+
+
+DETAIL_JSON = {name: KT(f"signal_info__{name}") for name in ("pnl", "pnl_pct", "held_minutes")}
+DETAIL_JSON |= {f"post_{w}": KT(f"post_exit_prices__{w}__change_pct") for w in WINDOWS}
+
+
+def sell_details(start: datetime, end: datetime):
+    """Every FILLED SELL of [start, end), newest first, with the numbers booking stored for it and
+    its tracked post-exit changes (a queryset of dicts: the page paginates it in the database)."""
+    return (
+        Trade.objects.filter(side=Side.SELL, status=TradeStatus.FILLED)
+        .filter(_in_period(start, end))
+        .order_by("-executed_at", "-id")
+        .values("id", "symbol", "regime", "exit_reason", "executed_at", "price", **DETAIL_JSON)
+    )

@@ -1,5 +1,8 @@
 """The Exit analysis page: did we sell too early or hold too long?"""
 
+from datetime import timedelta
+
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -8,6 +11,7 @@ from coinpilot_site.caching import cached, newest_id
 from trading.models import Trade
 
 from .exit_performance import exit_analysis
+from .exits import sell_details
 from .models import TuningSuggestion
 
 PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
@@ -18,6 +22,8 @@ def exit_analysis_page(request: HttpRequest) -> HttpResponse:
     data = cached(
         f"exit-analysis:{days}:{newest_id(Trade)}", lambda: exit_analysis(timezone.now(), days=days)
     )
+    now = timezone.now()
+    sells = Paginator(sell_details(now - timedelta(days=days), now), 25).get_page(request.GET.get("page"))
     pending = TuningSuggestion.objects.filter(applied_at__isnull=True).order_by("-created_at")[:20]
     return render(
         request,
@@ -27,5 +33,7 @@ def exit_analysis_page(request: HttpRequest) -> HttpResponse:
             "days": days,
             "periods": list(PERIODS),
             "pending": pending,
+            "page": sells,
+            "query": f"days={days}",
         },
     )

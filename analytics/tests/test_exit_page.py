@@ -49,3 +49,32 @@ def test_exit_analysis_page(client):
     data = json.loads(html.split('id="exit-data" type="application/json">')[1].split("</script>")[0])
     assert set(data["pnl_by_exit_reason"]) == {"TAKE_PROFIT", "STOP_LOSS"}
     assert data["post_exit_curve"]["STOP_LOSS"]["24h"] == 5.0
+
+
+def test_every_sell_is_listed_newest_first_and_paginated(client):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    round_trip(1, "103000000", "TAKE_PROFIT")
+    round_trip(2, "97500000", "STOP_LOSS")
+    html = client.get("/exits/?days=7").content.decode()
+    details = html.split('id="exit-details"')[1].split("</section>")[0]
+    assert details.index("STOP_LOSS") < details.index("TAKE_PROFIT")  # newest first
+    stop = Trade.objects.get(exit_reason="STOP_LOSS")
+    assert f"{Decimal(stop.signal_info['pnl_pct']):.2f}" in details and "5.00" in details  # PnL %, 24 h after
+    assert "page 1 of" not in details  # 2 rows: one page
+    Trade.objects.bulk_create(
+        Trade(
+            symbol="KRW-ETH",
+            side="SELL",
+            price=4_000_000,
+            quantity=1,
+            status="FILLED",
+            exit_reason="RSI_OVERBOUGHT",
+            client_order_id=f"older-{n}",
+            executed_at=timezone.now() - timedelta(days=2, minutes=n),
+        )
+        for n in range(25)
+    )
+    second = client.get("/exits/?days=7&page=2").content.decode().split('id="exit-details"')[1]
+    rows = second.split("</section>")[0]
+    assert "page 2 of 2 (27 rows)" in rows
+    assert rows.count("<td>KRW-ETH</td>") == 2 and "TAKE_PROFIT" not in rows  # the two oldest
