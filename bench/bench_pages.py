@@ -55,6 +55,7 @@ ENDPOINTS = [
     "/system/",
     "/exits/?days=30",
     "/backtest/",
+    "/ask/",
 ]
 
 

@@ -20,6 +20,7 @@ PAGES = [
     "/history.csv",
     "/system/",
     "/backtest/",
+    "/ask/",
 ]
 
 
