@@ -73,6 +73,7 @@ class ChatMessage(models.Model):
         PAUSED = "paused", "AI paused (global block or budget)"
         OFF = "off", "AI off (no key)"
         ERROR = "error"
+        INTERRUPTED = "interrupted", "the page was closed before the end"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=10, choices=Role.choices)

@@ -76,9 +76,15 @@ def refusal(now: datetime, *, set_block: bool = True) -> tuple[str, str] | None:
     return None
 
 
-def answer(question: str, history: list[dict], now: datetime) -> Generator[dict, None, Answer]:
-    """Ask the model about `question` (after `history`); yields page events, returns the Answer."""
-    out = Answer(model=llm.agent_model())
+def answer(
+    question: str, history: list[dict], now: datetime, out: Answer | None = None
+) -> Generator[dict, None, Answer]:
+    """Ask the model about `question` (after `history`); yields page events, returns the Answer.
+
+    `out` (optional) is filled as the answer goes, so a caller that stops early still has what was
+    said and spent."""
+    out = out if out is not None else Answer()
+    out.model = out.model or llm.agent_model()
     refused = refusal(now)
     if refused:
         out.status, out.notice = refused

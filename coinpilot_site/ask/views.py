@@ -51,23 +51,34 @@ def ask_clear(request: HttpRequest) -> HttpResponse:
 
 def _answer_events(conversation, question: str, history: list[dict], *, staff: bool):
     started = time.monotonic()
-    run = loop.answer(question, history, timezone.now())
+    answer = loop.Answer()
+    run = loop.answer(question, history, timezone.now(), out=answer)
+    stored = False
     try:
-        while True:
-            yield _line(next(run))
-    except StopIteration as done:
-        answer = done.value
-    except Exception as exc:  # never a half-written stream without its end: store and say it failed
-        log.exception("ask: answering failed")
-        answer = loop.Answer(
-            status=loop.Status.ERROR,
-            error=f"{type(exc).__name__}: {exc}"[:500],
-            notice="The assistant failed (internal error); the details are in the server log.",
-        )
-    if answer.status != loop.Status.OK:
-        yield _line({"type": "error", "status": answer.status, "message": answer.notice})
-    row = conversations.save_answer(conversation, answer, int((time.monotonic() - started) * 1000))
-    yield _line({"type": "done", "message": conversations.as_page_data(row, staff=staff)})
+        try:
+            while True:
+                yield _line(next(run))
+        except StopIteration:
+            pass
+        except Exception as exc:  # never a half-written stream without its end: store and say it failed
+            log.exception("ask: answering failed")
+            answer.status, answer.error = loop.Status.ERROR, f"{type(exc).__name__}: {exc}"[:500]
+            answer.notice = "The assistant failed (internal error); the details are in the server log."
+        if answer.status != loop.Status.OK:
+            yield _line({"type": "error", "status": answer.status, "message": answer.notice})
+        row = conversations.save_answer(conversation, answer, _ms_since(started))
+        stored = True
+        yield _line({"type": "done", "message": conversations.as_page_data(row, staff=staff)})
+    finally:
+        if not stored:  # the page was closed mid-answer: keep what was said and the tokens spent
+            run.close()
+            answer.status = loop.Status.INTERRUPTED
+            answer.notice = "Interrupted: the page was closed before the answer ended."
+            conversations.save_answer(conversation, answer, _ms_since(started))
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def _line(event: dict) -> bytes:
