@@ -84,7 +84,7 @@ def candles(req: ChartRequest) -> pd.DataFrame:
     PostgreSQL groups the 5m or 1h rollup (market/rollups.py) when the bar size is a multiple of
     it, else the minutes; SQLite resamples the minutes with pandas.
     """
-    name, minutes = req.bar
+    _, minutes = req.bar
     if minutes == 1:
         frame = load_frames([req.symbol], start=req.start, end=req.end)[req.symbol]
         return frame[["open", "high", "low", "close", "volume"]]

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from agents.models import ChatMessage, ChatUsage, Conversation
+from coinpilot_site.ask import conversations, views
 from coinpilot_site.tests.test_ask_tools import seed
 from tests.fakes.anthropic import text_turn, tool_turn
 
@@ -122,18 +123,18 @@ def test_conversations_are_per_user_and_clearing_deletes_only_ones_own(
     assert Conversation.objects.count() == 2
 
 
-def test_closing_the_page_mid_answer_keeps_what_was_said_and_spent(fake, operator, client_for, redis_conn):
+def test_closing_the_page_mid_answer_keeps_what_was_said_and_spent(fake, operator, redis_conn):
     seed(redis_conn)
     fake.script(
         tool_turn("get_trades", {"symbol": "KRW-BTC"}, text="Looking at the trades."),
         text_turn("BTC was sold twice."),
     )
-    response = client_for(operator).post("/ask/question", {"question": "How did BTC do?"})
-    stream = iter(response.streaming_content)
+    conversation = conversations.conversation_of(operator)
+    stream = views._answer_events(conversation, "How did BTC do?", [], staff=True)  # the view's body
     seen = [json.loads(next(stream))]
     while seen[-1]["type"] != "tool":  # the first turn (and its tokens) is done
         seen.append(json.loads(next(stream)))
-    response.close()  # what the WSGI server does when the browser goes away
+    stream.close()  # what the WSGI server does when the browser goes away
     stored = ChatMessage.objects.get(role="assistant")
     assert stored.status == "interrupted" and stored.text.startswith("Looking at the trades.")
     assert "Interrupted: the page was closed" in stored.text
