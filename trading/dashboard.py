@@ -108,7 +108,6 @@ def equity_curve_points(initial: Decimal) -> dict:
     The database runs the cumulative sum and the thinning (window functions), so 20,000 sells
     cost one count and one scan, and only the points drawn reach Python.
     """
-    initial = initial if initial is not None else Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
     sells = Trade.objects.filter(side="SELL", status="FILLED")
     count = sells.count()
     step = max(1, count // MAX_CURVE_POINTS)
