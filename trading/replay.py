@@ -75,6 +75,19 @@ class ReplayMarket:
     def market(self) -> Market:
         return Market(candles=self.candles, regime=self.regime, quote=self.quote)
 
+    def hourly_regimes(self, start: datetime, end: datetime) -> list[tuple[str, datetime, str]]:
+        """(symbol, hour, regime) at every whole hour in [start, end): the regime the cycles saw."""
+        first = pd.Timestamp(start).ceil("h")
+        hours = pd.date_range(first, end, freq="h", inclusive="left")
+        stamps = np.asarray((hours - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype=np.int64)
+        rows = []
+        for symbol, ts in self.ts.items():
+            closed = np.searchsorted(ts, stamps - 60, side="right")
+            for hour, n in zip(hours, closed, strict=True):
+                if n:
+                    rows.append((symbol, hour.to_pydatetime(), str(REGIMES[self.codes[symbol][n - 1]])))
+        return rows
+
 
 def replay(
     frames: dict[str, pd.DataFrame],
@@ -84,9 +97,10 @@ def replay(
     executor: Executor,
     regime: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    market: ReplayMarket | None = None,
 ) -> list[SymbolResult]:
     """Run the cycle at every bar close in [start, end); return every symbol result that acted."""
-    market = ReplayMarket(frames, regime)
+    market = market or ReplayMarket(frames, regime)
     times = market.decision_times(start, end)
     acted = []
     for i, now in enumerate(times):

@@ -24,7 +24,16 @@ def test_replay_books_trades_labelled_replay_and_refreshes_regimes(capsys):
     assert "replayed 1 days:" in out and "regimes now: KRW-BTC" in out
     assert Trade.objects.filter(side="BUY").count() >= 1
     assert set(Trade.objects.values_list("mode", flat=True)) == {"replay"}
-    assert RegimeHistory.objects.filter(coin_symbol="KRW-BTC").exists()
+    # the hourly regimes the replayed cycles saw, at their hours (24 per symbol), then the refresh
+    replayed = RegimeHistory.objects.filter(
+        coin_symbol="KRW-BTC", created_at__lt=datetime(2026, 11, 20, 12, tzinfo=UTC)
+    )
+    assert replayed.count() == 24
+    assert replayed.order_by("created_at").first().created_at == datetime(2026, 11, 19, 12, tzinfo=UTC)
+    assert set(replayed.values_list("regime", flat=True)) <= {"BULL", "SIDEWAYS", "BEAR", "UNKNOWN"}
+    assert RegimeHistory.objects.filter(
+        coin_symbol="KRW-BTC", created_at__gte=datetime(2026, 11, 20, 12, tzinfo=UTC)
+    ).exists()
 
     call_command("replay_history", "--days", "1", "--if-empty")
     assert "trades exist already: no replay" in capsys.readouterr().out

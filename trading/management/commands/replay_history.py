@@ -6,11 +6,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from market.candles import load_frames
+from market.models import RegimeHistory
 from market.regime import update_regimes
 from trading.config import load_strategy
 from trading.executors.paper import PaperExecutor
 from trading.models import Trade, TradeMode
-from trading.replay import replay
+from trading.replay import ReplayMarket, replay
 from trading.strategy import LIVE_WINDOW_BARS
 
 WARMUP = timedelta(hours=240)  # the regime's hourly lookback (and far more than the live window)
@@ -46,8 +47,10 @@ class Command(BaseCommand):
             self.stdout.write(f"\rreplaying {len(symbols)} symbols: {done}/{total} minutes", ending="")
             self.stdout.flush()
 
-        acted = replay(frames, start=start, end=now, executor=executor, progress=progress)
+        market = ReplayMarket(frames)
+        acted = replay(frames, start=start, end=now, executor=executor, progress=progress, market=market)
         self.stdout.write("")
+        record_regimes(market.hourly_regimes(start, now))
         counts = {
             action: sum(r.action == action for r in acted) for action in ("BUY", "SELL", "BLOCKED", "ERROR")
         }
@@ -58,3 +61,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(summary))
         readings = update_regimes(symbols, now)
         self.stdout.write("regimes now: " + ", ".join(f"{r.symbol} {r.regime}" for r in readings))
+
+
+def record_regimes(readings: list) -> None:
+    """Store the hourly regimes the replayed cycles saw, at their own hours (the Market page shades
+    the replayed days from them); `created_at` is set on insert, so it is written back after."""
+    rows = RegimeHistory.objects.bulk_create(
+        [RegimeHistory(coin_symbol=symbol, regime=regime) for symbol, _, regime in readings]
+    )
+    for row, (_, hour, _) in zip(rows, readings, strict=True):
+        row.created_at = hour
+    RegimeHistory.objects.bulk_update(rows, ["created_at"], batch_size=500)
