@@ -4,12 +4,14 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import config
 from .admin_forms import REGIME_HELP, RiskConfigForm, StrategyConfigForm, regime_rows, risk_groups
 from .control import flatten_all, set_kill_switch
+from .dashboard import latest_prices, positions_marked
 from .models import (
     Account,
     DailyRiskState,
@@ -49,9 +51,37 @@ class PositionAdmin(ReadOnlyAdmin):
     actions = ["close_at_market"]
 
     @admin.action(description="Close the selected positions at market (exit reason MANUAL)")
-    def close_at_market(self, request, queryset) -> None:
-        for line in flatten_all([p.symbol for p in queryset], reason=ExitReason.MANUAL):
+    def close_at_market(self, request, queryset):
+        symbols = [p.symbol for p in queryset]
+        if request.POST.get("confirm") != "yes":
+            return confirm_close(
+                request,
+                action="close_at_market",
+                selected=queryset,
+                symbols=symbols,
+                title="Sell these positions at market?",
+                explanation="Each is sold now at market (paper or live, as the bot trades), "
+                "exit reason MANUAL.",
+                button="Yes, sell them at market",
+                cancel_url=reverse("admin:trading_position_changelist"),
+            )
+        for line in flatten_all(symbols, reason=ExitReason.MANUAL):
             self.message_user(request, line)
+        return None
+
+
+def confirm_close(request, *, action: str, selected, symbols: list[str] | None, **texts) -> TemplateResponse:
+    """The second step of an admin action that sells at market: what would be sold, at what value."""
+    positions = Position.objects.filter(symbol__in=symbols) if symbols is not None else Position.objects.all()
+    held = [p.symbol for p in positions]
+    context = {
+        **admin.site.each_context(request),
+        **texts,
+        "action": action,
+        "selected": [obj.pk for obj in selected],
+        "positions": [row for row in positions_marked(latest_prices(held)) if row["symbol"] in held],
+    }
+    return TemplateResponse(request, "admin/trading/confirm_close.html", context)
 
 
 @admin.register(TradingControl)
@@ -61,7 +91,27 @@ class TradingControlAdmin(admin.ModelAdmin):
     list_display = ["__str__", "reason", "reconcile_mismatch", "changed_by", "changed_at"]
     fields = ["kill_switch", "reason", "reconcile_mismatch"]
     readonly_fields = ["reconcile_mismatch"]  # set by reconciliation; cleared with the action below
-    actions = ["resume_after_reconciliation"]
+    actions = ["kill_and_flatten", "resume_after_reconciliation"]
+
+    @admin.action(description="Kill switch ON and close every position at market")
+    def kill_and_flatten(self, request, queryset):
+        if request.POST.get("confirm") != "yes":
+            return confirm_close(
+                request,
+                action="kill_and_flatten",
+                selected=queryset,
+                symbols=None,
+                title="Turn the kill switch on and sell every position at market?",
+                explanation="No new entry is made until the kill switch is turned off, and every open "
+                "position below is sold now at market (exit reason KILL_SWITCH).",
+                button="Yes, stop and sell everything",
+                cancel_url=reverse("admin:trading_tradingcontrol_changelist"),
+            )
+        set_kill_switch(True, reason="kill switch and flatten all (admin)", user=request.user)
+        self.message_user(request, "kill switch ON: no new entries")
+        for line in flatten_all(reason=ExitReason.KILL_SWITCH):
+            self.message_user(request, line)
+        return None
 
     @admin.action(description="Resume entries after a reconciliation mismatch (I fixed the cause)")
     def resume_after_reconciliation(self, request, queryset) -> None:

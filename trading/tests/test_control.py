@@ -64,14 +64,29 @@ def test_admin_toggle_goes_through_the_same_function(client):
     assert RiskAudit.objects.get().violation_type == "KILL_SWITCH"
 
 
-def test_admin_action_closes_selected_positions_as_manual(client, held_btc):
+def test_admin_action_asks_first_then_closes_selected_positions_as_manual(client, held_btc):
     client.force_login(get_user_model().objects.create_superuser("boss", password="x-long-password-1"))
-    response = client.post(
-        "/admin/trading/position/",
-        {"action": "close_at_market", "_selected_action": [Position.objects.get().pk]},
-    )
+    chosen = {"action": "close_at_market", "_selected_action": [Position.objects.get().pk]}
+    page = client.post("/admin/trading/position/", chosen)
+    html = page.content.decode()
+    assert page.status_code == 200 and "Sell these positions at market?" in html
+    assert "KRW-BTC" in html and "100,500,000" in html  # the last close it would sell at
+    assert not Trade.objects.filter(side="SELL").exists()  # nothing sold before the confirmation
+    response = client.post("/admin/trading/position/", {**chosen, "confirm": "yes"})
     assert response.status_code == 302
     assert Trade.objects.get(side="SELL").exit_reason == "MANUAL"
+
+
+def test_admin_kill_and_flatten_asks_first_then_stops_and_sells_everything(client, held_btc):
+    client.force_login(get_user_model().objects.create_superuser("boss", password="x-long-password-1"))
+    control = TradingControl.current()
+    chosen = {"action": "kill_and_flatten", "_selected_action": [control.pk]}
+    page = client.post("/admin/trading/tradingcontrol/", chosen).content.decode()
+    assert "Turn the kill switch on and sell every position at market?" in page and "KRW-BTC" in page
+    assert not TradingControl.current().kill_switch and Position.objects.exists()
+    client.post("/admin/trading/tradingcontrol/", {**chosen, "confirm": "yes"})
+    assert TradingControl.current().kill_switch
+    assert Trade.objects.get(side="SELL").exit_reason == "KILL_SWITCH" and not Position.objects.exists()
 
 
 def test_admin_shows_a_reconciliation_hold_and_resumes_it(client):
