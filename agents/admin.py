@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import AgentDecision
+from .models import AgentDecision, ChatMessage
 
 
 @admin.register(AgentDecision)
@@ -23,6 +23,30 @@ class AgentDecisionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # the decision log is evidence: read-only
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    """Ask CoinPilot's log: every question and answer with its tool calls (and their results)."""
+
+    list_display = [
+        "created_at",
+        "conversation",
+        "role",
+        "status",
+        "input_tokens",
+        "output_tokens",
+        "latency_ms",
+    ]
+    list_filter = ["role", "status"]
+    search_fields = ["text"]
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a log: read-only
 
     def has_add_permission(self, request) -> bool:
         return False

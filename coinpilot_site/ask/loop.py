@@ -28,6 +28,7 @@ from . import grounding, registry
 log = logging.getLogger(__name__)
 Status = ChatMessage.Status
 MAX_SOURCES = 40
+RESULT_LOG_CHARS = 20_000  # of each tool result, kept in the answer's tool-call log
 SYSTEM = """You are "Ask CoinPilot", the read-only assistant of CoinPilot, a crypto trading bot on \
 Upbit KRW markets. Operators ask about trades, AI decisions, risk events, regimes, reports and the \
 configuration; you find out with the tools.
@@ -154,12 +155,12 @@ def _run_tool(use: dict, now: datetime, out: Answer):
     yield {"type": "tool", "state": "started", "name": name, "args": args}
     result, error, ms = registry.timed_call(name, args, now)
     entry = {"name": name, "args": args, "rows": result.rows if result else 0, "error": error, "ms": ms}
-    out.tool_calls.append(entry)
+    content = json.dumps(result.data, ensure_ascii=False) if result else ""
+    out.tool_calls.append({**entry, "result": content[:RESULT_LOG_CHARS]})  # stored with the answer
     yield {"type": "tool", "state": "finished", **entry}
     if result is None:
         log.info("ask tool %s %s failed in %d ms: %s", name, json.dumps(args), ms, error)
         return {"type": "tool_result", "tool_use_id": use["id"], "content": error, "is_error": True}
-    content = json.dumps(result.data, ensure_ascii=False)
     log.info(
         "ask tool %s %s: %d rows, %d chars in %d ms", name, json.dumps(args), result.rows, len(content), ms
     )

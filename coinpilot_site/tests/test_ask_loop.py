@@ -53,8 +53,10 @@ def test_multi_step_tool_use_streams_an_answer_with_its_sources(fake, data):
     assert [c["rows"] for c in answer.tool_calls] == [1, 1] and all(
         c["error"] == "" for c in answer.tool_calls
     )
+    assert f'"id": {decision.pk}' in answer.tool_calls[1]["result"]  # the result is logged with the call
     kinds = [(e["type"], e.get("state")) for e in events]
     assert kinds.count(("tool", "started")) == 2 and kinds.count(("tool", "finished")) == 2
+    assert not any("result" in e for e in events)  # the page gets the call, not the rows
     assert "".join(e["text"] for e in events if e["type"] == "delta") == answer.text
     assert f"/admin/agents/agentdecision/{decision.pk}/change/" in [s["url"] for s in answer.sources]
     assert (answer.input_tokens, answer.output_tokens) == (3 * 1200, 3 * 80)

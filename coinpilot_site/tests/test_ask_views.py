@@ -139,3 +139,17 @@ def test_closing_the_page_mid_answer_keeps_what_was_said_and_spent(fake, operato
     assert stored.status == "interrupted" and stored.text.startswith("Looking at the trades.")
     assert "Interrupted: the page was closed" in stored.text
     assert stored.input_tokens > 0 and ChatUsage.objects.get().input_tokens == stored.input_tokens
+
+
+def test_the_admin_shows_the_log_with_tool_results_read_only(fake, db, django_user_model, redis_conn):
+    seed(redis_conn)
+    boss = django_user_model.objects.create_superuser("boss", password="pw-boss-12345")
+    client = Client()
+    client.force_login(boss)
+    fake.script(tool_turn("get_trades", {"symbol": "KRW-BTC"}), text_turn("Two BTC trades."))
+    events(client.post("/ask/question", {"question": "BTC?"}))
+    answer = ChatMessage.objects.get(role="assistant")
+    assert '"symbol": "KRW-BTC"' in answer.tool_calls[0]["result"]
+    assert client.get("/admin/agents/chatmessage/").status_code == 200
+    page = client.get(f"/admin/agents/chatmessage/{answer.pk}/change/").content.decode()
+    assert "get_trades" in page and "Two BTC trades." in page and 'name="_save"' not in page
