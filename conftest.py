@@ -120,3 +120,27 @@ def spawn(subprocess_env, tmp_path):
             child.kill()
             child.wait()
         log.close()
+
+
+def store_minutes(symbol: str, minutes: int, *, end, seed: int = 11):
+    """Store `minutes` simulated 1m bars of `symbol` ending at `end`; returns the frame."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from bench.synthetic import synthetic_frame
+    from market.candles import CandleRow, store_candles
+
+    frame = synthetic_frame(minutes, seed=seed, start=(end - timedelta(minutes=minutes)).isoformat())
+    store_candles(
+        [
+            CandleRow(
+                symbol,
+                "1m",
+                r.timestamp.to_pydatetime(),
+                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
+                None,
+            )
+            for r in frame.itertuples(index=False)
+        ]
+    )
+    return frame

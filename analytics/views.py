@@ -19,10 +19,8 @@ PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
 
 def exit_analysis_page(request: HttpRequest) -> HttpResponse:
     days = PERIODS.get(request.GET.get("days", "7"), 7)
-    data = cached(
-        f"exit-analysis:{days}:{newest_id(Trade)}", lambda: exit_analysis(timezone.now(), days=days)
-    )
     now = timezone.now()
+    data = cached(f"exit-analysis:{days}:{newest_id(Trade)}", lambda: exit_analysis(now, days=days))
     sells = Paginator(sell_details(now - timedelta(days=days), now), 25).get_page(request.GET.get("page"))
     pending = TuningSuggestion.objects.filter(applied_at__isnull=True).order_by("-created_at")[:20]
     return render(

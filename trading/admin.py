@@ -8,10 +8,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from market.candles import latest_closes
+
 from . import config
 from .admin_forms import REGIME_HELP, RiskConfigForm, StrategyConfigForm, regime_rows, risk_groups
 from .control import flatten_all, set_kill_switch
-from .dashboard import latest_prices, positions_marked
+from .dashboard import positions_marked
 from .models import (
     Account,
     DailyRiskState,
@@ -72,14 +74,13 @@ class PositionAdmin(ReadOnlyAdmin):
 
 def confirm_close(request, *, action: str, selected, symbols: list[str] | None, **texts) -> TemplateResponse:
     """The second step of an admin action that sells at market: what would be sold, at what value."""
-    positions = Position.objects.filter(symbol__in=symbols) if symbols is not None else Position.objects.all()
-    held = [p.symbol for p in positions]
+    held = symbols if symbols is not None else list(Position.objects.values_list("symbol", flat=True))
     context = {
         **admin.site.each_context(request),
         **texts,
         "action": action,
         "selected": [obj.pk for obj in selected],
-        "positions": [row for row in positions_marked(latest_prices(held)) if row["symbol"] in held],
+        "positions": positions_marked(latest_closes(held), held),
     }
     return TemplateResponse(request, "admin/trading/confirm_close.html", context)
 

@@ -25,11 +25,6 @@ ZERO = Decimal(0)
 MONEY = DecimalField(max_digits=28, decimal_places=8)
 
 
-def latest_prices(symbols: list[str]) -> dict[str, Decimal]:
-    """The newest stored close per symbol (one query)."""
-    return latest_closes(symbols)
-
-
 def bot_statuses(symbols: list[str], now: datetime) -> list[dict]:
     """`bot:status:{symbol}` of every symbol (one round trip), with the age of each status."""
     raw = get_redis().mget([STATUS_KEY.format(symbol=s) for s in symbols]) if symbols else []
@@ -42,10 +37,12 @@ def bot_statuses(symbols: list[str], now: datetime) -> list[dict]:
     return rows
 
 
-def positions_marked(prices: dict[str, Decimal]) -> list[dict]:
-    """Open positions with their live value and unrealized PnL (at the latest close)."""
+def positions_marked(prices: dict[str, Decimal], symbols: list[str] | None = None) -> list[dict]:
+    """Open positions (all, or those of `symbols`) with their live value and unrealized PnL (at
+    the latest close)."""
+    positions = Position.objects.filter(symbol__in=symbols) if symbols is not None else Position.objects
     rows = []
-    for p in Position.objects.order_by("symbol"):
+    for p in positions.order_by("symbol"):
         price = prices.get(p.symbol)
         pnl = p.unrealized_pnl(price) - p.entry_fee if price is not None else None
         rows.append(
@@ -70,7 +67,7 @@ def account_overview(now: datetime) -> dict:
     """Cash, positions, equity, today's realized and unrealized PnL, switches and banners."""
     strategy = load_strategy()
     symbols = sorted(set(strategy.symbols) | set(Position.objects.values_list("symbol", flat=True)))
-    prices = latest_prices(symbols)
+    prices = latest_closes(symbols)
     positions = positions_marked(prices)
     mode = "live" if settings.COINPILOT_LIVE_TRADING else "paper"
     account = Account.objects.filter(name=mode).first()

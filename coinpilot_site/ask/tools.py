@@ -19,9 +19,10 @@ from django.utils import timezone
 from agents.models import AgentDecision
 from analytics.daily_report import build_daily_report, day_at
 from analytics.weekly_report import build_weekly_report
+from market.candles import latest_closes
 from market.models import RegimeHistory
 from trading.config import load_risk, load_strategy, strategy_as_dict
-from trading.dashboard import bot_statuses, latest_prices, positions_marked
+from trading.dashboard import bot_statuses, positions_marked
 from trading.models import (
     Account,
     DailyRiskState,
@@ -222,7 +223,7 @@ def regime_history(args: dict, now: datetime) -> ToolResult:
 
 def positions_now(args: dict, now: datetime) -> ToolResult:
     symbols = sorted(Position.objects.values_list("symbol", flat=True))
-    positions = positions_marked(latest_prices(symbols) if symbols else {})
+    positions = positions_marked(latest_closes(symbols))
     mode = "live" if settings.COINPILOT_LIVE_TRADING else "paper"
     account = Account.objects.filter(name=mode).first()
     for row in positions:

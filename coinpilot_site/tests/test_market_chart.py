@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from django.contrib.auth import get_user_model
 
-from bench.synthetic import synthetic_frame
 from coinpilot_site import market_chart
-from market.candles import CandleRow, store_candles
+from conftest import store_minutes
 from market.models import RegimeHistory
 from trading.models import Trade
 
@@ -19,19 +18,7 @@ END = datetime(2030, 1, 10, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def three_days():
-    frame = synthetic_frame(3 * 1440, seed=3, start=(END - timedelta(days=3)).isoformat())
-    store_candles(
-        [
-            CandleRow(
-                "KRW-BTC",
-                "1m",
-                r.timestamp.to_pydatetime(),
-                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
-                None,
-            )
-            for r in frame.itertuples(index=False)
-        ]
-    )
+    frame = store_minutes("KRW-BTC", 3 * 1440, end=END, seed=3)
     return frame.set_index("timestamp")
 
 

@@ -1,17 +1,12 @@
 """What every browser test shares: Debian's headless Chromium driven by Playwright, a logged-in
-tab on the live server, screenshots to $COINPILOT_SCREENSHOTS when it is set, and candles."""
+tab on the live server, screenshots to $COINPILOT_SCREENSHOTS when it is set."""
 
 import os
 import shutil
-from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-
-from bench.synthetic import synthetic_frame
-from market.candles import CandleRow, store_candles
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -58,21 +53,3 @@ def shoot(tab, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
-
-
-def store_minutes(symbol: str, minutes: int, *, end: datetime, seed: int = 11):
-    """`minutes` simulated 1m bars of `symbol` ending at `end`; returns the frame."""
-    frame = synthetic_frame(minutes, seed=seed, start=(end - timedelta(minutes=minutes)).isoformat())
-    store_candles(
-        [
-            CandleRow(
-                symbol,
-                "1m",
-                r.timestamp.to_pydatetime(),
-                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
-                None,
-            )
-            for r in frame.itertuples(index=False)
-        ]
-    )
-    return frame

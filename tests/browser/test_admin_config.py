@@ -8,6 +8,7 @@ and the Overview page. Screenshots go to $COINPILOT_SCREENSHOTS when it is set.
 import pytest
 from django.utils import timezone
 
+from conftest import store_minutes
 from market.models import RegimeHistory
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
 from trading.cycle import run_cycle
@@ -15,7 +16,7 @@ from trading.executors import get_executor
 from trading.markets import live_market
 from trading.models import StrategyConfig
 
-from .conftest import shoot, store_minutes
+from .conftest import shoot
 
 
 @pytest.fixture

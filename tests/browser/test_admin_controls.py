@@ -4,11 +4,12 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from conftest import store_minutes
 from trading import booking
 from trading.fills import buy_fill
 from trading.models import Position, Trade, TradingControl
 
-from .conftest import shoot, store_minutes
+from .conftest import shoot
 
 
 def hold_btc() -> None:

@@ -10,12 +10,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from conftest import store_minutes
 from market.models import RegimeHistory
 from trading import booking
 from trading.config import default_risk, default_strategy, save_strategy_version, strategy_as_dict
 from trading.fills import buy_fill, sell_fill
 
-from .conftest import shoot, store_minutes
+from .conftest import shoot
 
 
 @pytest.fixture

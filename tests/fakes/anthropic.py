@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from uuid import uuid4
 
-from tests.fakes.scripted import ScriptedServer
+from tests.fakes.scripted import ScriptedServer, read_json, send_json
 
 LOW_CREDIT = (
     "Your credit balance is too low to access the Anthropic API. "
@@ -149,11 +149,7 @@ class FakeAnthropic(ScriptedServer):
                 pass
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
+                body = read_json(self)
                 problem = invalid_request(self.path, dict(self.headers), body)
                 answer = "invalid" if problem else fake._next_answer(body)
                 with fake._lock:
@@ -317,13 +313,7 @@ def _pieces(text: str, size: int = 12) -> list[str]:
 
 
 def _send(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.send_header("request-id", f"req_{uuid4().hex[:24]}")
-    handler.end_headers()
-    handler.wfile.write(data)
+    send_json(handler, status, body, {"request-id": f"req_{uuid4().hex[:24]}"})
 
 
 def configure(settings, server: FakeAnthropic, **overrides) -> None:

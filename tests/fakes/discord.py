@@ -15,12 +15,11 @@ answers next is scripted: `server.script("500", "500", "204")`, then `server.def
 `server.accepted` lists the accepted messages, `server.requests` every request with its time.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 
-from tests.fakes.scripted import ScriptedServer
+from tests.fakes.scripted import ScriptedServer, read_json, send_json
 
 LIMITS = {"title": 256, "description": 4096, "fields": 25, "field.name": 256, "field.value": 1024}
 LIMITS |= {"footer.text": 2048, "author.name": 256, "embeds": 10, "total": 6000, "content": 2000}
@@ -120,11 +119,7 @@ class FakeDiscord(ScriptedServer):
 
             def do_POST(self) -> None:
                 path, _, query = self.path.partition("?")
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
+                body = read_json(self)
                 answer = fake._next_answer() if path == fake.webhook_path else "404"
                 with fake._lock:
                     fake.requests.append(Request(time.monotonic(), path, query, body, answer))
@@ -141,38 +136,28 @@ class FakeDiscord(ScriptedServer):
                 with self._lock:
                     self.rejected.append((body, errors))
                     self.requests[-1].answer = "400-invalid"
-                return _send(handler, 400, {"code": 50035, "message": "Invalid Form Body", "errors": errors})
+                return send_json(
+                    handler, 400, {"code": 50035, "message": "Invalid Form Body", "errors": errors}
+                )
             with self._lock:
                 self.accepted.append(body)
             if answer == "bucket-empty":
                 headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": str(self.retry_after)}
-                return _send(handler, 200, {"id": str(len(self.accepted))}, headers)
+                return send_json(handler, 200, {"id": str(len(self.accepted))}, headers)
             return (
-                _send(handler, 200, {"id": str(len(self.accepted)), **body})
+                send_json(handler, 200, {"id": str(len(self.accepted)), **body})
                 if answer == "200"
-                else _send(handler, 204, None)
+                else send_json(handler, 204, None)
             )
         if answer.startswith("429"):
             headers = {} if answer == "429-body" else {"Retry-After": str(self.retry_after)}
             payload = {"message": "You are being rate limited.", "global": False}
             if answer != "429-header":
                 payload["retry_after"] = self.retry_after
-            return _send(handler, 429, payload, headers | {"X-RateLimit-Scope": "user"})
+            return send_json(handler, 429, payload, headers | {"X-RateLimit-Scope": "user"})
         status = int(answer)
         messages = {400: "Invalid Form Body", 404: "Unknown Webhook", 500: "Internal Server Error"}
-        _send(handler, status, {"code": 0, "message": messages.get(status, "error")})
-
-
-def _send(handler: BaseHTTPRequestHandler, status: int, body: dict | None, headers: dict | None = None):
-    data = b"" if body is None else json.dumps(body).encode()
-    handler.send_response(status)
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    if body is not None:
-        handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+        send_json(handler, status, {"code": 0, "message": messages.get(status, "error")})
 
 
 def configure(settings, server: FakeDiscord, **overrides) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from uuid import uuid4
 
-from tests.fakes.scripted import ScriptedServer
+from tests.fakes.scripted import ScriptedServer, read_json, send_body
 
 API_KEY = "sk-test-fake-openai"
 TEXT = "Three SELLs closed with a small profit.\nTrailing stops did the work.\nWatch the BEAR stop losses."
@@ -69,11 +69,7 @@ class FakeOpenAI(ScriptedServer):
                 pass
 
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    body = None
+                body = read_json(self)
                 problem = fake._check(self.path, self.headers.get("Authorization"), body)
                 answer = problem or fake._next_answer()
                 request = Request(time.monotonic(), self.path, dict(self.headers), body, answer)
@@ -100,19 +96,19 @@ class FakeOpenAI(ScriptedServer):
         if answer == "hang":
             return self._hang(handler)
         if answer == "malformed":
-            return _send(handler, 200, b'{"id": "resp_1", "output": [{"type": "message", "content": ')
+            return send_body(handler, 200, b'{"id": "resp_1", "output": [{"type": "message", "content": ')
         if answer in ERRORS:
             status, kind, code, message = ERRORS[answer]
             error = {"message": message, "type": kind, "param": None, "code": code}
-            return _send(handler, status, json.dumps({"error": error}).encode())
+            return send_body(handler, status, json.dumps({"error": error}).encode())
         if answer in ("400", "401", "404"):
             message = f"fake OpenAI refused the request ({answer})"
             error = {"message": message, "type": "invalid_request_error"}
-            return _send(handler, int(answer), json.dumps({"error": error}).encode())
+            return send_body(handler, int(answer), json.dumps({"error": error}).encode())
         model = body["model"]
         if handler.path == "/v1/responses":
-            return _send(handler, 200, json.dumps(_response(model, self.text)).encode())
-        return _send(handler, 200, json.dumps(_completion(model, self.text)).encode())
+            return send_body(handler, 200, json.dumps(_response(model, self.text)).encode())
+        return send_body(handler, 200, json.dumps(_completion(model, self.text)).encode())
 
 
 def _response(model: str, text: str) -> dict:
@@ -147,14 +143,6 @@ def _completion(model: str, text: str) -> dict:
         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
         "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150},
     }
-
-
-def _send(handler: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
 
 
 def configure(settings, server: FakeOpenAI, **overrides) -> None:

@@ -5,6 +5,7 @@ Use as `with FakeX() as server:`. `script("429", "ok")` queues answers; `release
 held by a "hang" scenario (and makes later ones return at once).
 """
 
+import json
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -56,3 +57,29 @@ class ScriptedServer:
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
+
+
+def read_json(handler: BaseHTTPRequestHandler):
+    """The request body parsed as JSON, or None when it is not JSON."""
+    raw = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def send_body(handler: BaseHTTPRequestHandler, status: int, data: bytes, headers: dict | None = None) -> None:
+    """Answer with `data` as it is (JSON, or deliberately broken JSON); no body when `data` is empty."""
+    handler.send_response(status)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    if data:
+        handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body, headers: dict | None = None) -> None:
+    """Answer with `body` as JSON (None: an empty body)."""
+    send_body(handler, status, b"" if body is None else json.dumps(body).encode(), headers)

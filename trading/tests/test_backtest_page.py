@@ -1,14 +1,12 @@
 """The Backtest page: validation, a run as a background job with progress, the report."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bench.synthetic import synthetic_frame
-from market.candles import CandleRow, store_candles
+from conftest import store_minutes
 from trading import backtest_runs
 
 pytestmark = pytest.mark.django_db
@@ -40,19 +38,7 @@ def test_bad_requests_are_refused_with_a_reason(client, operator, form, message)
 
 def test_a_run_goes_through_a_worker_and_shows_its_report(client, operator, run_jobs):
     end = timezone.now().replace(second=0, microsecond=0)
-    frame = synthetic_frame(3 * 1440, seed=5, start=(end - timedelta(days=3)).isoformat())
-    store_candles(
-        [
-            CandleRow(
-                "KRW-BTC",
-                "1m",
-                r.timestamp.to_pydatetime(),
-                *(Decimal(f"{x:.2f}") for x in (r.open, r.high, r.low, r.close, r.volume)),
-                None,
-            )
-            for r in frame.itertuples(index=False)
-        ]
-    )
+    store_minutes("KRW-BTC", 3 * 1440, end=end, seed=5)
     today = timezone.localtime(end).date()
     response = client.post(
         "/backtest/",
