@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_DATA = ROOT / "tests" / "data"  # real market data committed with the tests (see its README)
 
 
 def real_services_configured() -> bool:

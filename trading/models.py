@@ -249,3 +249,33 @@ class RiskConfig(VersionedConfig):
                 fields=["is_active"], condition=Q(is_active=True), name="one_active_risk_config"
             )
         ]
+
+
+class SymbolState(models.Model):
+    """Per-symbol bot state that money depends on, kept in the database (Redis only caches).
+
+    `last_decided_bar` is claimed before a symbol is decided on, in one statement for every
+    symbol, so a second run of the same slot, or a run after Redis forgot everything, decides on
+    no bar twice (docs/architecture.md, "Scheduling guarantees").
+    """
+
+    symbol = models.CharField(max_length=20, unique=True)
+    last_decided_bar = models.DateTimeField(
+        null=True, blank=True, help_text="Open time (UTC) of the newest 1m bar the bot decided on."
+    )
+    stale_since = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the 'data stopped' alert went out; cleared on recovery."
+    )
+    unprotected_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the 'position unprotected' alert went out (no candle and no ticker price).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "symbol_state"
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} decided up to {self.last_decided_bar}"

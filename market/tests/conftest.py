@@ -8,8 +8,8 @@ import pytest
 from tests.fakes.upbit import FakeUpbit
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, well after the simulated epoch
-# 9,999 real Upbit KRW-BTC candles (see its README): shared/data next to the repository.
-REAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "upbit_krw_btc_1m_20180125.csv"
+# 9,999 real Upbit KRW-BTC candles (see tests/data/README.md).
+REAL_CSV = Path(__file__).resolve().parents[2] / "tests" / "data" / "upbit_krw_btc_1m_20180125.csv"
 
 
 def raw_candle(ts: datetime, price: float = 100.0, **overrides) -> dict:

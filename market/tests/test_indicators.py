@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import talib
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from market import indicators as ind
 
-CSV = SHARED_DATA / "upbit_krw_btc_1m_20180125.csv"
+CSV = TEST_DATA / "upbit_krw_btc_1m_20180125.csv"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from market import regime
 from market.analysis_jobs import update_regime
 from market.models import Candle, Regime, RegimeHistory
@@ -60,7 +60,7 @@ def test_ma50_ma200_and_diff_pct():
 
 
 def test_the_real_week_of_candles_is_too_short_for_a_regime():
-    df = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv")
+    df = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv")
     ts = (pd.to_datetime(df["timestamp"], utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
     hours, closes = regime.hourly_closes(ts.to_numpy(), df["close"].to_numpy())
     assert len(closes) < 200

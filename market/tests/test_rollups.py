@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from coinpilot_site import market_chart
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from market import rollups
 from market.candles import CandleRow, store_candles
 from market.models import CandleRollup
@@ -21,7 +21,7 @@ postgresql_only = pytest.mark.skipif(
 
 
 def real_rows() -> list[CandleRow]:
-    frame = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv")
+    frame = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv")
     times = pd.to_datetime(frame["timestamp"], utc=True)
     return [
         CandleRow("KRW-BTC", "1m", t.to_pydatetime(), *(Decimal(str(v)) for v in values), None)

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from market.models import Candle
 
-CSV = f"csv:{SHARED_DATA / 'upbit_krw_btc_1m_20180125.csv'}"
+CSV = f"csv:{TEST_DATA / 'upbit_krw_btc_1m_20180125.csv'}"
 
 
 def backtest(*args: str) -> str:
@@ -43,7 +43,7 @@ def test_csv_with_a_forced_regime_prints_the_full_report_and_writes_html(tmp_pat
 
 @pytest.mark.django_db
 def test_stored_candles_with_a_from_to_range():
-    df = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv").head(3000)
+    df = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv").head(3000)
     dec = lambda x: Decimal(str(x))  # noqa: E731
     Candle.objects.bulk_create(
         Candle(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from agents import gate
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from market.models import RegimeHistory
 from trading import cycle
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
@@ -19,7 +19,7 @@ from trading.strategy import Signal
 
 pytestmark = pytest.mark.django_db
 
-CSV = SHARED_DATA / "upbit_krw_btc_1m_20180125.csv"
+CSV = TEST_DATA / "upbit_krw_btc_1m_20180125.csv"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from trading.backtest import BacktestOptions, run_backtest
 from trading.config import default_risk, load_strategy, save_strategy_version, strategy_as_dict
 from trading.executors.paper import PaperExecutor
@@ -24,7 +24,7 @@ FIRST, LAST = 1000, 4000  # decision bars after the indicator warm-up: 50 hours 
 
 @pytest.fixture(scope="module")
 def btc() -> pd.DataFrame:
-    frame = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv", parse_dates=["timestamp"])
+    frame = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv", parse_dates=["timestamp"])
     return frame.set_index("timestamp").iloc[:LAST]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from trading import performance as perf
 from trading import strategy as st
 from trading.backtest import BacktestOptions, TradeRecord, run_backtest
@@ -70,7 +70,7 @@ def test_summary_of_a_small_book():
 def test_live_path_replays_the_backtest_trades_bar_by_bar():
     """Replaying entry_signal/exit_signal one closed bar at a time (the live cycle's calls) gives
     the backtest's decisions: same entry bars, same exit bars and reasons."""
-    bars = st.bars_from_frame(pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv"))
+    bars = st.bars_from_frame(pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv"))
     params = default_strategy()
     opts = BacktestOptions(slippage_bps=D(5), regime="SIDEWAYS", start=int(bars.ts[st.LIVE_WINDOW_BARS]))
     result = run_backtest("KRW-BTC", bars, params, default_risk(), opts)

@@ -5,7 +5,7 @@ import django_rq
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from trading import booking, cycle
 from trading.executors.live import LiveExecutor
 from trading.models import Account, Position, RiskAudit, Trade, TradingControl
@@ -146,7 +146,7 @@ def test_upbit_unreachable_refuses_entries_for_this_cycle(exchange, executor):
 
 @pytest.fixture(scope="module")
 def btc() -> pd.DataFrame:
-    frame = pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv", parse_dates=["timestamp"])
+    frame = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv", parse_dates=["timestamp"])
     return frame.set_index("timestamp").tail(1200)
 
 

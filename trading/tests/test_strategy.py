@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from market import indicators as ind
 from market.regime import REGIMES
 from trading import strategy as st
@@ -173,7 +173,7 @@ def test_exits_are_checked_in_spec_order():
 
 @pytest.fixture(scope="module")
 def real_bars():
-    return st.bars_from_frame(pd.read_csv(SHARED_DATA / "upbit_krw_btc_1m_20180125.csv"))
+    return st.bars_from_frame(pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv"))
 
 
 def full_reasons(bars, regime):
