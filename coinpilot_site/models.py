@@ -1,15 +1,23 @@
 """Operations records: what the scheduled jobs did (the System page reads these)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import models
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 
 class JobRun(models.Model):
-    """One execution (or deliberate skip) of a scheduled job slot."""
+    """One scheduled slot of a job: claimed, then run (or deliberately skipped), with its outcome.
+
+    The row is the authority on what has run: the scheduler inserts it (unique `claim`) before it
+    enqueues the slot, the worker moves it from queued to running, and a running row proves it
+    is alive by its heartbeat. Redis (locks, queues) may forget; this table does not.
+    """
 
     class Status(models.TextChoices):
+        QUEUED = "queued"  # claimed by a scheduler and enqueued, not started yet
         RUNNING = "running"
         SUCCESS = "success"
         FAILURE = "failure"
@@ -19,8 +27,18 @@ class JobRun(models.Model):
 
     job = models.CharField(max_length=64)
     slot = models.DateTimeField(help_text="The cron slot this run belongs to (UTC).")
+    claim = models.CharField(
+        max_length=100,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="The slot's job id: one row per scheduled slot, whatever Redis remembers.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Renewed every few seconds while the run is alive."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
@@ -28,7 +46,10 @@ class JobRun(models.Model):
 
     class Meta:
         db_table = "job_runs"
-        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job_started")]
+        indexes = [
+            models.Index(fields=["job", "-started_at"], name="jobrun_job_started"),
+            models.Index(fields=["status", "heartbeat_at"], name="jobrun_status_heartbeat"),
+        ]
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
@@ -36,28 +57,84 @@ class JobRun(models.Model):
 
     @classmethod
     def start(cls, job: str, slot: datetime, *, worker: str = "") -> "JobRun":
-        return cls.objects.create(job=job, slot=slot, worker=worker[:200])
-
-    @classmethod
-    def record_skip(cls, job: str, slot: datetime, reason: str) -> "JobRun":
+        """A run with no claim (on demand): running from now."""
         now = timezone.now()
-        return cls.objects.create(
-            job=job,
-            slot=slot,
-            status=cls.Status.SKIPPED,
-            finished_at=now,
-            duration_ms=0,
-            message=reason,
-        )
+        return cls.objects.create(job=job, slot=slot, worker=worker[:200], started_at=now, heartbeat_at=now)
 
     @classmethod
-    def mark_lost(cls, job: str) -> int:
-        """Close runs left 'running' by a process that died (called while holding the job lock)."""
-        return cls.objects.filter(job=job, status=cls.Status.RUNNING).update(
-            status=cls.Status.LOST,
-            finished_at=timezone.now(),
-            message="the worker stopped without recording an end",
+    def claim_slot(cls, job: str, slot: datetime, claim: str, *, status: str, message: str = ""):
+        """Insert the slot's row; None when another scheduler (or an earlier life) claimed it."""
+        now = timezone.now()
+        done = status == cls.Status.SKIPPED
+        try:
+            with transaction.atomic():
+                return cls.objects.create(
+                    job=job,
+                    slot=slot,
+                    claim=claim,
+                    status=status,
+                    started_at=now,
+                    finished_at=now if done else None,
+                    duration_ms=0 if done else None,
+                    message=message,
+                )
+        except IntegrityError:
+            return None
+
+    @classmethod
+    def begin_claimed(cls, claim: str, *, worker: str = "") -> bool:
+        """Queued -> running, atomically: False when the slot already ran, runs, or was skipped."""
+        now = timezone.now()
+        moved = cls.objects.filter(claim=claim, status=cls.Status.QUEUED).update(
+            status=cls.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker[:200]
         )
+        return moved == 1
+
+    @classmethod
+    def record_skip(cls, job: str, slot: datetime, reason: str, *, claim: str | None = None) -> "JobRun":
+        """A deliberate skip: the queued claim becomes 'skipped', or a new row says so."""
+        now = timezone.now()
+        fields = {"status": cls.Status.SKIPPED, "finished_at": now, "duration_ms": 0, "message": reason}
+        if claim and cls.objects.filter(claim=claim, status=cls.Status.QUEUED).update(**fields):
+            return cls.objects.get(claim=claim)
+        return cls.objects.create(job=job, slot=slot, started_at=now, **fields)
+
+    @classmethod
+    def alive_cutoff(cls, now: datetime | None = None) -> datetime:
+        return (now or timezone.now()) - timedelta(seconds=settings.JOB_HEARTBEAT_STALE_SECONDS)
+
+    @classmethod
+    def running_alive(cls, job: str, *, exclude_pk: int | None = None) -> bool:
+        """A run of `job` that renewed its heartbeat recently (the database's view of the lock)."""
+        runs = cls.objects.filter(job=job, status=cls.Status.RUNNING, heartbeat_at__gte=cls.alive_cutoff())
+        return runs.exclude(pk=exclude_pk).exists()
+
+    @classmethod
+    def mark_lost(cls, job: str | None = None, now: datetime | None = None) -> list["JobRun"]:
+        """Close runs whose heartbeat stopped (killed, OOM, power cut); return the ones closed here.
+
+        Each row is closed by one conditional UPDATE, so when several processes sweep at once
+        exactly one of them reports (and alerts) each lost run.
+        """
+        now = now or timezone.now()
+        cutoff = cls.alive_cutoff(now)
+        stale = cls.objects.filter(status=cls.Status.RUNNING).filter(
+            Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        )
+        if job is not None:
+            stale = stale.filter(job=job)
+        closed = []
+        for run in stale:
+            message = "the worker stopped without recording an end (killed or out of memory)"
+            if cls.objects.filter(pk=run.pk, status=cls.Status.RUNNING).update(
+                status=cls.Status.LOST, finished_at=now, message=message
+            ):
+                run.status, run.finished_at, run.message = cls.Status.LOST, now, message
+                closed.append(run)
+        return closed
+
+    def beat(self) -> None:
+        JobRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(heartbeat_at=timezone.now())
 
     def finish(self, status: str, seconds: float, message: str = "") -> None:
         self.status = status

@@ -8,6 +8,7 @@ from django.views.decorators.cache import never_cache
 from agents import gate
 from trading.config import load_strategy
 from trading.dashboard import account_overview, equity_curve
+from trading.stale import outages
 
 from . import market_chart
 
@@ -22,6 +23,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "ai": gate.AI_OFF if not gate.enabled() else "AI: on",
             "live": _live_payload(data),
             "curve": equity_curve(),
+            "outages": outages(p["symbol"] for p in data["positions"]),
         },
     )
 

@@ -142,6 +142,10 @@ RQ_SHOW_ADMIN_LINK = True
 # Every periodic job is declared in this table (see coinpilot_site/schedule.py).
 COINPILOT_SCHEDULE = env.str("COINPILOT_SCHEDULE", default="coinpilot_site.schedule.SCHEDULES")
 SCHEDULER_HEARTBEAT_TTL = 15  # seconds; the System page calls the scheduler dead after this
+# A running job renews its lock and its JobRun heartbeat this often; a run silent for the stale
+# time is dead (alerted as lost) and no longer blocks its next slot, whatever its time limit.
+JOB_HEARTBEAT_SECONDS = 3
+JOB_HEARTBEAT_STALE_SECONDS = 15
 
 # --- Trading: paper by default, live only on explicit opt-in ---------------------------------
 COINPILOT_LIVE_TRADING = env.bool("COINPILOT_LIVE_TRADING", default=False)
@@ -174,6 +178,14 @@ UPBIT_ORDER_POLL_INTERVAL_SECONDS = env.float("UPBIT_ORDER_POLL_INTERVAL_SECONDS
 # (it may still be in flight); KRW cash may differ from Upbit's by this much before it alerts.
 COINPILOT_RECONCILE_GRACE_SECONDS = env.float("COINPILOT_RECONCILE_GRACE_SECONDS", default=60.0)
 COINPILOT_RECONCILE_KRW_TOLERANCE = env.str("COINPILOT_RECONCILE_KRW_TOLERANCE", default="1")
+# A held position with neither a candle nor a ticker price for this long gets a `system` alert
+# (its stop loss cannot fire). The bot cycle runs once a minute, so less than 60 s means nothing.
+UNPROTECTED_ALERT_SECONDS = env.str("UNPROTECTED_ALERT_SECONDS", default="180").strip()
+if not UNPROTECTED_ALERT_SECONDS.isdigit() or not 60 <= int(UNPROTECTED_ALERT_SECONDS) <= 86400:
+    raise ImproperlyConfigured(
+        f"UNPROTECTED_ALERT_SECONDS must be whole seconds, 60 to 86400; got {UNPROTECTED_ALERT_SECONDS!r}"
+    )
+UNPROTECTED_ALERT_SECONDS = int(UNPROTECTED_ALERT_SECONDS)
 
 # --- Strategy and volatility (the strategy parameters themselves are versioned in the database) --
 # GARCH volatility is fitted on this market; the risk manager halves entries while it is high.
@@ -194,6 +206,9 @@ LLM_MODE = env.str("LLM_MODE", default="dev")
 LLM_MODEL_DEV = env.str("LLM_MODEL_DEV", default="claude-haiku-4-5")
 LLM_MODEL_PROD = env.str("LLM_MODEL_PROD", default="claude-sonnet-4-6")  # 4-5 retires 2026-11-30
 AI_CYCLE_BUDGET_SECONDS = env.float("AI_CYCLE_BUDGET_SECONDS", default=12.0)  # + one 40 s run < 55 s
+# The bot cycle waits at most this long (counted in the AI budget above) for the collector to
+# store the bar that just closed; a symbol whose bar is still missing gets no decision this minute.
+BOT_CYCLE_BAR_WAIT_SECONDS = env.float("BOT_CYCLE_BAR_WAIT_SECONDS", default=10.0)
 OPENAI_REPORT_MODEL = env.str("OPENAI_REPORT_MODEL", default="gpt-4o-mini")
 # The whole Analyst -> Guardian run is bounded; past this the buy is vetoed ("timeout").
 AI_TIMEOUT_SECONDS = env.float("AI_TIMEOUT_SECONDS", default=40.0)

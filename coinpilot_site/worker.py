@@ -1,6 +1,9 @@
 """The RQ worker class every CoinPilot worker runs (`RQ["WORKER_CLASS"]` in settings)."""
 
+import ctypes
 import os
+import signal
+import sys
 
 from django import db
 from rq.job import Job
@@ -19,6 +22,7 @@ class CoinPilotWorker(Worker):
         super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
+        die_with_parent()
         metrics.use_process_files(f"rqworker-{os.getppid()}")
         super().main_work_horse(job, queue)
 
@@ -28,3 +32,22 @@ class CoinPilotWorker(Worker):
         finally:
             if self._is_horse:
                 db.connections.close_all()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this work-horse when its worker dies.
+
+    rq starts the horse in a process session of its own, so a SIGKILLed worker used to leave
+    its horse running on, booking trades nobody supervised. A horse killed mid-booking loses
+    nothing: the booking is one database transaction.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent or parent == 1:  # the worker died before the request took effect
+        os._exit(1)

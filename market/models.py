@@ -83,3 +83,28 @@ class CandleRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.bar} {self.bucket:%Y-%m-%d %H:%M}Z close={self.close}"
+
+
+class VolatilityFit(models.Model):
+    """One good GARCH(1,1) fit of the bellwether: the volatility state the risk manager reads.
+
+    The newest row is the state (Redis only caches it), so a Redis flush does not switch the
+    high-volatility size halving off until the next daily fit; the rows are its history.
+    """
+
+    symbol = models.CharField(max_length=20)
+    fitted_at = models.DateTimeField(help_text="When the fit ran (UTC).")
+    current_volatility = models.FloatField(help_text="Forecast 1-minute volatility (fraction of price).")
+    long_run_volatility = models.FloatField(help_text="Long-run 1-minute volatility (fraction of price).")
+    is_high_volatility = models.BooleanField()
+    alpha = models.FloatField()
+    beta = models.FloatField()
+
+    class Meta:
+        db_table = "volatility_fits"
+        indexes = [models.Index(fields=["-fitted_at"], name="volfit_fitted")]
+        ordering = ["-fitted_at"]
+
+    def __str__(self) -> str:
+        verdict = "HIGH" if self.is_high_volatility else "normal"
+        return f"{self.symbol} {self.current_volatility:.6f}/min ({verdict}) @ {self.fitted_at:%Y-%m-%d}"

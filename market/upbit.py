@@ -21,6 +21,7 @@ from prometheus_client import Counter, Histogram
 from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
 
+from .orderbook import OrderBook, parse_upbit_orderbook
 from .ratelimit import Banned, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,10 @@ class UpbitClient:
         if count is not None:
             params["count"] = count
         return self._get("/v1/orderbook", params, group="orderbook")
+
+    def order_book(self, market: str) -> OrderBook:
+        """The validated book of one market; a malformed answer raises OrderBookError."""
+        return parse_upbit_orderbook(self.orderbook([market]), market)
 
     # --- transport ----------------------------------------------------------------------------
 

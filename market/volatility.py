@@ -3,7 +3,10 @@
 Returns are fitted in basis points: x100 leaves 1-minute variance far below what arch's
 optimiser handles and it then returns its starting values as if converged (research/libs.md
 section 4). Any warning, a non-zero convergence flag or alpha + beta >= 0.999 (no finite
-long-run variance) is a failed fit: the last good state stays in Redis and the reason is logged.
+long-run variance) is a failed fit: the last good state stays and the reason is logged.
+
+The state lives in the database (one VolatilityFit row per good fit, the newest is the state);
+Redis holds a copy for the cycle's one read, refilled from the table after a flush.
 """
 
 import json
@@ -17,11 +20,12 @@ from arch import arch_model
 
 from coinpilot_site.redis_conn import get_redis
 
-from .models import Candle
+from .models import Candle, VolatilityFit
 
 log = logging.getLogger(__name__)
 
 STATE_KEY = "coinpilot:volatility_state"
+STATE_CACHE_TTL = 3600  # a fit is daily; the cache is refilled from the table when it expires
 RETURNS = 1000
 BPS = 1e4
 MAX_PERSISTENCE = 0.999
@@ -87,9 +91,42 @@ def recent_closes(symbol: str, count: int = RETURNS + 1) -> np.ndarray:
 
 
 def read_state() -> dict | None:
-    """The stored state (what the risk manager reads), or None before the first good fit."""
-    raw = get_redis().get(STATE_KEY)
-    return json.loads(raw) if raw else None
+    """The newest good fit (what the risk manager reads), or None before the first one."""
+    conn = get_redis()
+    raw = conn.get(STATE_KEY)
+    if raw:
+        return json.loads(raw)
+    row = VolatilityFit.objects.order_by("-fitted_at").first()
+    if row is None:
+        return None
+    state = asdict(_state_of(row))
+    conn.set(STATE_KEY, json.dumps(state), ex=STATE_CACHE_TTL)
+    return state
+
+
+def _state_of(row: VolatilityFit) -> VolatilityState:
+    return VolatilityState(
+        current_volatility=row.current_volatility,
+        long_run_volatility=row.long_run_volatility,
+        is_high_volatility=row.is_high_volatility,
+        alpha=row.alpha,
+        beta=row.beta,
+        timestamp=row.fitted_at.isoformat(),
+    )
+
+
+def store_state(symbol: str, state: VolatilityState) -> None:
+    """The database first (the authority), then the cache."""
+    VolatilityFit.objects.create(
+        symbol=symbol,
+        fitted_at=datetime.fromisoformat(state.timestamp),
+        current_volatility=state.current_volatility,
+        long_run_volatility=state.long_run_volatility,
+        is_high_volatility=state.is_high_volatility,
+        alpha=state.alpha,
+        beta=state.beta,
+    )
+    get_redis().set(STATE_KEY, json.dumps(asdict(state)), ex=STATE_CACHE_TTL)
 
 
 def retrain(symbol: str, *, high_ratio: float, now: datetime) -> str:
@@ -100,6 +137,6 @@ def retrain(symbol: str, *, high_ratio: float, now: datetime) -> str:
     except FitFailed as exc:
         log.warning("volatility fit for %s failed, keeping the last state: %s", symbol, exc)
         return f"fit failed ({exc}); kept the last state"
-    get_redis().set(STATE_KEY, json.dumps(asdict(state)))
+    store_state(symbol, state)
     verdict = "HIGH" if state.is_high_volatility else "normal"
     return f"{symbol}: sigma {state.current_volatility * 100:.4f}%/min ({verdict})"

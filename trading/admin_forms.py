@@ -287,13 +287,37 @@ RISK_PARAMS = {
         "% of the day's starting equity",
         "Realized loss in one KST day that halts trading until 00:00 KST.",
     ),
+    "daily_loss_includes_unrealized": (
+        "Count unrealized losses in the daily limit",
+        "",
+        "Also refuse entries while cash plus open positions at the latest prices is the daily loss "
+        "limit or more below the day's starting equity (mark-to-market). Off: realized losses only.",
+    ),
     "max_daily_trades": ("Entries per day", "entries", "New positions per KST day."),
+    "max_weekly_loss_pct": (
+        "Weekly loss limit",
+        "% of the week's starting equity",
+        "Realized loss in one KST week (from Monday 00:00 KST) that halts entries until the next "
+        "Monday 00:00 KST. Not below the daily loss limit.",
+    ),
     "consecutive_loss_limit": (
         "Losing streak limit",
         "losses in a row",
         "After this many losing trades in a row, entries pause for the cooldown.",
     ),
     "cooldown_hours": ("Cooldown", "hours", "How long entries pause after the losing streak limit."),
+    "liquidity_warn_slippage_pct": (
+        "Warn above expected slippage",
+        "%",
+        "Before a buy the order book is walked for the order's KRW amount: a RiskAudit warning and a "
+        "risk alert when its average price is more than this above the best ask. A book that cannot "
+        "fill the order refuses it.",
+    ),
+    "liquidity_warn_levels": (
+        "Warn above book levels",
+        "levels",
+        "... or when the buy would take more order-book levels than this (Upbit shows 30).",
+    ),
 }
 RISK_GROUPS = {
     "Position sizing": [
@@ -302,8 +326,10 @@ RISK_GROUPS = {
         "max_concurrent_positions",
         "min_order_krw",
     ],
-    "Daily limits": ["max_daily_loss_pct", "max_daily_trades"],
+    "Daily limits": ["max_daily_loss_pct", "daily_loss_includes_unrealized", "max_daily_trades"],
+    "Weekly limit": ["max_weekly_loss_pct"],
     "Streaks & cooldown": ["consecutive_loss_limit", "cooldown_hours"],
+    "Order book": ["liquidity_warn_slippage_pct", "liquidity_warn_levels"],
 }
 
 
@@ -330,9 +356,13 @@ class RiskConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in config.RISK_FIELDS:
+            if name in config.RISK_SWITCHES:
+                continue  # a checkbox: no bounds, no width
             bounds = {"min": 5000} if name == "min_order_krw" else {"min": 0}
             if name.endswith("_pct"):
                 bounds["max"] = 100
+            if name == "liquidity_warn_levels":
+                bounds = {"min": 1, "max": config.BOOK_LEVELS}
             self.fields[name].widget.attrs.update(bounds | {"style": "width: 9em"})
 
     def clean(self):

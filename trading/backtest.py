@@ -1,13 +1,16 @@
 """Backtester: the live rule functions over a whole series, the paper fill model, the risk limits.
 
-Decisions are made on a bar's close and filled at the next bar's open. Entries are evaluated for
-every bar at once (`strategy.evaluate_entries`); the loop below visits only the bars where an
-entry passes, applies the risk limits, fills, then scans the bars after the fill for the exit
-(`strategy.scan_exit`). So the Python loop runs per trade, never per bar.
+Decisions are made on a bar's close and filled at the next bar's open, or with
+`fill_at="close"` at that close and time (a market order placed at the latest close, as the live
+market prices it). Entries are evaluated for every bar at once (`strategy.evaluate_entries`); the
+loop below visits only the bars where an entry passes, applies the risk limits, fills, then scans
+the bars after the fill for the exit (`strategy.scan_exit`). So the Python loop runs per trade,
+never per bar. The risk state continues from one KST day to the next as the live rows do
+(`risk.open_day`).
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -32,6 +35,8 @@ from .strategy import (
 
 KST_OFFSET = 9 * 3600
 DAY = 86400
+EPOCH_DAY = date(1970, 1, 1)
+FILL_AT = ("next_open", "close")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class BacktestOptions:
     slippage_bps: Decimal = Decimal("5")
     start: int | None = None  # epoch seconds of the first decision; earlier bars only warm up
     regime: str | None = None  # force one regime instead of the hourly computation
+    fill_at: str = "next_open"  # or "close": fill at the decision bar's close, at its close time
 
 
 @dataclass
@@ -92,6 +98,7 @@ class BacktestResult:
     risk_version: int
     options: BacktestOptions
     stats: dict = field(default_factory=dict)
+    refusals: list[tuple[int, str]] = field(default_factory=list)  # (decision epoch s, rule), per episode
 
 
 class RiskBook:
@@ -103,25 +110,37 @@ class RiskBook:
         self.day: risk.DayState | None = None
 
     def check(self, t: int, cash: Decimal, symbol: str) -> tuple[Decimal, risk.Block | None, int]:
-        """(order size, refusal, epoch seconds when the refusal ends) for an entry decided at t."""
+        """(order size, refusal, epoch seconds when the refusal ends) for an entry decided at t.
+
+        Nothing is held when the backtest considers an entry, so the account marked to market
+        is its cash (what the live cycle computes too with no open position).
+        """
         now = datetime.fromtimestamp(t, UTC)
         day_key = self._day(t, cash)
         ctx = risk.EntryContext(
             symbol=symbol, now=now, cash=cash, exposure=Decimal(0), open_positions=0,
-            day=self.day, limits=self.limits,
+            day=self.day, limits=self.limits, marked_exposure=Decimal(0),
         )  # fmt: skip
         size, block = risk.check_entry(ctx)
-        until = t + 1
-        if block is not None and block.violation_type == "COOLDOWN":
-            until = int(self.day.cooldown_until.timestamp())
-        elif block is not None and block.violation_type in ("TRADING_HALTED", "DAILY_TRADE_LIMIT"):
-            until = (day_key + 1) * DAY - KST_OFFSET
-        return size, block, until
+        return size, block, self._refused_until(block, t, day_key)
+
+    def _refused_until(self, block: risk.Block | None, t: int, day_key: int) -> int:
+        """When a refusal can end; the next candidate bar unless the rule names a time."""
+        kind = block.violation_type if block is not None else ""
+        if kind == "COOLDOWN":
+            return int(self.day.cooldown_until.timestamp())
+        if kind in ("TRADING_HALTED", "DAILY_TRADE_LIMIT"):
+            return (day_key + 1) * DAY - KST_OFFSET
+        if kind == "WEEKLY_HALTED":
+            return int(risk.next_kst_monday(datetime.fromtimestamp(t, UTC)).timestamp())
+        return t + 1
 
     def _day(self, t: int, equity: Decimal) -> int:
         day_key = (t + KST_OFFSET) // DAY
-        if day_key != self.day_key:  # one DailyRiskState row per KST day, as live
-            self.day_key, self.day = day_key, risk.DayState(starting_equity=equity)
+        if day_key != self.day_key:  # one DailyRiskState row per KST day, continued as live does
+            previous = EPOCH_DAY + timedelta(days=self.day_key) if self.day_key is not None else None
+            today = EPOCH_DAY + timedelta(days=day_key)
+            self.day_key, self.day = day_key, risk.open_day(today, equity, self.day, previous)
         return day_key
 
     def record_entry(self) -> None:
@@ -154,6 +173,27 @@ def _codes(bars: Bars, options: BacktestOptions) -> np.ndarray:
     return regime_codes_per_bar(bars.ts, bars.close)
 
 
+class Filler:
+    """Where and when an order decided on bar i fills: the next bar's open, or bar i's close."""
+
+    def __init__(self, bars: Bars, fill_at: str):
+        if fill_at not in FILL_AT:
+            raise ValueError(f"fill_at must be one of {', '.join(FILL_AT)}, not {fill_at!r}")
+        self.bars, self.at_close = bars, fill_at == "close"
+        self.shift = 0 if self.at_close else 1
+
+    def index(self, i: int) -> int:
+        """The bar whose close first includes the fill (equity curve); == len(bars): none."""
+        return i + self.shift
+
+    def price(self, i: int) -> Decimal:
+        raw = self.bars.close[i] if self.at_close else self.bars.open[i + 1]
+        return Decimal(repr(float(raw)))
+
+    def time(self, i: int) -> int:
+        return int(self.bars.ts[i]) + 60 if self.at_close else int(self.bars.ts[i + 1])
+
+
 def run_backtest(
     symbol: str, bars: Bars, params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
 ) -> BacktestResult:
@@ -161,11 +201,14 @@ def run_backtest(
     values = compute_indicators(bars, params)
     codes = _codes(bars, options)
     decided = bars.ts + 60
+    fills = Filler(bars, options.fill_at)
     first = int(np.searchsorted(bars.ts, options.start)) if options.start is not None else 0
-    candidates = np.flatnonzero(evaluate_entries(values, codes, params)[:-1] == PASS_CODE)
+    n = len(bars)
+    passed = evaluate_entries(values, codes, params)[: n - fills.shift]  # a decision needs its fill bar
+    candidates = np.flatnonzero(passed == PASS_CODE)
     candidates = candidates[candidates >= first]
-    n, cash, book = len(bars), options.initial_krw, RiskBook(risk_limits)
-    trades, blocked = [], {}
+    cash, book = options.initial_krw, RiskBook(risk_limits)
+    trades, blocked, refusals = [], {}, []
     cash_delta, qty_delta = np.zeros(n), np.zeros(n)
     allowed = first
     while True:
@@ -178,7 +221,7 @@ def run_backtest(
             try:
                 buy = buy_fill(
                     krw=size,
-                    reference=Decimal(repr(float(bars.open[k + 1]))),
+                    reference=fills.price(k),
                     slippage_bps=options.slippage_bps,
                     min_order=risk_limits.min_order_krw,
                 )
@@ -186,30 +229,28 @@ def run_backtest(
                 refusal = risk.Block("BELOW_MIN_ORDER", str(exc))
         if refusal is not None:
             blocked[refusal.violation_type] = blocked.get(refusal.violation_type, 0) + 1
+            refusals.append((int(decided[k]), refusal.violation_type))
             allowed = max(k + 1, int(np.searchsorted(decided, until)))
             continue
         book.record_entry()
         cash += buy.cash_change
-        cash_delta[k + 1] += float(buy.cash_change)
-        qty_delta[k + 1] += float(buy.quantity)
+        cash_delta[fills.index(k)] += float(buy.cash_change)
+        qty_delta[fills.index(k)] += float(buy.quantity)
         trade = TradeRecord(
-            k + 1, int(bars.ts[k + 1]), buy.price, buy.quantity, buy.fee, str(REGIMES[codes[k]])
+            fills.index(k), fills.time(k), buy.price, buy.quantity, buy.fee, str(REGIMES[codes[k]])
         )
         trades.append(trade)
         opened = OpenTrade(float(buy.price), trade.regime, trade.entry_at, float(buy.price))
         j, reason = find_exit(values, decided, codes, k + 1, opened, params)
-        if j < 0 or j + 1 >= n:
+        if j < 0 or fills.index(j) >= n:
             break  # still open when the data ends: marked to market in the equity curve
-        sell = sell_fill(
-            quantity=buy.quantity,
-            reference=Decimal(repr(float(bars.open[j + 1]))),
-            slippage_bps=options.slippage_bps,
-        )
-        trade.close(j + 1, int(bars.ts[j + 1]), sell.price, sell.fee, reason)
-        book.record_exit(trade.exit_at, trade.pnl, equity_at_cost=cash + trade.cost)
+        sell = sell_fill(quantity=buy.quantity, reference=fills.price(j), slippage_bps=options.slippage_bps)
+        trade.close(fills.index(j), fills.time(j), sell.price, sell.fee, reason)
+        # the day's equity as live books it: cash plus the position at cost (its entry fee is spent)
+        book.record_exit(trade.exit_at, trade.pnl, equity_at_cost=cash + trade.entry_price * trade.quantity)
         cash += sell.cash_change
-        cash_delta[j + 1] += float(sell.cash_change)
-        qty_delta[j + 1] -= float(buy.quantity)
+        cash_delta[fills.index(j)] += float(sell.cash_change)
+        qty_delta[fills.index(j)] -= float(buy.quantity)
         allowed = j + 1
     held = np.cumsum(qty_delta)
     equity = float(options.initial_krw) + np.cumsum(cash_delta) + held * bars.close
@@ -217,6 +258,7 @@ def run_backtest(
         symbol, bars, first, equity[first:], held[first:] > 0, trades, blocked, codes,
         params.version, risk_limits.version, options,
     )  # fmt: skip
+    result.refusals = refusals
     result.stats = performance.summarize(result)
     return result
 

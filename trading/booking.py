@@ -57,12 +57,24 @@ def exposure_at_cost() -> Decimal:
 
 
 def day_row(at: datetime, account: Account) -> DailyRiskState:
-    """Today's (KST) risk row, created with the day's starting equity. Call under the account lock."""
-    row = DailyRiskState.objects.filter(date=risk.kst_day(at)).first()
+    """Today's (KST) risk row. Call under the account lock.
+
+    A new day's row starts with the day's equity and continues the latest earlier row (loss
+    streak, cooldown, and the week's numbers within the same KST week): `risk.open_day`, the
+    same function the backtester uses.
+    """
+    today = risk.kst_day(at)
+    row = DailyRiskState.objects.filter(date=today).first()
     if row is None:
-        row = DailyRiskState.objects.create(
-            date=risk.kst_day(at), starting_equity=account.balance + exposure_at_cost()
+        previous = DailyRiskState.objects.filter(date__lt=today).order_by("-date").first()
+        state = risk.open_day(
+            today,
+            account.balance + exposure_at_cost(),
+            day_state(previous) if previous else None,
+            previous.date if previous else None,
         )
+        row = DailyRiskState(date=today)
+        _save_day(row, state)
     return row
 
 
@@ -75,6 +87,9 @@ def day_state(row: DailyRiskState) -> risk.DayState:
         cooldown_until=row.cooldown_until,
         is_trading_halted=row.is_trading_halted,
         halt_reason=row.halt_reason,
+        week_starting_equity=row.week_starting_equity,
+        week_pnl=row.week_pnl,
+        is_week_halted=row.is_week_halted,
     )
 
 
@@ -101,8 +116,12 @@ def book_buy(
     signal_info: dict | None = None,
     mode: str = TradeMode.PAPER,
     exchange_order_id: str = "",
+    slippage: dict | None = None,
 ) -> Trade:
-    """Book an entry fill: pay amount + fee, open the position, count the day's entry."""
+    """Book an entry fill: pay amount + fee, open the position, count the day's entry.
+
+    `slippage` holds the trade's expected_/realised_slippage_bps (omitted keys stay as they are).
+    """
     with transaction.atomic():
         account = _locked_account(mode)
         existing = Trade.objects.filter(client_order_id=client_order_id).first()
@@ -137,6 +156,7 @@ def book_buy(
             mode=mode,
             exchange_order_id=exchange_order_id,
             pending=existing,
+            **(slippage or {}),
         )
         row.trade_count += 1
         row.save(update_fields=["trade_count", "updated_at"])
@@ -157,6 +177,7 @@ def book_sell(
     signal_info: dict | None = None,
     mode: str = TradeMode.PAPER,
     exchange_order_id: str = "",
+    slippage: dict | None = None,
 ) -> Trade:
     """Book an exit fill: receive amount - fee, close the position, update the day's risk state."""
     with transaction.atomic():
@@ -183,6 +204,7 @@ def book_sell(
             exchange_order_id=exchange_order_id,
             exit_reason=reason,
             pending=existing,
+            **(slippage or {}),
         )
         closed = _reduce_position(position, fill)
         state = day_state(row)

@@ -8,7 +8,7 @@ when. Validation refuses nonsense with messages a trader can act on.
 
 import logging
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
@@ -30,6 +30,7 @@ MA_FILTERS = ("above", "proximity_or_above", "none")
 SYMBOL_RE = re.compile(r"^KRW-[A-Z0-9]{1,15}$")
 MAX_LOOKBACK_BARS = 200  # the live window (strategy.LIVE_WINDOW_BARS) must cover every lookback
 MAX_TIME_LIMIT_HOURS = 24 * 30
+BOOK_LEVELS = 30  # levels per side in Upbit's order book
 
 
 class ConfigError(ValueError):
@@ -93,10 +94,17 @@ class RiskLimits:
     consecutive_loss_limit: int
     cooldown_hours: Decimal
     min_order_krw: Decimal
+    # Added after version 1: defaults so rows and files without them still parse.
+    max_weekly_loss_pct: Decimal = Decimal("15")
+    daily_loss_includes_unrealized: bool = False
+    liquidity_warn_slippage_pct: Decimal = Decimal("0.3")  # warn before a buy expected to slip more
+    liquidity_warn_levels: int = 5  # ... or to take more order-book levels than this
 
 
 REGIME_FIELDS = {f.name: f.type for f in fields(RegimeParams)}
 RISK_FIELDS = [f.name for f in fields(RiskLimits) if f.name != "version"]
+RISK_SWITCHES = [f.name for f in fields(RiskLimits) if f.type is bool]  # yes/no limits
+RISK_DEFAULTS = {f.name: f.default for f in fields(RiskLimits) if f.default is not MISSING}
 
 
 @cache
@@ -205,9 +213,19 @@ def parse_strategy(symbols, regimes, version: int = 0) -> StrategyParams:
 
 def _risk_value_errors(clean: dict) -> list[str]:
     errors = []
-    for name in ("max_position_size_pct", "max_total_exposure_pct", "max_daily_loss_pct"):
+    for name in (
+        "max_position_size_pct",
+        "max_total_exposure_pct",
+        "max_daily_loss_pct",
+        "max_weekly_loss_pct",
+    ):
         if not 0 < clean[name] <= 100:
             errors.append(f"{name} is {clean[name]}%, it must be above 0 and at most 100")
+    if clean["max_weekly_loss_pct"] < clean["max_daily_loss_pct"]:
+        errors.append(
+            f"max_weekly_loss_pct ({clean['max_weekly_loss_pct']}%) is below max_daily_loss_pct "
+            f"({clean['max_daily_loss_pct']}%): one bad day would halt the week"
+        )
     for name in ("max_concurrent_positions", "max_daily_trades", "consecutive_loss_limit"):
         if clean[name] < 1 or clean[name] != int(clean[name]):
             errors.append(f"{name} must be a whole number of at least 1")
@@ -217,6 +235,22 @@ def _risk_value_errors(clean: dict) -> list[str]:
         errors.append("min_order_krw cannot be below Upbit's minimum order of 5,000 KRW")
     if clean["max_position_size_pct"] > clean["max_total_exposure_pct"]:
         errors.append("max_position_size_pct cannot exceed max_total_exposure_pct")
+    return errors + _liquidity_errors(clean)
+
+
+def _liquidity_errors(clean: dict) -> list[str]:
+    errors = []
+    if not 0 < clean["liquidity_warn_slippage_pct"] <= 100:
+        errors.append(
+            f"liquidity_warn_slippage_pct is {clean['liquidity_warn_slippage_pct']}%, "
+            "it must be above 0 and at most 100"
+        )
+    levels = clean["liquidity_warn_levels"]
+    if not 1 <= levels <= BOOK_LEVELS or levels != int(levels):
+        errors.append(
+            f"liquidity_warn_levels must be a whole number from 1 to {BOOK_LEVELS} "
+            f"(Upbit shows {BOOK_LEVELS} levels of the order book)"
+        )
     return errors
 
 
@@ -224,16 +258,26 @@ def parse_risk(values: dict, version: int = 0) -> RiskLimits:
     """Validate raw risk limits; raise ConfigError."""
     errors, clean = [], {}
     for name in RISK_FIELDS:
+        value = clean[name] = values.get(name, RISK_DEFAULTS.get(name))
+        if name in RISK_SWITCHES:
+            if not isinstance(value, bool):
+                errors.append(f"{name} must be yes or no, not {value!r}")
+            continue
         try:
-            clean[name] = Decimal(str(values[name]))
-        except (KeyError, InvalidOperation):
+            clean[name] = Decimal(str(value))
+        except InvalidOperation:
             errors.append(f"{name}: a number is required")
     if errors:
         raise ConfigError(errors)
     errors = _risk_value_errors(clean)
     if errors:
         raise ConfigError(errors)
-    for name in ("max_concurrent_positions", "max_daily_trades", "consecutive_loss_limit"):
+    for name in (
+        "max_concurrent_positions",
+        "max_daily_trades",
+        "consecutive_loss_limit",
+        "liquidity_warn_levels",
+    ):
         clean[name] = int(clean[name])
     return RiskLimits(version=version, **clean)
 

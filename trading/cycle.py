@@ -3,10 +3,12 @@
 load candles (one query) -> regime -> indicators -> exits for held symbols (HWM kept in Redis and
 the Position row) -> entries -> risk -> AI gate -> execute -> `bot:status:{symbol}`.
 
-Decisions use the latest closed bar. The inputs come from a `Market` so that the live job (the
-database and Redis) and the replay on a simulated clock (in-memory history, filled at the next
-bar's open like the backtester) run this very code. One symbol's error is logged and alerted and
-does not stop the others.
+Decisions use the bar that just closed, and only that one: the live cycle waits (bounded) for
+the collector to store it, and each symbol's bar is claimed before it is decided on, in the
+database, so no bar is ever decided twice (trading/decided.py). The inputs come from a `Market`
+so that the live job (the database and Redis) and the replay on a simulated clock (in-memory
+history, filled at the next bar's open like the backtester) run this very code. One symbol's
+error is logged and alerted and does not stop the others.
 """
 
 import json
@@ -16,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -29,8 +31,9 @@ from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
 from market.models import Regime
 
-from . import backtest_gate, booking, reconcile, risk
+from . import backtest_gate, booking, reconcile, risk, stale
 from .config import RiskLimits, StrategyParams, load_risk, load_strategy
+from .decided import BarLedger, MemoryLedger
 from .executors import ExecutionError, Executor
 from .executors.base import BuyOrder, SellOrder
 from .models import Position, RiskAudit, TradeMode, TradingControl
@@ -39,8 +42,6 @@ from .strategy import OpenTrade, Signal, bars_from_frame, entry_signal, exit_sig
 log = logging.getLogger(__name__)
 
 STATUS_KEY = "bot:status:{symbol}"
-DECIDED_KEY = "bot:bar:{symbol}"  # open time (epoch s) of the newest bar already decided on
-DECIDED_TTL = 86400
 STATUS_TTL = 300
 STALE_AFTER_S = 180  # no new bar for 3 minutes: the data stopped, so does the decision-making
 STRATEGY_NAME = "v3.1"
@@ -69,6 +70,12 @@ class Market:
     regime: Callable[[str, datetime], str]
     quote: Callable[[str, datetime, pd.DataFrame], "Quote"]  # where an order placed now would fill
     high_volatility: Callable[[], bool] = lambda: False
+    # wait until every symbol's bar opened at `expected` is stored, or the deadline (monotonic)
+    await_bars: Callable[[list[str], datetime, float], None] = lambda symbols, expected, deadline: None
+    ledger: BarLedger = field(default_factory=MemoryLedger)
+    # latest trade price per symbol, for exits while candles are stale (trading/stale.py); raises
+    # when it cannot ask. No price by default: a replay has no ticker.
+    ticker: Callable[[list[str], datetime], dict[str, "Quote"]] = lambda symbols, now: {}
 
 
 @dataclass
@@ -98,9 +105,12 @@ class Context:
     high_volatility: bool
     write_status: bool = True
     ask_ai: bool = True
-    decided: dict[str, int] = field(default_factory=dict)
+    expected_bar: datetime | None = None  # open time of the bar that closed at the last minute
+    claimed: set[str] = field(default_factory=set)  # symbols whose expected bar this run decides
     started: float = field(default_factory=time.monotonic)
     reconcile_hold: str = ""  # live: why entries are refused until the books match Upbit
+    closes: dict[str, float] = field(default_factory=dict)  # latest close per symbol, this cycle
+    tickers: tuple[dict[str, Quote], str] | None = None  # stale.py: (prices, why none), asked once
 
 
 class StageTimer:
@@ -150,15 +160,20 @@ def run_cycle(
             ask_ai=ask_ai,
             reconcile_hold=hold,
         )
-        ctx.decided = decided_bars(strategy.symbols)
+        ctx.expected_bar = expected_bar(now)
+    with timer.stage("wait for bars"):
+        deadline = ctx.started + settings.BOT_CYCLE_BAR_WAIT_SECONDS
+        market.await_bars(list(strategy.symbols), ctx.expected_bar, deadline)
     with timer.stage("load candles"):
         frames = market.candles(list(strategy.symbols), now)
+        ctx.closes = latest_closes(frames)
+    with timer.stage("claim bars"):
+        ctx.claimed = market.ledger.claim(bars_to_decide(frames, ctx.expected_bar))
     results = []
     with timer.stage("decide + execute"):
         for symbol in strategy.symbols:
             results.append(_run_isolated(ctx, symbol, frames.get(symbol)))
     with timer.stage("publish status"):
-        remember_decided(ctx.decided, frames)
         if write_status:
             publish_statuses(results, now)
     return results
@@ -180,10 +195,14 @@ def _run_isolated(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> Symb
 
 def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolResult:
     if frame is None or frame.empty:
+        if symbol in ctx.positions:  # held, and no bar for days: the ticker still protects it
+            return stale.exit_on_ticker(ctx, symbol, ctx.positions[symbol], frame)
         return SymbolResult(symbol, "SKIPPED", "NO_DATA", "no candles stored yet")
     last_bar = frame.index[-1].to_pydatetime()
     age = (ctx.now - last_bar).total_seconds() - 60
     if age > STALE_AFTER_S:
+        if symbol in ctx.positions:  # the data stopped: stops go on with the ticker price
+            return stale.exit_on_ticker(ctx, symbol, ctx.positions[symbol], frame)
         return SymbolResult(
             symbol,
             "SKIPPED",
@@ -191,15 +210,15 @@ def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolR
             f"newest bar closed {age:.0f}s ago",
             price=float(frame["close"].iloc[-1]),
         )
-    bar_ts = int(frame.index[-1].timestamp())
-    if ctx.decided.get(symbol, -1) >= bar_ts:  # each bar is decided on once, as in the backtest
-        return SymbolResult(
-            symbol,
-            "WAITING",
-            "NO_NEW_BAR",
-            "no new bar since the last decision",
-            price=float(frame["close"].iloc[-1]),
+    if symbol not in ctx.claimed:  # each bar is decided on once, and only the one that just closed
+        newest = frame.index[-1].to_pydatetime()
+        expected, newest = ctx.expected_bar.astimezone(risk.KST), newest.astimezone(risk.KST)
+        detail = (
+            "no new bar since the last decision"
+            if newest >= expected
+            else f"the {expected:%H:%M} KST bar is not stored yet (newest {newest:%H:%M}): no decision"
         )
+        return SymbolResult(symbol, "WAITING", "NO_NEW_BAR", detail, price=float(frame["close"].iloc[-1]))
     regime = ctx.market.regime(symbol, ctx.now)
     bars = bars_from_frame(frame)
     position = ctx.positions.get(symbol)
@@ -300,6 +319,22 @@ def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
         kill_switch=ctx.kill_switch,
         held_symbols=frozenset(ctx.positions),
         reconcile_hold=ctx.reconcile_hold,
+        marked_exposure=marked_exposure(ctx),
+    )
+
+
+def latest_closes(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
+    return {s: float(f["close"].iloc[-1]) for s, f in frames.items() if f is not None and not f.empty}
+
+
+def marked_exposure(ctx: Context) -> Decimal:
+    """Open positions at this cycle's latest closes (at cost where a symbol has no bar)."""
+    return sum(
+        (
+            p.quantity * (Decimal(str(ctx.closes[s])) if s in ctx.closes else p.avg_price)
+            for s, p in ctx.positions.items()
+        ),
+        Decimal(0),
     )
 
 
@@ -396,21 +431,18 @@ def result_of(
     )
 
 
-def decided_bars(symbols) -> dict[str, int]:
-    keys = [DECIDED_KEY.format(symbol=symbol) for symbol in symbols]
-    values = get_redis().mget(keys) if keys else []
-    return {symbol: int(value) for symbol, value in zip(symbols, values, strict=True) if value is not None}
+def expected_bar(now: datetime) -> datetime:
+    """Open time of the 1m bar that closed at the last minute boundary: the one to decide on."""
+    return now.replace(second=0, microsecond=0) - timedelta(minutes=1)
 
 
-def remember_decided(previous: dict[str, int], frames: dict[str, pd.DataFrame]) -> None:
-    """Record the newest bar of every symbol as decided (one round trip)."""
-    pipe = get_redis().pipeline(transaction=False)
-    for symbol, frame in frames.items():
-        if frame is not None and not frame.empty:
-            newest = int(frame.index[-1].timestamp())
-            if newest > previous.get(symbol, -1):
-                pipe.set(DECIDED_KEY.format(symbol=symbol), newest, ex=DECIDED_TTL)
-    pipe.execute()
+def bars_to_decide(frames: dict[str, pd.DataFrame], expected: datetime) -> dict[str, datetime]:
+    """Symbols whose newest loaded bar is the expected one (an older bar is never decided on)."""
+    return {
+        symbol: expected
+        for symbol, frame in frames.items()
+        if frame is not None and not frame.empty and frame.index[-1] >= expected
+    }
 
 
 def publish_statuses(results: list[SymbolResult], now: datetime) -> None:

@@ -3,14 +3,20 @@
 The backtester and the paper executor both fill through these functions, so a simulated trade
 costs what a paper trade costs. Prices move against us by the slippage and are then rounded to
 the tick in the unfavourable direction (a buy rounds up, a sell rounds down).
+
+When an order book is at hand (paper trading on a source that has one), a fill instead walks its
+levels: the price is the volume-weighted average of the levels used, as an exchange reports it.
 """
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
+from .liquidity import Level, Liquidity, walk_asks, walk_bids
+
 FEE_RATE = Decimal("0.0005")  # Upbit KRW market, maker and taker
 MIN_ORDER_KRW = Decimal("5000")
 QTY_STEP = Decimal("0.00000001")  # quantities are kept to 8 decimals
+PRICE_STEP = Decimal("0.00000001")  # an average price off the tick grid, kept to 8 decimals
 BPS = Decimal("10000")
 
 # Upbit KRW tick table in force since 2025-07-31 (research/upbit.md section 5): (lower bound, tick).
@@ -104,3 +110,40 @@ def sell_fill(*, quantity: Decimal, reference: Decimal, slippage_bps: Decimal = 
     quantity, reference, slippage_bps = _money(quantity), _money(reference), _money(slippage_bps)
     price = slipped_price(reference, "SELL", slippage_bps)
     return Fill("SELL", price, quantity, (price * quantity * FEE_RATE).quantize(QTY_STEP))
+
+
+def book_buy_fill(
+    *, krw: Decimal, asks: list[Level] | tuple[Level, ...], min_order: Decimal = MIN_ORDER_KRW
+) -> tuple[Fill | None, Liquidity]:
+    """Spend at most `krw` (fee included) on the asks; (None, why) when the book cannot fill it.
+
+    As on Upbit, the fee comes on top: the book is walked for krw / (1 + fee).
+    """
+    spend = _money(krw) / (1 + FEE_RATE)
+    liquidity = walk_asks(asks, spend)
+    if not liquidity.fillable:
+        return None, liquidity
+    price = liquidity.average_price.quantize(PRICE_STEP, rounding=ROUND_CEILING)
+    quantity = (spend / price).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    if price * quantity < min_order:
+        value = price * quantity
+        raise BelowMinimumOrder(f"buy of {value:,.0f} KRW is below the {min_order:,.0f} KRW minimum")
+    return Fill("BUY", price, quantity, (price * quantity * FEE_RATE).quantize(QTY_STEP)), liquidity
+
+
+def book_sell_fill(
+    *, quantity: Decimal, bids: list[Level] | tuple[Level, ...]
+) -> tuple[Fill | None, Liquidity]:
+    """Sell `quantity` into the bids; (None, why) when they cannot take it all."""
+    quantity = _money(quantity)
+    liquidity = walk_bids(bids, quantity)
+    if not liquidity.fillable:
+        return None, liquidity
+    price = liquidity.average_price.quantize(PRICE_STEP, rounding=ROUND_FLOOR)
+    return Fill("SELL", price, quantity, (price * quantity * FEE_RATE).quantize(QTY_STEP)), liquidity
+
+
+def realised_slippage_bps(side: str, price: Decimal, reference: Decimal) -> Decimal:
+    """How far a fill's price is from the reference, in bps; positive = against us."""
+    move = price / reference - 1
+    return ((move if side == "BUY" else -move) * BPS).quantize(Decimal("0.0001"))

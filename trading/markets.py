@@ -1,15 +1,24 @@
-"""Where the live bot cycle reads its inputs: stored candles, the regime cache, volatility state."""
+"""Where the live bot cycle reads its inputs: stored candles, the regime cache, volatility state,
+and the ticker price while candles are stale."""
 
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
+from django.conf import settings
 
-from market.candles import load_frames
+from coinpilot_site.models import JobRun
+from market.candles import last_stored_timestamps, load_frames
 from market.regime import current_regime
+from market.sources import get_source
+from market.sources.base import MarketDataSource
+from market.sources.upbit import UpbitSource
+from market.upbit import UpbitClient
 from market.volatility import read_state
 
 from .cycle import Market, Quote
+from .decided import DatabaseLedger
 from .strategy import LIVE_WINDOW_BARS
 
 # Bound the scan: the window is LIVE_WINDOW_BARS bars, and minutes without trades have no bar.
@@ -26,6 +35,45 @@ def latest_close(symbol: str, now: datetime, frame: pd.DataFrame) -> Quote:
     return Quote(Decimal(str(frame["close"].iloc[-1])), now)
 
 
+COLLECTOR_JOB = "collect_candles"
+COLLECTOR_OFFSET = timedelta(seconds=3)  # its slot in the schedule: 3 s after the minute
+POLL_SECONDS = 0.5
+
+
+def await_bars(symbols: list[str], expected: datetime, deadline: float) -> None:
+    """Wait until every symbol's `expected` bar is stored, the collector's run for that minute
+    has ended (a minute without trades has no bar), or the monotonic `deadline` passes."""
+    collector_slot = expected + timedelta(minutes=1) + COLLECTOR_OFFSET
+    while True:
+        newest = last_stored_timestamps(symbols)
+        if all(t is not None and t >= expected for t in newest.values()):
+            return
+        ended = JobRun.objects.filter(job=COLLECTOR_JOB, slot=collector_slot, finished_at__isnull=False)
+        if ended.exists() or time.monotonic() >= deadline:
+            return
+        time.sleep(POLL_SECONDS)
+
+
+TICKER_ATTEMPTS = 2  # a stop is due now: the cycle cannot wait through the collector's five tries
+
+
+def live_tickers(symbols: list[str], now: datetime) -> dict[str, Quote]:
+    """The latest trade price of each symbol from the configured source (Upbit: one request for
+    all, through the shared rate limiter); raises TickerError or an UpbitError when it has none."""
+    source = ticker_source()
+    try:
+        found = source.tickers(symbols, now)
+    finally:
+        source.close()
+    return {symbol: Quote(ticker.price, ticker.at) for symbol, ticker in found.items()}
+
+
+def ticker_source() -> MarketDataSource:
+    if settings.COINPILOT_MARKET_SOURCE.strip() == "upbit":
+        return UpbitSource(UpbitClient(max_attempts=TICKER_ATTEMPTS))
+    return get_source()
+
+
 def volatility_is_high() -> bool:
     return bool((read_state() or {}).get("is_high_volatility"))
 
@@ -36,4 +84,7 @@ def live_market() -> Market:
         regime=lambda symbol, now: current_regime(symbol),
         quote=latest_close,
         high_volatility=volatility_is_high,
+        await_bars=await_bars,
+        ledger=DatabaseLedger(),
+        ticker=live_tickers,
     )

@@ -1,11 +1,28 @@
-"""Business gauges read from the database at scrape time (never set by workers, so never stale)."""
+"""Business gauges read from the database at scrape time (never set by workers, so never stale),
+and the slippage histogram the executors observe on every fill."""
 
 from django.db.models import Sum
+from django.utils import timezone
+from prometheus_client import Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from market.candles import ONE_MINUTE, last_stored_timestamps
 from market.volatility import read_state
 
+from .config import load_strategy
 from .models import Account, DailyRiskState, Position, TradingControl
+
+SLIPPAGE = Histogram(
+    "coinpilot_slippage_bps",
+    "Realised slippage of a fill against the price at decision, bps (positive = against us)",
+    ["side", "mode"],
+    buckets=(-20, -5, 0, 1, 2, 5, 10, 20, 30, 50, 100, 200),
+)
+
+
+def observe_slippage(side: str, mode: str, bps) -> None:
+    if bps is not None:
+        SLIPPAGE.labels(side, mode).observe(float(bps))
 
 
 class TradingCollector:
@@ -27,6 +44,12 @@ class TradingCollector:
             "1 while the kill switch is on",
             value=1.0 if control and control.kill_switch else 0.0,
         )
+        ages = GaugeMetricFamily(
+            "coinpilot_candle_age_seconds", "Seconds since the newest stored 1m bar closed", labels=["symbol"]
+        )
+        for symbol, age in candle_ages().items():
+            ages.add_metric([symbol], age)
+        yield ages
         state = read_state() or {}
         if "current_volatility" in state:
             yield GaugeMetricFamily(
@@ -34,3 +57,12 @@ class TradingCollector:
                 "Forecast 1-minute volatility of the bellwether",
                 value=float(state["current_volatility"]),
             )
+
+
+def candle_ages() -> dict[str, float]:
+    """Seconds since each traded or held symbol's newest stored bar closed, now (one query for the
+    bars; a symbol without any bar is left out)."""
+    symbols = sorted(set(load_strategy().symbols) | set(Position.objects.values_list("symbol", flat=True)))
+    now = timezone.now()
+    newest = last_stored_timestamps(symbols)
+    return {s: (now - t - ONE_MINUTE).total_seconds() for s, t in newest.items() if t is not None}

@@ -108,6 +108,22 @@ class Trade(models.Model):
     exchange_order_id = models.CharField(max_length=64, blank=True, help_text="Upbit uuid (live).")
     mode = models.CharField(max_length=8, choices=TradeMode.choices, default=TradeMode.PAPER)
     executed_at = models.DateTimeField(null=True, blank=True)
+    expected_slippage_bps = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Slippage expected before the order: the order book's walk vs its best price, or "
+        "the paper model's fixed bps. Empty when not known (live sells read no book).",
+    )
+    realised_slippage_bps = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="The fill's average price vs the best ask/bid at decision (the decision price when no "
+        "book was read), in bps; positive = against us.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,7 +143,11 @@ class Trade(models.Model):
 
 
 class DailyRiskState(models.Model):
-    """Risk counters of one trading day; the day runs midnight to midnight KST."""
+    """Risk counters of one trading day; the day runs midnight to midnight KST.
+
+    A new day's row continues the previous row's loss streak and cooldown, and within the same
+    KST week (from Monday 00:00 KST) its week fields; the daily counters start at zero.
+    """
 
     date = models.DateField(unique=True, help_text="The KST trading day.")
     starting_equity = models.DecimalField(
@@ -139,6 +159,15 @@ class DailyRiskState(models.Model):
     cooldown_until = models.DateTimeField(null=True, blank=True)
     is_trading_halted = models.BooleanField(default=False)
     halt_reason = models.CharField(max_length=200, blank=True)
+    week_starting_equity = models.DecimalField(
+        default=ZERO,
+        help_text="Cash + positions at cost when the KST week's first trading day began.",
+        **MONEY,
+    )
+    week_pnl = models.DecimalField(default=ZERO, help_text="Realised PnL of the KST week so far.", **MONEY)
+    is_week_halted = models.BooleanField(
+        default=False, help_text="The weekly loss limit was reached: no entries until Monday 00:00 KST."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -241,6 +270,10 @@ class RiskConfig(VersionedConfig):
     consecutive_loss_limit = models.PositiveSmallIntegerField(default=3)
     cooldown_hours = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("2"))
     min_order_krw = models.DecimalField(max_digits=14, decimal_places=0, default=Decimal("5000"))
+    max_weekly_loss_pct = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("15"))
+    daily_loss_includes_unrealized = models.BooleanField(default=False)
+    liquidity_warn_slippage_pct = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal("0.3"))
+    liquidity_warn_levels = models.PositiveSmallIntegerField(default=5)
 
     class Meta(VersionedConfig.Meta):
         db_table = "risk_config"

@@ -2,8 +2,13 @@
 
 Rules are pure (numbers in, verdict out), so the live cycle and the backtester share them. The
 state they read (today's counters, positions, the kill switch) is gathered by the caller; the
-state transitions after an exit (loss streak -> cooldown, daily loss -> halt) are here too.
-The trading day runs from midnight to midnight KST.
+state transitions after an exit (loss streak -> cooldown, daily or weekly loss -> halt) and the
+opening of a new trading day (`open_day`) are here too.
+
+The trading day runs from midnight to midnight KST, the trading week from Monday 00:00 KST (the
+KST calendar week). At a new day the daily counters (entries, realised PnL, the daily halt)
+start again; the loss streak and a running cooldown carry on, because a cooldown is a duration,
+not a per-day flag; the week's starting equity, realised PnL and halt carry on until Monday.
 """
 
 from dataclasses import dataclass, field
@@ -28,6 +33,17 @@ def next_kst_midnight(at: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=KST)
 
 
+def kst_week(day: date) -> date:
+    """The Monday that starts the KST calendar week of a trading day."""
+    return day - timedelta(days=day.weekday())
+
+
+def next_kst_monday(at: datetime) -> datetime:
+    """Monday 00:00 KST after `at`: when a weekly halt ends."""
+    monday = kst_week(kst_day(at)) + timedelta(days=7)
+    return datetime(monday.year, monday.month, monday.day, tzinfo=KST)
+
+
 @dataclass(frozen=True)
 class Block:
     """Why an order was refused (or a limit event); becomes a RiskAudit row and a `risk` alert."""
@@ -38,7 +54,10 @@ class Block:
 
 @dataclass
 class DayState:
-    """Today's risk counters (mirrors DailyRiskState, so rules need no database)."""
+    """Today's risk counters (mirrors DailyRiskState, so rules need no database).
+
+    The week fields cover the KST calendar week so far, today included.
+    """
 
     starting_equity: Decimal
     total_pnl: Decimal = Decimal(0)
@@ -47,6 +66,35 @@ class DayState:
     cooldown_until: datetime | None = None
     is_trading_halted: bool = False
     halt_reason: str = ""
+    week_starting_equity: Decimal | None = None  # None: the week starts today
+    week_pnl: Decimal = Decimal(0)
+    is_week_halted: bool = False
+
+    def __post_init__(self):
+        if self.week_starting_equity is None:
+            self.week_starting_equity = self.starting_equity
+
+
+def open_day(
+    day: date, starting_equity: Decimal, previous: DayState | None, previous_day: date | None
+) -> DayState:
+    """A new trading day's counters, continuing from the latest earlier day (if any).
+
+    Entries, realised PnL and the daily halt start at zero. The loss streak and the cooldown
+    carry over whatever the gap: three losses at 23:05-23:25 KST still cool down past midnight.
+    Within the same KST week the week's starting equity, PnL and halt carry over; a new week
+    starts from today's equity.
+    """
+    state = DayState(starting_equity=starting_equity)
+    if previous is None:
+        return state
+    state.consecutive_losses = previous.consecutive_losses
+    state.cooldown_until = previous.cooldown_until
+    if previous_day is not None and kst_week(previous_day) == kst_week(day):
+        state.week_starting_equity = previous.week_starting_equity
+        state.week_pnl = previous.week_pnl
+        state.is_week_halted = previous.is_week_halted
+    return state
 
 
 @dataclass(frozen=True)
@@ -64,10 +112,17 @@ class EntryContext:
     kill_switch: bool = False
     held_symbols: frozenset[str] = field(default_factory=frozenset)
     reconcile_hold: str = ""  # live books differ from Upbit or are not settled: why ("" = fine)
+    marked_exposure: Decimal | None = None  # open positions at the latest closes (None: at cost)
 
     @property
     def equity(self) -> Decimal:
         return self.cash + self.exposure
+
+    @property
+    def marked_equity(self) -> Decimal:
+        """Cash plus open positions at the latest closes: what the account is worth now."""
+        marked = self.exposure if self.marked_exposure is None else self.marked_exposure
+        return self.cash + marked
 
 
 def entry_size(ctx: EntryContext) -> Decimal:
@@ -96,6 +151,44 @@ class TradingHalted:
     def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
         if ctx.day.is_trading_halted:
             return Block("TRADING_HALTED", f"trading halted until the next KST day: {ctx.day.halt_reason}")
+        return None
+
+
+class WeeklyHalted:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.day.is_week_halted:
+            return Block(
+                "WEEKLY_HALTED",
+                f"weekly loss limit reached (week's realised PnL {ctx.day.week_pnl:,.0f} KRW): "
+                f"no entries until Monday 00:00 KST",
+            )
+        return None
+
+
+def daily_loss_limit(day: DayState, limits: RiskLimits) -> Decimal:
+    """KRW the day may lose before trading halts."""
+    return day.starting_equity * limits.max_daily_loss_pct / HUNDRED
+
+
+class DailyLossMarked:
+    """Optional: the daily limit also counts unrealised losses (mark-to-market drawdown).
+
+    Refuses while the account marked at the latest closes is the daily limit or more below the
+    day's starting equity; entries come back if the prices recover. A realised loss of that size
+    halts the day as usual (record_exit).
+    """
+
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if not ctx.limits.daily_loss_includes_unrealized:
+            return None
+        limit = daily_loss_limit(ctx.day, ctx.limits)
+        drawdown = ctx.day.starting_equity - ctx.marked_equity
+        if limit > 0 and drawdown >= limit:
+            return Block(
+                "DAILY_LOSS_MARKED",
+                f"down {drawdown:,.0f} KRW today counting open positions at the latest prices, "
+                f"limit {ctx.limits.max_daily_loss_pct}% ({limit:,.0f} KRW)",
+            )
         return None
 
 
@@ -163,7 +256,9 @@ class MinimumOrder:
 ENTRY_RULES = (
     KillSwitch(),
     ReconcileHold(),
+    WeeklyHalted(),
     TradingHalted(),
+    DailyLossMarked(),
     Cooldown(),
     DailyTradeCount(),
     AlreadyHolding(),
@@ -187,6 +282,7 @@ def record_exit(day: DayState, pnl: Decimal, limits: RiskLimits, now: datetime) 
     """Update today's counters after a closed trade; return the limit events it triggered."""
     events = []
     day.total_pnl += pnl
+    day.week_pnl += pnl
     day.consecutive_losses = day.consecutive_losses + 1 if pnl < 0 else 0
     if day.consecutive_losses >= limits.consecutive_loss_limit:
         day.cooldown_until = now + timedelta(hours=float(limits.cooldown_hours))
@@ -196,7 +292,7 @@ def record_exit(day: DayState, pnl: Decimal, limits: RiskLimits, now: datetime) 
                 f"{day.consecutive_losses} losses in a row: no entries for {limits.cooldown_hours} h",
             )
         )
-    loss_limit = day.starting_equity * limits.max_daily_loss_pct / HUNDRED
+    loss_limit = daily_loss_limit(day, limits)
     if not day.is_trading_halted and loss_limit > 0 and day.total_pnl <= -loss_limit:
         day.is_trading_halted = True
         day.halt_reason = (
@@ -204,4 +300,14 @@ def record_exit(day: DayState, pnl: Decimal, limits: RiskLimits, now: datetime) 
             f"{limits.max_daily_loss_pct}% ({loss_limit:,.0f} KRW)"
         )
         events.append(Block("DAILY_LOSS_HALT", day.halt_reason + "; trading resumes at 00:00 KST"))
+    week_limit = day.week_starting_equity * limits.max_weekly_loss_pct / HUNDRED
+    if not day.is_week_halted and week_limit > 0 and day.week_pnl <= -week_limit:
+        day.is_week_halted = True
+        events.append(
+            Block(
+                "WEEKLY_LOSS_HALT",
+                f"weekly loss {day.week_pnl:,.0f} KRW reached the limit of {limits.max_weekly_loss_pct}% "
+                f"({week_limit:,.0f} KRW); trading resumes Monday 00:00 KST",
+            )
+        )
     return events

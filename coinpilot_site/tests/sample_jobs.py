@@ -82,3 +82,56 @@ TIMEOUTS = [
         name="fine", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * *", grace=3600, timeout=10
     ),
 ]
+
+
+def record_to_file(*, slot: datetime, job: str, sleep: float = 0.0) -> str:
+    """Append start and end lines (slot, pid) to the file named by RUNS_FILE: a record of what ran
+    that neither Redis nor the JobRun table (the things under test) can lose or invent."""
+    path = os.environ["RUNS_FILE"]
+    line = {"job": job, "slot": slot.isoformat(), "pid": os.getpid(), "at": time.time()}
+    with open(path, "a") as out:
+        out.write(json.dumps(line | {"event": "start"}) + "\n")
+    if sleep:
+        time.sleep(sleep)
+    with open(path, "a") as out:
+        out.write(json.dumps(line | {"event": "end", "at": time.time()}) + "\n")
+    return "recorded"
+
+
+def file_runs(path) -> list[dict]:
+    try:
+        with open(path) as lines:
+            return [json.loads(line) for line in lines if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+FILE_FAST = [
+    Schedule(
+        name="every2s",
+        func="coinpilot_site.tests.sample_jobs.record_to_file",
+        cron="* * * * * */2",
+        grace=1,
+        timeout=10,
+        kwargs={"job": "every2s"},
+    ),
+    Schedule(
+        name="slow",
+        func="coinpilot_site.tests.sample_jobs.record_to_file",
+        cron="* * * * * */2",
+        grace=1,
+        timeout=20,
+        kwargs={"job": "slow", "sleep": 3.5},
+    ),
+]
+
+KILLABLE = [
+    Schedule(
+        name="killable",
+        func="coinpilot_site.tests.sample_jobs.record_to_file",
+        cron="* * * * * */5",
+        grace=2,
+        timeout=120,
+        kwargs={"job": "killable", "sleep": 25},
+    ),
+]

@@ -7,7 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from coinpilot_site.models import JobRun
-from coinpilot_site.scheduling import SlotScheduler, claim_key, lock_key, run_scheduled
+from coinpilot_site.scheduling import SlotScheduler, lock_key, run_scheduled
 from coinpilot_site.tests import sample_jobs
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +78,64 @@ def test_slot_is_skipped_while_the_previous_run_holds_the_lock(hourly, redis_con
     redis_conn.delete(lock_key("hourly"))
     # the slot was decided: neither this nor another scheduler queues it behind the finished run
     assert SlotScheduler(hourly).tick(now + timedelta(seconds=5)).get("hourly") == "duplicate"
-    assert redis_conn.get(claim_key("sched-hourly-20300106T100000Z")) == b"skipped-running"
+    skipped = JobRun.objects.get(claim="sched-hourly-20300106T100000Z")
+    assert (skipped.status, skipped.message) == ("skipped", "previous run still going when the slot came up")
     assert "sched-hourly-20300106T100000Z" not in queued_ids()
+
+
+def test_a_slot_is_decided_once_even_after_redis_forgot_everything(hourly, redis_conn):
+    now = utc(2030, 1, 6, 10, 0, 1)
+    assert SlotScheduler(hourly).tick(now)["hourly"] == "enqueued"
+    redis_conn.flushdb()  # queue, locks and every key gone
+
+    assert SlotScheduler(hourly).tick(now + timedelta(seconds=3))["hourly"] == "duplicate"
+    assert queued_ids() == set()
+    assert JobRun.objects.filter(job="hourly").count() == 1
+
+
+def test_a_slot_runs_once_even_when_its_job_is_delivered_twice(timeouts):
+    fine = timeouts[2]
+    slot = fine.due_slot(datetime.now(UTC))
+    SlotScheduler([fine]).tick(slot + timedelta(seconds=1))
+
+    assert run_scheduled("fine", slot.isoformat()) == "recorded"
+    assert run_scheduled("fine", slot.isoformat()) == "duplicate"
+    assert len(sample_jobs.runs()) == 1
+    assert JobRun.objects.get(job="fine").status == "success"
+
+
+def test_a_live_run_blocks_the_next_slot_when_redis_lost_its_lock(hourly):
+    JobRun.start("hourly", utc(2030, 1, 6, 9, 0))  # heartbeat fresh, no Redis lock
+
+    assert SlotScheduler(hourly).tick(utc(2030, 1, 6, 10, 0, 1))["hourly"] == "skipped-running"
+
+
+def test_a_dead_run_is_marked_lost_alerted_once_and_blocks_nothing(
+    hourly, django_capture_on_commit_callbacks
+):
+    dead = JobRun.start("hourly", utc(2030, 1, 6, 9, 0))
+    JobRun.objects.filter(pk=dead.pk).update(heartbeat_at=datetime.now(UTC) - timedelta(seconds=60))
+    scheduler = SlotScheduler(hourly)
+
+    assert scheduler.tick(utc(2030, 1, 6, 10, 0, 1))["hourly"] == "enqueued"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scheduler.sweep() == [f"hourly@{dead.slot:%H:%M:%S} lost"]
+        assert SlotScheduler(hourly).sweep() == []  # a second scheduler does not alert again
+    dead.refresh_from_db()
+    assert dead.status == "lost"
+    alerts = [job.args[1]["title"] for job in django_rq.get_queue("notifications").jobs]
+    assert alerts == ["Job hourly died"]
+
+
+def test_a_queued_slot_no_worker_started_is_closed_as_skipped(hourly):
+    slot = utc(2030, 1, 6, 10, 0)
+    SlotScheduler(hourly).tick(slot + timedelta(seconds=1))
+
+    SlotScheduler(hourly).sweep(now=slot + timedelta(seconds=hourly[0].grace + 10))
+    assert JobRun.objects.get(job="hourly").status == "queued"  # still within grace + margin
+    SlotScheduler(hourly).sweep(now=slot + timedelta(seconds=hourly[0].grace + 31))
+    run = JobRun.objects.get(job="hourly")
+    assert run.status == "skipped" and "no worker started it" in run.message
 
 
 def test_worker_runs_the_slot_and_records_it(timeouts, run_jobs):
@@ -131,6 +187,7 @@ def test_failure_is_recorded_and_alerted(timeouts, django_capture_on_commit_call
 
 def test_run_left_running_by_a_dead_worker_is_marked_lost(timeouts):
     orphan = JobRun.start("fine", datetime.now(UTC) - timedelta(minutes=1))
+    JobRun.objects.filter(pk=orphan.pk).update(heartbeat_at=datetime.now(UTC) - timedelta(minutes=1))
 
     run_scheduled("fine", datetime.now(UTC).isoformat())
 

@@ -9,16 +9,25 @@ Two layers, so that any minute can be produced without generating everything bef
   with the size of the move, prices on Upbit's KRW tick grid and a few minutes without trades.
 
 So a bar depends only on (seed, symbol, minute): "live" generation just extends to now.
+
+The order book is derived from the latest closed bar, so it is as deterministic as the bars:
+one tick wide around the close, on Upbit's tick grid, with a quarter of that minute's turnover
+(at least 2,000,000 KRW) resting on the first level and more on each level further out.
 """
 
 import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from functools import lru_cache
 
 import numpy as np
 
+from trading.fills import QTY_STEP, SMALLEST_TICK, round_to_tick
+from trading.fills import tick_size as upbit_tick
+
+from ..orderbook import Level, OrderBook, validated
 from .base import MarketDataSource
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -50,6 +59,11 @@ TICKS = (
     (1, 0.01),
     (0, 0.001),
 )
+
+
+BOOK_LEVELS = 15
+LEVEL_SHARE = Decimal("0.25")  # of the last minute's KRW turnover, resting on the first level
+MIN_LEVEL_KRW = Decimal("2000000")  # so a normal entry (a few 100,000 KRW) fills in a level or two
 
 
 def profile(symbol: str) -> tuple[float, float, float, float]:
@@ -177,6 +191,31 @@ def _minute_sigmas(rng: np.random.Generator, daily_vol: float) -> np.ndarray:
     return daily_vol * weight / np.sqrt(np.sum(weight**2))
 
 
+def simulated_book(
+    symbol: str, close: Decimal, quote_volume: Decimal, at: datetime | None = None
+) -> OrderBook:
+    """A plausible book around `close`: best bid on the close's tick, best ask one tick above,
+    level n (from 0) holding (1 + n/2) times the first level's KRW depth."""
+    depth = max(quote_volume * LEVEL_SHARE, MIN_LEVEL_KRW)
+    best_bid = round_to_tick(close, "SELL")
+    asks, bids = [], []
+    price = best_bid + upbit_tick(best_bid)
+    for n in range(BOOK_LEVELS):
+        asks.append(Level(price, _size(depth * (1 + Decimal(n) / 2), price)))
+        price += upbit_tick(price)
+    price = best_bid
+    for n in range(BOOK_LEVELS):
+        if price <= 0:
+            break
+        bids.append(Level(price, _size(depth * (1 + Decimal(n) / 2), price)))
+        price -= upbit_tick(price - SMALLEST_TICK)  # the tick just below a boundary is the smaller one
+    return validated(symbol, asks, bids, at)
+
+
+def _size(krw: Decimal, price: Decimal) -> Decimal:
+    return (krw / price).quantize(QTY_STEP, rounding=ROUND_DOWN)
+
+
 def _on_tick(prices: np.ndarray, tick: float, places: int) -> list[str]:
     values = np.maximum(np.round(prices / tick), 1) * tick
     return [f"{value:.{places}f}" for value in values.tolist()]
@@ -201,3 +240,12 @@ class SimulatedSource(MarketDataSource):
             candles = day_candles(self.seed, symbol, day)
             rows.extend(row for row in candles if start <= row["timestamp"] < until)
         return [dict(row) for row in rows[-count:]]
+
+    def order_book(self, symbol: str, at: datetime) -> OrderBook | None:
+        """The book around the latest bar closed by `at` (None before the simulated epoch)."""
+        closed_by = at.replace(second=0, microsecond=0)
+        rows = self.fetch_candles(symbol, until=closed_by, count=1)
+        if not rows:
+            return None
+        last = rows[-1]
+        return simulated_book(symbol, Decimal(last["close"]), Decimal(last["quote_volume"]), at)

@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from ..orderbook import OrderBook
+from ..ticker import Ticker, TickerError, validate_tickers
 from ..upbit import MAX_COUNT, UpbitClient
 from .base import MarketDataSource
 
@@ -38,6 +40,28 @@ class UpbitSource(MarketDataSource):
             # A JSON object where a list belongs: let validation name it rather than crash later.
             return [{"timestamp": None}]
         return [candle_from_upbit(item) for item in reversed(page)]  # Upbit sends newest first
+
+    def order_book(self, symbol: str, at: datetime) -> OrderBook:
+        """Upbit's current book (validated; raises OrderBookError or an UpbitError)."""
+        return self.client.order_book(symbol)
+
+    def tickers(self, symbols: list[str], now: datetime) -> dict[str, Ticker]:
+        """Upbit's ticker of every symbol in one request (validated; raises TickerError or an
+        UpbitError)."""
+        answer = self.client.ticker(symbols)
+        if not isinstance(answer, list):
+            raise TickerError(f"ticker: expected a list, got {type(answer).__name__} ({answer!r:.60})")
+        raw = [
+            {
+                "symbol": item.get("market"),
+                "price": item.get("trade_price"),
+                "timestamp": item.get("trade_timestamp"),
+            }
+            if isinstance(item, dict)
+            else item
+            for item in answer
+        ]
+        return validate_tickers(raw, symbols=symbols, now=now)
 
     def close(self) -> None:
         self.client.close()

@@ -10,7 +10,7 @@ import pytest
 
 from market import volatility
 from market.analysis_jobs import retrain_volatility
-from market.models import Candle
+from market.models import Candle, VolatilityFit
 
 NOW = datetime(2026, 3, 20, 0, 5, tzinfo=UTC)
 
@@ -85,6 +85,20 @@ def test_job_stores_built_in_json_for_the_risk_manager(settings, redis_conn):
     assert set(state) >= {"current_volatility", "is_high_volatility", "timestamp"}
     assert isinstance(state["is_high_volatility"], bool) and state["timestamp"] == NOW.isoformat()
     assert volatility.read_state() == state
+
+
+@pytest.mark.django_db
+def test_the_state_survives_a_redis_flush(settings, redis_conn):
+    """Size halving must not switch off until the next daily fit because Redis forgot."""
+    settings.COINPILOT_VOLATILITY_SYMBOL = "KRW-ETH"
+    store_closes("KRW-ETH", garch_returns(1200))
+    retrain_volatility(slot=NOW)
+    fitted = volatility.read_state()
+    redis_conn.flushdb()
+
+    assert volatility.read_state() == fitted  # from the database
+    assert json.loads(redis_conn.get(volatility.STATE_KEY)) == fitted  # and cached again
+    assert VolatilityFit.objects.get().symbol == "KRW-ETH"
 
 
 @pytest.mark.django_db

@@ -79,6 +79,11 @@ class FakeUpbit:
         self.fail_rate = 0.0  # share of requests answered with an injected failure
         self.fail_statuses = (429, 500)
         self.malformed: list[str] = []  # kinds of the next candle pages to corrupt, in order
+        self.books: dict[str, list[dict]] = {}  # market -> orderbook_units set by a test (else from candles)
+        # The next order-book answers, in order: 429, 500 or a malformation kind (see _corrupt_book).
+        self.orderbook_inject: list = []
+        self.malformed_tickers: list[str] = []  # kinds of the next ticker answers to corrupt, in order
+        self.prices: dict[str, float] = {}  # ticker trade price per market (trading went on, candles stopped)
         self.delay = 0.0  # seconds to stall before answering (timeouts)
         self.ban_until = 0.0
         self.ban_seconds = 60
@@ -126,6 +131,19 @@ class FakeUpbit:
             minute += timedelta(minutes=1)
         self.add_candles(market, rows)
         return len(rows)
+
+    def set_book(self, market: str, asks: list[tuple], bids: list[tuple] = ()) -> None:
+        """Serve this book for `market`: (price, size) levels, best first, paired as Upbit pairs them."""
+        units = []
+        for n in range(max(len(asks), len(bids))):
+            ask_price, ask_size = asks[n] if n < len(asks) else (asks[-1][0] + n, 0)
+            bid_price, bid_size = bids[n] if n < len(bids) else (max(bids[-1][0] - n, 1) if bids else 1, 0)
+            units.append(
+                {"ask_price": _num(ask_price), "bid_price": _num(bid_price),
+                 "ask_size": float(ask_size), "bid_size": float(bid_size)}
+            )  # fmt: skip
+        self.books[market] = units
+        self.names.setdefault(market, (market, market))
 
     def ban(self, seconds: int) -> None:
         """Answer 418 to everything for `seconds`."""
@@ -318,7 +336,10 @@ class FakeUpbit:
         rows = []
         for market in markets:
             last = self.candles[market][-1]
-            moment = _utc(last["candle_date_time_utc"])
+            moment = _utc(last["candle_date_time_utc"]) + timedelta(seconds=59)  # the bar's last trade
+            if market in self.prices:  # a trade after the last candle: now, at the price set
+                last = {**last, "trade_price": self.prices[market]}
+                moment = datetime.now(UTC)
             rows.append(
                 {"market": market, "trade_date": f"{moment:%Y%m%d}", "trade_time": f"{moment:%H%M%S}",
                  "trade_timestamp": int(moment.timestamp() * 1000), "opening_price": last["opening_price"],
@@ -332,31 +353,44 @@ class FakeUpbit:
                  "acc_trade_volume_24h": last["candle_acc_trade_volume"],
                  "timestamp": int(time.time() * 1000)}
             )  # fmt: skip
+        if self.malformed_tickers:
+            return _corrupt_ticker(self.malformed_tickers.pop(0), rows)
         return Reply(200, rows)
 
     def _orderbook(self, request: Request) -> Reply:
         markets = [m for m in request.params.get("markets", "").split(",") if m]
         if not markets:
             return error(400, MISSING)
-        if any(m not in self.candles or not self.candles[m] for m in markets):
+        if any(m not in self.books and not self.candles.get(m) for m in markets):
             return error(404, "Code not found")
+        if self.orderbook_inject and isinstance(self.orderbook_inject[0], int):
+            status = self.orderbook_inject.pop(0)
+            if status == 429:
+                return Reply(429, TOO_MANY, {"Remaining-Req": "group=orderbook; min=600; sec=0"})
+            return Reply(status, "<html><body>502 Bad Gateway</body></html>")
         count = request.params.get("count", "30")
         levels = int(count) if count.isdigit() and 1 <= int(count) <= 30 else 30
         rows = []
         for market in markets:
-            price = float(self.candles[market][-1]["trade_price"])
-            tick = max(1.0, 10 ** (len(str(int(price))) - 5))
-            units = [
-                {"ask_price": price + tick * (i + 1), "bid_price": price - tick * i,
-                 "ask_size": round(0.05 * (i + 1), 8), "bid_size": round(0.04 * (i + 1), 8)}
-                for i in range(levels)
-            ]  # fmt: skip
+            units = self.books.get(market) or self._book_from_candles(market, levels)
+            units = units[:levels]
             rows.append(
                 {"market": market, "timestamp": int(time.time() * 1000), "level": 0, "orderbook_units": units,
                  "total_ask_size": round(sum(u["ask_size"] for u in units), 8),
                  "total_bid_size": round(sum(u["bid_size"] for u in units), 8)}
             )  # fmt: skip
+        if self.orderbook_inject:  # a malformation of this answer
+            return _corrupt_book(self.orderbook_inject.pop(0), rows)
         return Reply(200, rows)
+
+    def _book_from_candles(self, market: str, levels: int) -> list[dict]:
+        price = float(self.candles[market][-1]["trade_price"])
+        tick = max(1.0, 10 ** (len(str(int(price))) - 5))
+        return [
+            {"ask_price": price + tick * (i + 1), "bid_price": price - tick * i,
+             "ask_size": round(0.05 * (i + 1), 8), "bid_size": round(0.04 * (i + 1), 8)}
+            for i in range(levels)
+        ]  # fmt: skip
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -440,3 +474,53 @@ def _corrupt(kind: str, page: list[dict]) -> Reply:
     else:
         raise ValueError(f"unknown malformation {kind!r}")
     return Reply(200, page)
+
+
+def _corrupt_ticker(kind: str, rows: list[dict]) -> Reply:
+    """A malformed 200 ticker answer of the given kind."""
+    rows = [dict(row) for row in rows]
+    if kind == "truncated":
+        return Reply(200, json.dumps(rows)[: max(10, len(json.dumps(rows)) // 2)])
+    if kind == "object":
+        return Reply(200, {"market": rows[0]["market"]})
+    if kind == "missing_price":
+        del rows[0]["trade_price"]
+    elif kind == "not_numeric":
+        rows[0]["trade_price"] = "abc"
+    elif kind == "zero_price":
+        rows[0]["trade_price"] = 0
+    elif kind == "other_market":
+        rows[0]["market"] = "KRW-NOPE"
+    elif kind == "future":
+        rows[0]["trade_timestamp"] = int((time.time() + 3600) * 1000)
+    else:
+        raise ValueError(f"unknown ticker malformation {kind!r}")
+    return Reply(200, rows)
+
+
+def _corrupt_book(kind: str, rows: list[dict]) -> Reply:
+    """A malformed 200 order-book answer of the given kind."""
+    if kind == "truncated":
+        text = json.dumps(rows)
+        return Reply(200, text[: len(text) // 2])
+    if kind == "object":
+        return Reply(200, {"market": rows[0]["market"]})
+    rows = [dict(row, orderbook_units=[dict(u) for u in row["orderbook_units"]]) for row in rows]
+    units = rows[0]["orderbook_units"]
+    if kind == "empty":
+        rows[0]["orderbook_units"] = []
+    elif kind == "missing_field":
+        del units[0]["ask_price"]
+    elif kind == "not_numeric":
+        units[1]["ask_size"] = "lots"
+    elif kind == "negative_size":
+        units[0]["ask_size"] = -1
+    elif kind == "unsorted":
+        units[0]["ask_price"], units[1]["ask_price"] = units[1]["ask_price"], units[0]["ask_price"]
+    elif kind == "crossed":
+        units[0]["bid_price"] = units[0]["ask_price"] + 1
+    elif kind == "wrong_market":
+        rows[0]["market"] = "KRW-NOPE"
+    else:
+        raise ValueError(f"unknown order-book malformation {kind!r}")
+    return Reply(200, rows)

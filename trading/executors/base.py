@@ -5,8 +5,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from trading.config import RiskLimits
-from trading.models import Trade
+from coinpilot_site.notify import notify
+from market.orderbook import OrderBook
+from trading.config import RiskLimits, load_risk
+from trading.liquidity import REFUSED, WARNED, Liquidity, problem
+from trading.models import RiskAudit, Trade
 
 
 class ExecutionError(Exception):
@@ -27,6 +30,7 @@ class BuyOrder:
     at: datetime
     strategy_name: str = ""
     signal_info: dict = field(default_factory=dict)
+    limits: RiskLimits | None = None  # None: the active risk config (for the book thresholds)
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,39 @@ class Executor(ABC):
     @abstractmethod
     def sell(self, order: SellOrder) -> Trade:
         """Execute and book a market sell of the whole position."""
+
+
+def check_liquidity(order: BuyOrder, krw: Decimal, book: OrderBook, liquidity: Liquidity) -> dict:
+    """Refuse a buy the book cannot fill; record a warning above the operator's thresholds.
+
+    Both are a RiskAudit row and a `risk` alert. Returns what the trade keeps about the book.
+    """
+    limits = order.limits or load_risk()
+    why = problem(
+        liquidity,
+        warn_slippage_pct=limits.liquidity_warn_slippage_pct,
+        warn_levels=limits.liquidity_warn_levels,
+    )
+    info = {"book_best_ask": str(book.best_ask), "book_levels": liquidity.levels_used}
+    if why is None:
+        return info
+    if not liquidity.fillable:
+        offered = sum((level.price * level.size for level in book.asks), Decimal(0))
+        why = f"{why} ({offered:,.0f} KRW offered over {len(book.asks)} levels)"
+    description = f"buy of {krw:,.0f} KRW: {why}"
+    record_liquidity(REFUSED if not liquidity.fillable else WARNED, order, description)
+    if not liquidity.fillable:
+        raise OrderRefused(f"{order.symbol}: {description}")
+    return info | {"liquidity_warning": why}
+
+
+def record_liquidity(kind: str, order: BuyOrder, description: str) -> None:
+    """A RiskAudit row and the usual `risk` alert, as the cycle records a risk refusal."""
+    RiskAudit.objects.create(
+        violation_type=kind,
+        description=description,
+        symbol=order.symbol,
+        related_order_id=order.client_order_id,
+        created_at=order.at,  # the decision time
+    )
+    notify("risk", {"kind": kind, "symbol": order.symbol, "title": kind, "description": description})

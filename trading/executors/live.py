@@ -1,6 +1,10 @@
 """Live trading on Upbit (opt-in: COINPILOT_LIVE_TRADING=1 plus keys; system checks guard it).
 
 One order, start to finish:
+0. a buy first reads the order book (public API, the shared rate limiter) and walks the asks for
+   its KRW amount: refused, with nothing sent or stored but a RiskAudit row, when the book cannot
+   fill it; sent with a RiskAudit warning above the operator's slippage/levels thresholds. An
+   unreadable or malformed book sends nothing;
 1. the intent is committed as a PENDING trade carrying the client_order_id (the crash record);
 2. the market order is sent with `identifier` = client_order_id;
 3. it is polled until `done` or `cancel` (bounded by UPBIT_ORDER_POLL_TIMEOUT_SECONDS);
@@ -22,7 +26,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.utils import timezone
 
-from market.upbit import BannedError, RateLimitedError, RetryableError, UpbitError
+from market.orderbook import OrderBookError
+from market.upbit import BannedError, RateLimitedError, RetryableError, UpbitClient, UpbitError
 from market.upbit_private import (
     AuthError,
     MalformedResponse,
@@ -32,14 +37,17 @@ from market.upbit_private import (
 )
 from trading import booking
 from trading.config import RiskLimits, load_risk
-from trading.fills import FEE_RATE, MIN_ORDER_KRW, Fill
+from trading.fills import FEE_RATE, MIN_ORDER_KRW, Fill, realised_slippage_bps
+from trading.liquidity import walk_asks
+from trading.metrics import observe_slippage
 from trading.models import ExitReason, Side, Trade, TradeMode, TradeStatus
 
-from .base import BuyOrder, ExecutionError, Executor, OrderRefused, SellOrder
+from .base import BuyOrder, ExecutionError, Executor, OrderRefused, SellOrder, check_liquidity
 
 log = logging.getLogger(__name__)
 
 PRICE_STEP = Decimal("0.00000001")
+BPS_PLACES = Decimal("0.0001")
 LOOKUP_ATTEMPTS = 3  # after an unknown outcome Upbit may need a moment to show the order
 
 
@@ -52,11 +60,13 @@ class LiveExecutor(Executor):
         self,
         client: UpbitExchangeClient,
         *,
+        quotes: UpbitClient | None = None,
         poll_timeout: float = 15.0,
         poll_interval: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.client = client
+        self.quotes = quotes or client  # where the order book is read (public quotation API)
         self.poll_timeout = poll_timeout
         self.poll_interval = poll_interval
         self.sleep = sleep
@@ -66,6 +76,7 @@ class LiveExecutor(Executor):
         client = shared_client(settings.UPBIT_BASE_URL, settings.UPBIT_ACCESS_KEY, settings.UPBIT_SECRET_KEY)
         return cls(
             client,
+            quotes=shared_quotes(settings.UPBIT_BASE_URL),
             poll_timeout=settings.UPBIT_ORDER_POLL_TIMEOUT_SECONDS,
             poll_interval=settings.UPBIT_ORDER_POLL_INTERVAL_SECONDS,
         )
@@ -74,6 +85,9 @@ class LiveExecutor(Executor):
         krw = order_amount(order.krw)
         if krw < MIN_ORDER_KRW:
             raise OrderRefused(f"{order.symbol}: buy of {krw:,.0f} KRW is below the Upbit minimum")
+        book, expected = {}, None
+        if not Trade.objects.filter(client_order_id=order.client_order_id).exists():
+            book, expected = self._check_book(order, krw)  # a known order is never sent again: no check
         trade, created = booking.record_pending(
             symbol=order.symbol,
             side=Side.BUY,
@@ -81,8 +95,9 @@ class LiveExecutor(Executor):
             price=order.reference_price,
             regime=order.regime,
             strategy_name=order.strategy_name,
-            signal_info=order.signal_info | {"order_krw": booking.decimal_str(krw)},
+            signal_info=order.signal_info | {"order_krw": booking.decimal_str(krw)} | book,
             mode=self.mode,
+            expected_slippage_bps=expected,
         )
         send = lambda: self.client.market_buy(order.symbol, krw, order.client_order_id)  # noqa: E731
         return self._execute(trade, created, send, limits=None)
@@ -102,6 +117,22 @@ class LiveExecutor(Executor):
         )
         send = lambda: self.client.market_sell(order.symbol, order.quantity, order.client_order_id)  # noqa: E731
         return self._execute(trade, created, send, limits=order.limits)
+
+    def _check_book(self, order: BuyOrder, krw: Decimal) -> tuple[dict, Decimal]:
+        """Walk Upbit's asks for `krw`: refuse or warn (see check_liquidity); raise if unreadable."""
+        try:
+            book = self.quotes.order_book(order.symbol)
+        except OrderBookError as exc:
+            raise ExecutionError(
+                f"{order.symbol}: buy not sent, Upbit's order book is malformed: {exc}"
+            ) from None
+        except UpbitError as exc:
+            raise ExecutionError(
+                f"{order.symbol}: buy not sent, the order book could not be read: {exc}"
+            ) from None
+        liquidity = walk_asks(book.asks, krw)
+        info = check_liquidity(order, krw, book, liquidity)
+        return info, liquidity.slippage_bps.quantize(BPS_PLACES)
 
     # --- one order ----------------------------------------------------------------------------
 
@@ -173,6 +204,12 @@ class LiveExecutor(Executor):
 
 
 @lru_cache(maxsize=4)
+def shared_quotes(base_url: str) -> UpbitClient:
+    """One quotation client per process for the order book (public, no keys sent)."""
+    return UpbitClient(base_url)
+
+
+@lru_cache(maxsize=4)
 def shared_client(base_url: str, access_key: str, secret_key: str) -> UpbitExchangeClient:
     """One exchange client (and its connection pool) per process, not a new one every cycle."""
     return UpbitExchangeClient(base_url, access_key=access_key, secret_key=secret_key)
@@ -198,6 +235,7 @@ def settle(trade: Trade, order: Order, *, limits: RiskLimits | None = None) -> T
         booking.mark_failed(trade.client_order_id, why)
         return None
     fill, estimated = fill_from(order, trade.side, trade.price)
+    realised = None if estimated else realised_slippage_bps(trade.side, fill.price, decision_price(trade))
     at = order.executed_at() or timezone.now()
     info = trade.signal_info | {"upbit_state": order.state} | ({"price_estimated": True} if estimated else {})
     common = {
@@ -209,12 +247,22 @@ def settle(trade: Trade, order: Order, *, limits: RiskLimits | None = None) -> T
         "signal_info": info,
         "mode": TradeMode.LIVE,
         "exchange_order_id": order.uuid,
+        "slippage": {"realised_slippage_bps": realised},
     }
     if trade.side == Side.BUY:
-        return booking.book_buy(regime=trade.regime, **common)
-    return booking.book_sell(
-        reason=trade.exit_reason or ExitReason.MANUAL,
-        limits=limits or load_risk(),
-        regime=trade.regime,
-        **common,
-    )
+        booked = booking.book_buy(regime=trade.regime, **common)
+    else:
+        booked = booking.book_sell(
+            reason=trade.exit_reason or ExitReason.MANUAL,
+            limits=limits or load_risk(),
+            regime=trade.regime,
+            **common,
+        )
+    observe_slippage(trade.side, TradeMode.LIVE, realised)
+    return booked
+
+
+def decision_price(trade: Trade) -> Decimal:
+    """What a fill is measured against: the best ask read before a buy, else the decision price."""
+    best_ask = trade.signal_info.get("book_best_ask")
+    return Decimal(best_ask) if best_ask else trade.price

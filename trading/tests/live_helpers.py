@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from market.upbit import UpbitClient
 from market.upbit_private import UpbitExchangeClient
 from tests.fakes.upbit import FakeUpbit
 from tests.fakes.upbit_exchange import ACCESS_KEY, SECRET_KEY, FakeExchange
@@ -28,23 +29,35 @@ def exchange_fixture(settings):
         fake = FakeExchange(upbit)
         fake.prices["KRW-BTC"] = PRICE
         fake.balances["KRW"] = INITIAL_KRW
+        # A deep book at the fill price: the buy's liquidity check passes at zero slippage.
+        upbit.set_book("KRW-BTC", asks=[(PRICE, 100)], bids=[(PRICE - 1000, 100)])
         settings.UPBIT_BASE_URL = fake.url
         settings.UPBIT_ACCESS_KEY, settings.UPBIT_SECRET_KEY = ACCESS_KEY, SECRET_KEY
         yield fake
 
 
+FAST = {"backoff": 0.01, "max_backoff": 0.05, "throttle_pause": 0.05, "timeout": 2}
+
+
 def make_client(exchange: FakeExchange, **options) -> UpbitExchangeClient:
-    options = {"backoff": 0.01, "max_backoff": 0.05, "throttle_pause": 0.05, "timeout": 2} | options
-    return UpbitExchangeClient(exchange.url, access_key=ACCESS_KEY, secret_key=SECRET_KEY, **options)
+    return UpbitExchangeClient(exchange.url, access_key=ACCESS_KEY, secret_key=SECRET_KEY, **FAST | options)
+
+
+def make_quotes(exchange: FakeExchange, **options) -> UpbitClient:
+    """The public quotation client the executor reads the order book with (no keys)."""
+    return UpbitClient(exchange.url, **FAST | options)
 
 
 @pytest.fixture(name="executor")
 def executor_fixture(exchange):
     """A live executor whose books start equal to the exchange (1,000,000 KRW, nothing held)."""
     Account.objects.update_or_create(name="live", defaults={"balance": INITIAL_KRW})
-    executor = LiveExecutor(make_client(exchange), poll_timeout=2, poll_interval=0.01)
+    executor = LiveExecutor(
+        make_client(exchange), quotes=make_quotes(exchange), poll_timeout=2, poll_interval=0.01
+    )
     yield executor
     executor.client.close()
+    executor.quotes.close()
 
 
 def buy_order(krw="100000", coid="KRW-BTC-20300106T0300-BUY") -> BuyOrder:

@@ -13,6 +13,7 @@ from conftest import TEST_DATA
 from market.models import RegimeHistory
 from trading import cycle
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
+from trading.decided import DatabaseLedger
 from trading.executors.paper import PaperExecutor
 from trading.models import Position, RiskAudit, Trade, TradingControl
 from trading.strategy import Signal
@@ -40,7 +41,8 @@ def strategy_for_btc():
 
 
 class StubMarket:
-    """In-memory market: one frame per symbol, a fixed regime, fills at the last close."""
+    """In-memory market: one frame per symbol, a fixed regime, fills at the last close; decided
+    bars are claimed in the database, as the live cycle does."""
 
     def __init__(self, frames: dict[str, pd.DataFrame], regime: str = "BULL"):
         self.frames, self.regime_value = frames, regime
@@ -50,6 +52,7 @@ class StubMarket:
             candles=lambda symbols, now: {s: self.frames[s] for s in symbols if s in self.frames},
             regime=lambda symbol, now: self.regime_value,
             quote=lambda symbol, now, frame: cycle.Quote(Decimal(str(frame["close"].iloc[-1])), now),
+            ledger=DatabaseLedger(),
         )
 
 

@@ -1,10 +1,11 @@
 """Paper fills: order-book slippage, fixed bps fallback, refusals, booking."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import pytest
 
+from market.orderbook import OrderBook
 from trading.config import default_risk
 from trading.executors.base import BuyOrder, OrderRefused, SellOrder
 from trading.executors.paper import PaperExecutor
@@ -14,6 +15,12 @@ from trading.models import Position
 D = Decimal
 AT = datetime(2030, 1, 6, 3, 0, tzinfo=UTC)
 BOOK = [Level(D("100000000"), D("0.004")), Level(D("100100000"), D("0.004")), Level(D("100200000"), D("1"))]
+
+
+def books(asks: list[Level]):
+    """A book provider serving these asks (and one bid below them) for every symbol."""
+    book = OrderBook("KRW-BTC", tuple(asks), (Level(asks[0].price - 1000, D(1)),))
+    return lambda symbol, at: book
 
 
 def test_walking_the_book_averages_the_levels_used():
@@ -44,10 +51,13 @@ def buy_order(krw="500000", coid="KRW-BTC-1-BUY") -> BuyOrder:
 
 @pytest.mark.django_db
 def test_paper_buy_uses_the_book_when_there_is_one():
-    executor = PaperExecutor(slippage_bps=D(5), asks=lambda symbol: BOOK)
+    executor = PaperExecutor(slippage_bps=D(5), books=books(BOOK))
     trade = executor.buy(buy_order(krw="1000000"))
-    # 0.08 % book slippage -> 100,080,000 rounded up to the 1,000 KRW tick
-    assert trade.price == D("100080000")
+    # 999,500.25 KRW once the fee is set aside: 400,000 + 400,400 at the first two levels, the
+    # rest at the third; the fill is the average, as an exchange reports it.
+    spend = D(1_000_000) / D("1.0005")
+    bought = D("0.004") + D("0.004") + (spend - D(400_000) - D(400_400)) / D("100200000")
+    assert trade.price == (spend / bought).quantize(D("0.00000001"), ROUND_CEILING)
     assert trade.signal_info["book_levels"] == 3
 
 
@@ -77,5 +87,5 @@ def test_refusals_book_nothing():
     with pytest.raises(OrderRefused, match="below the 5,000 KRW minimum"):
         PaperExecutor(slippage_bps=D(5)).buy(buy_order(krw="4000"))
     with pytest.raises(OrderRefused, match="cannot fill"):
-        PaperExecutor(slippage_bps=D(5), asks=lambda symbol: BOOK[:1]).buy(buy_order(krw="1000000"))
+        PaperExecutor(slippage_bps=D(5), books=books(BOOK[:1])).buy(buy_order(krw="1000000"))
     assert not Position.objects.exists()
