@@ -35,7 +35,7 @@ from . import backtest_gate, booking, reconcile, risk, stale
 from .config import RiskLimits, StrategyParams, load_risk, load_strategy
 from .decided import BarLedger, MemoryLedger
 from .executors import ExecutionError, Executor
-from .executors.base import BuyOrder, SellOrder
+from .executors.base import BuyOrder, OrderRefused, SellOrder
 from .models import Position, RiskAudit, TradeMode, TradingControl
 from .strategy import OpenTrade, Signal, bars_from_frame, entry_signal, exit_signal
 
@@ -294,9 +294,16 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
         at=quote.at,
         strategy_name=STRATEGY_NAME,
         signal_info={"entry": signal.detail, "ai": verdict.reason, **signal.values},
+        limits=ctx.limits,
     )
     try:
         ctx.executor.buy(order)
+    except OrderRefused as exc:
+        price = signal.values.get("close")
+        if not exc.rule:
+            return SymbolResult(symbol, "SKIPPED", "ORDER_FAILED", str(exc), price, regime)
+        RISK_BLOCKS.labels(exc.rule).inc()  # the executor audited it (it saw the order book)
+        return SymbolResult(symbol, "BLOCKED", exc.rule, str(exc), price, regime)
     except (ExecutionError, booking.BookingError) as exc:
         return SymbolResult(symbol, "SKIPPED", "ORDER_FAILED", str(exc), signal.values.get("close"), regime)
     TRADES.labels("BUY").inc()

@@ -11,32 +11,22 @@ levels: the price is the volume-weighted average of the levels used, as an excha
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
+from market.ticks import QTY_STEP, SMALLEST_TICK, TICKS, round_to_tick, tick_size
+
 from .liquidity import Level, Liquidity, walk_asks, walk_bids
+
+__all__ = [
+    "QTY_STEP",
+    "SMALLEST_TICK",
+    "TICKS",
+    "round_to_tick",
+    "tick_size",
+]  # the exchange's grid, re-exported
 
 FEE_RATE = Decimal("0.0005")  # Upbit KRW market, maker and taker
 MIN_ORDER_KRW = Decimal("5000")
-QTY_STEP = Decimal("0.00000001")  # quantities are kept to 8 decimals
 PRICE_STEP = Decimal("0.00000001")  # an average price off the tick grid, kept to 8 decimals
 BPS = Decimal("10000")
-
-# Upbit KRW tick table in force since 2025-07-31 (research/upbit.md section 5): (lower bound, tick).
-TICKS = [
-    (Decimal("1000000"), Decimal("1000")),
-    (Decimal("500000"), Decimal("500")),
-    (Decimal("100000"), Decimal("100")),
-    (Decimal("50000"), Decimal("50")),
-    (Decimal("10000"), Decimal("10")),
-    (Decimal("5000"), Decimal("5")),
-    (Decimal("100"), Decimal("1")),
-    (Decimal("10"), Decimal("0.1")),
-    (Decimal("1"), Decimal("0.01")),
-    (Decimal("0.1"), Decimal("0.001")),
-    (Decimal("0.01"), Decimal("0.0001")),
-    (Decimal("0.001"), Decimal("0.00001")),
-    (Decimal("0.0001"), Decimal("0.000001")),
-    (Decimal("0.00001"), Decimal("0.0000001")),
-]
-SMALLEST_TICK = Decimal("0.00000001")
 
 
 class BelowMinimumOrder(ValueError):
@@ -60,21 +50,6 @@ class Fill:
     def cash_change(self) -> Decimal:
         """Signed change of the KRW balance: a buy pays amount + fee, a sell receives amount - fee."""
         return -(self.amount + self.fee) if self.side == "BUY" else self.amount - self.fee
-
-
-def tick_size(price: Decimal) -> Decimal:
-    """Upbit's KRW-market tick for a price."""
-    for bound, tick in TICKS:
-        if price >= bound:
-            return tick
-    return SMALLEST_TICK
-
-
-def round_to_tick(price: Decimal, side: str) -> Decimal:
-    """Round to the tick against us: buys up, sells down."""
-    tick = tick_size(price)
-    rounding = ROUND_CEILING if side == "BUY" else ROUND_FLOOR
-    return (price / tick).to_integral_value(rounding=rounding) * tick
 
 
 def slipped_price(reference: Decimal, side: str, slippage_bps: Decimal) -> Decimal:

@@ -17,7 +17,7 @@ from market.sources.upbit import UpbitSource
 from market.upbit import UpbitClient
 from market.volatility import read_state
 
-from .cycle import Market, Quote
+from .cycle import STALE_AFTER_S, Market, Quote
 from .decided import DatabaseLedger
 from .strategy import LIVE_WINDOW_BARS
 
@@ -41,12 +41,17 @@ POLL_SECONDS = 0.5
 
 
 def await_bars(symbols: list[str], expected: datetime, deadline: float) -> None:
-    """Wait until every symbol's `expected` bar is stored, the collector's run for that minute
-    has ended (a minute without trades has no bar), or the monotonic `deadline` passes."""
+    """Wait until the collector has stored every symbol's `expected` bar, its run for that minute
+    has ended (a minute without trades has no bar), or the monotonic `deadline` passes.
+
+    Only symbols whose feed is running (newest bar within the stale window) are waited for: a
+    feed that stopped will not deliver in seconds, and its held positions' stops are due now.
+    """
     collector_slot = expected + timedelta(minutes=1) + COLLECTOR_OFFSET
+    running_since = expected - timedelta(seconds=STALE_AFTER_S)
     while True:
         newest = last_stored_timestamps(symbols)
-        if all(t is not None and t >= expected for t in newest.values()):
+        if not any(t is not None and running_since <= t < expected for t in newest.values()):
             return
         ended = JobRun.objects.filter(job=COLLECTOR_JOB, slot=collector_slot, finished_at__isnull=False)
         if ended.exists() or time.monotonic() >= deadline:

@@ -135,3 +135,32 @@ KILLABLE = [
         kwargs={"job": "killable", "sleep": 25},
     ),
 ]
+
+
+def restless_bot_cycle(*, slot: datetime) -> str:
+    """The real scheduled bot cycle with rules that want to trade on every decision: buy when
+    flat, sell when holding. Any second decision on a bar would therefore be a second trade."""
+    from trading import cycle, jobs
+    from trading.strategy import Signal
+
+    def entry(bars, regime, params) -> Signal:
+        return Signal("BUY", "ENTRY", "restless test rule", {"close": float(bars.close[-1])})
+
+    def exit_(bars, trade, regime, params) -> Signal:
+        close = float(bars.close[-1])
+        return Signal("SELL", "STOP_LOSS", "restless test rule", {"close": close}, "STOP_LOSS", close)
+
+    cycle.entry_signal, cycle.exit_signal = entry, exit_
+    return jobs.bot_cycle(slot=slot)
+
+
+RESTLESS_BOT = [
+    Schedule(
+        name="bot_cycle",
+        func="coinpilot_site.tests.sample_jobs.restless_bot_cycle",
+        cron="* * * * * */4",  # several slots on every bar
+        queue="bot",
+        grace=3,
+        timeout=30,
+    ),
+]

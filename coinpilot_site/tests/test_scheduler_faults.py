@@ -99,3 +99,47 @@ def test_a_sigkilled_worker_takes_its_work_horse_along_is_alerted_and_blocks_no_
     # the kill cost at most the heartbeat's stale time plus one 5 s slot, not the run's 120 s limit
     assert later["at"] - killed_at < 30
     assert not [r for r in sample_jobs.file_runs(runs_file) if r["event"] == "end" and r["pid"] == horse]
+
+
+def test_the_bot_decides_each_bar_once_though_redis_forgets_and_a_second_scheduler_starts(
+    spawn, subprocess_env, redis_conn
+):
+    """Rules that trade on every decision (buy when flat, sell when holding), a bot_cycle slot
+    every 4 s (several slots per bar), two workers, Redis flushed after the first trade, a second
+    scheduler: each bar gets one decision, so no two trades ever share a bar."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conftest import store_minutes
+    from market.candles import floor_minute
+    from trading.models import SymbolState, Trade
+    from trading.tests.test_cycle import trade_symbols
+
+    trade_symbols("KRW-BTC")
+    # bars through the next minute too, so a minute turning mid-test still has its bar
+    store_minutes("KRW-BTC", 300, end=floor_minute(timezone.now()) + timedelta(minutes=2))
+    env = subprocess_env | {
+        "COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.RESTLESS_BOT",
+        "BOT_CYCLE_BAR_WAIT_SECONDS": "1",
+    }
+    for _ in range(2):
+        spawn("rqworker", "bot", env=env)
+    assert wait_until(lambda: len(Worker.all(connection=redis_conn)) == 2, timeout=60)
+    spawn("run_scheduler", env=env)
+    assert wait_until(Trade.objects.exists, timeout=40), "the bot never traded"
+    redis_conn.flushdb()
+    spawn("run_scheduler", env=env)
+
+    time.sleep(12)
+
+    runs = JobRun.objects.filter(job="bot_cycle", status="success")
+    assert runs.count() >= 3, "too few cycles ran to prove anything"
+    assert runs.count() == len({run.slot for run in runs})
+    minutes = Counter(
+        order_id.rsplit("-", 2)[-2] for order_id in Trade.objects.values_list("client_order_id", flat=True)
+    )
+    assert max(minutes.values()) == 1, (
+        f"two trades on one bar: {list(Trade.objects.values_list('client_order_id'))}"
+    )
+    assert SymbolState.objects.get(symbol="KRW-BTC").last_decided_bar is not None

@@ -24,8 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from trading.fills import QTY_STEP, SMALLEST_TICK, round_to_tick
-from trading.fills import tick_size as upbit_tick
+from market.ticks import QTY_STEP, SMALLEST_TICK, round_to_tick
+from market.ticks import tick_size as upbit_tick
 
 from ..orderbook import Level, OrderBook, validated
 from .base import MarketDataSource

@@ -17,7 +17,14 @@ class ExecutionError(Exception):
 
 
 class OrderRefused(ExecutionError):
-    """The order was refused before it reached the market (liquidity, minimum order)."""
+    """The order was refused before it reached the market (liquidity, minimum order).
+
+    `rule` names the risk rule when the refusal is one (already audited as a RiskAudit row).
+    """
+
+    def __init__(self, message: str, rule: str = ""):
+        super().__init__(message)
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ def check_liquidity(order: BuyOrder, krw: Decimal, book: OrderBook, liquidity: L
     description = f"buy of {krw:,.0f} KRW: {why}"
     record_liquidity(REFUSED if not liquidity.fillable else WARNED, order, description)
     if not liquidity.fillable:
-        raise OrderRefused(f"{order.symbol}: {description}")
+        raise OrderRefused(f"{order.symbol}: {description}", rule=REFUSED)
     return info | {"liquidity_warning": why}
 
 

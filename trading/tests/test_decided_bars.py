@@ -74,7 +74,10 @@ def test_the_memory_ledger_of_a_replay_behaves_the_same():
 
 def live_cycle(now):
     return cycle.run_cycle(
-        now=now, slot=now.replace(second=20), market=live_market(), executor=PaperExecutor(slippage_bps=Decimal(5))
+        now=now,
+        slot=now.replace(second=20),
+        market=live_market(),
+        executor=PaperExecutor(slippage_bps=Decimal(5)),
     )
 
 
@@ -104,6 +107,16 @@ def test_the_wait_ends_when_the_collectors_run_for_that_minute_has_ended():
 
     started = time.monotonic()
     await_bars(["KRW-BTC"], expected, deadline=time.monotonic() + 30)
+    assert time.monotonic() - started < 5
+
+
+def test_a_feed_that_stopped_is_not_waited_for():
+    """Its held positions' stops are due now (on the ticker), and no bar is coming in seconds."""
+    now = floor_minute(timezone.now()) + timedelta(seconds=20)
+    store_minutes("KRW-BTC", 100, end=cycle.expected_bar(now) - timedelta(minutes=10))
+
+    started = time.monotonic()
+    await_bars(["KRW-BTC", "KRW-NEW"], cycle.expected_bar(now), deadline=time.monotonic() + 30)
     assert time.monotonic() - started < 5
 
 

@@ -318,3 +318,26 @@ def test_the_admin_form_shows_the_thresholds_and_refuses_nonsense_on_the_field(a
     response = admin_client.post(url, data | {"liquidity_warn_slippage_pct": "0.5"})
     assert response.status_code == 302
     assert config.load_risk().liquidity_warn_slippage_pct == D("0.5")
+
+
+def test_the_cycle_reports_a_book_refusal_as_a_risk_block(monkeypatch):
+    """The cycle shows the refusal as BLOCKED with the rule, counted like every risk block."""
+    import pandas as pd
+
+    from trading import cycle
+    from trading.tests.test_cycle import CSV, buy_signal, run, trade_symbols
+
+    trade_symbols("KRW-BTC")
+    monkeypatch.setattr(cycle, "entry_signal", buy_signal)
+    thin = OrderBook("KRW-BTC", (Level(D("11273000"), D("0.001")),), (Level(D("11272000"), D(1)),))
+    executor = PaperExecutor(slippage_bps=D(5), books=lambda symbol, at: thin)
+    before = REGISTRY.get_sample_value("coinpilot_risk_blocks_total", {"rule": "LIQUIDITY_REFUSED"}) or 0
+    frame = pd.read_csv(CSV, parse_dates=["timestamp"]).set_index("timestamp").tail(1200)
+
+    [result] = run(frame, executor=executor)
+
+    assert (result.action, result.reason) == ("BLOCKED", "LIQUIDITY_REFUSED")
+    assert "cannot fill" in result.detail and not Trade.objects.exists()
+    assert RiskAudit.objects.get().violation_type == "LIQUIDITY_REFUSED"  # once, by the executor
+    after = REGISTRY.get_sample_value("coinpilot_risk_blocks_total", {"rule": "LIQUIDITY_REFUSED"})
+    assert after == before + 1
