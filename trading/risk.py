@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from market.listing import CAUTIONS, MarketStatus
+
 from .config import RiskLimits
 
 KST = ZoneInfo("Asia/Seoul")
@@ -26,6 +28,12 @@ HALF = Decimal("0.5")
 def kst_day(at: datetime) -> date:
     """The KST trading day an instant belongs to."""
     return at.astimezone(KST).date()
+
+
+def kst_day_start(at: datetime) -> datetime:
+    """00:00 KST of the trading day `at` belongs to."""
+    day = kst_day(at)
+    return datetime(day.year, day.month, day.day, tzinfo=KST)
 
 
 def next_kst_midnight(at: datetime) -> datetime:
@@ -113,6 +121,7 @@ class EntryContext:
     held_symbols: frozenset[str] = field(default_factory=frozenset)
     reconcile_hold: str = ""  # live books differ from Upbit or are not settled: why ("" = fine)
     marked_exposure: Decimal | None = None  # open positions at the latest closes (None: at cost)
+    market_status: MarketStatus | None = None  # the symbol in Upbit's market list (None: not known)
 
     @property
     def equity(self) -> Decimal:
@@ -214,6 +223,23 @@ class DailyTradeCount:
         return None
 
 
+class UpbitMarketFlags:
+    """No entries in a market Upbit flags (investment warning, any caution) or no longer lists."""
+
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        status = ctx.market_status
+        if status is None:
+            return None
+        if not status.listed:
+            return Block("MARKET_DELISTED", f"{ctx.symbol} is no longer in Upbit's market list (delisted)")
+        if status.warning:
+            return Block("MARKET_WARNING", f"{ctx.symbol} is under an Upbit investment warning (유의 종목)")
+        if status.cautions:
+            flags = ", ".join(f"{name} ({CAUTIONS.get(name, 'caution')})" for name in status.cautions)
+            return Block("MARKET_CAUTION", f"{ctx.symbol} has Upbit caution flags: {flags}")
+        return None
+
+
 class AlreadyHolding:
     def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
         if ctx.symbol in ctx.held_symbols:
@@ -261,6 +287,7 @@ ENTRY_RULES = (
     DailyLossMarked(),
     Cooldown(),
     DailyTradeCount(),
+    UpbitMarketFlags(),
     AlreadyHolding(),
     ConcurrentPositions(),
     TotalExposure(),

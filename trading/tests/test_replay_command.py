@@ -1,6 +1,6 @@
 """`manage.py replay_history`: recent simulated history through the real cycle, then regimes."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from market.models import RegimeHistory
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
-from trading.models import Trade
+from trading.models import DailyRiskState, Trade
 
 pytestmark = pytest.mark.django_db
 
@@ -21,15 +21,20 @@ def test_replay_books_trades_labelled_replay_and_refreshes_regimes(capsys):
     )
     call_command("replay_history", "--days", "1")
     out = capsys.readouterr().out
-    assert "replayed 1 days:" in out and "regimes now: KRW-BTC" in out
+    # 21:00 KST on 11-20: the replay is the KST day 11-19, up to 11-20 00:00 KST (11-19 15:00 UTC)
+    assert "replayed 1 days up to 2026-11-20 00:00 KST:" in out and "regimes now: KRW-BTC" in out
     assert Trade.objects.filter(side="BUY").count() >= 1
     assert set(Trade.objects.values_list("mode", flat=True)) == {"replay"}
+    # today's risk budget is untouched: the live bot trades from its first minute
+    today_start = datetime(2026, 11, 19, 15, tzinfo=UTC)
+    assert not Trade.objects.filter(executed_at__gte=today_start).exists()
+    assert not DailyRiskState.objects.filter(date=date(2026, 11, 20)).exists()
     # the hourly regimes the replayed cycles saw, at their hours (24 per symbol), then the refresh
     replayed = RegimeHistory.objects.filter(
         coin_symbol="KRW-BTC", created_at__lt=datetime(2026, 11, 20, 12, tzinfo=UTC)
     )
     assert replayed.count() == 24
-    assert replayed.order_by("created_at").first().created_at == datetime(2026, 11, 19, 12, tzinfo=UTC)
+    assert replayed.order_by("created_at").first().created_at == datetime(2026, 11, 18, 15, tzinfo=UTC)
     assert set(replayed.values_list("regime", flat=True)) <= {"BULL", "SIDEWAYS", "BEAR", "UNKNOWN"}
     assert RegimeHistory.objects.filter(
         coin_symbol="KRW-BTC", created_at__gte=datetime(2026, 11, 20, 12, tzinfo=UTC)

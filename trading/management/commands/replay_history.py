@@ -12,6 +12,7 @@ from trading.config import load_strategy
 from trading.executors.paper import PaperExecutor
 from trading.models import Trade, TradeMode
 from trading.replay import ReplayMarket, replay
+from trading.risk import KST, kst_day_start
 from trading.strategy import LIVE_WINDOW_BARS
 
 WARMUP = timedelta(hours=240)  # the regime's hourly lookback (and far more than the live window)
@@ -19,8 +20,9 @@ WARMUP = timedelta(hours=240)  # the regime's hourly lookback (and far more than
 
 class Command(BaseCommand):
     help = (
-        "Replay the last days of stored candles through the real bot cycle on a simulated clock "
-        "(paper account, trades labelled 'replay'), then refresh the regimes."
+        "Replay the days before today (KST) of stored candles through the real bot cycle on a "
+        "simulated clock (paper account, trades labelled 'replay'), then refresh the regimes. "
+        "The replay ends at 00:00 KST today, so today's risk budget is left to the live bot."
     )
 
     def add_arguments(self, parser) -> None:
@@ -35,8 +37,11 @@ class Command(BaseCommand):
             return
         symbols = list(load_strategy().symbols)
         now = timezone.now().replace(second=0, microsecond=0)
-        start = now - timedelta(days=days)
-        frames = load_frames(symbols, start=start - max(WARMUP, timedelta(minutes=LIVE_WINDOW_BARS)), end=now)
+        # Up to today 00:00 KST: a replay that booked today's entries would leave the demo at its
+        # daily trade limit, refusing every buy until midnight.
+        end = kst_day_start(now)
+        start = end - timedelta(days=days)
+        frames = load_frames(symbols, start=start - max(WARMUP, timedelta(minutes=LIVE_WINDOW_BARS)), end=end)
         if not any(len(f) for f in frames.values()):
             raise CommandError("no candles stored: run `manage.py backfill --source sim --days 14` first")
         executor = PaperExecutor(
@@ -48,14 +53,15 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         market = ReplayMarket(frames)
-        acted = replay(frames, start=start, end=now, executor=executor, progress=progress, market=market)
+        acted = replay(frames, start=start, end=end, executor=executor, progress=progress, market=market)
         self.stdout.write("")
-        record_regimes(market.hourly_regimes(start, now))
+        record_regimes(market.hourly_regimes(start, end))
         counts = {
             action: sum(r.action == action for r in acted) for action in ("BUY", "SELL", "BLOCKED", "ERROR")
         }
         summary = (
-            f"replayed {days:g} days: {counts['BUY']} buys, {counts['SELL']} sells, "
+            f"replayed {days:g} days up to {end.astimezone(KST):%Y-%m-%d %H:%M} KST: "
+            f"{counts['BUY']} buys, {counts['SELL']} sells, "
             f"{counts['BLOCKED']} entries refused by risk, {counts['ERROR']} errors"
         )
         self.stdout.write(self.style.SUCCESS(summary))
