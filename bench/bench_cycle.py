@@ -23,6 +23,7 @@ os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 os.environ.setdefault("COINPILOT_VAR_DIR", str(ROOT / "var" / "bench"))
+os.environ.setdefault("MAX_ACTIVE_SYMBOLS", "100")  # the benchmark trades 100 symbols
 os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
 
 SYMBOLS = [f"KRW-B{i:03d}" for i in range(100)]
