@@ -60,3 +60,28 @@ def test_site_infrastructure_imports_no_app():
         for module in sorted(app_imports(ROOT / "coinpilot_site" / name))
     ]
     assert wrong == []
+
+
+def test_migrations_import_no_live_code_and_read_no_files():
+    """A migration must do what it did when written: no project module, no config file read."""
+    import ast
+
+    apps = {"coinpilot_site", "market", "trading", "agents", "analytics", "core"}
+    problems = []
+    for path in sorted(ROOT.glob("*/migrations/0*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            problems += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] in apps]
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in {
+                "open",
+                "read_text",
+                "read_bytes",
+                "safe_load",
+            }:
+                problems.append(f"{path.relative_to(ROOT)} reads a file (line {node.lineno})")
+    assert problems == []
