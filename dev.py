@@ -27,7 +27,9 @@ def ensure_venv(requirements: str) -> None:
         print(f"creating {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     req = ROOT / requirements
-    digest = hashlib.sha256(req.read_bytes() + (ROOT / "requirements.txt").read_bytes()).hexdigest()
+    # Any requirements file may include another (-r): a change in any of them reinstalls.
+    files = sorted(ROOT.glob("requirements*.txt"))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
     marker = VENV / f".installed-{requirements}"
     if marker.exists() and marker.read_text() == digest:
         return
@@ -41,9 +43,10 @@ def manage(*args: str, env: dict | None = None) -> None:
 
 
 def up() -> None:
-    ensure_venv("requirements.txt")
+    ensure_venv("requirements-embedded.txt")
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")  # the embedded default is a local demo: dev secret key, no TLS
+    env.setdefault("COINPILOT_EMBEDDED", "1")  # SQLite + fakeredis unless DATABASE_URL / REDIS_URL
     manage("migrate", "--no-input", env=env)
     # 14 days of simulated candles so the regime is known at once (a few seconds the first
     # time; later starts only add the minutes since the last one). Skipped for a real source.

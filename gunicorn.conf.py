@@ -4,6 +4,10 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104  (inside the container)
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+# Threaded workers: an open Ask answer (a stream of up to ASK_TIME_LIMIT_SECONDS) holds one thread,
+# not a whole process, so pages and /healthz keep answering while answers stream.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60
 accesslog = "-"
 

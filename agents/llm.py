@@ -7,6 +7,9 @@ their status and error code, which are stable, not by wording (except the credit
 has no code).
 """
 
+import queue
+import threading
+import time
 from dataclasses import dataclass
 
 import anthropic
@@ -155,26 +158,55 @@ class Turn:
         return [b for b in self.content if b["type"] == "tool_use"]
 
 
-def stream_turn(*, system: str, messages: list[dict], tools: list[dict], timeout: float, max_tokens: int):
+@dataclass
+class Usage:
+    """Tokens a streamed call has used so far (the API reports them as the stream goes)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def stream_turn(
+    *, system: str, messages: list[dict], tools: list[dict], deadline: float, max_tokens: int, spent: Usage
+):
     """One Messages API call offering `tools`, streamed: yields text deltas, returns the `Turn`.
 
-    Use with `turn = yield from stream_turn(...)`. `timeout` bounds each connect and each wait for
-    the next bytes (a silent server fails after `timeout`, not the SDK's 10 minutes).
+    Use with `turn = yield from stream_turn(...)`. `deadline` (time.monotonic()) bounds the whole
+    call, every read included: the stream is read on a helper thread and each wait for its next
+    event ends at the deadline, so a slow stream (text or a tool call's input) cannot run past it;
+    LLMError(TIMEOUT) then. `spent` holds the tokens used so far, also when the call is cut short.
     """
     model = agent_model()
-    client = anthropic_client(timeout)
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    request = {
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": system,
+        "messages": messages,
+        "tools": tools,
+    }
+    reader = threading.Thread(
+        target=_read_stream, args=(request, deadline, events, stop), name="llm-stream", daemon=True
+    )
+    reader.start()
     try:
-        with client.messages.stream(
-            model=model, max_tokens=max_tokens, system=system, messages=messages, tools=tools
-        ) as stream:
-            yield from stream.text_stream
-            message = stream.get_final_message()
-    except anthropic.APIError as exc:
-        raise classify_anthropic(exc) from exc
-    except ValueError as exc:  # unparseable tool input JSON in the stream
-        raise LLMError(API, f"malformed stream: {exc}"[:500]) from exc
+        while True:
+            try:
+                kind, value = events.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                raise LLMError(TIMEOUT, "the time limit passed while the model was answering") from None
+            if kind == "text":
+                yield value
+            elif kind == "usage":
+                spent.input_tokens, spent.output_tokens = value
+            elif kind == "error":
+                raise value
+            else:
+                message = value
+                break
     finally:
-        client.close()
+        stop.set()  # the reader drops the connection at its next event (or read timeout)
     content = []
     for block in message.content:
         if block.type == "text" and block.text:  # the API refuses empty text blocks sent back
@@ -190,3 +222,27 @@ def stream_turn(*, system: str, messages: list[dict], tools: list[dict], timeout
         output_tokens=int(usage.output_tokens or 0),
         model=message.model or model,
     )
+
+
+def _read_stream(request: dict, deadline: float, events: queue.Queue, stop: threading.Event) -> None:
+    """Helper thread of `stream_turn`: puts ("text" | "usage" | "done" | "error", value) on `events`."""
+    client = anthropic_client(max(deadline - time.monotonic(), 0.05))
+    try:
+        with client.messages.stream(**request) as stream:
+            for event in stream:
+                if stop.is_set():
+                    return
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                    events.put(("text", event.delta.text))
+                if event.type in ("message_start", "message_delta"):  # the events that report usage
+                    usage = stream.current_message_snapshot.usage
+                    events.put(("usage", (int(usage.input_tokens or 0), int(usage.output_tokens or 0))))
+            events.put(("done", stream.get_final_message()))
+    except anthropic.APIError as exc:
+        events.put(("error", classify_anthropic(exc)))
+    except ValueError as exc:  # unparseable tool input JSON in the stream
+        events.put(("error", LLMError(API, f"malformed stream: {exc}"[:500])))
+    except Exception as exc:  # anything else still ends the wait at once, as an API failure
+        events.put(("error", LLMError(API, f"{type(exc).__name__}: {exc}"[:500])))
+    finally:
+        client.close()

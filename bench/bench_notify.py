@@ -35,6 +35,7 @@ def setup(embedded: bool) -> None:
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if embedded:
         os.environ["REDIS_URL"] = ""
+        os.environ["COINPILOT_EMBEDDED"] = "1"  # in-process fakeredis (DEBUG is off here)
     else:
         os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
     import django

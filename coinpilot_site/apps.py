@@ -6,4 +6,7 @@ class CoinPilotSiteConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            login_lockout,  # noqa: F401  (logs each login lock-out)
+        )

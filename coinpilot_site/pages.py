@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from agents import gate
+from market.listing import delisted_held
 from trading.config import load_strategy
 from trading.dashboard import account_overview, equity_curve
 from trading.stale import outages
@@ -24,6 +25,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "live": _live_payload(data),
             "curve": equity_curve(),
             "outages": outages(p["symbol"] for p in data["positions"]),
+            "delisted": delisted_held([p["symbol"] for p in data["positions"]]),
         },
     )
 

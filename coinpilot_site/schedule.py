@@ -54,6 +54,16 @@ SCHEDULES = [
         description="GARCH(1,1) volatility state of the bellwether symbol",
     ),
     Schedule(
+        name="refresh_upbit_markets",
+        func="market.listing_jobs.refresh_upbit_markets",
+        cron="10 0 * * *",  # daily; Upbit lists and flags markets during its working day
+        tz="Asia/Seoul",
+        queue="market",
+        grace=3600,
+        timeout=120,
+        description="Upbit's market list: real KRW markets, warning/caution flags, delistings (upbit source)",
+    ),
+    Schedule(
         name="track_post_exit_prices",
         func="analytics.jobs.track_post_exit_prices",
         cron="*/10 * * * *",

@@ -4,17 +4,21 @@ See `.env.example` for the full list of variables.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
+from coinpilot_site.env_bounds import Env, check_numbers
+from coinpilot_site.security_settings import client_address_settings, inline_script_hashes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COINPILOT_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-env = environ.Env()
+env = Env()  # environ.Env that names the variable when a value cannot be read
 if (BASE_DIR / ".env").exists() and os.environ.get("COINPILOT_READ_DOTENV", "1") == "1":
     environ.Env.read_env(BASE_DIR / ".env")  # never overrides a variable that is already set
 
@@ -47,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_prometheus",
     "django_rq",
+    "axes",  # login lock-out (coinpilot_site/login_lockout.py)
     "coinpilot_site",
     "market",
     "trading",
@@ -58,6 +63,7 @@ MIDDLEWARE = [
     "coinpilot_site.middleware.server_timing",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -67,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out into the lock-out page
 ]
 
 # Per-process cache for costly dashboard aggregates (coinpilot_site/caching.py): keys break on new
@@ -78,8 +85,29 @@ WSGI_APPLICATION = "coinpilot_site.wsgi.application"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
-LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)  # per username and per client address
+LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)  # per username from one client address
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Login lock-out (django-axes): a username from one client address, never an address alone (behind
+# a reverse proxy every client may share one), counted before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "coinpilot_site.login_lockout.CountFirstHandler"
+AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "coinpilot_site.login_lockout.lockout_page"
+AXES_VERBOSE = False  # no start-up banner; coinpilot_site/login_lockout.py logs each lock-out
+# The client address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies the entry of
+# X-Forwarded-For that the first proxy appended (coinpilot_site/security_settings.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+_client_address = client_address_settings(TRUSTED_PROXY_COUNT)
+AXES_IPWARE_META_PRECEDENCE_ORDER = _client_address["AXES_IPWARE_META_PRECEDENCE_ORDER"]
+AXES_IPWARE_PROXY_COUNT = _client_address["AXES_IPWARE_PROXY_COUNT"]
+AXES_IPWARE_PROXY_ORDER = "left-most"
+IPWARE_STRICT = False  # a chain longer than the proxies (client-written entries) still resolves
 
 TEMPLATES = [
     {
@@ -98,8 +126,10 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# Empty (as in .env.example) = unset: the embedded default's SQLite file.
+DATABASE_URL = env.str("DATABASE_URL", default="")
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'coinpilot.sqlite3'}"),
+    "default": env.db_url_config(DATABASE_URL or f"sqlite:///{VAR_DIR / 'coinpilot.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and scheduler share the file: WAL lets readers run beside the one writer, and
@@ -119,8 +149,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # `manage.py run_embedded` instead serves fakeredis on loopback and sets REDIS_URL for its
 # children, so the web, worker and scheduler processes share it.
 REDIS_URL = env.str("REDIS_URL", default="")
+# The embedded default (SQLite + fakeredis, one machine) is implied by DEBUG and must be asked for
+# with DEBUG off (dev.py, run_embedded and the test settings set COINPILOT_EMBEDDED=1). Otherwise a
+# system check refuses to start without REDIS_URL and a PostgreSQL DATABASE_URL (checks.py).
+COINPILOT_EMBEDDED = env.bool("COINPILOT_EMBEDDED", default=DEBUG)
 if REDIS_URL:
     _RQ_CONNECTION = {"URL": REDIS_URL}
+elif not COINPILOT_EMBEDDED:
+    # Refused at start by the check; a command that skips checks (collectstatic) never uses it.
+    _RQ_CONNECTION = {"URL": "redis://redis-url-is-not-set.invalid:6379/0"}
 else:
     import fakeredis
     import redis
@@ -163,6 +200,12 @@ COINPILOT_DEFAULT_SYMBOLS = env.list(
     "COINPILOT_DEFAULT_SYMBOLS", default=["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]
 )
 COINPILOT_COLLECTOR_THREADS = env.int("COINPILOT_COLLECTOR_THREADS", default=4)
+# At most this many symbols may be active (checked when a strategy version is saved): the
+# collector and the bot cycle are sized for 100 symbols a minute.
+MAX_ACTIVE_SYMBOLS = env.str("MAX_ACTIVE_SYMBOLS", default="50").strip()
+if not MAX_ACTIVE_SYMBOLS.isdigit() or not 1 <= int(MAX_ACTIVE_SYMBOLS) <= 100:
+    raise ImproperlyConfigured(f"MAX_ACTIVE_SYMBOLS must be a whole number 1-100, not {MAX_ACTIVE_SYMBOLS!r}")
+MAX_ACTIVE_SYMBOLS = int(MAX_ACTIVE_SYMBOLS)
 # Upbit allows 10 quotation requests/s per IP; 9.5 with burst 1 never puts 11 in one second.
 UPBIT_RATE_PER_SEC = env.float("UPBIT_RATE_PER_SEC", default=9.5)
 UPBIT_TIMEOUT_SECONDS = env.float("UPBIT_TIMEOUT_SECONDS", default=5.0)
@@ -294,6 +337,27 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts only from our own static files (plotly included),
+# no inline script but django-rq's one, allowed by its hash. Styles may be inline: plotly.js
+# writes <style> elements and style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *inline_script_hashes("django_rq", "templates/django_rq")],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Error reports (the DEBUG page, error mails) mask every secret setting and its value wherever it
+# appears (coinpilot_site/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "coinpilot_site.error_reports.SecretsFilter"
+DEFAULT_EXCEPTION_REPORTER = "coinpilot_site.error_reports.SecretsReporter"
 
 LOGGING = {
     "version": 1,
@@ -303,9 +367,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "rq.worker": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # a line per failed login at WARNING is enough
         # One INFO line per HTTP request would drown the log (httpx: Upbit and Discord;
         # httpx2: the LLM SDKs).
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
     },
 }
+
+# Every numeric setting above against its bounds (env_bounds.py): a typo stops the start here,
+# naming the variable, instead of failing later inside a bot cycle.
+check_numbers(globals())

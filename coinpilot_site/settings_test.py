@@ -9,6 +9,8 @@ import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DEBUG", "0")
+# With DEBUG off the embedded default must be asked for; real servers are used when both URLs are set.
+os.environ.setdefault("COINPILOT_EMBEDDED", "1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ["COINPILOT_VAR_DIR"] = tempfile.mkdtemp(prefix="coinpilot-test-")
 os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # a fresh one per run, under the temp var dir

@@ -6,9 +6,7 @@ from analytics import views as analytics_views
 from trading import views as trading_views
 
 from . import pages, views
-from .login_guard import GuardedAdminAuthenticationForm, GuardedLoginView
 
-admin.site.login_form = GuardedAdminAuthenticationForm
 admin.site.site_header = "CoinPilot administration"
 
 urlpatterns = [
@@ -26,7 +24,7 @@ urlpatterns = [
     path("ask/", include("coinpilot_site.ask.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
-    path("login/", GuardedLoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),

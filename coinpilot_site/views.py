@@ -1,5 +1,6 @@
 """Pages and endpoints of the operations layer: health, metrics, the System page."""
 
+import hmac
 import ipaddress
 from datetime import timedelta
 
@@ -25,10 +26,17 @@ from .caching import cached, newest_id
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and compose: 200 when the database and Redis answer, else 503."""
+    """Liveness for load balancers and compose: 200 when the database and Redis answer, else 503.
+
+    Anyone sees "ok" / "down" per component; why one is down (error text that may name hosts) only
+    staff and loopback callers."""
     checks = {"database": system.check_database(), "redis": system.check_redis()}
     healthy = all(error is None for error in checks.values())
-    body = {name: "ok" if error is None else f"down: {error}" for name, error in checks.items()}
+    detailed = request.user.is_staff or _from_loopback(request)
+    body = {
+        name: "ok" if error is None else (f"down: {error}" if detailed else "down")
+        for name, error in checks.items()
+    }
     body["status"] = "ok" if healthy else "down"
     return JsonResponse(body, status=200 if healthy else 503)
 
@@ -57,7 +65,8 @@ def _from_loopback(request: HttpRequest) -> bool:
 
 def _has_metrics_token(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
-    return bool(token) and request.headers.get("Authorization", "") == f"Bearer {token}"
+    sent = request.headers.get("Authorization", "").encode()
+    return bool(token) and hmac.compare_digest(sent, f"Bearer {token}".encode())  # constant time
 
 
 def system_page(request: HttpRequest) -> HttpResponse:

@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from .candles import ONE_MINUTE, floor_minute, store_candles, stored_extent, validate_candles
+from .candles import (
+    ONE_MINUTE,
+    floor_minute,
+    store_candles,
+    stored_extent,
+    stored_sources,
+    validate_candles,
+)
+from .models import Candle, CandleSource
 from .sources.base import MarketDataSource
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,7 @@ class Backfill:
                 break  # nothing older exists (listing start)
             rows = validate_candles(page, symbol=symbol, now=timezone.now())
             keep = [row for row in rows if lo <= row.timestamp < to]
-            inserted = store_candles(keep)
+            inserted = store_candles(keep, source=self.source.name)
             report.stored += inserted
             report.duplicates += len(keep) - inserted
             for row in reversed(keep):
@@ -104,6 +112,37 @@ class Backfill:
     def _notify(self, report: SymbolReport) -> None:
         if self.progress:
             self.progress(report)
+
+
+@dataclass(frozen=True)
+class StoredElsewhere:
+    """A symbol whose stored candles come from another source (or an unrecorded one)."""
+
+    symbol: str
+    source: str  # a CandleSource value
+    count: int
+
+
+def stored_elsewhere(symbols: list[str], source: str) -> list[StoredElsewhere]:
+    """The symbols whose stored candles are not (known to be) from `source`, with their counts."""
+    found = []
+    for symbol, stored in stored_sources(symbols).items():
+        if stored not in (None, source):
+            found.append(StoredElsewhere(symbol, stored, Candle.objects.filter(symbol=symbol).count()))
+    return found
+
+
+def switching_refusal(others: list[StoredElsewhere], source: str) -> str:
+    """Why a backfill from `source` is refused without --replace ("" when it is not)."""
+    known = [o for o in others if o.source != CandleSource.UNKNOWN]
+    if not known:
+        return ""
+    held = "; ".join(f"{o.symbol} holds {o.count:,} candles from {o.source}" for o in known)
+    return (
+        f"{held}. Candles from {source} would be mixed with them (bars already stored are never "
+        f"fetched again). Run again with --replace to delete those symbols' stored candles and "
+        f"rollups, then backfill them from {source}."
+    )
 
 
 def _count_gap(report: SymbolReport, older: datetime, newer: datetime) -> None:

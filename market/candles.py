@@ -12,14 +12,17 @@ from typing import NamedTuple
 import pandas as pd
 from django.db import connection, transaction
 
+from coinpilot_site.bounds import EARLIEST_DAY
+
 from . import rollups
-from .models import Candle
+from .models import Candle, CandleSource
 from .pgcopy import COLUMNS, store_by_copy
 
 ONE_MINUTE = timedelta(minutes=1)
 PRICE_FIELDS = ("open", "high", "low", "close")
 REQUIRED_FIELDS = ("timestamp", *PRICE_FIELDS, "volume")
 MAX_VALUE = Decimal(10) ** 20  # DecimalField(max_digits=28, decimal_places=8)
+EARLIEST = datetime.combine(EARLIEST_DAY, datetime.min.time(), tzinfo=UTC)  # Upbit opened in 2017
 PG_PAGE = 1000  # rows per INSERT statement on the small-batch PostgreSQL path
 PG_COPY_MIN_ROWS = 5000  # below this a staging table costs more than it saves
 
@@ -42,6 +45,10 @@ class CandleValidationError(ValueError):
     """A batch was rejected; the message names the symbol, the bar time and the field."""
 
 
+class CandleSourceError(ValueError):
+    """Candles of a symbol were offered from another source than its stored ones; nothing stored."""
+
+
 def floor_minute(moment: datetime) -> datetime:
     """The start of the minute containing `moment`."""
     return moment.replace(second=0, microsecond=0)
@@ -55,7 +62,10 @@ def parse_timestamp(value) -> datetime:
         raise TypeError(f"not a timestamp: {value!r}")
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError(f"{value.isoformat()} is out of range") from None
 
 
 def validate_candles(
@@ -83,14 +93,7 @@ def _validate_one(item: Mapping, *, symbol: str, now: datetime, interval: str) -
     for name in REQUIRED_FIELDS:
         if item.get(name) in (None, ""):
             raise CandleValidationError(f"{symbol} {_fmt(when)} {name}: missing")
-    try:
-        ts = parse_timestamp(when)
-    except (TypeError, ValueError) as exc:
-        raise CandleValidationError(f"{symbol} {when!r} timestamp: not a timestamp ({exc})") from None
-    if ts.second or ts.microsecond:
-        _reject(symbol, ts, "timestamp", "not on a minute boundary")
-    if ts > now:
-        _reject(symbol, ts, "timestamp", f"in the future (now {_fmt(now)})")
+    ts = _bar_time(when, symbol, now)
     o, h, lo, c, v = (_decimal(item[name], symbol, ts, name) for name in (*PRICE_FIELDS, "volume"))
     quote = item.get("quote_volume")
     quote = None if quote in (None, "") else _decimal(quote, symbol, ts, "quote_volume")
@@ -107,6 +110,20 @@ def _validate_one(item: Mapping, *, symbol: str, now: datetime, interval: str) -
     if quote is not None and quote < 0:
         _reject(symbol, ts, "quote_volume", f"negative ({quote})")
     return CandleRow(symbol, interval, ts, o, h, lo, c, v, quote)
+
+
+def _bar_time(when, symbol: str, now: datetime) -> datetime:
+    try:
+        ts = parse_timestamp(when)
+    except (TypeError, ValueError) as exc:
+        raise CandleValidationError(f"{symbol} {when!r} timestamp: not a timestamp ({exc})") from None
+    if ts.second or ts.microsecond:
+        _reject(symbol, ts, "timestamp", "not on a minute boundary")
+    if ts > now:
+        _reject(symbol, ts, "timestamp", f"in the future (now {_fmt(now)})")
+    if ts < EARLIEST:
+        _reject(symbol, ts, "timestamp", f"before {EARLIEST_DAY} (Upbit's data starts in 2017)")
+    return ts
 
 
 def _reject(symbol: str, ts: datetime, field: str, problem: str):
@@ -139,26 +156,117 @@ def closed_only(rows: Iterable[CandleRow], now: datetime) -> list[CandleRow]:
 # --- storage ---------------------------------------------------------------------------------
 
 
-def store_candles(rows: Sequence[CandleRow]) -> int:
-    """Insert validated rows, skipping any already stored; return how many were new. All or nothing."""
+def store_candles(rows: Sequence[CandleRow], *, source: str = CandleSource.UNKNOWN) -> int:
+    """Insert validated rows, skipping any already stored; return how many were new. All or nothing.
+
+    `source` is where the rows come from (a market source's name: upbit, sim, csv). Rows of a
+    symbol whose stored candles come from another source are refused (CandleSourceError): two
+    markets in one series would look like real prices. "unknown" (a caller that does not say)
+    claims nothing and is never refused.
+    """
     if not rows:
         return 0
+    source = CandleSource(source).value
     with transaction.atomic():
+        if source != CandleSource.UNKNOWN:
+            _refuse_other_sources({row.symbol for row in rows}, source, rows[0].interval)
         if connection.vendor == "postgresql":
-            inserted = store_by_copy(rows) if len(rows) >= PG_COPY_MIN_ROWS else _store_pg_values(rows)
+            if len(rows) >= PG_COPY_MIN_ROWS:
+                inserted = store_by_copy(rows, source)
+            else:
+                inserted = _store_pg_values(rows, source)
             if inserted:
                 rollups.refresh_for(rows)  # same transaction: the chart's rollup never lags
             return inserted
-        return _store_generic(rows)
+        return _store_generic(rows, source)
 
 
-def _store_pg_values(rows: Sequence[CandleRow]) -> int:
+def _refuse_other_sources(symbols: set[str], source: str, interval: str) -> None:
+    if connection.vendor == "postgresql":
+        # Two writers of different sources must not both find a symbol empty and both store:
+        # per-symbol locks until commit (sorted, so two multi-symbol batches cannot deadlock).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(s)) FROM unnest(%s::text[]) AS s ORDER BY s",
+                [SOURCE_LOCK_CLASS, sorted(symbols)],
+            )
+    for symbol, stored in stored_sources(sorted(symbols), interval).items():
+        if stored not in (None, CandleSource.UNKNOWN, source):
+            raise CandleSourceError(source_conflict(symbol, stored, source))
+
+
+SOURCE_LOCK_CLASS = 0x43414E44  # first key of the advisory locks above ("CAND")
+
+
+def source_conflict(symbol: str, stored: str, source: str) -> str:
+    """The refusal for storing `source` candles of `symbol` over `stored` ones, with the way out."""
+    spec = "csv:PATH" if source == CandleSource.CSV else source
+    return (
+        f"{symbol}: the stored candles come from {stored}, these from {source}; the two are never "
+        f"mixed. To switch, run `manage.py backfill --symbols {symbol} --source {spec} --replace` "
+        "(it deletes the stored candles first)"
+    )
+
+
+def stored_sources(symbols: Sequence[str], interval: str = "1m") -> dict[str, str | None]:
+    """Where each symbol's stored candles come from: a source, "unknown", or None (none stored).
+
+    A symbol's candles with a recorded source all share it (store_candles refuses others), so the
+    newest and the oldest bar (two primary-key probes) tell it. Only when both are "unknown" (rows
+    from before sources were recorded) are the symbol's rows searched for a recorded one.
+    """
+    symbols = list(symbols)
+    if not symbols:
+        return {}
+    table = Candle._meta.db_table
+    values = ", ".join(["(%s)"] * len(symbols))
+    probe = (
+        f"(SELECT m.source FROM {table} m WHERE m.symbol = wanted.symbol AND m.interval = %s "  # noqa: S608
+        'ORDER BY m."timestamp" {order} LIMIT 1)'
+    )
+    sql = (
+        f"WITH wanted(symbol) AS (VALUES {values}) "  # noqa: S608 (placeholders and constants only)
+        f"SELECT symbol, {probe.format(order='DESC')}, {probe.format(order='ASC')} FROM wanted"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*symbols, interval, interval])
+        ends = {symbol: (newest, oldest) for symbol, newest, oldest in cursor.fetchall()}
+        found = {}
+        for symbol in symbols:
+            newest, oldest = ends.get(symbol, (None, None))
+            known = next((s for s in (newest, oldest) if s not in (None, CandleSource.UNKNOWN)), None)
+            if known is None and newest is not None:
+                cursor.execute(
+                    f"SELECT source FROM {table} WHERE symbol = %s AND interval = %s "  # noqa: S608
+                    "AND source <> %s LIMIT 1",
+                    [symbol, interval, CandleSource.UNKNOWN.value],
+                )
+                hit = cursor.fetchone()
+                known = hit[0] if hit else CandleSource.UNKNOWN.value
+            found[symbol] = known
+    return found
+
+
+def delete_candles(symbols: Sequence[str]) -> int:
+    """Delete every stored candle and rollup bar of `symbols`; return how many candles went."""
+    symbols = list(symbols)
+    if not symbols:
+        return 0
+    names = ", ".join(["%s"] * len(symbols))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Candle._meta.db_table} WHERE symbol IN ({names})", symbols)  # noqa: S608
+        deleted = cursor.rowcount
+        rollups.delete(symbols)
+    return deleted
+
+
+def _store_pg_values(rows: Sequence[CandleRow], source: str) -> int:
     from psycopg2.extras import execute_values
 
     inserted = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), PG_PAGE):
-            page = rows[start : start + PG_PAGE]
+            page = [(*row, source) for row in rows[start : start + PG_PAGE]]
             result = execute_values(
                 cursor.cursor,
                 f"INSERT INTO market_data ({', '.join(COLUMNS)}) VALUES %s "  # noqa: S608
@@ -171,7 +279,7 @@ def _store_pg_values(rows: Sequence[CandleRow]) -> int:
     return inserted
 
 
-def _store_generic(rows: Sequence[CandleRow]) -> int:
+def _store_generic(rows: Sequence[CandleRow], source: str) -> int:
     # SQLite: executemany of one prepared INSERT OR IGNORE; values adapted the way the ORM does.
     ops = connection.ops
     params = [
@@ -185,6 +293,7 @@ def _store_generic(rows: Sequence[CandleRow]) -> int:
             str(r.close),
             str(r.volume),
             None if r.quote_volume is None else str(r.quote_volume),
+            source,
         )
         for r in rows
     ]

@@ -14,12 +14,16 @@ from datetime import datetime, timedelta
 from .candles import (
     ONE_MINUTE,
     CandleRow,
+    CandleSourceError,
     CandleValidationError,
     floor_minute,
     last_stored_timestamps,
+    source_conflict,
     store_candles,
+    stored_sources,
     validate_candles,
 )
+from .models import CandleSource
 from .sources.base import MarketDataSource
 from .upbit import BannedError, UpbitError
 
@@ -75,6 +79,7 @@ def collect(
     """
     result = CollectResult(symbols=len(symbols))
     started = time.perf_counter()
+    symbols = _same_source_only(source, symbols, result)
     last = last_stored_timestamps(symbols)
     result.db_seconds += time.perf_counter() - started
     end = floor_minute(now)  # bars before the current minute are closed
@@ -94,14 +99,28 @@ def collect(
             elif item.error:
                 result.errors[item.symbol] = item.error
             if len(rows) >= FLUSH_ROWS:  # a long catch-up is stored as it goes
-                _flush(rows, result)
-    _flush(rows, result)
+                _flush(rows, result, source.name)
+    _flush(rows, result, source.name)
     return result
 
 
-def _flush(rows: list[CandleRow], result: CollectResult) -> None:
+def _same_source_only(source: MarketDataSource, symbols: list[str], result: CollectResult) -> list[str]:
+    """The symbols whose stored candles are not from another source; the others are errors."""
+    keep = []
+    for symbol, stored in stored_sources(symbols).items():
+        if stored in (None, CandleSource.UNKNOWN, source.name):
+            keep.append(symbol)
+        else:
+            result.errors[symbol] = source_conflict(symbol, stored, source.name)
+    return keep
+
+
+def _flush(rows: list[CandleRow], result: CollectResult, source: str) -> None:
     started = time.perf_counter()
-    result.stored += store_candles(rows)
+    try:
+        result.stored += store_candles(rows, source=source)
+    except CandleSourceError as exc:  # another source stored a symbol since the check above
+        result.errors["store"] = str(exc)
     result.db_seconds += time.perf_counter() - started
     rows.clear()
 

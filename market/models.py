@@ -12,6 +12,15 @@ class Regime(models.TextChoices):
     UNKNOWN = "UNKNOWN"
 
 
+class CandleSource(models.TextChoices):
+    """Where candles came from. A symbol's stored candles all come from one source."""
+
+    UPBIT = "upbit"
+    SIM = "sim", "simulated"
+    CSV = "csv", "CSV file"
+    UNKNOWN = "unknown", "unknown (stored before sources were recorded, or loaded around CoinPilot)"
+
+
 class Candle(models.Model):
     """One OHLCV bar; `timestamp` is the bar's open time in UTC.
 
@@ -30,6 +39,14 @@ class Candle(models.Model):
     close = models.DecimalField(**PRICE)
     volume = models.DecimalField(**PRICE)
     quote_volume = models.DecimalField(null=True, blank=True, **PRICE)
+    # A database default: adding the column rewrites no row on PostgreSQL, and rows loaded around
+    # CoinPilot (psql COPY) say "unknown" rather than a source they may not be from.
+    source = models.CharField(
+        max_length=8,
+        choices=CandleSource.choices,
+        db_default=CandleSource.UNKNOWN,
+        default=CandleSource.UNKNOWN,
+    )
 
     class Meta:
         db_table = "market_data"
@@ -108,3 +125,31 @@ class VolatilityFit(models.Model):
     def __str__(self) -> str:
         verdict = "HIGH" if self.is_high_volatility else "normal"
         return f"{self.symbol} {self.current_volatility:.6f}/min ({verdict}) @ {self.fitted_at:%Y-%m-%d}"
+
+
+class UpbitMarket(models.Model):
+    """One market of Upbit's market list (`GET /v1/market/all`), refreshed daily.
+
+    Non-KRW markets are kept too (the list as Upbit gives it); CoinPilot trades only KRW ones. A
+    market missing from a later list stays as a row with `listed` off: it was delisted.
+    """
+
+    market = models.CharField(max_length=20, primary_key=True)
+    korean_name = models.CharField(max_length=100, blank=True)
+    english_name = models.CharField(max_length=100, blank=True)
+    warning = models.BooleanField(default=False, help_text="Upbit investment warning (유의 종목).")
+    caution = models.JSONField(default=dict, blank=True, help_text="Upbit caution flags, name -> on.")
+    listed = models.BooleanField(default=True, help_text="In Upbit's latest market list.")
+    first_seen = models.DateTimeField(help_text="First list it was in (UTC).")
+    last_seen = models.DateTimeField(help_text="Latest list it was in (UTC).")
+    delisted_at = models.DateTimeField(null=True, blank=True, help_text="First list it was missing from.")
+    delisting_alerted = models.BooleanField(
+        default=False, help_text="The `system` alert for a position held in it went out."
+    )
+
+    class Meta:
+        db_table = "upbit_markets"
+        ordering = ["market"]
+
+    def __str__(self) -> str:
+        return self.market if self.listed else f"{self.market} (delisted)"

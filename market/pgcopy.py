@@ -12,7 +12,11 @@ from collections.abc import Iterator, Sequence
 import psycopg2
 from django.db import IntegrityError, connection, transaction
 
-COLUMNS = ("symbol", "interval", "timestamp", "open", "high", "low", "close", "volume", "quote_volume")
+# A CandleRow's fields, then the source, which is one for the whole batch.
+COLUMNS = (
+    "symbol", "interval", "timestamp", "open", "high", "low", "close", "volume", "quote_volume",
+    "source",
+)  # fmt: skip
 _COLUMN_LIST = ", ".join(COLUMNS)
 
 
@@ -40,7 +44,7 @@ class _Lines:
     readline = read
 
 
-def _copy_lines(rows) -> Iterator[str]:
+def _copy_lines(rows, source: str) -> Iterator[str]:
     stamps = {}  # a batch of many symbols repeats each minute once per symbol
     for r in rows:
         stamp = stamps.get(r.timestamp)
@@ -49,11 +53,11 @@ def _copy_lines(rows) -> Iterator[str]:
         quote = "\\N" if r.quote_volume is None else str(r.quote_volume)
         yield "\t".join(
             (r.symbol, r.interval, stamp, str(r.open), str(r.high), str(r.low),
-             str(r.close), str(r.volume), quote)
+             str(r.close), str(r.volume), quote, source)
         ) + "\n"  # fmt: skip
 
 
-def store_by_copy(rows: Sequence) -> int:
+def store_by_copy(rows: Sequence, source: str) -> int:
     """Insert the rows not yet stored; return how many were new. Call inside a transaction."""
     present = _stored_keys(rows)
     fresh = [r for r in rows if (r.symbol, r.interval, r.timestamp) not in present] if present else rows
@@ -62,11 +66,11 @@ def store_by_copy(rows: Sequence) -> int:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.copy_expert(
-                f"COPY market_data ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(fresh)), 65536
+                f"COPY market_data ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(fresh, source)), 65536
             )
         return len(fresh)
     except (IntegrityError, psycopg2.IntegrityError):  # copy_expert raises the driver's own
-        return _store_via_staging(fresh)  # someone stored some of them meanwhile, or duplicates
+        return _store_via_staging(fresh, source)  # someone stored some of them meanwhile, or duplicates
 
 
 def _stored_keys(rows: Sequence) -> set:
@@ -83,13 +87,13 @@ def _stored_keys(rows: Sequence) -> set:
         return set(cursor.fetchall())
 
 
-def _store_via_staging(rows: Sequence) -> int:
+def _store_via_staging(rows: Sequence, source: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE market_data_staging (LIKE market_data INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         cursor.copy_expert(
-            f"COPY market_data_staging ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(rows)), 65536
+            f"COPY market_data_staging ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(rows, source)), 65536
         )
         cursor.execute(
             f"INSERT INTO market_data ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "  # noqa: S608

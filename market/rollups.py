@@ -89,3 +89,10 @@ def rebuild(symbols: Sequence[str] | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM market_data_rollup")
         return cursor.fetchone()[0]
+
+
+def delete(symbols: Sequence[str]) -> None:
+    """Drop every rollup bar of `symbols` (their candles are being deleted)."""
+    names = ", ".join(["%s"] * len(symbols))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM market_data_rollup WHERE symbol IN ({names})", list(symbols))  # noqa: S608

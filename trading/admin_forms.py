@@ -117,12 +117,12 @@ def field_name(regime: str, name: str) -> str:
 def _bounds(name: str) -> dict:
     """The HTML min/max of a parameter, the same numbers parse_strategy enforces."""
     if name.endswith("_pct") or name in RSI_LEVELS:
-        return {"min": 0, "max": 100}
+        return {"min": 0, "max": config.TIGHTER_PCT.get(name, 100)}
     if name.endswith("_lookback"):
         return {"min": 1, "max": config.MAX_LOOKBACK_BARS}
     if name == "time_limit_hours":
         return {"min": 0, "max": config.MAX_TIME_LIMIT_HOURS}
-    return {"min": 0} if name.endswith("_ratio") else {}
+    return {"min": 0, "max": config.MAX_VOLUME_RATIO} if name.endswith("_ratio") else {}
 
 
 def label_of(name: str, info: dict) -> str:
@@ -250,6 +250,7 @@ class StrategyFormBase(forms.ModelForm):
         params = self.params_from(cleaned)
         try:
             config.parse_strategy(cleaned["symbols"], params)
+            config.check_symbols_for_save(cleaned["symbols"])  # the count, Upbit's market list
         except config.ConfigError as exc:
             for message in exc.messages:
                 self.add_error(*strategy_error(message))
@@ -361,6 +362,8 @@ class RiskConfigForm(forms.ModelForm):
             bounds = {"min": 5000} if name == "min_order_krw" else {"min": 0}
             if name.endswith("_pct"):
                 bounds["max"] = 100
+            if name in config.RISK_MAXIMA:
+                bounds["max"] = config.RISK_MAXIMA[name][0]
             if name == "liquidity_warn_levels":
                 bounds = {"min": 1, "max": config.BOOK_LEVELS}
             self.fields[name].widget.attrs.update(bounds | {"style": "width: 9em"})

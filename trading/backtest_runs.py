@@ -5,13 +5,14 @@ result (kept for a day), and the newest run ids are listed in Redis for the page
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import django_rq
 from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job, JobStatus
 
+from coinpilot_site.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
 from coinpilot_site.redis_conn import get_redis
 
 from .backtest import BacktestOptions, load_bars, run_backtest
@@ -40,9 +41,9 @@ def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
     days = {}
     for name in ("from", "to"):
         try:
-            days[name] = date.fromisoformat(data.get(name, ""))
-        except ValueError:
-            errors.append(f"'{name}' must be a date (YYYY-MM-DD)")
+            days[name] = parse_day(data.get(name, ""))  # never year 1: the warm-up before it overflows
+        except BoundsError:
+            errors.append(f"'{name}' must be a date (YYYY-MM-DD) between {EARLIEST_DAY} and {LATEST_DAY}")
     version = data.get("config", "").strip()
     if version and not version.isdigit():
         errors.append("config version must be a number")

@@ -7,6 +7,7 @@ when. Validation refuses nonsense with messages a trader can act on.
 """
 
 import logging
+import math
 import re
 from dataclasses import MISSING, asdict, dataclass, fields
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
+from market import listing
+from market.listing_jobs import enqueue_backfill
 from market.models import Regime
 
 from .models import RiskConfig, StrategyConfig
@@ -113,8 +116,23 @@ def load_defaults() -> dict:
     return yaml.safe_load(DEFAULTS_FILE.read_text())
 
 
+# Upper bounds beyond the 0-100 of every percentage: past these a setting is a typo, not a strategy.
+MAX_VOLUME_RATIO = 100  # x the average volume
+TIGHTER_PCT = {"stop_loss_pct": 50, "trailing_stop_pct": 50, "ma_proximity_pct": 50}
+# Risk limits that are not percentages: (highest, unit and why). Past these a limit silently stops
+# trading, e.g. a minimum order of 1e9 KRW refuses every entry.
+RISK_MAXIMA = {
+    "max_concurrent_positions": (100, "positions"),
+    "max_daily_trades": (1000, "entries a day"),
+    "consecutive_loss_limit": (100, "losses in a row"),
+    "cooldown_hours": (168, "hours (a week)"),
+    "min_order_krw": (10_000_000, "KRW (a larger minimum refuses nearly every entry)"),
+}
+
+
 def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float (not a bool, not NaN or infinity)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_types(regime: str, block: dict) -> list[str]:
@@ -165,6 +183,14 @@ def _check_values(regime: str, p: dict) -> list[str]:  # noqa: C901 - one flat l
         errors.append(f"{regime}: ma_filter '{p['ma_filter']}' must be one of {', '.join(MA_FILTERS)}")
     if p["volume_min_ratio"] < 0 or p["volume_surge_ratio"] <= 0:
         errors.append(f"{regime}: volume ratios must be positive")
+    for name in ("volume_min_ratio", "volume_surge_ratio"):
+        if p[name] > MAX_VOLUME_RATIO:
+            errors.append(
+                f"{regime}: {name} is {p[name]}, it must be at most {MAX_VOLUME_RATIO}x the average"
+            )
+    for name, high in TIGHTER_PCT.items():
+        if high < p[name] <= 100:
+            errors.append(f"{regime}: {name} is {p[name]}%, it must be at most {high}%")
     if p["volume_surge_check"] and p["volume_surge_ratio"] <= p["volume_min_ratio"]:
         errors.append(
             f"{regime}: volume_surge_ratio ({p['volume_surge_ratio']}) must be above "
@@ -184,7 +210,7 @@ def validate_symbols(symbols) -> list[str]:
         for s in symbols
         if not isinstance(s, str) or not SYMBOL_RE.match(s)
     ]
-    if len(set(symbols)) != len(symbols):
+    if not errors and len(set(symbols)) != len(symbols):  # all names: hashable
         errors.append("symbols: a market is listed twice")
     return errors
 
@@ -227,12 +253,15 @@ def _risk_value_errors(clean: dict) -> list[str]:
             f"({clean['max_daily_loss_pct']}%): one bad day would halt the week"
         )
     for name in ("max_concurrent_positions", "max_daily_trades", "consecutive_loss_limit"):
-        if clean[name] < 1 or clean[name] != int(clean[name]):
+        if clean[name] < 1 or clean[name] != clean[name].to_integral_value():
             errors.append(f"{name} must be a whole number of at least 1")
     if clean["cooldown_hours"] < 0:
         errors.append("cooldown_hours cannot be negative")
     if clean["min_order_krw"] < 5000:
         errors.append("min_order_krw cannot be below Upbit's minimum order of 5,000 KRW")
+    for name, (high, unit) in RISK_MAXIMA.items():
+        if clean[name] > high:
+            errors.append(f"{name} is {clean[name]}, it must be at most {high:,} {unit}")
     if clean["max_position_size_pct"] > clean["max_total_exposure_pct"]:
         errors.append("max_position_size_pct cannot exceed max_total_exposure_pct")
     return errors + _liquidity_errors(clean)
@@ -254,8 +283,15 @@ def _liquidity_errors(clean: dict) -> list[str]:
     return errors
 
 
+def _decimal_places(name: str) -> int | None:
+    """How many decimals a decimal risk column keeps (more would be rounded away on save)."""
+    return getattr(RiskConfig._meta.get_field(name), "decimal_places", None)
+
+
 def parse_risk(values: dict, version: int = 0) -> RiskLimits:
     """Validate raw risk limits; raise ConfigError."""
+    if not isinstance(values, dict):
+        raise ConfigError(["risk limits: expected one value per limit"])
     errors, clean = [], {}
     for name in RISK_FIELDS:
         value = clean[name] = values.get(name, RISK_DEFAULTS.get(name))
@@ -267,6 +303,11 @@ def parse_risk(values: dict, version: int = 0) -> RiskLimits:
             clean[name] = Decimal(str(value))
         except InvalidOperation:
             errors.append(f"{name}: a number is required")
+            continue
+        if not clean[name].is_finite():
+            errors.append(f"{name}: a number is required, not {value!r}")
+        elif (places := _decimal_places(name)) is not None and -clean[name].as_tuple().exponent > places:
+            errors.append(f"{name} is {value}, it may have at most {places} decimals")
     if errors:
         raise ConfigError(errors)
     errors = _risk_value_errors(clean)
@@ -336,7 +377,7 @@ def store_new_version(row, user=None, note: str = ""):
     """
     model = type(row)
     with transaction.atomic():
-        list(model.objects.select_for_update().filter(is_active=True))  # serialise concurrent saves
+        active = list(model.objects.select_for_update().filter(is_active=True))  # serialise concurrent saves
         latest = model.objects.aggregate(v=Max("version"))["v"] or 0
         model.objects.filter(is_active=True).update(is_active=False)
         row.pk = None
@@ -345,12 +386,46 @@ def store_new_version(row, user=None, note: str = ""):
         row.created_by = user
         row.note = note[:200]
         row.save(force_insert=True)
+        if isinstance(row, StrategyConfig):
+            _backfill_added_symbols(active, row)
     return row
+
+
+def _backfill_added_symbols(active: list[StrategyConfig], row: StrategyConfig) -> None:
+    """Symbols this version adds get their history and regime in the background once it is stored,
+    so they are tradable within minutes instead of UNKNOWN for days."""
+    before = {symbol for old in active for symbol in old.symbols}
+    added = [symbol for symbol in row.symbols if symbol not in before]
+    if added:
+        transaction.on_commit(lambda: enqueue_backfill(added))
+
+
+def check_symbols_for_save(symbols: list[str]) -> None:
+    """What only a save checks (raises ConfigError): the number of active symbols and, with the
+    upbit market source, that each symbol it adds is a listed KRW market in Upbit's market list.
+
+    Symbols already active are not checked again: one Upbit delisted while a position is held
+    must stay, or the bot would stop running that position's exits.
+    """
+    if len(symbols) > settings.MAX_ACTIVE_SYMBOLS:
+        raise ConfigError(
+            [
+                f"symbols: {len(symbols)} markets listed, at most {settings.MAX_ACTIVE_SYMBOLS} may be "
+                "active at once (MAX_ACTIVE_SYMBOLS)"
+            ]
+        )
+    active = StrategyConfig.objects.filter(is_active=True).values_list("symbols", flat=True).first() or []
+    errors = listing.listing_errors([symbol for symbol in symbols if symbol not in active])
+    if errors:
+        raise ConfigError([f"symbols: {message}" for message in errors])
 
 
 def save_strategy_version(*, symbols, params: dict, user=None, note: str = "") -> StrategyConfig:
     """Validate and store a new active strategy version; the old ones stay as history."""
+    if isinstance(symbols, list | tuple):
+        symbols = [listing.normalise(s) for s in symbols]  # ' krw-btc' means KRW-BTC
     parse_strategy(symbols, params)
+    check_symbols_for_save(symbols)
     return store_new_version(StrategyConfig(symbols=list(symbols), params=params), user, note)
 
 
@@ -368,6 +443,8 @@ def restore_version(row: StrategyConfig | RiskConfig, user=None) -> StrategyConf
     """
     validate = strategy_from_row if isinstance(row, StrategyConfig) else risk_from_row
     validate(row)
+    if isinstance(row, StrategyConfig):
+        check_symbols_for_save(row.symbols)
     copy = type(row).objects.get(pk=row.pk)  # store_new_version turns its argument into the new row
     return store_new_version(copy, user, f"restored from v{row.version}")
 

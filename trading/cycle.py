@@ -29,6 +29,7 @@ from prometheus_client import Counter
 from agents import gate
 from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
+from market.listing import MarketStatus, alert_delisted
 from market.models import Regime
 
 from . import backtest_gate, booking, reconcile, risk, stale
@@ -76,6 +77,9 @@ class Market:
     # latest trade price per symbol, for exits while candles are stale (trading/stale.py); raises
     # when it cannot ask. No price by default: a replay has no ticker.
     ticker: Callable[[list[str], datetime], dict[str, "Quote"]] = lambda symbols, now: {}
+    # each symbol's entry in Upbit's market list (flags, delisting), one query for all; none by
+    # default: a replay, and the simulated market, have no such list
+    market_status: Callable[[list[str]], dict[str, MarketStatus]] = lambda symbols: {}
 
 
 @dataclass
@@ -111,6 +115,7 @@ class Context:
     reconcile_hold: str = ""  # live: why entries are refused until the books match Upbit
     closes: dict[str, float] = field(default_factory=dict)  # latest close per symbol, this cycle
     tickers: tuple[dict[str, Quote], str] | None = None  # stale.py: (prices, why none), asked once
+    market_status: dict[str, MarketStatus] = field(default_factory=dict)  # Upbit's flags per symbol
 
 
 class StageTimer:
@@ -138,7 +143,7 @@ def run_cycle(
     ask_ai: bool = True,
     timer: StageTimer | None = None,
 ) -> list[SymbolResult]:
-    """Run one cycle over every configured symbol; return what happened to each."""
+    """Run one cycle over every configured or held symbol; return what happened to each."""
     timer = timer or StageTimer()
     hold = ""
     if executor.mode == TradeMode.LIVE:  # unbooked orders and balances first: exits run regardless
@@ -161,22 +166,33 @@ def run_cycle(
             reconcile_hold=hold,
         )
         ctx.expected_bar = expected_bar(now)
+        symbols = cycle_symbols(strategy.symbols, ctx.positions)
+        ctx.market_status = market.market_status(sorted(symbols))
+        alert_delisted(list(ctx.positions), ctx.market_status)
     with timer.stage("wait for bars"):
         deadline = ctx.started + settings.BOT_CYCLE_BAR_WAIT_SECONDS
-        market.await_bars(list(strategy.symbols), ctx.expected_bar, deadline)
+        market.await_bars(symbols, ctx.expected_bar, deadline)
     with timer.stage("load candles"):
-        frames = market.candles(list(strategy.symbols), now)
+        frames = market.candles(symbols, now)
         ctx.closes = latest_closes(frames)
     with timer.stage("claim bars"):
         ctx.claimed = market.ledger.claim(bars_to_decide(frames, ctx.expected_bar))
     results = []
     with timer.stage("decide + execute"):
-        for symbol in strategy.symbols:
+        for symbol in symbols:
             results.append(_run_isolated(ctx, symbol, frames.get(symbol)))
     with timer.stage("publish status"):
         if write_status:
             publish_statuses(results, now)
     return results
+
+
+def cycle_symbols(configured, positions) -> list[str]:
+    """The strategy's symbols, then every held symbol the strategy no longer lists: a position
+    keeps its stop loss, trailing stop and time limit until it is sold, whatever the config says
+    (it gets no new entry: it is held, and once sold it is no longer visited)."""
+    configured = list(configured)
+    return configured + sorted(set(positions) - set(configured))
 
 
 def _run_isolated(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolResult:
@@ -327,6 +343,7 @@ def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
         held_symbols=frozenset(ctx.positions),
         reconcile_hold=ctx.reconcile_hold,
         marked_exposure=marked_exposure(ctx),
+        market_status=ctx.market_status.get(symbol),
     )
 
 

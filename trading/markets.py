@@ -9,6 +9,7 @@ import pandas as pd
 from django.conf import settings
 
 from coinpilot_site.models import JobRun
+from market import listing
 from market.candles import last_stored_timestamps, load_frames
 from market.regime import current_regime
 from market.sources import get_source
@@ -79,6 +80,12 @@ def ticker_source() -> MarketDataSource:
     return get_source()
 
 
+def upbit_market_status(symbols: list[str]) -> dict[str, listing.MarketStatus]:
+    """Upbit's flags for each symbol (one query); none unless the market source is Upbit: the
+    simulated and CSV markets are not the ones Upbit flags."""
+    return listing.statuses(symbols) if listing.uses_upbit_list() else {}
+
+
 def volatility_is_high() -> bool:
     return bool((read_state() or {}).get("is_high_volatility"))
 
@@ -92,4 +99,5 @@ def live_market() -> Market:
         await_bars=await_bars,
         ledger=DatabaseLedger(),
         ticker=live_tickers,
+        market_status=upbit_market_status,
     )

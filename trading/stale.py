@@ -104,7 +104,7 @@ def ticker_prices(ctx: cycle.Context) -> tuple[dict[str, cycle.Quote], str]:
     """This cycle's ticker prices of every held symbol it trades, and why there are none if so:
     asked (one request) for the first stale symbol, then reused by the others."""
     if ctx.tickers is None:
-        symbols = sorted(set(ctx.positions) & set(ctx.strategy.symbols))
+        symbols = sorted(ctx.positions)  # every held symbol is visited, listed in the strategy or not
         try:
             ctx.tickers = (ctx.market.ticker(symbols, ctx.now), "")
         except DatabaseError:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from agents import costs, guardrails
 from agents.models import ChatMessage, ChatUsage, Conversation
 
-from .loop import Answer
+from .loop import Answer, without_nul
 
 HISTORY_MESSAGES = 10  # earlier messages the model sees (text only)
 PAGE_MESSAGES = 100
@@ -41,25 +41,28 @@ def save_question(conversation: Conversation, text: str) -> ChatMessage:
 
 
 def save_answer(conversation: Conversation, answer: Answer, latency_ms: int) -> ChatMessage:
-    """Store the answer (whatever ended it) and its tokens; past the day's budget, block the AI."""
-    row = ChatMessage.objects.create(
-        conversation=conversation,
-        role=ChatMessage.Role.ASSISTANT,
-        text=answer.full_text,
-        sources=answer.sources,
-        unverified=answer.unverified,
-        tool_calls=answer.tool_calls,
-        input_tokens=answer.input_tokens,
-        output_tokens=answer.output_tokens,
-        model_used=answer.model,
-        status=answer.status,
-        error=answer.error,
-        latency_ms=latency_ms,
-    )
+    """Store the answer (whatever ended it) and its tokens; past the day's budget, block the AI.
+
+    The tokens are stored first, on their own: they count toward the budget even if the message
+    cannot be stored. NUL characters (PostgreSQL text cannot hold them) are dropped."""
     if answer.input_tokens or answer.output_tokens:
         ChatUsage.objects.create(input_tokens=answer.input_tokens, output_tokens=answer.output_tokens)
         if costs.over_budget(timezone.now()):
             guardrails.set_block(guardrails.BUDGET)
+    row = ChatMessage.objects.create(
+        conversation=conversation,
+        role=ChatMessage.Role.ASSISTANT,
+        text=without_nul(answer.full_text),
+        sources=without_nul(answer.sources),
+        unverified=without_nul(answer.unverified),
+        tool_calls=without_nul(answer.tool_calls),
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        model_used=answer.model,
+        status=answer.status,
+        error=without_nul(answer.error),
+        latency_ms=latency_ms,
+    )
     conversation.save(update_fields=["updated_at"])
     return row
 

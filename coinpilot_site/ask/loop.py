@@ -107,9 +107,7 @@ def _steps(messages: list[dict], deadline: float, now: datetime, out: Answer):
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             return _stop(out, Status.TIME_LIMIT)
-        turn = yield from _stream_turn(system, messages, schemas, remaining, deadline, out)
-        if turn is None:
-            return _stop(out, Status.TIME_LIMIT)
+        turn = yield from _stream_turn(system, messages, schemas, deadline, out)
         if turn.stop_reason == "max_tokens":
             return _stop(out, Status.TOKEN_LIMIT)
         uses = turn.tool_uses
@@ -125,33 +123,38 @@ def _steps(messages: list[dict], deadline: float, now: datetime, out: Answer):
         messages.append({"role": "user", "content": results})
 
 
-def _stream_turn(system, messages, schemas, remaining, deadline, out: Answer):
-    """One model call; its text deltas go to the page. None when the deadline passed mid-stream."""
+def _stream_turn(system, messages, schemas, deadline, out: Answer):
+    """One model call; its text deltas go to the page. Its tokens are counted however it ends."""
+    spent = llm.Usage()
     stream = llm.stream_turn(
-        system=system, messages=messages, tools=schemas, timeout=remaining, max_tokens=settings.ASK_MAX_TOKENS
+        system=system,
+        messages=messages,
+        tools=schemas,
+        deadline=deadline,
+        max_tokens=settings.ASK_MAX_TOKENS,
+        spent=spent,
     )
     separated = not out.text
     try:
         while True:
-            piece = next(stream)
+            piece = without_nul(next(stream))  # PostgreSQL text cannot hold NUL
             if not separated and piece:
                 piece, separated = "\n\n" + piece, True
             out.text += piece
             yield {"type": "delta", "text": piece}
-            if time.monotonic() > deadline:
-                stream.close()
-                return None
     except StopIteration as done:
         turn = done.value
-    out.input_tokens += turn.input_tokens
-    out.output_tokens += turn.output_tokens
+    finally:
+        stream.close()
+        out.input_tokens += spent.input_tokens
+        out.output_tokens += spent.output_tokens
     out.model = turn.model
     return turn
 
 
 def _run_tool(use: dict, now: datetime, out: Answer):
     """Run one tool call: page events, the log entry, the tool_result block for the model."""
-    name, args = use["name"], use["input"]
+    name, args = use["name"], without_nul(use["input"])
     yield {"type": "tool", "state": "started", "name": name, "args": args}
     result, error, ms = registry.timed_call(name, args, now)
     entry = {"name": name, "args": args, "rows": result.rows if result else 0, "error": error, "ms": ms}
@@ -200,3 +203,14 @@ def _failed(out: Answer, exc: llm.LLMError) -> None:
     out.status = Status.ERROR
     out.notice = f"The assistant could not answer: the model call failed ({exc.kind.replace('_', ' ')})."
     return None
+
+
+def without_nul(value):
+    """`value` (text, or lists and dicts of it) without NUL characters, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value

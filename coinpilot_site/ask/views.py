@@ -33,6 +33,10 @@ def ask_question(request: HttpRequest) -> HttpResponse:
     question = (request.POST.get("question") or "").strip()
     if not question or len(question) > MAX_QUESTION_CHARS:
         return JsonResponse({"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."}, status=400)
+    if "\x00" in question:  # PostgreSQL text cannot hold it; refused rather than changed behind one's back
+        return JsonResponse(
+            {"error": "The question contains a NUL character (\\0); remove it and ask again."}, status=400
+        )
     conversation = conversations.conversation_of(request.user)
     history = conversations.history(conversation)
     conversations.save_question(conversation, question)
@@ -66,8 +70,8 @@ def _answer_events(conversation, question: str, history: list[dict], *, staff: b
             answer.notice = "The assistant failed (internal error); the details are in the server log."
         if answer.status != loop.Status.OK:
             yield _line({"type": "error", "status": answer.status, "message": answer.notice})
+        stored = True  # saved once, even if saving fails half-way (its tokens are stored first)
         row = conversations.save_answer(conversation, answer, _ms_since(started))
-        stored = True
         yield _line({"type": "done", "message": conversations.as_page_data(row, staff=staff)})
     finally:
         if not stored:  # the page was closed mid-answer: keep what was said and the tokens spent

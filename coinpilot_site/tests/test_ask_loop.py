@@ -115,7 +115,7 @@ def test_the_time_limit_stops_a_hanging_model(fake, data, settings):
     answer, _ = ask("Positions?")
     assert time.monotonic() - started < 3
     assert answer.status == Status.TIME_LIMIT and answer.tool_calls[0]["name"] == "get_positions"
-    assert "longer than the 0.8 s limit" in answer.full_text and answer.error.startswith("APITimeoutError")
+    assert "longer than the 0.8 s limit" in answer.full_text and "time limit passed" in answer.error
 
 
 def test_the_answer_length_limit_is_said(fake, data):
@@ -246,5 +246,14 @@ def test_the_fake_refuses_what_the_real_api_refuses(fake, messages, problem):
     from agents import llm
 
     with pytest.raises(llm.LLMError, match=problem) as refused:
-        list(llm.stream_turn(system="s", messages=messages, tools=[], timeout=5, max_tokens=10))
+        list(
+            llm.stream_turn(
+                system="s",
+                messages=messages,
+                tools=[],
+                deadline=time.monotonic() + 5,
+                max_tokens=10,
+                spent=llm.Usage(),
+            )
+        )
     assert refused.value.kind == llm.API

@@ -27,6 +27,7 @@ import numpy as np
 from market.ticks import QTY_STEP, SMALLEST_TICK, round_to_tick
 from market.ticks import tick_size as upbit_tick
 
+from ..listing import SYMBOL_RE
 from ..orderbook import Level, OrderBook, validated
 from .base import MarketDataSource
 
@@ -231,6 +232,8 @@ class SimulatedSource(MarketDataSource):
         self.seed = seed
 
     def fetch_candles(self, symbol: str, *, until: datetime, count: int) -> list[dict]:
+        if not SYMBOL_RE.match(symbol):  # it would invent bars for any name, KRW-BTC;DROP included
+            raise ValueError(f"{symbol!r} is not a KRW market name like KRW-BTC")
         # Minutes without trades are rare, so a little more than `count` minutes holds `count` bars.
         start = max(EPOCH, until - timedelta(minutes=count + count // 8 + 30))
         if until <= EPOCH:

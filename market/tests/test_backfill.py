@@ -6,9 +6,11 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from market.backfill import Backfill, missing_segments, resolve_range
+from market.listing import refresh
 from market.models import Candle
 from market.sources.simulated import SimulatedSource
 from market.sources.upbit import UpbitSource
+from market.upbit import UpbitClient
 
 from .conftest import REAL_CSV, T0
 
@@ -179,6 +181,7 @@ def test_ban_stops_the_backfill_command_with_a_clear_message(fake_upbit, setting
     settings.UPBIT_BASE_URL = fake_upbit.url
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     fake_upbit.add_minutes("KRW-BTC", now - timedelta(hours=1), now)
+    refresh(UpbitClient(fake_upbit.url))  # the market list is cached: the ban hits the candles
     fake_upbit.ban(60)
     with pytest.raises(CommandError, match="Run again after the ban"):
         call_command(
@@ -191,6 +194,7 @@ def test_failed_symbol_is_reported_and_the_command_fails(fake_upbit, settings):
     settings.UPBIT_BASE_URL = fake_upbit.url
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     fake_upbit.add_minutes("KRW-BTC", now - timedelta(hours=1), now)
+    fake_upbit.add_market("KRW-NOPE")  # listed, but Upbit has no candles for it
     out = StringIO()
     with pytest.raises(CommandError, match="1 symbol"):
         call_command(

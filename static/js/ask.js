@@ -79,7 +79,8 @@
     const type = response.headers.get("Content-Type") || "";
     if (!response.ok || !response.body || !type.startsWith("application/x-ndjson")) {
       const why = response.redirected ? "your session has ended; reload the page and log in" : "HTTP " + response.status;
-      renderMessage({role: "assistant", status: "error", text: "The question was not answered (" + why + ")."}, box);
+      const refused = type.startsWith("application/json") ? (await response.json()).error : "";  // e.g. a 400 saying why
+      renderMessage({role: "assistant", status: "error", text: refused || "The question was not answered (" + why + ")."}, box);
       return;
     }
     const reader = response.body.getReader();

@@ -1,7 +1,8 @@
 """A fake Upbit REST server on 127.0.0.1 (ephemeral port) for tests and benchmarks.
 
 Quotation part (research/upbit.md sections 1-3, 7-8): minute candles newest first with an
-exclusive `to` and no candle for minutes without trades, market list, ticker, orderbook; per-group
+exclusive `to` and no candle for minutes without trades, the market list (with `market_event`
+warning and caution flags, delistings and injected errors), ticker, orderbook; per-group
 limit of 10 requests per wall-clock second with `Remaining-Req: group=candles; min=600; sec=N`;
 past it `429` with the plain-text body "Too many API requests."; `418` bans on demand (or after
 repeated 429s); error envelopes `{"error": {"name": 400, "message": ...}}`; injected failures and
@@ -33,6 +34,13 @@ UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
 GROUPS = {"candle": ("candles", 10), "market": ("market", 10), "ticker": ("ticker", 10)}
 GROUPS |= {"orderbook": ("orderbook", 10), "default": ("default", 30), "order": ("order", 8)}
 DROP = -1  # a Reply status: hang up without an answer
+CAUTION_FLAGS = (  # market_event.caution of /v1/market/all?is_details=true
+    "PRICE_FLUCTUATIONS",
+    "TRADING_VOLUME_SOARING",
+    "DEPOSIT_AMOUNT_SOARING",
+    "GLOBAL_PRICE_DIFFERENCES",
+    "CONCENTRATION_OF_SMALL_ACCOUNTS",
+)
 
 
 @dataclass
@@ -70,6 +78,12 @@ class FakeUpbit:
         self.candles: dict[str, list[dict]] = {}  # market -> Upbit candle dicts, oldest first
         self._times: dict[str, list[datetime]] = {}
         self.names: dict[str, tuple[str, str]] = {}
+        # market -> its `market_event` (warning, caution flags) and older `market_warning`, if set
+        self.events: dict[str, dict] = {}
+        self.market_warnings: dict[str, str] = {}
+        # The next market-list answers, in order: 429, a 5xx status, or a malformation kind
+        # (see _corrupt_markets); the answer after them is the real list again.
+        self.markets_inject: list = []
         self.routes: list[tuple[str, re.Pattern, str, Callable]] = []
         self.requests: list[Request] = []
         self.stats: Counter = Counter()
@@ -144,6 +158,29 @@ class FakeUpbit:
             )  # fmt: skip
         self.books[market] = units
         self.names.setdefault(market, (market, market))
+
+    def add_market(
+        self,
+        market: str,
+        korean: str = "",
+        english: str = "",
+        *,
+        warning: bool = False,
+        caution: dict | None = None,
+        market_warning: str | None = None,
+    ) -> None:
+        """List `market` (any quote: KRW-, BTC-, USDT-) with its warning and caution flags."""
+        self.names[market] = (korean or market, english or market)
+        flags = {name: False for name in CAUTION_FLAGS} | (caution or {})
+        self.events[market] = {"warning": warning, "caution": flags}
+        if market_warning is not None:
+            self.market_warnings[market] = market_warning
+
+    def delist(self, market: str) -> None:
+        """Take `market` out of the market list (its candles stay, as Upbit's history does)."""
+        self.names.pop(market, None)
+        self.events.pop(market, None)
+        self.market_warnings.pop(market, None)
 
     def ban(self, seconds: int) -> None:
         """Answer 418 to everything for `seconds`."""
@@ -318,13 +355,23 @@ class FakeUpbit:
         return [_merge(market, unit, opened, bars) for opened, bars in buckets.items()]
 
     def _markets(self, request: Request) -> Reply:
+        if self.markets_inject and isinstance(self.markets_inject[0], int):
+            status = self.markets_inject.pop(0)
+            if status == 429:
+                return Reply(429, TOO_MANY, {"Remaining-Req": "group=market; min=600; sec=0"})
+            return Reply(status, "<html><body>502 Bad Gateway</body></html>")
         details = request.params.get("is_details", "false") == "true"
         rows = []
         for market, (korean, english) in self.names.items():
             row = {"market": market, "korean_name": korean, "english_name": english}
             if details:
-                row["market_event"] = {"warning": False, "caution": {}}
+                default = {"warning": False, "caution": {name: False for name in CAUTION_FLAGS}}
+                row["market_event"] = json.loads(json.dumps(self.events.get(market, default)))
+                if market in self.market_warnings:
+                    row["market_warning"] = self.market_warnings[market]
             rows.append(row)
+        if self.markets_inject:
+            return _corrupt_markets(self.markets_inject.pop(0), rows)
         return Reply(200, rows)
 
     def _ticker(self, request: Request) -> Reply:
@@ -474,6 +521,37 @@ def _corrupt(kind: str, page: list[dict]) -> Reply:
     else:
         raise ValueError(f"unknown malformation {kind!r}")
     return Reply(200, page)
+
+
+def _corrupt_markets(kind: str, rows: list[dict]) -> Reply:
+    """A malformed 200 market-list answer of the given kind."""
+    if kind == "truncated":
+        text = json.dumps(rows)
+        return Reply(200, text[: len(text) // 2])
+    if kind == "object":
+        return Reply(200, {"market": "KRW-BTC"})
+    if kind == "empty":
+        return Reply(200, [])
+    rows = [json.loads(json.dumps(row)) for row in rows]
+    if kind == "missing_market":
+        del rows[0]["market"]
+    elif kind == "bad_name":
+        rows[0]["market"] = "KRW BTC;DROP"
+    elif kind == "warning_not_bool":
+        rows[0]["market_event"]["warning"] = "yes"
+    elif kind == "caution_not_bool":
+        rows[0]["market_event"]["caution"]["PRICE_FLUCTUATIONS"] = 1
+    elif kind == "event_not_object":
+        rows[0]["market_event"] = "NONE"
+    elif kind == "bad_market_warning":
+        rows[0]["market_warning"] = "MAYBE"
+    elif kind == "duplicate":
+        rows.append(dict(rows[0]))
+    elif kind == "not_object":
+        rows[0] = "KRW-BTC"
+    else:
+        raise ValueError(f"unknown market-list malformation {kind!r}")
+    return Reply(200, rows)
 
 
 def _corrupt_ticker(kind: str, rows: list[dict]) -> Reply:

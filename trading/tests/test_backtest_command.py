@@ -92,7 +92,7 @@ def test_a_chosen_config_version_is_reported():
 
 
 def test_date_without_offset_is_kst():
-    from trading.management.commands.backtest import parse_when
+    from trading.management.commands.backtest import KST_MOMENT
 
-    assert parse_when("2026-01-31") == datetime(2026, 1, 30, 15, tzinfo=UTC)
-    assert parse_when("2026-01-31T00:00+00:00") - parse_when("2026-01-31") == timedelta(hours=9)
+    assert KST_MOMENT("2026-01-31") == datetime(2026, 1, 30, 15, tzinfo=UTC)
+    assert KST_MOMENT("2026-01-31T00:00+00:00") - KST_MOMENT("2026-01-31") == timedelta(hours=9)

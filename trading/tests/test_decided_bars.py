@@ -143,3 +143,18 @@ def test_the_cycle_decides_on_the_bar_the_collector_stores_while_it_waits(monkey
 
     assert result.action == "BUY"
     assert SymbolState.objects.get(symbol="KRW-BTC").last_decided_bar == expected
+
+
+def test_a_position_in_a_symbol_removed_from_the_strategy_keeps_its_exits(btc, monkeypatch):
+    trade_symbols("KRW-BTC")
+    monkeypatch.setattr(cycle, "entry_signal", buy_signal)
+    run(btc.iloc[:-1])  # the position
+    trade_symbols("KRW-ETH")  # the operator drops KRW-BTC from the strategy while it is held
+    monkeypatch.setattr(cycle, "exit_signal", sell_signal)
+
+    results = {r.symbol: r for r in run(btc)}
+
+    assert results["KRW-BTC"].action == "SELL"
+    assert Trade.objects.filter(side="SELL", symbol="KRW-BTC").exists()
+    again = {r.symbol for r in run(btc, slot=cycle.expected_bar(sold_now(btc)) + timedelta(minutes=3))}
+    assert again == {"KRW-ETH"}  # sold: no longer visited, never bought again

@@ -44,6 +44,8 @@ def fake(settings, monkeypatch):
     fixed-bps model (the prices above); how a fill walks an order book is tested elsewhere."""
     monkeypatch.setattr(jobs, "get_executor", lambda: PaperExecutor(slippage_bps=D(5)))
     with FakeUpbit(seed=3) as server:
+        for market in ("KRW-BTC", "KRW-ETH", "KRW-XRP"):
+            server.add_market(market)  # a strategy that adds a symbol checks Upbit's market list
         settings.COINPILOT_MARKET_SOURCE = "upbit"
         settings.UPBIT_BASE_URL = server.url
         settings.UPBIT_TIMEOUT_SECONDS = 0.5

@@ -4,12 +4,16 @@
 to N days old (a catch-up after a replay of history or a long outage).
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from analytics import daily_report, post_exit, weekly_report
+from coinpilot_site.bounds import day_option, int_option
+
+DAY = day_option()
+MAX_DAYS = 365
 
 
 class Command(BaseCommand):
@@ -17,9 +21,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("kind", choices=["daily", "weekly", "track"])
-        parser.add_argument("--date", help="KST day (YYYY-MM-DD): the period ending that day at 22:00 KST")
         parser.add_argument(
-            "--days", type=int, help="weekly: days covered (ANALYTICS_WEEKLY_DAYS); track: days to catch up"
+            "--date", type=DAY, help="KST day (YYYY-MM-DD): the period ending that day at 22:00 KST"
+        )
+        parser.add_argument(
+            "--days",
+            type=int_option(1, MAX_DAYS, "days"),
+            help=f"weekly: days covered (ANALYTICS_WEEKLY_DAYS); track: days to catch up; 1 to {MAX_DAYS}",
         )
         parser.add_argument(
             "--send", action="store_true", help="also send it (daily-report / weekly-exit-report)"
@@ -31,7 +39,7 @@ class Command(BaseCommand):
             retry_for = timedelta(days=days) if days else post_exit.STALE_AFTER
             self.stdout.write(post_exit.track_post_exit_prices(now, retry_for=retry_for).summary())
             return
-        day = self._day(date) if date else daily_report.day_at(now)
+        day = date or daily_report.day_at(now)
         if kind == "daily":
             report = daily_report.build_daily_report(day, now)
             daily_report.summarize(report)
@@ -47,10 +55,3 @@ class Command(BaseCommand):
             self.stdout.write(weekly_report.render_text(report))
         if send:
             self.stdout.write(self.style.SUCCESS(f"{kind} report queued for Discord"))
-
-    @staticmethod
-    def _day(text: str) -> date:
-        try:
-            return date.fromisoformat(text)
-        except ValueError as exc:
-            raise CommandError(f"--date must look like 2026-11-21, not {text!r}") from exc

@@ -26,6 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr: str, redis_port: int, **options) -> None:
         env = os.environ.copy()
+        env["COINPILOT_EMBEDDED"] = "1"  # the children may use the embedded stores, DEBUG or not
         if not settings.REDIS_URL:
             env["REDIS_URL"] = self._start_embedded_redis(redis_port)
         self._fresh_metrics_dir(env)

@@ -2,17 +2,22 @@
 
 import sys
 import time
-from datetime import datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from market.backfill import Backfill, SymbolReport, resolve_range
-from market.candles import parse_timestamp
+from coinpilot_site.bounds import float_option, moment_option
+from market.backfill import Backfill, SymbolReport, resolve_range, stored_elsewhere, switching_refusal
+from market.candles import delete_candles
+from market.listing import symbol_errors
+from market.models import CandleSource
 from market.sources import get_source
 from market.symbols import active_symbols
 from market.upbit import BannedError
+
+MAX_DAYS = 3650  # Upbit's KRW history starts in 2017
+UTC_MOMENT = moment_option()
 
 
 class Command(BaseCommand):
@@ -23,10 +28,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--symbols", help="comma-separated, e.g. KRW-BTC,KRW-ETH (default: active)")
-        parser.add_argument("--days", type=float, help="days back from --until (default 30; csv: whole file)")
-        parser.add_argument("--since", type=_moment, help="start, ISO 8601 (UTC unless an offset is given)")
-        parser.add_argument("--until", type=_moment, help="end, exclusive (default now / end of the csv)")
+        parser.add_argument(
+            "--days",
+            type=float_option(0, MAX_DAYS, "days", above=True),
+            help=f"days back from --until, at most {MAX_DAYS} (default 30; csv: whole file)",
+        )
+        parser.add_argument("--since", type=UTC_MOMENT, help="start, ISO 8601 (UTC unless an offset)")
+        parser.add_argument("--until", type=UTC_MOMENT, help="end, exclusive (default now / end of the csv)")
         parser.add_argument("--source", help="upbit | sim | csv:PATH (default COINPILOT_MARKET_SOURCE)")
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="for symbols whose stored candles come from another source: delete them (and their "
+            "rollups) first, then backfill from this source",
+        )
         parser.add_argument(
             "--if-configured",
             action="store_true",
@@ -45,12 +60,17 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         symbols = [s.strip().upper() for s in (opts["symbols"] or "").split(",") if s.strip()]
         symbols = symbols or active_symbols()
+        errors = symbol_errors(symbols, source=spec)  # upbit: also Upbit's market list
+        if errors:
+            source.close()
+            raise CommandError("nothing stored: " + "; ".join(errors))
         try:
             since, until = resolve_range(
                 source, now=timezone.now(), days=opts["days"], since=opts["since"], until=opts["until"]
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        self._one_source_per_symbol(symbols, source.name, replace=opts["replace"])
         self.stdout.write(
             f"backfill {', '.join(symbols)} from {source.name}: "
             f"{since:%Y-%m-%d %H:%M} .. {until:%Y-%m-%d %H:%M} UTC"
@@ -67,6 +87,29 @@ class Command(BaseCommand):
         finally:
             source.close()
         self._summary(job.reports)
+
+    def _one_source_per_symbol(self, symbols: list[str], source: str, *, replace: bool) -> None:
+        """Refuse to mix sources in a symbol's candles; with --replace, delete the other ones first."""
+        others = stored_elsewhere(symbols, source)
+        if not replace:
+            refusal = switching_refusal(others, source)
+            if refusal:
+                raise CommandError(refusal)
+            for other in others:  # unrecorded sources: kept, but said
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{other.symbol}: {other.count:,} stored candles have no recorded source "
+                        f"(stored before sources were recorded); if they are not from {source}, "
+                        "run again with --replace"
+                    )
+                )
+            return
+        for other in others:
+            deleted = delete_candles([other.symbol])
+            what = f"from {other.source}"
+            if other.source == CandleSource.UNKNOWN:
+                what = "with no recorded source"
+            self.stdout.write(f"{other.symbol}: deleted {deleted:,} candles {what} and their rollups")
 
     def _summary(self, reports: list[SymbolReport]) -> None:
         self.stdout.write("")
@@ -127,10 +170,3 @@ class ProgressBar:
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def _moment(text: str) -> datetime:
-    try:
-        return parse_timestamp(text)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"not an ISO 8601 time: {text!r}") from exc

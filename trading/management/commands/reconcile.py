@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from market.upbit import UpbitError
 from trading import reconcile
+from trading.models import TradingControl
 
 
 class Command(BaseCommand):
@@ -27,3 +28,6 @@ class Command(BaseCommand):
             raise CommandError(f"reconciliation failed: {exc}") from exc
         for line in report.lines():
             self.stdout.write(self.style.ERROR(line) if line.startswith(("MISMATCH", "entries")) else line)
+        mismatch = "; ".join(report.mismatches) or TradingControl.current().reconcile_mismatch
+        if mismatch:  # scripts and cron must see it fail
+            raise CommandError(f"the books do not match Upbit (entries refused until fixed): {mismatch}")

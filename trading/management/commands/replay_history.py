@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from coinpilot_site.bounds import float_option
 from market.candles import load_frames
 from market.models import RegimeHistory
 from market.regime import update_regimes
@@ -15,6 +16,7 @@ from trading.replay import ReplayMarket, replay
 from trading.risk import KST, kst_day_start
 from trading.strategy import LIVE_WINDOW_BARS
 
+MAX_DAYS = 30  # a replay walks every minute through the real cycle: a month is already long
 WARMUP = timedelta(hours=240)  # the regime's hourly lookback (and far more than the live window)
 
 
@@ -26,7 +28,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--days", type=float, default=2.0, help="how many days to replay (default 2)")
+        parser.add_argument(
+            "--days",
+            type=float_option(0, MAX_DAYS, "days", above=True),
+            default=2.0,
+            help=f"how many days to replay, at most {MAX_DAYS} (default 2)",
+        )
         parser.add_argument("--if-empty", action="store_true", help="do nothing if any trade exists")
 
     def handle(self, *args, days: float, if_empty: bool, **options) -> None:
