@@ -4,8 +4,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     COINPILOT_VAR_DIR=/var/lib/coinpilot PROMETHEUS_MULTIPROC_DIR=/run/coinpilot-metrics
 WORKDIR /app
 
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.lock .
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 COPY . .
 # Static files are collected at build time; the build needs a throwaway key, never the real one.

@@ -8,6 +8,11 @@ beyond the package index).
     python3 dev.py test     set up .venv with the test tools and run the whole test suite
                             (extra arguments go to pytest). With DATABASE_URL / REDIS_URL set, the
                             suite runs against those real servers.
+    python3 dev.py lock     regenerate the hashed lock files (requirements*.lock) after editing
+                            a requirements*.txt list (pip-compile, from the test tools).
+
+Every install is from a lock file with a hash for each package, direct and transitive: the same
+bytes on every machine, and a changed or substituted package refuses to install.
 """
 
 import hashlib
@@ -22,20 +27,30 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 
 
-def ensure_venv(requirements: str) -> None:
+LOCKS = ("requirements", "requirements-embedded", "requirements-dev")  # each NAME.txt -> NAME.lock
+
+
+def ensure_venv(lock: str) -> None:
     if not PYTHON.exists():
         print(f"creating {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    req = ROOT / requirements
-    # Any requirements file may include another (-r): a change in any of them reinstalls.
-    files = sorted(ROOT.glob("requirements*.txt"))
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()
-    marker = VENV / f".installed-{requirements}"
+    path = ROOT / lock
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    marker = VENV / f".installed-{lock}"
     if marker.exists() and marker.read_text() == digest:
         return
-    print(f"installing {requirements} ...", flush=True)
-    subprocess.run([PYTHON, "-m", "pip", "install", "-q", "-r", req], check=True)
+    print(f"installing {lock} ...", flush=True)
+    subprocess.run([PYTHON, "-m", "pip", "install", "-q", "--require-hashes", "-r", path], check=True)
     marker.write_text(digest)
+
+
+def lock() -> int:
+    ensure_venv("requirements-dev.lock")
+    compile_ = [VENV / "bin" / "pip-compile", "-q", "--generate-hashes", "--allow-unsafe", "--strip-extras"]
+    for name in LOCKS:
+        print(f"locking {name}.txt -> {name}.lock", flush=True)
+        subprocess.run([*compile_, "--no-emit-index-url", "-o", f"{name}.lock", f"{name}.txt"], check=True)
+    return 0
 
 
 def manage(*args: str, env: dict | None = None) -> None:
@@ -43,7 +58,7 @@ def manage(*args: str, env: dict | None = None) -> None:
 
 
 def up() -> None:
-    ensure_venv("requirements-embedded.txt")
+    ensure_venv("requirements-embedded.lock")
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")  # the embedded default is a local demo: dev secret key, no TLS
     env.setdefault("COINPILOT_EMBEDDED", "1")  # SQLite + fakeredis unless DATABASE_URL / REDIS_URL
@@ -59,7 +74,7 @@ def up() -> None:
 
 
 def test(args: list[str]) -> int:
-    ensure_venv("requirements-dev.txt")
+    ensure_venv("requirements-dev.lock")
     return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=ROOT).returncode
 
 
@@ -67,6 +82,8 @@ if __name__ == "__main__":
     os.chdir(ROOT)
     if sys.argv[1:2] == ["test"]:
         sys.exit(test(sys.argv[2:]))
+    elif sys.argv[1:] == ["lock"]:
+        sys.exit(lock())
     elif sys.argv[1:] in ([], ["up"]):
         up()
     else:

@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
+from coinpilot_site.kst import KST, kst_text
 from coinpilot_site.notify import notify
 from trading.models import DailyRiskState
 
@@ -23,13 +23,13 @@ from .exits import Exit, load_exits
 
 log = logging.getLogger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
 CUTOFF = time(22, 0)
 SUMMARY_INSTRUCTIONS = (
     "You summarise a crypto trading bot's daily report for its operator. Write exactly three short "
     "lines of plain text, no bullets or markdown: the result, what drove it, what to watch. Use the "
     "numbers given; amounts are KRW; never invent figures."
 )
+SHORT = "%m-%d %H:%M"  # report periods: the day is in the title
 
 
 @dataclass
@@ -146,7 +146,7 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
 def facts(report: DailyReport) -> str:
     """The report as plain lines (the summary's input and the terminal output)."""
     lines = [
-        f"Daily report {report.day} (KST), {_kst(report.start)} - {_kst(report.end)}",
+        f"Daily report {report.day} (KST), {kst_text(report.start, SHORT)} - {kst_text(report.end, SHORT)}",
         f"SELLs: {report.trade_count}",
         f"Realized PnL: {report.total_pnl:+,.0f} KRW",
         f"Win rate: {_pct(report.win_rate)}",
@@ -215,7 +215,7 @@ def payload(report: DailyReport) -> dict:
             reason: {"count": row["count"], "avg_pnl_pct": _pct(row["avg_pnl_pct"], signed=True)}
             for reason, row in report.by_exit_reason.items()
         },
-        "period": f"{_kst(report.start)} - {_kst(report.end)} KST",
+        "period": f"{kst_text(report.start, SHORT)} - {kst_text(report.end, SHORT)} KST",
         "notes": report.notes,
     }
 
@@ -226,10 +226,6 @@ def send_daily_report(day: date, now: datetime) -> DailyReport:
     summarize(report)
     notify("daily-report", payload(report))
     return report
-
-
-def _kst(moment: datetime) -> str:
-    return f"{moment.astimezone(KST):%m-%d %H:%M}"
 
 
 def _pct(value: float | None, *, signed: bool = False) -> str:

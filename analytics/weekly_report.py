@@ -2,17 +2,15 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from coinpilot_site.kst import KST, kst_text
 from coinpilot_site.notify import notify
 
 from .exit_performance import GroupStats, exit_table
 from .exits import load_exits
 from .suggestions import Suggestions, store_suggestions, suggest
-
-KST = ZoneInfo("Asia/Seoul")
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,6 @@ def build_weekly_report(end: datetime, days: int | None = None) -> WeeklyReport:
     exits = load_exits(start, end)
     table = exit_table(exits)
     return WeeklyReport(start, end, days, len(exits), table, suggest(exits, table))
-
-
-def _kst(moment: datetime) -> str:
-    return f"{moment.astimezone(KST):%Y-%m-%d %H:%M}"
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -66,7 +60,7 @@ def payload(report: WeeklyReport) -> dict:
         "days": report.days,
         "suggestions": list(report.suggestions.lines),
         "groups": [group_line(row) for row in report.table],
-        "period": f"{_kst(report.start)} - {_kst(report.end)} KST",
+        "period": f"{kst_text(report.start)} - {kst_text(report.end)} KST",
         "sells": report.sells,
     }
 

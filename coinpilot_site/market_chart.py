@@ -14,13 +14,14 @@ from django.db import connection
 from django.db.models import F, Q, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lag
-from django.utils import timezone
 
 from market import indicators as ind
 from market import rollups
 from market.candles import load_frames
 from market.models import RegimeHistory
 from trading.models import Trade
+
+from .kst import kst_text
 
 MAX_BARS = 5000
 RANGES = {
@@ -165,14 +166,13 @@ def regime_spans(req: ChartRequest) -> list[dict]:
         .values_list("created_at", "regime")
     )
     rows = [(req.start, before), *changes] if before else list(changes)
-    kst = timezone.get_current_timezone()
     spans = []
     for at, regime in rows:
         if spans and spans[-1]["regime"] == regime:
             continue
         if spans:
-            spans[-1]["end"] = _kst(at, kst)
-        spans.append({"regime": regime, "start": _kst(max(at, req.start), kst), "end": _kst(req.end, kst)})
+            spans[-1]["end"] = kst_text(at)
+        spans.append({"regime": regime, "start": kst_text(max(at, req.start)), "end": kst_text(req.end)})
     return spans
 
 
@@ -185,15 +185,10 @@ def trade_markers(req: ChartRequest) -> list[dict]:
         .order_by("executed_at")
         .values_list("executed_at", "price", "side", "exit_reason", KT("signal_info__pnl"))[:MAX_BARS]
     )
-    kst = timezone.get_current_timezone()
     return [
-        {"t": _kst(at, kst), "price": float(price), "side": side, "reason": reason, "pnl": pnl}
+        {"t": kst_text(at), "price": float(price), "side": side, "reason": reason, "pnl": pnl}
         for at, price, side, reason, pnl in rows
     ]
-
-
-def _kst(moment: datetime, kst=None) -> str:
-    return moment.astimezone(kst or timezone.get_current_timezone()).strftime("%Y-%m-%d %H:%M")
 
 
 def _list(values) -> list:

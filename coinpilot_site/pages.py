@@ -12,6 +12,7 @@ from trading.dashboard import account_overview, equity_curve
 from trading.stale import outages
 
 from . import market_chart
+from .kst import kst_text
 
 
 def overview(request: HttpRequest) -> HttpResponse:
@@ -60,7 +61,7 @@ def _live_payload(data: dict) -> dict:
                 "unrealized_pnl": num(p["unrealized_pnl"]),
                 "unrealized_pct": num(p["unrealized_pct"]),
                 "regime": p["regime"],
-                "opened_at": timezone.localtime(p["opened_at"]).strftime("%Y-%m-%d %H:%M"),
+                "opened_at": kst_text(p["opened_at"]),
             }
             for p in data["positions"]
         ],

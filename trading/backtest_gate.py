@@ -9,10 +9,10 @@ runs at most once per symbol per day.
 import json
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from coinpilot_site.kst import KST
 from coinpilot_site.redis_conn import get_redis
 
 from .backtest import BacktestOptions, load_bars, run_backtest
@@ -20,7 +20,6 @@ from .config import load_risk, load_strategy
 
 log = logging.getLogger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
 KEY = "trading:backtest_gate:{symbol}:{day}"
 DEFAULT_THRESHOLDS = {
     "min_return_pct": 3.0,

@@ -1,22 +1,21 @@
 """The backtest report: plain text for the terminal, and a self-contained plotly HTML page."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from coinpilot_site.kst import KST, kst_text
 from market.regime import REGIMES
 
 from .performance import drawdown_series
 
-KST = ZoneInfo("Asia/Seoul")
 MAX_POINTS = 4000  # the browser gets at most this many points per line, never a year of minutes
 
 
 def kst(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).astimezone(KST).strftime("%Y-%m-%d %H:%M")
+    return kst_text(datetime.fromtimestamp(epoch, UTC))
 
 
 def _fmt(value, suffix: str = "") -> str:

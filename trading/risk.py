@@ -14,13 +14,12 @@ not a per-day flag; the week's starting equity, realised PnL and halt carry on u
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
+from coinpilot_site.kst import KST
 from market.listing import CAUTIONS, MarketStatus
 
 from .config import RiskLimits
 
-KST = ZoneInfo("Asia/Seoul")
 HUNDRED = Decimal(100)
 HALF = Decimal("0.5")
 

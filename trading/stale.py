@@ -26,8 +26,8 @@ import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Q
-from django.utils import timezone
 
+from coinpilot_site.kst import kst_text
 from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
 from market.candles import ONE_MINUTE, last_stored_timestamps
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 UNPROTECTED = "UNPROTECTED"  # result reason: a held symbol with neither a fresh candle nor a ticker price
 TICKER_AT_KEY = "stale:ticker_at:{symbol}"  # epoch s of the last cycle that had a ticker price
 TICKER_AT_TTL = 7 * 86400
+KST_MINUTE = "%Y-%m-%d %H:%M KST"
 
 
 # --- exits on the ticker (called by cycle.run_symbol) ------------------------------------------
@@ -219,10 +220,6 @@ def _set(symbols: list[str], now: datetime, **fields) -> None:
         SymbolState.objects.filter(symbol__in=symbols).update(updated_at=now, **fields)
 
 
-def kst(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M KST")
-
-
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
@@ -234,7 +231,8 @@ def stopped_alert(
         detail = "No 1m bar stored at all."
     else:
         closed = newest + ONE_MINUTE
-        detail = f"No new 1m bar since {kst(closed)} ({_minutes((now - closed).total_seconds())})."
+        since = kst_text(closed, KST_MINUTE)
+        detail = f"No new 1m bar since {since} ({_minutes((now - closed).total_seconds())})."
     detail += " No new entries on it until bars come back."
     if held and unpriced:
         detail += f" A position is held and there is no ticker price either: {unpriced}."
@@ -244,8 +242,8 @@ def stopped_alert(
 
 
 def back_alert(row: SymbolState, newest: datetime | None) -> dict:
-    seen = f"newest bar closed {kst(newest + ONE_MINUTE)}" if newest else "bars stored again"
-    detail = f"Bars again ({seen}); the outage was alerted at {kst(row.stale_since)}."
+    seen = f"newest bar closed {kst_text(newest + ONE_MINUTE, KST_MINUTE)}" if newest else "bars stored again"
+    detail = f"Bars again ({seen}); the outage was alerted at {kst_text(row.stale_since, KST_MINUTE)}."
     return {
         "title": f"Market data back: {row.symbol}",
         "detail": detail,
@@ -256,7 +254,8 @@ def back_alert(row: SymbolState, newest: datetime | None) -> dict:
 
 def unprotected_alert(symbols: list[str], last_price, unpriced: dict[str, str]) -> dict:
     lines = [
-        f"{s}: no candle and no ticker price since {kst(last_price(s))} ({unpriced[s]})" for s in symbols
+        f"{s}: no candle and no ticker price since {kst_text(last_price(s), KST_MINUTE)} ({unpriced[s]})"
+        for s in symbols
     ]
     return {
         "title": f"Positions unprotected: {', '.join(symbols)}",
@@ -267,7 +266,7 @@ def unprotected_alert(symbols: list[str], last_price, unpriced: dict[str, str]) 
 def protected_alert(rows: list[SymbolState], held: dict) -> dict:
     lines = [
         f"{r.symbol}: {'a price again' if r.symbol in held else 'position closed'} "
-        f"(unprotected alert at {kst(r.unprotected_since)})"
+        f"(unprotected alert at {kst_text(r.unprotected_since, KST_MINUTE)})"
         for r in rows
     ]
     symbols = ", ".join(r.symbol for r in rows)

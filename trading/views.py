@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from coinpilot_site.kst import kst_text
 from market.models import Regime
 
 from . import backtest_runs
@@ -115,8 +116,8 @@ def history_csv(request: HttpRequest) -> StreamingHttpResponse:
         for t in Trade.objects.filter(query).order_by("created_at").iterator(chunk_size=2000):
             yield writer.writerow(
                 [
-                    _kst(t.created_at),
-                    _kst(t.executed_at),
+                    kst_text(t.created_at, "%Y-%m-%d %H:%M:%S"),
+                    kst_text(t.executed_at, "%Y-%m-%d %H:%M:%S"),
                     t.symbol,
                     t.side,
                     t.price,
@@ -136,10 +137,6 @@ def history_csv(request: HttpRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="coinpilot-trades.csv"'
     return response
-
-
-def _kst(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def _query(request: HttpRequest) -> str:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from agents import costs, guardrails
 from agents.models import ChatMessage, ChatUsage, Conversation
 
+from ..kst import kst_text
 from .loop import Answer, without_nul
 
 HISTORY_MESSAGES = 10  # earlier messages the model sees (text only)
@@ -83,7 +84,7 @@ def as_page_data(row: ChatMessage, *, staff: bool) -> dict:
         "sources": [s for s in row.sources if staff or not s.get("admin")],
         "unverified": row.unverified,
         "tool_calls": [{"name": c["name"], "rows": c["rows"], "error": c["error"]} for c in row.tool_calls],
-        "at": timezone.localtime(row.created_at).strftime("%Y-%m-%d %H:%M"),
+        "at": kst_text(row.created_at),
     }
 
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.utils import timezone
 
 from agents import costs, gate, guardrails, llm
 from agents.models import ChatMessage
 from coinpilot_site.redis_conn import get_redis
 
+from ..kst import kst_text
 from . import grounding, registry
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def answer(
 
 def _steps(messages: list[dict], deadline: float, now: datetime, out: Answer):
     calls = 0
-    system = SYSTEM.format(now=timezone.localtime(now).strftime("%Y-%m-%d %H:%M"))
+    system = SYSTEM.format(now=kst_text(now))
     schemas = registry.schemas()
     while True:
         remaining = deadline - time.monotonic()

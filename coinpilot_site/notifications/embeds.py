@@ -9,12 +9,11 @@ default. Every embed leaves here already cut to Discord's limits (see limits.py)
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
+from ..kst import KST
 from . import limits
 
 GREEN, RED, AMBER, BLUE, GREY = 0x2ECC71, 0xE74C3C, 0xF39C12, 0x3498DB, 0x95A5A6
-KST = ZoneInfo("Asia/Seoul")
 AI_REASON_LIMIT = 500  # issue 3: an ai-reject reason is cut to 500 characters
 
 RISK_TITLES = {  # kinds are RiskAudit violation types (trading/risk.py), any case

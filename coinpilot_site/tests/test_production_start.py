@@ -137,9 +137,10 @@ def test_an_unreadable_eviction_policy_is_a_deploy_warning():
 
 def test_production_settings_do_not_need_fakeredis(tmp_path):
     assert "fakeredis" not in (ROOT / "requirements.txt").read_text()
+    assert "fakeredis" not in (ROOT / "requirements.lock").read_text()
     assert "fakeredis" in (ROOT / "requirements-embedded.txt").read_text()
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "requirements.txt" in dockerfile and "requirements-embedded" not in dockerfile
+    assert "requirements.lock" in dockerfile and "requirements-embedded" not in dockerfile
     code = (
         "import sys, django; django.setup(); from django.conf import settings; settings.RQ_QUEUES; "
         "assert 'fakeredis' not in sys.modules, 'fakeredis was imported'"
