@@ -32,7 +32,7 @@ from coinpilot_site.notify import notify
 from coinpilot_site.redis_conn import get_redis
 from market.candles import ONE_MINUTE, last_stored_timestamps
 
-from . import cycle
+from . import cycle_base
 from .config import StrategyParams
 from .executors.base import SellOrder
 from .models import Position, SymbolState
@@ -46,12 +46,12 @@ TICKER_AT_TTL = 7 * 86400
 KST_MINUTE = "%Y-%m-%d %H:%M KST"
 
 
-# --- exits on the ticker (called by cycle.run_symbol) ------------------------------------------
+# --- exits on the ticker (called by cycle_base.run_symbol) ------------------------------------------
 
 
 def exit_on_ticker(
-    ctx: cycle.Context, symbol: str, position: Position, frame: pd.DataFrame | None
-) -> cycle.SymbolResult:
+    ctx: cycle_base.Context, symbol: str, position: Position, frame: pd.DataFrame | None
+) -> cycle_base.SymbolResult:
     """Stop loss, trailing stop and time limit of a held position whose candles stopped, decided
     on the ticker price; without a price, an UNPROTECTED result (`watch` alerts after a while)."""
     newest = _newest_bar_text(ctx.now, frame)
@@ -60,19 +60,19 @@ def exit_on_ticker(
     if quote is None:
         last_close = None if frame is None or frame.empty else float(frame["close"].iloc[-1])
         detail = f"{newest}; no ticker price ({why or 'none for this symbol'}): no exit can fire"
-        return cycle.SymbolResult(symbol, "SKIPPED", UNPROTECTED, detail, price=last_close)
+        return cycle_base.SymbolResult(symbol, "SKIPPED", UNPROTECTED, detail, price=last_close)
     regime = ctx.market.regime(symbol, ctx.now)
-    hwm = cycle.stored_hwm(position)
+    hwm = cycle_base.stored_hwm(position)
     trade = OpenTrade(float(position.avg_price), position.regime, int(position.opened_at.timestamp()), hwm)
     signal = exit_signal(ticker_bar(float(quote.price), ctx.now), trade, regime, protective(ctx.strategy))
     values = {"close": float(quote.price), "hwm": signal.high_water_mark}  # no RSI on one price
     note = f"on the ticker price {quote.price:,} KRW ({newest})"
     if signal.action != "SELL":
         if signal.high_water_mark > hwm:
-            cycle.save_hwm(position, signal.high_water_mark)
-        summary = cycle.position_summary(position, signal)
+            cycle_base.save_hwm(position, signal.high_water_mark)
+        summary = cycle_base.position_summary(position, signal)
         detail = f"no stop loss, trailing stop or time limit {note}"
-        return cycle.SymbolResult(
+        return cycle_base.SymbolResult(
             symbol, "HOLD", "STALE_DATA", detail, values["close"], regime, values, summary
         )
     detail = f"{signal.detail} {note}"
@@ -80,12 +80,12 @@ def exit_on_ticker(
         symbol=symbol,
         quantity=position.quantity,
         reference_price=quote.price,
-        client_order_id=cycle.order_id(symbol, ctx.slot, "SELL"),
+        client_order_id=cycle_base.order_id(symbol, ctx.slot, "SELL"),
         reason=signal.exit_reason,
         at=ctx.now,
         limits=ctx.limits,
         regime=regime,
-        strategy_name=cycle.STRATEGY_NAME,
+        strategy_name=cycle_base.STRATEGY_NAME,
         signal_info={
             "exit": detail,
             **values,
@@ -96,12 +96,14 @@ def exit_on_ticker(
         },
     )
     ctx.executor.sell(order)
-    cycle.TRADES.labels("SELL").inc()
-    cycle.EXITS.labels(signal.exit_reason).inc()
-    return cycle.SymbolResult(symbol, "SELL", signal.exit_reason, detail, values["close"], regime, values)
+    cycle_base.TRADES.labels("SELL").inc()
+    cycle_base.EXITS.labels(signal.exit_reason).inc()
+    return cycle_base.SymbolResult(
+        symbol, "SELL", signal.exit_reason, detail, values["close"], regime, values
+    )
 
 
-def ticker_prices(ctx: cycle.Context) -> tuple[dict[str, cycle.Quote], str]:
+def ticker_prices(ctx: cycle_base.Context) -> tuple[dict[str, cycle_base.Quote], str]:
     """This cycle's ticker prices of every held symbol it trades, and why there are none if so:
     asked (one request) for the first stale symbol, then reused by the others."""
     if ctx.tickers is None:
@@ -154,7 +156,7 @@ def _newest_bar_text(now: datetime, frame: pd.DataFrame | None) -> str:
 # --- outage state and alerts (after each live cycle) -----------------------------------------
 
 
-def watch(now: datetime, results: list[cycle.SymbolResult]) -> None:
+def watch(now: datetime, results: list[cycle_base.SymbolResult]) -> None:
     """Update every symbol's outage state from this cycle and alert on each change."""
     symbols = [r.symbol for r in results]
     if not symbols:
@@ -200,7 +202,7 @@ def is_stale(now: datetime, newest_bar: datetime | None, *, held: bool) -> bool:
     is no outage, unless a position is held in it."""
     if newest_bar is None:
         return held
-    return (now - newest_bar - ONE_MINUTE).total_seconds() > cycle.STALE_AFTER_S
+    return (now - newest_bar - ONE_MINUTE).total_seconds() > cycle_base.STALE_AFTER_S
 
 
 def _locked_states(symbols: list[str]) -> dict[str, SymbolState]:
