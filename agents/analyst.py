@@ -1,4 +1,4 @@
-"""The Analyst: does the rule-approved buy make sense in the last 24 hours? (SPEC 8)
+"""The Analyst: does the rule-approved buy make sense in the last 24 hours?
 
 Its answer comes through a forced tool call and is validated here: decision in the allowed set,
 confidence 0-100, reasoning not empty. A CONFIRM below the confidence threshold counts as REJECT.

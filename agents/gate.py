@@ -1,4 +1,4 @@
-"""The one question the bot cycle asks the AI: "may I buy?" (SPEC 8: the AI can only veto).
+"""The one question the bot cycle asks the AI: "may I buy?" (the AI can only veto).
 
 The AI agent answers through `ask()`. Without an Anthropic key the gate is off: entries proceed
 on the rules alone and every status says "AI: off (no key)"; no verdict is ever made up.

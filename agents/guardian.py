@@ -1,4 +1,4 @@
-"""The Guardian: a second look for risk after the Analyst confirmed (SPEC 8). SAFE or WARNING."""
+"""The Guardian: a second look for risk after the Analyst confirmed. SAFE or WARNING."""
 
 from typing import Literal
 

@@ -1,4 +1,4 @@
-"""AI guardrails in Redis (SPEC 3 and 8): global block, per-symbol cooldown, call caps, error streak.
+"""AI guardrails in Redis: global block, per-symbol cooldown, call caps, error streak.
 
 Key names and TTLs are part of the contract (the System page reads them). Every counter is
 changed with INCR/DECR, so several processes asking at once can never exceed a cap. Usage counts

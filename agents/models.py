@@ -26,7 +26,8 @@ class AgentDecision(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     skip_reason = models.CharField(max_length=40, blank=True)  # pre-filter or guardrail that skipped it
-    # Veto scorecard: the 1m close nearest 1h/4h/24h after the decision (SPEC 9.1 rule, +-5 min)
+    # Veto scorecard: the 1m close nearest 1h/4h/24h after the decision (post-exit tracker's
+    # rule, +-5 min)
     price_1h = models.DecimalField(max_digits=28, decimal_places=8, null=True, blank=True)
     price_4h = models.DecimalField(max_digits=28, decimal_places=8, null=True, blank=True)
     price_24h = models.DecimalField(max_digits=28, decimal_places=8, null=True, blank=True)

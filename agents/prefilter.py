@@ -1,4 +1,4 @@
-"""SPEC 8 pre-filter: cases where asking the LLM is pointless and the buy is skipped (pure)."""
+"""Pre-filter: cases where asking the LLM is pointless and the buy is skipped (pure)."""
 
 from .context import HOURLY_CANDLES, Context
 

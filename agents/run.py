@@ -1,4 +1,4 @@
-"""One Analyst -> Guardian run against the LLM, bounded in time (SPEC 8).
+"""One Analyst -> Guardian run against the LLM, bounded in time.
 
 The calls run in a worker thread; the caller waits at most the deadline and then answers
 "timeout" while the thread is left to finish its (equally bounded) HTTP call on its own. The

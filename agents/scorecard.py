@@ -1,6 +1,6 @@
 """Veto scorecard: were the AI's vetoes right? Prices 1h/4h/24h after each decision, per regime.
 
-Tracking uses the post-exit tracker's rule (SPEC 9.1): the close of the 1m bar whose open is
+Tracking uses the post-exit tracker's rule: the close of the 1m bar whose open is
 nearest to `decision time + horizon` within +-5 minutes (ties: the earlier bar). A horizon is due
 once every bar of its window has closed, and is retried until it is 24 h stale (then it stays
 empty). Per run: one query for the pending decisions, one for the bars, an UPDATE per horizon.

@@ -1,4 +1,4 @@
-"""Daily report (SPEC 9.2), sent at 22:00 KST.
+"""Daily report, sent at 22:00 KST.
 
 The report of day D covers the 24 hours that end at D 22:00 KST, [D-1 22:00, D 22:00), so each
 SELL is in exactly one report, including those between 22:00 and midnight. Figures: realized

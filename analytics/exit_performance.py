@@ -1,4 +1,4 @@
-"""Exit performance (SPEC 9.3): how each regime x exit_reason did, and what to tune.
+"""Exit performance: how each regime x exit_reason did, and what to tune.
 
 Pure functions over `Exit` rows (analytics/exits.py). "Rose >= 2 % within 24 h" is judged on the
 tracked post-exit windows (1h/4h/12h/24h): the highest change_pct among them. Rates are taken over

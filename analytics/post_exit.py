@@ -1,4 +1,4 @@
-"""Post-exit tracker (SPEC 9.1): where did the price go 1h/4h/12h/24h after each SELL?
+"""Post-exit tracker: where did the price go 1h/4h/12h/24h after each SELL?
 
 For every FILLED SELL, a window is the instant `exit time + 1h/4h/12h/24h` (exit time is
 `executed_at`, else `created_at`). It is tracked with the close of the 1m bar whose timestamp (bar
@@ -95,7 +95,7 @@ def nearest_bar(target: datetime, bars: list[tuple[datetime, Decimal]]) -> tuple
 
 
 def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER) -> TrackResult:
-    """Store every due window's price; count the misses (SPEC 9.1).
+    """Store every due window's price; count the misses.
 
     `retry_for` longer than 24 h is a one-off catch-up by hand (`manage.py report track --days`),
     e.g. after a replay of history or an outage longer than a day.

@@ -1,4 +1,4 @@
-"""Weekly exit report (SPEC 9.3), sent on Sunday at 22:00 KST: the table and the suggestions."""
+"""Weekly exit report, sent on Sunday at 22:00 KST: the table and the suggestions."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -1,4 +1,4 @@
-"""Every periodic job of CoinPilot, in one table (SPEC section 3).
+"""Every periodic job of CoinPilot, in one table.
 
 Cron expressions are evaluated in each job's own time zone; 6-field expressions put seconds last.
 """

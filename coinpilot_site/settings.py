@@ -235,7 +235,7 @@ UNPROTECTED_ALERT_SECONDS = int(UNPROTECTED_ALERT_SECONDS)
 COINPILOT_VOLATILITY_SYMBOL = env.str("COINPILOT_VOLATILITY_SYMBOL", default="KRW-BTC")
 COINPILOT_HIGH_VOLATILITY_RATIO = env.float("COINPILOT_HIGH_VOLATILITY_RATIO", default=1.5)
 COINPILOT_BACKTEST_SLIPPAGE_BPS = env.str("COINPILOT_BACKTEST_SLIPPAGE_BPS", default="5")
-# Quick backtest gate (SPEC 14): refuse a symbol's entries for the KST day when its backtest over
+# Quick backtest gate: refuse a symbol's entries for the KST day when its backtest over
 # the last N days misses the thresholds in trading/backtest_gate.py. Off by default.
 COINPILOT_BACKTEST_GATE = env.bool("COINPILOT_BACKTEST_GATE", default=False)
 COINPILOT_BACKTEST_GATE_DAYS = env.int("COINPILOT_BACKTEST_GATE_DAYS", default=30)
@@ -280,7 +280,7 @@ ASK_TOOL_ROW_LIMIT = env.int("ASK_TOOL_ROW_LIMIT", default=50)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["agents_log"] = dict(DATABASES["default"])
 
-# --- Analytics (SPEC 9) ------------------------------------------------------------------------
+# --- Analytics -------------------------------------------------------------------------
 ANALYTICS_WEEKLY_DAYS = env.int("ANALYTICS_WEEKLY_DAYS", default=7)  # days the weekly exit report covers
 ANALYTICS_MIN_SAMPLE = env.int("ANALYTICS_MIN_SAMPLE", default=10)  # fewer SELLs: suggestions withheld
 

@@ -9,12 +9,12 @@ from .symbols import active_symbols
 
 
 def update_regime(*, slot: datetime) -> str:
-    """Regime of every active symbol from the hours closed before this slot (SPEC 4.2)."""
+    """Regime of every active symbol from the hours closed before this slot."""
     return regime.summary(regime.update_regimes(active_symbols(), slot))
 
 
 def retrain_volatility(*, slot: datetime) -> str:
-    """GARCH(1,1) state of the bellwether symbol (SPEC 4.3); a failed fit keeps the last state."""
+    """GARCH(1,1) state of the bellwether symbol; a failed fit keeps the last state."""
     return volatility.retrain(
         settings.COINPILOT_VOLATILITY_SYMBOL, high_ratio=settings.COINPILOT_HIGH_VOLATILITY_RATIO, now=slot
     )

@@ -56,7 +56,7 @@ class Candle(models.Model):
 
 
 class RegimeHistory(models.Model):
-    """One regime evaluation of a symbol (hourly MA50 vs MA200, SPEC 4.2)."""
+    """One regime evaluation of a symbol (hourly MA50 vs MA200)."""
 
     coin_symbol = models.CharField(max_length=20)
     regime = models.CharField(max_length=10, choices=Regime.choices)

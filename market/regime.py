@@ -1,4 +1,4 @@
-"""Market regime from hourly candles (SPEC 4.2): MA50 vs MA200 of hourly closes.
+"""Market regime from hourly candles: MA50 vs MA200 of hourly closes.
 
 One computation serves the hourly job (latest regime of every symbol, aggregated to hourly
 closes in one SQL query) and the backtester (the regime in force at every 1-minute bar, without

@@ -1,4 +1,4 @@
-"""Upbit exchange (private) API: balances, market orders, order look-up (research/upbit.md 4).
+"""Upbit exchange (private) API: balances, market orders, order look-up.
 
 A separate module only because `market/upbit.py` would pass ~400 lines with it; the HTTP itself
 (timeouts, the shared Redis rate limiter, 429 back-off, 418 ban, error classes) is the quotation

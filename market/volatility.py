@@ -1,8 +1,8 @@
-"""GARCH(1,1) volatility state of the bellwether symbol (SPEC 4.3).
+"""GARCH(1,1) volatility state of the bellwether symbol.
 
 Returns are fitted in basis points: x100 leaves 1-minute variance far below what arch's
-optimiser handles and it then returns its starting values as if converged (research/libs.md
-section 4). Any warning, a non-zero convergence flag or alpha + beta >= 0.999 (no finite
+optimiser handles and it then returns its starting values as if converged (docs/decisions.md).
+Any warning, a non-zero convergence flag or alpha + beta >= 0.999 (no finite
 long-run variance) is a failed fit: the last good state stays and the reason is logged.
 
 The state lives in the database (one VolatilityFit row per good fit, the newest is the state);

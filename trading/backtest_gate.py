@@ -1,4 +1,4 @@
-"""Quick backtest gate (SPEC 14, optional, off by default).
+"""Quick backtest gate (optional, off by default).
 
 Before the first entry of a KST day on a symbol, backtest the last N days of that symbol with
 the active configuration; when the result misses any threshold, refuse entries on that symbol

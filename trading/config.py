@@ -46,7 +46,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RegimeParams:
-    """Entry and exit parameters of one regime (SPEC section 5)."""
+    """Entry and exit parameters of one regime."""
 
     rsi_14_max: float
     rsi_7_trigger: float
@@ -86,7 +86,7 @@ class StrategyParams:
 
 @dataclass(frozen=True)
 class RiskLimits:
-    """One version of the hard risk limits (SPEC section 6)."""
+    """One version of the hard risk limits."""
 
     version: int
     max_position_size_pct: Decimal

@@ -1,4 +1,4 @@
-"""The bot cycle (SPEC 7), one narrative tick for every symbol:
+"""The bot cycle, one narrative tick for every symbol:
 
 load candles (one query) -> regime -> indicators -> exits for held symbols (HWM kept in Redis and
 the Position row) -> entries -> risk -> AI gate -> execute -> `bot:status:{symbol}`.
@@ -172,7 +172,7 @@ def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolR
 
 
 def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, regime: str) -> SymbolResult:
-    """Exit checks in SPEC order; otherwise raise the high-water mark if the price made a new high."""
+    """Exit checks in the strategy's order; else raise the high-water mark on a new high."""
     hwm = stored_hwm(position)
     trade = OpenTrade(float(position.avg_price), position.regime, int(position.opened_at.timestamp()), hwm)
     signal = exit_signal(bars, trade, regime, ctx.strategy)

@@ -12,7 +12,7 @@ from .markets import live_market
 
 
 def bot_cycle(*, slot: datetime) -> str:
-    """One bot cycle for every configured symbol (SPEC 7)."""
+    """One bot cycle for every configured symbol."""
     now = timezone.now()
     results = run_cycle(now=now, slot=slot, market=live_market(), executor=get_executor())
     stale.watch(now, results)  # data outages and unprotected positions: state and alerts

@@ -245,7 +245,7 @@ class VersionedConfig(models.Model):
 
 
 class StrategyConfig(VersionedConfig):
-    """Strategy v3.1 parameters: `params` holds one block per regime (SPEC section 5)."""
+    """Strategy v3.1 parameters: `params` holds one block per regime."""
 
     symbols = models.JSONField(default=list)
     params = models.JSONField(default=dict)
@@ -260,7 +260,7 @@ class StrategyConfig(VersionedConfig):
 
 
 class RiskConfig(VersionedConfig):
-    """Hard risk limits (SPEC section 6)."""
+    """Hard risk limits."""
 
     max_position_size_pct = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("5"))
     max_total_exposure_pct = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("20"))

@@ -1,4 +1,4 @@
-"""The risk manager: each hard limit of SPEC section 6 is a small rule returning `Block | None`.
+"""The risk manager: each hard limit is a small rule returning `Block | None`.
 
 Rules are pure (numbers in, verdict out), so the live cycle and the backtester share them. The
 state they read (today's counters, positions, the kill switch) is gathered by the caller; the

@@ -1,4 +1,4 @@
-"""Strategy v3.1 rules (SPEC 5), written once and vectorised over arrays of 1-minute bars.
+"""Strategy v3.1 rules, written once and vectorised over arrays of 1-minute bars.
 
 Two callers, one implementation:
 - the live cycle evaluates a window of the latest `LIVE_WINDOW_BARS` bars and reads the last
@@ -126,7 +126,7 @@ def _pick(values: dict[str, np.ndarray], prefix: str, params: StrategyParams, at
 
 
 def entry_failures(values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams) -> np.ndarray:
-    """Boolean matrix (check x bar): True where the check fails, in SPEC 5's order."""
+    """Boolean matrix (check x bar): True where the check fails, in the strategy's order."""
     t = lambda name, unknown=np.nan: _table(params, name, unknown)[codes]  # noqa: E731
     close, rsi14, rsi7, ma20 = values["close"], values["rsi14"], values["rsi7"], values["ma20"]
     lower, vol = values["bb_lower"], values["vol_ratio"]

@@ -1,4 +1,4 @@
-"""SPEC 8 pre-filter: the LLM is not asked; the skip is logged with its reason and counted."""
+"""Pre-filter: the LLM is not asked; the skip is logged with its reason and counted."""
 
 import pytest
 

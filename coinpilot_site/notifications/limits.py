@@ -2,7 +2,7 @@
 
 Discord refuses (400) a message whose embeds break a limit, so each embed is cut before it is
 queued for sending, and a burst is packed into messages of at most 10 embeds and 6000 characters
-(shared/research/discord.md). Discord trims leading/trailing whitespace and counts what is left.
+(Discord's documented limits). Discord trims leading/trailing whitespace and counts what is left.
 """
 
 TITLE = 256

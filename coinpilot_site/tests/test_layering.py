@@ -1,4 +1,4 @@
-"""The app boundaries of SPEC section 1, checked on the source: dependencies point one way.
+"""The app boundaries of docs/architecture.md, checked on the source: dependencies point one way.
 
 analytics -> trading -> market; agents -> market; trading -> agents only through agents.gate (the
 cycle asks "may I buy?"); trading never imports analytics; the infrastructure of coinpilot_site

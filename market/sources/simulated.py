@@ -46,7 +46,7 @@ PROFILES = {
     "KRW-SOL": (220_000, 1.6, 400.0, 0.010),
     "KRW-DOGE": (250, 1.8, 600_000.0, 0.012),
 }
-# Upbit KRW tick sizes (research/upbit.md section 5): (lower bound, tick)
+# Upbit KRW tick sizes: (lower bound, tick)
 TICKS = (
     (2_000_000, 1000),
     (1_000_000, 1000),

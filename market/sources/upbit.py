@@ -7,7 +7,7 @@ from ..ticker import Ticker, TickerError, validate_tickers
 from ..upbit import MAX_COUNT, UpbitClient
 from .base import MarketDataSource
 
-# Upbit field -> our field (SPEC 4.1).
+# Upbit field -> our field.
 FIELDS = {
     "candle_date_time_utc": "timestamp",
     "opening_price": "open",

@@ -1,4 +1,4 @@
-"""Regime (SPEC 4.2): thresholds, closed hours only, Redis key with TTL, history rows, fallback."""
+"""Regime: thresholds, closed hours only, Redis key with TTL, history rows, fallback."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""GARCH(1,1) volatility state (SPEC 4.3): a good fit is stored; a failed fit keeps the last one."""
+"""GARCH(1,1) volatility state: a good fit is stored; a failed fit keeps the last one."""
 
 import json
 import logging

@@ -1,6 +1,6 @@
 """A fake Upbit REST server on 127.0.0.1 (ephemeral port) for tests and benchmarks.
 
-Quotation part (research/upbit.md sections 1-3, 7-8): minute candles newest first with an
+Quotation part: minute candles newest first with an
 exclusive `to` and no candle for minutes without trades, the market list (with `market_event`
 warning and caution flags, delistings and injected errors), ticker, orderbook; per-group
 limit of 10 requests per wall-clock second with `Remaining-Req: group=candles; min=600; sec=N`;
@@ -447,7 +447,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 def upbit_candle(market: str, row: dict) -> dict:
-    """One of our candles as Upbit sends it (field names of research/upbit.md 1.1)."""
+    """One of our candles as Upbit sends it (Upbit's field names)."""
     moment = row["timestamp"]
     moment = _utc(moment) if isinstance(moment, str) else moment.astimezone(UTC)
     close, volume = float(row["close"]), float(row["volume"])

@@ -1,4 +1,4 @@
-"""The Upbit exchange (private) API on top of the fake Upbit server (research/upbit.md 4 and 8).
+"""The Upbit exchange (private) API on top of the fake Upbit server.
 
 It checks what Upbit checks: the JWT signature (HS256/HS512, 401 `jwt_verification`), the access
 key, a nonce used once (401 `nonce_used`), `query_hash` over the un-encoded query string or the

@@ -281,7 +281,7 @@ def test_the_ai_gets_the_regimes_prefilter_threshold_and_a_bounded_share_of_the_
     asked = []
     monkeypatch.setattr(gate, "ask", lambda request: asked.append(request) or gate.GateVerdict(False, "no"))
     run(btc.iloc[:-1], regime="BEAR")
-    assert asked[0].max_drop_pct_6h == 5.0  # SPEC 5: BEAR ai_prefilter_max_drop_pct_6h
+    assert asked[0].max_drop_pct_6h == 5.0  # the default BEAR ai_prefilter_max_drop_pct_6h
 
     settings.AI_CYCLE_BUDGET_SECONDS = -1  # the cycle's AI time is used up
     [result] = run(btc, regime="BEAR")

@@ -9,7 +9,7 @@ import pytest
 from trading import risk
 from trading.config import default_risk
 
-# SPEC 6: 5 % size, 20 % exposure, 3 positions, 5 % daily loss, 10 trades, 3 losses / 2 h
+# The default limits: 5 % size, 20 % exposure, 3 positions, 5 % daily loss, 10 trades, 3 losses / 2 h
 LIMITS = default_risk()
 NOW = datetime(2030, 1, 6, 3, 0, tzinfo=UTC)  # 12:00 KST
 D = Decimal

@@ -1,4 +1,4 @@
-"""Strategy v3.1 rules: each entry and exit check firing and not firing, in SPEC 5's order."""
+"""Strategy v3.1 rules: each entry and exit check firing and not firing, in the strategy's order."""
 
 import dataclasses
 
