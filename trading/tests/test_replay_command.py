@@ -53,3 +53,15 @@ def test_replay_is_refused_while_live_trading_is_on(settings):
     settings.COINPILOT_LIVE_TRADING = True
     with pytest.raises(CommandError, match="refused while live trading is on"):
         call_command("replay_history")
+
+
+@time_machine.travel(datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC), tick=False)
+def test_progress_writes_no_carriage_return_into_a_log():
+    import io
+
+    call_command("backfill", "--source", "sim", "--days", "11", "--symbols", "KRW-BTC")
+    save_strategy_version(symbols=["KRW-BTC"], params=strategy_as_dict(default_strategy())["regimes"])
+    out = io.StringIO()  # not a terminal, like dev.py's output piped into a log
+    call_command("replay_history", "--days", "1", stdout=out)
+    assert "\r" not in out.getvalue()
+    assert "replaying 1 symbols:" in out.getvalue().splitlines()[0]

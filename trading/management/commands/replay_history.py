@@ -55,13 +55,20 @@ class Command(BaseCommand):
             slippage_bps=Decimal(settings.COINPILOT_PAPER_SLIPPAGE_BPS), mode=TradeMode.REPLAY
         )
 
+        tty = self.stdout.isatty()
+
         def progress(done: int, total: int) -> None:
-            self.stdout.write(f"\rreplaying {len(symbols)} symbols: {done}/{total} minutes", ending="")
-            self.stdout.flush()
+            line = f"replaying {len(symbols)} symbols: {done}/{total} minutes"
+            if tty:  # one line redrawn in a terminal; plain lines in a log or a pipe
+                self.stdout.write("\r" + line, ending="")
+                self.stdout.flush()
+            else:
+                self.stdout.write(line)
 
         market = ReplayMarket(frames)
         acted = replay(frames, start=start, end=end, executor=executor, progress=progress, market=market)
-        self.stdout.write("")
+        if tty:
+            self.stdout.write("")
         record_regimes(market.hourly_regimes(start, end))
         counts = {
             action: sum(r.action == action for r in acted) for action in ("BUY", "SELL", "BLOCKED", "ERROR")
