@@ -43,7 +43,7 @@ def main() -> None:
     try:
         from django.utils import timezone
 
-        from coinpilot_site.redis_conn import get_redis
+        from core.redis_conn import get_redis
         from market.candles import floor_minute
         from tests.fakes.upbit import FakeUpbit
 

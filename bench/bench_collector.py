@@ -20,7 +20,7 @@ def main() -> None:
     try:
         from django.utils import timezone
 
-        from coinpilot_site.redis_conn import get_redis
+        from core.redis_conn import get_redis
         from market.candles import floor_minute, store_candles, validate_candles
         from market.collector import collect
         from market.sources.upbit import UpbitSource, candle_from_upbit

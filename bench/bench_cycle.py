@@ -31,14 +31,9 @@ RUNS = 7
 
 
 def create_database() -> None:
-    import psycopg2
+    from bench import scratch
 
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS " + DB)
-        cur.execute("CREATE DATABASE " + DB)
-    conn.close()
+    scratch.create_database(DB)
 
 
 def seed(bars: int, now) -> None:
@@ -60,7 +55,7 @@ def seed(bars: int, now) -> None:
 def measure(label: str, bars: int) -> None:
     from django.utils import timezone
 
-    from coinpilot_site.redis_conn import get_redis
+    from core.redis_conn import get_redis
     from trading.cycle import StageTimer, run_cycle
     from trading.executors.paper import PaperExecutor
     from trading.markets import live_market

@@ -60,10 +60,10 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection
 
-    from coinpilot_site.notifications import discord, embeds, sender
-    from coinpilot_site.notifications.samples import SAMPLES
-    from coinpilot_site.notify import notify
-    from coinpilot_site.redis_conn import get_redis
+    from core.notifications import discord, embeds, sender
+    from core.notifications.samples import SAMPLES
+    from core.notify import notify
+    from core.redis_conn import get_redis
     from tests.fakes.discord import FakeDiscord
 
     get_redis().flushdb()

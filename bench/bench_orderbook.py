@@ -70,30 +70,22 @@ def report(label: str, wall: float, cpu: float) -> None:
 
 
 def create_database() -> None:
-    import psycopg2
+    from bench import scratch
 
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS " + DB)
-        cur.execute("CREATE DATABASE " + DB)
-    conn.close()
+    scratch.create_database(DB)
 
 
 def drop_database() -> None:
-    import psycopg2
     from django.db import connections
 
+    from bench import scratch
+
     connections.close_all()
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS " + DB)
-    conn.close()
+    scratch.drop_database(DB)
 
 
 def bench_live(url: str) -> None:
-    from coinpilot_site.redis_conn import get_redis
+    from core.redis_conn import get_redis
     from market.ratelimit import RateLimiter
     from market.upbit import UpbitClient
     from trading.config import default_risk

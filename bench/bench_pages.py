@@ -60,14 +60,9 @@ ENDPOINTS = [
 
 
 def create_database() -> None:
-    import psycopg2
+    from bench import scratch
 
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS " + DB)
-        cur.execute("CREATE DATABASE " + DB)
-    conn.close()
+    scratch.create_database(DB)
 
 
 def load_candles(end) -> None:
