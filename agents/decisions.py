@@ -9,7 +9,7 @@ row shares the caller's connection; the bot cycle never asks the gate inside a t
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from coinpilot_site.notify import notify
+from core.notify import notify
 
 from .models import AgentDecision
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from coinpilot_site.redis_conn import get_redis
+from core.redis_conn import get_redis
 
 BLOCK_KEY = "ai:guard:global:block"
 COOLDOWN_KEY = "ai:guard:symbol:{symbol}:cooldown"

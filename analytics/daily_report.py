@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from coinpilot_site.kst import KST, kst_text
-from coinpilot_site.notify import notify
+from core.kst import KST, kst_text
+from core.notify import notify
 from trading.models import DailyRiskState
 
 from .exits import Exit, load_exits
@@ -202,7 +202,7 @@ def summarize(report: DailyReport) -> None:
 
 
 def payload(report: DailyReport) -> dict:
-    """The `daily-report` notification payload (see coinpilot_site/notifications/embeds.py)."""
+    """The `daily-report` notification payload (see core/notifications/embeds.py)."""
     return {
         "date": report.day.isoformat(),
         "summary": report.summary,

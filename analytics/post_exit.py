@@ -34,7 +34,7 @@ TOLERANCE = timedelta(minutes=5)
 BAR = timedelta(minutes=1)
 STALE_AFTER = timedelta(hours=24)  # a window without a bar is retried this long after its instant
 
-# Labelled (see coinpilot_site/metrics.py: anything incremented inside an RQ job has a label).
+# Labelled (see core/metrics.py: anything incremented inside an RQ job has a label).
 TRACKED = Counter("coinpilot_post_exit_tracked_total", "Post-exit windows stored", ["window"])
 MISSED = Counter(
     "coinpilot_post_exit_missed_total",

@@ -149,7 +149,7 @@ def apply_suggestion(suggestion: TuningSuggestion, user=None):
                 f"suggestion #{suggestion.pk} was already applied (v{suggestion.applied_version})"
             )
         strategy = load_strategy()
-        params = {regime: asdict(block) for regime, block in strategy.regimes.items()}
+        params = {regime: block.model_dump() for regime, block in strategy.regimes.items()}
         now_value = params[suggestion.regime][suggestion.parameter]
         if abs(float(now_value) - suggestion.current_value) > 1e-9:
             raise SuggestionError(

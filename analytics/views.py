@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from coinpilot_site.caching import cached, newest_id
+from core.caching import cached, newest_id
 from trading.models import Trade
 
 from .exit_performance import exit_analysis

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from coinpilot_site.kst import KST, kst_text
-from coinpilot_site.notify import notify
+from core.kst import KST, kst_text
+from core.notify import notify
 
 from .exit_performance import GroupStats, exit_table
 from .exits import load_exits

@@ -15,13 +15,12 @@ from django.db.models import F, Q, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lag
 
+from core.kst import kst_text
 from market import indicators as ind
 from market import rollups
 from market.candles import load_frames
 from market.models import RegimeHistory
 from trading.models import Trade
-
-from .kst import kst_text
 
 MAX_BARS = 5000
 RANGES = {

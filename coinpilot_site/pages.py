@@ -6,13 +6,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from agents import gate
+from core.kst import kst_text
 from market.listing import delisted_held
 from trading.config import load_strategy
 from trading.dashboard import account_overview, equity_curve
 from trading.stale import outages
 
 from . import market_chart
-from .kst import kst_text
 
 
 def overview(request: HttpRequest) -> HttpResponse:

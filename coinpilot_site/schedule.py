@@ -3,12 +3,12 @@
 Cron expressions are evaluated in each job's own time zone; 6-field expressions put seconds last.
 """
 
-from .scheduling import Schedule
+from core.scheduling import Schedule
 
 SCHEDULES = [
     Schedule(
         name="heartbeat",
-        func="coinpilot_site.jobs.heartbeat",
+        func="core.jobs.heartbeat",
         cron="* * * * *",
         queue="default",
         grace=55,

@@ -11,8 +11,8 @@ import environ
 import plotly
 from django.core.exceptions import ImproperlyConfigured
 
-from coinpilot_site.env_bounds import Env, check_numbers
 from coinpilot_site.security_settings import client_address_settings, inline_script_hashes
+from core.env_bounds import Env, check_numbers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COINPILOT_VAR_DIR", BASE_DIR / "var"))
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_rq",
     "axes",  # login lock-out (coinpilot_site/login_lockout.py)
+    "core",  # the ground floor: infrastructure every app may use
     "coinpilot_site",
     "market",
     "trading",
@@ -76,7 +77,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last: turns a lock-out into the lock-out page
 ]
 
-# Per-process cache for costly dashboard aggregates (coinpilot_site/caching.py): keys break on new
+# Per-process cache for costly dashboard aggregates (core/caching.py): keys break on new
 # rows, values live a minute; nothing in it is needed for correctness or shared between processes.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 60}}
 
@@ -151,7 +152,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 # The embedded default (SQLite + fakeredis, one machine) is implied by DEBUG and must be asked for
 # with DEBUG off (dev.py, run_embedded and the test settings set COINPILOT_EMBEDDED=1). Otherwise a
-# system check refuses to start without REDIS_URL and a PostgreSQL DATABASE_URL (checks.py).
+# system check refuses to start without REDIS_URL and a PostgreSQL DATABASE_URL (core/checks.py).
 COINPILOT_EMBEDDED = env.bool("COINPILOT_EMBEDDED", default=DEBUG)
 if REDIS_URL:
     _RQ_CONNECTION = {"URL": REDIS_URL}
@@ -173,7 +174,7 @@ else:
     }
 RQ_QUEUE_NAMES = ("bot", "market", "default", "notifications")
 RQ_QUEUES = {name: dict(_RQ_CONNECTION, DEFAULT_TIMEOUT=300) for name in RQ_QUEUE_NAMES}
-RQ = {"WORKER_CLASS": "coinpilot_site.worker.CoinPilotWorker"}
+RQ = {"WORKER_CLASS": "core.worker.CoinPilotWorker"}
 RQ_SHOW_ADMIN_LINK = True
 
 # Every periodic job is declared in this table (see coinpilot_site/schedule.py).

@@ -16,11 +16,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from agents.models import AgentDecision
 from agents.status import guardrail_state, scorecard
+from core import system
+from core.caching import cached, newest_id
 from market.models import Regime, RegimeHistory
 from trading.config import load_strategy
-
-from . import system
-from .caching import cached, newest_id
 
 
 @login_not_required

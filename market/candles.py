@@ -12,7 +12,7 @@ from typing import NamedTuple
 import pandas as pd
 from django.db import connection, transaction
 
-from coinpilot_site.bounds import EARLIEST_DAY
+from core.bounds import EARLIEST_DAY
 
 from . import rollups
 from .models import Candle, CandleSource

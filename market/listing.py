@@ -22,7 +22,7 @@ from django.db.models import Max
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from coinpilot_site.notify import notify
+from core.notify import notify
 
 from .models import UpbitMarket
 from .upbit import UpbitClient, UpbitError

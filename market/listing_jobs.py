@@ -8,7 +8,7 @@ import django_rq
 from django.conf import settings
 from django.utils import timezone
 
-from coinpilot_site.notify import notify
+from core.notify import notify
 
 from . import listing, regime
 from .backfill import Backfill

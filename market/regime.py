@@ -14,7 +14,7 @@ from decimal import Decimal
 import numpy as np
 from django.db import connection
 
-from coinpilot_site.redis_conn import get_redis
+from core.redis_conn import get_redis
 
 from .models import Candle, Regime, RegimeHistory
 

@@ -18,8 +18,8 @@ import httpx
 from django.conf import settings
 from prometheus_client import Counter, Histogram
 
-from coinpilot_site.notify import notify
-from coinpilot_site.redis_conn import get_redis
+from core.notify import notify
+from core.redis_conn import get_redis
 
 from .orderbook import OrderBook, parse_upbit_orderbook
 from .ratelimit import Banned, RateLimiter

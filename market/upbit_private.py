@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlencode
 import jwt
 from django.conf import settings
 
-from coinpilot_site.redis_conn import get_redis
+from core.redis_conn import get_redis
 
 from .ratelimit import RateLimiter
 from .upbit import PermanentError, RateLimitedError, UpbitClient, UpbitError

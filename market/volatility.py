@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 from arch import arch_model
 
-from coinpilot_site.redis_conn import get_redis
+from core.redis_conn import get_redis
 
 from .models import Candle, VolatilityFit
 

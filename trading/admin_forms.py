@@ -8,84 +8,11 @@ The number inputs carry the same bounds as HTML min/max, so the browser stops ob
 import re
 
 from django import forms
+from pydantic.fields import FieldInfo
 
-from . import config
+from . import config, parameters
 from .models import RiskConfig, StrategyConfig
 
-# name: (label, unit, help text). Units end up in the label: "Take profit (%)".
-STRATEGY_PARAMS = {
-    "rsi_14_max": ("Max RSI(14)", "", "Entry check 1: no entry while RSI(14) is above this level (0-100)."),
-    "rsi_7_trigger": (
-        "RSI(7) dip level",
-        "",
-        "Entry check 2: RSI(7) must have dipped to or below this level within the lookback ...",
-    ),
-    "rsi_7_recover": ("RSI(7) recovery level", "", "... and be back at or above this level now."),
-    "rsi_7_lookback": ("RSI(7) dip lookback", "bars", "How many 1-minute bars back the dip may be."),
-    "min_rsi_7_bounce_pct": (
-        "Min RSI(7) bounce",
-        "RSI points",
-        "Entry check 3: RSI(7) now minus its lowest value in the lookback must be at least this.",
-    ),
-    "ma_filter": ("Moving-average filter", "", "Entry check 4: where the close must be against MA20."),
-    "ma_proximity_pct": (
-        "MA20 proximity",
-        "%",
-        "With 'near or above MA20': how far below MA20 the close may be.",
-    ),
-    "require_price_above_bb_lower": (
-        "Refuse below the lower Bollinger band",
-        "",
-        "Entry check 5 (falling knife): no entry while the close is under the lower band.",
-    ),
-    "volume_min_ratio": (
-        "Min volume ratio",
-        "x average",
-        "Entry check 6: the latest volume divided by its average must be at least this.",
-    ),
-    "volume_surge_check": ("Refuse on a volume surge", "", "Entry check 7: treat a surge as panic selling."),
-    "volume_surge_ratio": (
-        "Volume surge ratio",
-        "x average",
-        "With the surge check on: no entry at or above this volume ratio.",
-    ),
-    "bb_enabled": (
-        "Require a lower-band touch and recovery",
-        "",
-        "Entry check 8 (used in SIDEWAYS only): the low touched the lower band and the close recovered.",
-    ),
-    "bb_touch_lookback": ("Band touch lookback", "bars", "How many 1-minute bars back the touch may be."),
-    "ai_prefilter_max_drop_pct_6h": (
-        "AI pre-filter: max 6 h drop",
-        "%",
-        "BEAR only: skip the AI (no entry) when the price fell more than this over 6 hours. "
-        "Empty: no such pre-filter.",
-    ),
-    "take_profit_pct": ("Take profit", "%", "Exit when the price is this far above the average entry price."),
-    "stop_loss_pct": (
-        "Stop loss",
-        "%",
-        "Exit when the price is this far below the average entry price; not larger than the take profit.",
-    ),
-    "trailing_stop_pct": (
-        "Trailing stop",
-        "%",
-        "Once active, exit when the price falls this far below its highest price since entry.",
-    ),
-    "trailing_activation_pct": (
-        "Trailing stop activation",
-        "% profit",
-        "The trailing stop starts once the price was this far above the entry price.",
-    ),
-    "rsi_overbought": ("RSI(14) overbought level", "", "Exit when RSI(14) reaches this level ..."),
-    "rsi_exit_min_profit_pct": ("Min profit for the RSI exit", "%", "... and the profit is at least this."),
-    "time_limit_hours": ("Time limit", "hours", "Exit a position held longer than this."),
-}
-MA_FILTER_CHOICES = [
-    ("above", "close above MA20"),
-    ("proximity_or_above", "close near or above MA20 (see proximity)"),
-    ("none", "no moving-average filter"),
-]
 # Fields that share a row on the page; a parameter missing here still gets a row of its own.
 LAYOUT = [
     ("rsi_14_max",),
@@ -106,7 +33,6 @@ REGIME_HELP = {
     "SIDEWAYS": "Used while the hourly MA50 is within 2 % of MA200.",
     "BEAR": "Used while the hourly MA50 is at least 2 % below MA200.",
 }
-RSI_LEVELS = ("rsi_14_max", "rsi_7_trigger", "rsi_7_recover", "rsi_overbought")
 
 
 def field_name(regime: str, name: str) -> str:
@@ -114,53 +40,61 @@ def field_name(regime: str, name: str) -> str:
     return f"{regime}__{name}"
 
 
-def _bounds(name: str) -> dict:
-    """The HTML min/max of a parameter, the same numbers parse_strategy enforces."""
-    if name.endswith("_pct") or name in RSI_LEVELS:
-        return {"min": 0, "max": config.TIGHTER_PCT.get(name, 100)}
-    if name.endswith("_lookback"):
-        return {"min": 1, "max": config.MAX_LOOKBACK_BARS}
-    if name == "time_limit_hours":
-        return {"min": 0, "max": config.MAX_TIME_LIMIT_HOURS}
-    return {"min": 0, "max": config.MAX_VOLUME_RATIO} if name.endswith("_ratio") else {}
-
-
 def label_of(name: str, info: dict) -> str:
     label, unit, _ = info[name]
     return f"{label} ({unit})" if unit else label
 
 
-def parameter_field(name: str, kind) -> forms.Field:
-    """A typed form field for one strategy parameter."""
-    label, help_text = label_of(name, STRATEGY_PARAMS), STRATEGY_PARAMS[name][2]
-    common = {"label": label, "help_text": help_text}
+def strategy_params(model: type[parameters.RegimeParams]) -> dict[str, tuple[str, str, str]]:
+    """name: (label, unit, help text) of every parameter, from the parameter table."""
+    return {
+        name: (info.title, parameters.declared(info)["unit"], info.description)
+        for name, info in model.model_fields.items()
+    }
+
+
+def _html_bounds(info: FieldInfo) -> dict:
+    """The HTML min/max of a parameter: the bounds the validation enforces."""
+    low, high, _ = parameters.bounds(info)
+    return {key: value for key, value in (("min", low), ("max", high)) if value is not None}
+
+
+def parameter_field(info: FieldInfo) -> forms.Field:
+    """A typed form field for one strategy parameter, as the parameter table declares it."""
+    common = {"label": parameters.label(info), "help_text": info.description}
+    kind = parameters.kind(info)
     if kind is bool:
         return forms.BooleanField(required=False, **common)
     if kind is str:
-        return forms.ChoiceField(choices=MA_FILTER_CHOICES, **common)
-    attrs = _bounds(name) | {"step": "1" if kind is int else "any", "style": "width: 7em"}
-    invalid = {"invalid": "Enter a number, e.g. 3 or 2.5."}
+        labels = parameters.declared(info)["labels"]
+        return forms.ChoiceField(choices=[(c, labels.get(c, c)) for c in parameters.choices(info)], **common)
+    attrs = _html_bounds(info) | {"step": "1" if kind is int else "any", "style": "width: 7em"}
     if kind is int:
         invalid = {"invalid": "Enter a whole number, e.g. 10."}
         return forms.IntegerField(widget=forms.NumberInput(attrs), error_messages=invalid, **common)
+    invalid = {"invalid": "Enter a number, e.g. 3 or 2.5."}
     return forms.FloatField(
-        required=kind is float, widget=forms.NumberInput(attrs), error_messages=invalid, **common
+        required=not parameters.optional(info),
+        widget=forms.NumberInput(attrs),
+        error_messages=invalid,
+        **common,
     )
 
 
 def parameter_fields() -> dict[str, forms.Field]:
     return {
-        field_name(regime, name): parameter_field(name, kind)
+        field_name(regime, name): parameter_field(info)
         for regime in config.TRADING_REGIMES
-        for name, kind in config.REGIME_FIELDS.items()
+        for name, info in config.RegimeParams.model_fields.items()
     }
 
 
 def regime_rows(regime: str) -> list[tuple[str, ...]]:
     """The fieldset rows of one regime: LAYOUT first, then any parameter LAYOUT lacks."""
+    names = config.RegimeParams.model_fields
     placed = {name for row in LAYOUT for name in row}
-    rows = [row for row in LAYOUT if all(n in config.REGIME_FIELDS for n in row)]
-    rows += [(name,) for name in config.REGIME_FIELDS if name not in placed]
+    rows = [row for row in LAYOUT if all(n in names for n in row)]
+    rows += [(name,) for name in names if name not in placed]
     return [tuple(field_name(regime, n) for n in row) for row in rows]
 
 
@@ -187,11 +121,11 @@ def strategy_error(message: str) -> tuple[str | None, str]:
         return "symbols", rest[:1].upper() + rest[1:]
     if head not in config.TRADING_REGIMES or not sep:
         return None, message
-    name = _first_mentioned(rest, config.REGIME_FIELDS)
+    name = _first_mentioned(rest, config.RegimeParams.model_fields)
     phrase = next((p for p in PHRASES if rest.startswith(p)), None)
     if phrase:
         name = PHRASES[phrase]
-    text = _humane(rest, STRATEGY_PARAMS)
+    text = _humane(rest, strategy_params(config.RegimeParams))
     return (field_name(head, name), text) if name else (None, f"{head}: {text}")
 
 
@@ -220,25 +154,25 @@ class StrategyFormBase(forms.ModelForm):
         super().__init__(*args, **kwargs)
         source = self.instance if self.instance.pk else None
         data = config.load_defaults()
-        self.source_params = source.params if source else data["regimes"]
+        # A parameter added after the version shown starts at its default.
+        stored = source.params if source else {}
+        self.source_params = {r: data["regimes"][r] | stored.get(r, {}) for r in config.TRADING_REGIMES}
         # The admin's ModelForm puts the model's symbols list in `initial`: show it as text.
         symbols = self.initial.get("symbols", source.symbols if source else data["symbols"])
         self.initial["symbols"] = ", ".join(symbols) if isinstance(symbols, list | tuple) else symbols
-        for regime in config.TRADING_REGIMES:
-            for name, value in self.source_params.get(regime, {}).items():
+        for regime, block in self.source_params.items():
+            for name, value in block.items():
                 self.initial.setdefault(field_name(regime, name), value)
 
     def clean_symbols(self) -> list[str]:
         return [s for s in re.split(r"[\s,]+", self.cleaned_data["symbols"].upper()) if s]
 
     def params_from(self, cleaned: dict) -> dict:
-        """The per-regime parameter blocks, nested as in config/strategy_v3.yaml."""
+        """The per-regime parameter blocks, nested as StrategyConfig.params stores them."""
         return {
             regime: {
-                name: _json_number(
-                    cleaned[field_name(regime, name)], self.source_params.get(regime, {}).get(name)
-                )
-                for name in config.REGIME_FIELDS
+                name: _json_number(cleaned[field_name(regime, name)], self.source_params[regime].get(name))
+                for name in config.RegimeParams.model_fields
             }
             for regime in config.TRADING_REGIMES
         }
@@ -259,11 +193,15 @@ class StrategyFormBase(forms.ModelForm):
         return cleaned
 
 
-# The parameter fields are declared on the class (not added per instance) so that the admin's
-# fieldsets may name them: BULL__take_profit_pct, ...
-StrategyConfigForm = type(StrategyFormBase)(
-    "StrategyConfigForm", (StrategyFormBase,), {"__module__": __name__, **parameter_fields()}
-)
+def strategy_form_class() -> type[StrategyFormBase]:
+    """The strategy form with a field per parameter of config.RegimeParams and regime. The fields
+    are declared on the class (not added per instance) so that the admin's fieldsets may name them:
+    BULL__take_profit_pct, ..."""
+    fields = {"__module__": __name__, **parameter_fields()}
+    return type(StrategyFormBase)("StrategyConfigForm", (StrategyFormBase,), fields)
+
+
+StrategyConfigForm = strategy_form_class()
 
 
 RISK_PARAMS = {

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from coinpilot_site.kst import KST
-from coinpilot_site.redis_conn import get_redis
+from core.kst import KST
+from core.redis_conn import get_redis
 
 from .backtest import BacktestOptions, load_bars, run_backtest
 from .config import load_risk, load_strategy

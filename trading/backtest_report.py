@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from coinpilot_site.kst import KST, kst_text
+from core.kst import KST, kst_text
 from market.regime import REGIMES
 
 from .performance import drawdown_series

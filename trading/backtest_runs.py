@@ -12,8 +12,8 @@ from django.utils import timezone
 from rq import get_current_job
 from rq.job import Job, JobStatus
 
-from coinpilot_site.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
-from coinpilot_site.redis_conn import get_redis
+from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
+from core.redis_conn import get_redis
 
 from .backtest import BacktestOptions, load_bars, run_backtest
 from .backtest_report import report_data

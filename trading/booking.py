@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
-from coinpilot_site.notify import notify
-from coinpilot_site.redis_conn import get_redis
+from core.notify import notify
+from core.redis_conn import get_redis
 
 from . import risk
 from .config import RiskLimits

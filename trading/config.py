@@ -7,14 +7,10 @@ when. Validation refuses nonsense with messages a trader can act on.
 """
 
 import logging
-import math
 import re
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from decimal import Decimal, InvalidOperation
-from functools import cache
-from pathlib import Path
 
-import yaml
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
@@ -24,15 +20,24 @@ from market.listing_jobs import enqueue_backfill
 from market.models import Regime
 
 from .models import RiskConfig, StrategyConfig
+from .parameters import RegimeParams, regime_defaults, validate_block
 
 log = logging.getLogger(__name__)
 
-DEFAULTS_FILE = Path(settings.BASE_DIR) / "config" / "strategy_v3.yaml"
 TRADING_REGIMES = (Regime.BULL, Regime.SIDEWAYS, Regime.BEAR)
-MA_FILTERS = ("above", "proximity_or_above", "none")
 SYMBOL_RE = re.compile(r"^KRW-[A-Z0-9]{1,15}$")
-MAX_LOOKBACK_BARS = 200  # the live window (strategy.LIVE_WINDOW_BARS) must cover every lookback
-MAX_TIME_LIMIT_HOURS = 24 * 30
+DEFAULT_SYMBOLS = ["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]
+# The limits of risk version 1; the limits added later carry their defaults in RiskLimits.
+DEFAULT_RISK = {
+    "max_position_size_pct": "5",
+    "max_total_exposure_pct": "20",
+    "max_concurrent_positions": 3,
+    "max_daily_loss_pct": "5",
+    "max_daily_trades": 10,
+    "consecutive_loss_limit": 3,
+    "cooldown_hours": "2",
+    "min_order_krw": "5000",
+}
 BOOK_LEVELS = 30  # levels per side in Upbit's order book
 
 
@@ -42,33 +47,6 @@ class ConfigError(ValueError):
     def __init__(self, messages: list[str]):
         super().__init__("; ".join(messages))
         self.messages = messages
-
-
-@dataclass(frozen=True)
-class RegimeParams:
-    """Entry and exit parameters of one regime."""
-
-    rsi_14_max: float
-    rsi_7_trigger: float
-    rsi_7_recover: float
-    rsi_7_lookback: int
-    min_rsi_7_bounce_pct: float
-    ma_filter: str
-    ma_proximity_pct: float
-    require_price_above_bb_lower: bool
-    volume_min_ratio: float
-    volume_surge_check: bool
-    volume_surge_ratio: float
-    bb_enabled: bool
-    bb_touch_lookback: int
-    ai_prefilter_max_drop_pct_6h: float | None
-    take_profit_pct: float
-    stop_loss_pct: float
-    trailing_stop_pct: float
-    trailing_activation_pct: float
-    rsi_overbought: float
-    rsi_exit_min_profit_pct: float
-    time_limit_hours: float
 
 
 @dataclass(frozen=True)
@@ -104,21 +82,22 @@ class RiskLimits:
     liquidity_warn_levels: int = 5  # ... or to take more order-book levels than this
 
 
-REGIME_FIELDS = {f.name: f.type for f in fields(RegimeParams)}
+REGIME_FIELDS = {name: info.annotation for name, info in RegimeParams.model_fields.items()}  # name: type
 RISK_FIELDS = [f.name for f in fields(RiskLimits) if f.name != "version"]
 RISK_SWITCHES = [f.name for f in fields(RiskLimits) if f.type is bool]  # yes/no limits
 RISK_DEFAULTS = {f.name: f.default for f in fields(RiskLimits) if f.default is not MISSING}
 
 
-@cache
 def load_defaults() -> dict:
-    """The versioned defaults file (config/strategy_v3.yaml), parsed."""
-    return yaml.safe_load(DEFAULTS_FILE.read_text())
+    """The defaults of a database without an active version: the symbols, one block per regime
+    (from the parameter table in trading/parameters.py) and the risk limits of version 1."""
+    return {
+        "symbols": list(DEFAULT_SYMBOLS),
+        "regimes": {regime: regime_defaults(RegimeParams, regime) for regime in TRADING_REGIMES},
+        "risk": dict(DEFAULT_RISK),
+    }
 
 
-# Upper bounds beyond the 0-100 of every percentage: past these a setting is a typo, not a strategy.
-MAX_VOLUME_RATIO = 100  # x the average volume
-TIGHTER_PCT = {"stop_loss_pct": 50, "trailing_stop_pct": 50, "ma_proximity_pct": 50}
 # Risk limits that are not percentages: (highest, unit and why). Past these a limit silently stops
 # trading, e.g. a minimum order of 1e9 KRW refuses every entry.
 RISK_MAXIMA = {
@@ -128,77 +107,6 @@ RISK_MAXIMA = {
     "cooldown_hours": (168, "hours (a week)"),
     "min_order_krw": (10_000_000, "KRW (a larger minimum refuses nearly every entry)"),
 }
-
-
-def _number(value) -> bool:
-    """A finite int or float (not a bool, not NaN or infinity)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_types(regime: str, block: dict) -> list[str]:
-    errors = [f"{regime}: unknown setting '{k}'" for k in block if k not in REGIME_FIELDS]
-    for name, kind in REGIME_FIELDS.items():
-        if name not in block:
-            errors.append(f"{regime}: '{name}' is missing")
-            continue
-        value = block[name]
-        if kind is bool and not isinstance(value, bool):
-            errors.append(f"{regime}: {name} must be yes or no, not {value!r}")
-        elif kind is str and not isinstance(value, str):
-            errors.append(f"{regime}: {name} must be text, not {value!r}")
-        elif kind in (int, float) and not _number(value):
-            errors.append(f"{regime}: {name} must be a number, not {value!r}")
-        elif kind == float | None and value is not None and not _number(value):
-            errors.append(f"{regime}: {name} must be a number or empty, not {value!r}")
-        elif kind is int and value != int(value):
-            errors.append(f"{regime}: {name} must be a whole number of bars, not {value}")
-    return errors
-
-
-def _check_values(regime: str, p: dict) -> list[str]:  # noqa: C901 - one flat list of rules
-    errors = []
-    for name, value in p.items():
-        if name.endswith("_pct") and value is not None and not 0 <= value <= 100:
-            errors.append(f"{regime}: {name} is {value}%, it must be between 0 and 100")
-    for name in ("rsi_14_max", "rsi_7_trigger", "rsi_7_recover", "rsi_overbought"):
-        if not 0 <= p[name] <= 100:
-            errors.append(f"{regime}: {name} is {p[name]}, an RSI level must be between 0 and 100")
-    if p["rsi_7_trigger"] >= p["rsi_7_recover"]:
-        errors.append(
-            f"{regime}: rsi_7_trigger ({p['rsi_7_trigger']}) must be below rsi_7_recover "
-            f"({p['rsi_7_recover']}): RSI(7) first dips to the trigger, then recovers above it"
-        )
-    for name in ("take_profit_pct", "stop_loss_pct", "trailing_stop_pct"):
-        if p[name] == 0:
-            errors.append(f"{regime}: {name} must be above 0%")
-    if p["stop_loss_pct"] > p["take_profit_pct"]:
-        errors.append(
-            f"{regime}: stop loss ({p['stop_loss_pct']}%) is larger than take profit "
-            f"({p['take_profit_pct']}%): every win would be smaller than every loss"
-        )
-    for name in ("rsi_7_lookback", "bb_touch_lookback"):
-        if not 1 <= p[name] <= MAX_LOOKBACK_BARS:
-            errors.append(f"{regime}: {name} must be between 1 and {MAX_LOOKBACK_BARS} bars")
-    if p["ma_filter"] not in MA_FILTERS:
-        errors.append(f"{regime}: ma_filter '{p['ma_filter']}' must be one of {', '.join(MA_FILTERS)}")
-    if p["volume_min_ratio"] < 0 or p["volume_surge_ratio"] <= 0:
-        errors.append(f"{regime}: volume ratios must be positive")
-    for name in ("volume_min_ratio", "volume_surge_ratio"):
-        if p[name] > MAX_VOLUME_RATIO:
-            errors.append(
-                f"{regime}: {name} is {p[name]}, it must be at most {MAX_VOLUME_RATIO}x the average"
-            )
-    for name, high in TIGHTER_PCT.items():
-        if high < p[name] <= 100:
-            errors.append(f"{regime}: {name} is {p[name]}%, it must be at most {high}%")
-    if p["volume_surge_check"] and p["volume_surge_ratio"] <= p["volume_min_ratio"]:
-        errors.append(
-            f"{regime}: volume_surge_ratio ({p['volume_surge_ratio']}) must be above "
-            f"volume_min_ratio ({p['volume_min_ratio']}), or no volume could ever pass"
-        )
-    if not 0 < p["time_limit_hours"] <= MAX_TIME_LIMIT_HOURS:
-        errors.append(f"{regime}: time_limit_hours must be above 0 and at most {MAX_TIME_LIMIT_HOURS}")
-    return errors
 
 
 def validate_symbols(symbols) -> list[str]:
@@ -221,19 +129,16 @@ def parse_strategy(symbols, regimes, version: int = 0) -> StrategyParams:
     if not isinstance(regimes, dict):
         raise ConfigError([*errors, "params: expected one block per regime (BULL, SIDEWAYS, BEAR)"])
     errors += [f"params: unknown regime '{r}'" for r in regimes if r not in TRADING_REGIMES]
+    parsed = {}
     for regime in TRADING_REGIMES:
         block = regimes.get(regime)
         if not isinstance(block, dict):
             errors.append(f"params: the {regime} block is missing")
             continue
-        type_errors = _check_types(regime, block)
-        errors += type_errors or _check_values(regime, block)
+        parsed[regime], refusals = validate_block(RegimeParams, block)
+        errors += [f"{regime}: {message}" for message in refusals]
     if errors:
         raise ConfigError(errors)
-    parsed = {
-        r: RegimeParams(**{k: int(v) if REGIME_FIELDS[k] is int else v for k, v in regimes[r].items()})
-        for r in TRADING_REGIMES
-    }
     return StrategyParams(version=version, symbols=tuple(symbols), regimes=parsed)
 
 
@@ -324,7 +229,7 @@ def parse_risk(values: dict, version: int = 0) -> RiskLimits:
 
 
 def default_strategy() -> StrategyParams:
-    """The defaults file's strategy (version 0: not a database version)."""
+    """The default strategy (version 0: not a database version)."""
     data = load_defaults()
     return parse_strategy(data["symbols"], data["regimes"])
 
@@ -348,7 +253,7 @@ def load_strategy(version: int | None = None) -> StrategyParams:
     if row is None:
         if version:
             raise ConfigError([f"strategy config version {version} does not exist"])
-        log.warning("no active StrategyConfig row; using %s", DEFAULTS_FILE.name)
+        log.warning("no active StrategyConfig row; using the defaults")
         return default_strategy()
     return strategy_from_row(row)
 
@@ -360,7 +265,7 @@ def load_risk(version: int | None = None) -> RiskLimits:
     if row is None:
         if version:
             raise ConfigError([f"risk config version {version} does not exist"])
-        log.warning("no active RiskConfig row; using %s", DEFAULTS_FILE.name)
+        log.warning("no active RiskConfig row; using the defaults")
         return default_risk()
     return risk_from_row(row)
 
@@ -458,7 +363,7 @@ def diff_strategy(old: StrategyConfig | None, new: StrategyConfig) -> list[str]:
         changes.append(f"symbols: {', '.join(old.symbols)} -> {', '.join(new.symbols)}")
     for regime in TRADING_REGIMES:
         before, after = old.params.get(regime, {}), new.params.get(regime, {})
-        for name in REGIME_FIELDS:
+        for name in RegimeParams.model_fields:
             if before.get(name) != after.get(name):
                 changes.append(f"{regime}.{name}: {before.get(name)} -> {after.get(name)}")
     return changes
@@ -480,5 +385,5 @@ def strategy_as_dict(params: StrategyParams) -> dict:
     return {
         "version": params.version,
         "symbols": list(params.symbols),
-        "regimes": {r: asdict(p) for r, p in params.regimes.items()},
+        "regimes": {r: p.model_dump() for r, p in params.regimes.items()},
     }

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from coinpilot_site.notify import notify
+from core.notify import notify
 
 from .config import load_risk
 from .cycle import order_id

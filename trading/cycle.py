@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from agents import gate
-from coinpilot_site.notify import notify
-from coinpilot_site.redis_conn import get_redis
+from core.notify import notify
+from core.redis_conn import get_redis
 from market.listing import alert_delisted
 from market.models import Regime
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pandas as pd
 from prometheus_client import Counter
 
-from coinpilot_site.redis_conn import get_redis
+from core.redis_conn import get_redis
 from market.listing import MarketStatus
 
 from . import booking

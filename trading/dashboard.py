@@ -10,8 +10,8 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils import timezone
 
-from coinpilot_site.caching import cached, newest_id
-from coinpilot_site.redis_conn import get_redis
+from core.caching import cached, newest_id
+from core.redis_conn import get_redis
 from market.candles import latest_closes
 from market.volatility import read_state
 
@@ -92,7 +92,7 @@ def account_overview(now: datetime) -> dict:
 
 
 def equity_curve(initial: Decimal | None = None) -> dict:
-    """`equity_curve_points`, cached for a minute per newest trade (coinpilot_site/caching.py)."""
+    """`equity_curve_points`, cached for a minute per newest trade (core/caching.py)."""
     initial = initial if initial is not None else Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
     key = f"equity-curve:{newest_id(Trade)}:{initial}"
     return cached(key, lambda: equity_curve_points(initial))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 from django.conf import settings
 
-from coinpilot_site.models import JobRun
+from core.models import JobRun
 from market import listing
 from market.candles import last_stored_timestamps, load_frames
 from market.regime import current_regime

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from coinpilot_site.notify import notify
+from core.notify import notify
 from market.upbit import UpbitError
 from market.upbit_private import Balance, UpbitExchangeClient
 

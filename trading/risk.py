@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from coinpilot_site.kst import KST
+from core.kst import KST
 from market.listing import CAUTIONS, MarketStatus
 
 from .config import RiskLimits

@@ -27,9 +27,9 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 
-from coinpilot_site.kst import kst_text
-from coinpilot_site.notify import notify
-from coinpilot_site.redis_conn import get_redis
+from core.kst import kst_text
+from core.notify import notify
+from core.redis_conn import get_redis
 from market.candles import ONE_MINUTE, last_stored_timestamps
 
 from . import cycle_base
@@ -128,7 +128,7 @@ def ticker_bar(price: float, now: datetime) -> Bars:
 def protective(params: StrategyParams) -> StrategyParams:
     """The same exit rules with take profit and the RSI exit off: a ticker price only protects."""
     off = {"take_profit_pct": math.inf, "rsi_overbought": math.inf}
-    return replace(params, regimes={name: replace(p, **off) for name, p in params.regimes.items()})
+    return replace(params, regimes={name: p.model_copy(update=off) for name, p in params.regimes.items()})
 
 
 def remember_ticker_times(symbols: list[str], now: datetime) -> None:

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from coinpilot_site.kst import kst_text
+from core.kst import kst_text
 from market.models import Regime
 
 from . import backtest_runs

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from agents import costs, guardrails
 from agents.models import ChatMessage, ChatUsage, Conversation
+from core.kst import kst_text
 
-from ..kst import kst_text
 from .loop import Answer, without_nul
 
 HISTORY_MESSAGES = 10  # earlier messages the model sees (text only)

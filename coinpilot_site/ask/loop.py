@@ -20,9 +20,9 @@ from django.conf import settings
 
 from agents import costs, gate, guardrails, llm
 from agents.models import ChatMessage
-from coinpilot_site.redis_conn import get_redis
+from core.kst import kst_text
+from core.redis_conn import get_redis
 
-from ..kst import kst_text
 from . import grounding, registry
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import pytest
 import redis
 from django.test import override_settings
 
-from coinpilot_site.checks import production_stores, redis_never_evicts
-from coinpilot_site.env_bounds import NUMBERS, number_errors
 from conftest import ROOT
+from core.checks import production_stores, redis_never_evicts
+from core.env_bounds import NUMBERS, number_errors
 
 from .test_settings import PRODUCTION_ENV, run_manage
 
@@ -110,7 +110,7 @@ def test_the_embedded_default_must_be_asked_for_explicitly(tmp_path):
     ],
 )
 def test_production_stores_check(monkeypatch, embedded, redis_url, sqlite, expected):
-    monkeypatch.setattr("coinpilot_site.checks._database_is_sqlite", lambda: sqlite)
+    monkeypatch.setattr("core.checks._database_is_sqlite", lambda: sqlite)
     with override_settings(COINPILOT_EMBEDDED=embedded, REDIS_URL=redis_url):
         assert [message.id for message in production_stores()] == expected
 

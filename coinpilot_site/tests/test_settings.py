@@ -3,15 +3,12 @@
 import os
 import shutil
 import subprocess
-import time
 
-import django_rq
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
 from coinpilot_site.checks import live_trading_is_safe
-from coinpilot_site.notify import notify
 from conftest import ROOT, manage_command
 
 TEST_ONLY_VARIABLES = (
@@ -109,22 +106,3 @@ def test_ensure_admin_creates_one_login_and_prints_it(capsys, settings, tmp_path
     assert password in first
     call_command("ensure_admin")
     assert "admin login exists" in capsys.readouterr().out
-
-
-def test_notify_only_enqueues_and_returns_at_once():
-    started = time.perf_counter()
-    notify("system", {"title": "disk almost full", "free_gb": 1})
-    assert time.perf_counter() - started < 0.2
-    [job] = django_rq.get_queue("notifications").jobs
-    assert job.args == ("system", {"title": "disk almost full", "free_gb": 1})
-
-
-def test_notify_never_raises_when_the_queue_is_unreachable():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("coinpilot_site.notify.django_rq.get_queue", lambda name: 1 / 0)
-        notify("risk", {"title": "daily loss limit"})  # logged, not raised
-
-
-def test_notify_rejects_an_unknown_event_type():
-    with pytest.raises(ValueError, match="unknown notification event 'tweet'"):
-        notify("tweet", {})

@@ -11,8 +11,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rq import Worker
 
-from coinpilot_site.models import JobRun
-from coinpilot_site.scheduling import HEARTBEAT_KEY
+from core.models import JobRun
+from core.scheduling import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_healthz_reports_ok_without_login(client):
 
 def test_healthz_is_503_when_redis_is_down(client):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    with mock.patch("coinpilot_site.system.get_redis", return_value=dead):
+    with mock.patch("core.system.get_redis", return_value=dead):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["redis"].startswith("down: ConnectionError")
@@ -42,7 +42,7 @@ def test_healthz_is_503_when_redis_is_down(client):
 
 
 def test_healthz_is_503_when_the_database_is_down(client):
-    with mock.patch("coinpilot_site.system.connection") as conn:
+    with mock.patch("core.system.connection") as conn:
         conn.cursor.side_effect = OperationalError("connection refused")
         response = client.get("/healthz")
     assert response.status_code == 503

@@ -30,7 +30,7 @@ SECRETS = {
 
 def redis_down():
     return mock.patch(
-        "coinpilot_site.system.get_redis",
+        "core.system.get_redis",
         return_value=redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
     )
 

@@ -148,8 +148,8 @@ def provider_broken():
 def test_scheduled_run_through_the_job_wrapper(settings):
     from django.utils import timezone
 
-    from coinpilot_site.models import JobRun
-    from coinpilot_site.scheduling import run_scheduled
+    from core.models import JobRun
+    from core.scheduling import run_scheduled
 
     settings.COINPILOT_MARKET_SOURCE = "sim"
     settings.COINPILOT_DEFAULT_SYMBOLS = ["KRW-BTC"]
@@ -164,8 +164,8 @@ def test_scheduled_run_through_the_job_wrapper(settings):
 def test_scheduler_enqueues_on_the_market_queue_and_a_worker_runs_it(settings, run_jobs):
     from django.utils import timezone
 
-    from coinpilot_site.models import JobRun
-    from coinpilot_site.scheduling import SlotScheduler, get_schedule
+    from core.models import JobRun
+    from core.scheduling import SlotScheduler, get_schedule
 
     settings.COINPILOT_MARKET_SOURCE = "sim"
     settings.COINPILOT_DEFAULT_SYMBOLS = ["KRW-ETH"]

@@ -227,7 +227,7 @@ def test_the_daily_job_refreshes_with_upbit_and_skips_otherwise(upbit_list, sett
 
 
 def test_the_refresh_is_in_the_schedule():
-    from coinpilot_site.scheduling import get_schedule
+    from core.scheduling import get_schedule
 
     schedule = get_schedule("refresh_upbit_markets")
     assert (schedule.func, schedule.queue) == ("market.listing_jobs.refresh_upbit_markets", "market")

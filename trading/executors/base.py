@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from coinpilot_site.notify import notify
+from core.notify import notify
 from market.orderbook import OrderBook
 from trading.config import RiskLimits, load_risk
 from trading.liquidity import REFUSED, WARNED, Liquidity, problem

@@ -151,14 +151,18 @@ def test_the_changelist_shows_who_when_and_what_changed(admin_client):
         (
             {"BEAR__time_limit_hours": 0},
             "BEAR__time_limit_hours",
-            "Time limit must be above 0 and at most 720",
+            "Time limit must be above 0 and at most 720 hours",
         ),
         (
             {"BEAR__volume_surge_ratio": 0.4},
             "BEAR__volume_surge_ratio",
             "Volume surge ratio (0.4) must be above Min volume ratio (0.5), or no volume could ever pass",
         ),
-        ({"SIDEWAYS__volume_min_ratio": -1}, "__all__", "SIDEWAYS: Volume ratios must be positive"),
+        (
+            {"SIDEWAYS__volume_min_ratio": -1},
+            "SIDEWAYS__volume_min_ratio",
+            "Min volume ratio is -1.0, it must be at least 0",
+        ),
         ({"BULL__take_profit_pct": "abc"}, "BULL__take_profit_pct", "Enter a number, e.g. 3 or 2.5."),
         ({"BULL__rsi_7_lookback": 2.5}, "BULL__rsi_7_lookback", "Enter a whole number, e.g. 10."),
         (

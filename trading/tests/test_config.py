@@ -46,7 +46,7 @@ def test_defaults_file_holds_spec_5_values():
         ({"BULL__take_profit_pct": -1.0}, "BULL: take_profit_pct is -1.0%, it must be between 0 and 100"),
         (
             {"SIDEWAYS__stop_loss_pct": 150.0},
-            "SIDEWAYS: stop_loss_pct is 150.0%, it must be between 0 and 100",
+            "SIDEWAYS: stop_loss_pct is 150.0%, it must be at most 50%",
         ),
         ({"BEAR__rsi_7_trigger": 30}, "BEAR: rsi_7_trigger (30) must be below rsi_7_recover (30)"),
         ({"BEAR__rsi_7_trigger": 40}, "BEAR: rsi_7_trigger (40) must be below rsi_7_recover (30)"),

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from coinpilot_site.models import JobRun
 from conftest import store_minutes
+from core.models import JobRun
 from market.candles import CandleRow, floor_minute, store_candles
 from trading import cycle
 from trading.decided import DatabaseLedger, MemoryLedger

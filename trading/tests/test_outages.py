@@ -6,8 +6,8 @@ import django_rq
 import pytest
 from django.db import connection
 
-from coinpilot_site.models import JobRun
-from coinpilot_site.scheduling import run_scheduled
+from core.models import JobRun
+from core.scheduling import run_scheduled
 
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 

@@ -28,7 +28,7 @@ def reason(regime: str, params=PARAMS, **changes) -> str:
 
 def with_params(regime: str, **changes):
     regimes = dict(PARAMS.regimes)
-    regimes[regime] = dataclasses.replace(regimes[regime], **changes)
+    regimes[regime] = regimes[regime].model_copy(update=changes)
     return dataclasses.replace(PARAMS, regimes=regimes)
 
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from analytics import daily_report, post_exit, weekly_report
-from coinpilot_site.bounds import day_option, int_option
+from core.bounds import day_option, int_option
 
 DAY = day_option()
 MAX_DAYS = 365

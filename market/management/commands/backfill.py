@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from coinpilot_site.bounds import float_option, moment_option
+from core.bounds import float_option, moment_option
 from market.backfill import Backfill, SymbolReport, resolve_range, stored_elsewhere, switching_refusal
 from market.candles import delete_candles
 from market.listing import symbol_errors

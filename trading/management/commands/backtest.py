@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from coinpilot_site.bounds import decimal_option, file_option, int_option, moment_option
+from core.bounds import decimal_option, file_option, int_option, moment_option
 from trading.backtest import BacktestOptions, load_bars, load_csv_bars, load_sim_bars, run_backtest
 from trading.backtest_report import format_text, write_html
 from trading.config import ConfigError, load_risk, load_strategy

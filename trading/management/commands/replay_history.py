@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from coinpilot_site.bounds import float_option
+from core.bounds import float_option
 from market.candles import load_frames
 from market.models import RegimeHistory
 from market.regime import update_regimes

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from rq import Worker
 
-from coinpilot_site.redis_conn import get_redis
+from core.redis_conn import get_redis
 
 
 class Command(BaseCommand):

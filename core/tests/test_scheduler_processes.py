@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from rq import Worker
 
-from coinpilot_site.models import JobRun
-from coinpilot_site.scheduling import SlotScheduler
-from coinpilot_site.tests import sample_jobs
+from core.models import JobRun
+from core.scheduling import SlotScheduler
+from core.tests import sample_jobs
 
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.2) -> bool:
 
 
 def test_two_schedulers_and_two_workers_run_each_slot_once_without_overlap(spawn, subprocess_env, redis_conn):
-    env = subprocess_env | {"COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.FAST"}
+    env = subprocess_env | {"COINPILOT_SCHEDULE": "core.tests.sample_jobs.FAST"}
     for _ in range(2):
         spawn("rqworker", "default", env=env)
     # measure from the moment both workers are up (start-up takes seconds on a busy machine)
@@ -61,7 +61,7 @@ def test_two_schedulers_and_two_workers_run_each_slot_once_without_overlap(spawn
 
 
 def test_time_limit_failure_and_success_are_recorded_by_a_forking_worker(spawn, subprocess_env, settings):
-    settings.COINPILOT_SCHEDULE = "coinpilot_site.tests.sample_jobs.TIMEOUTS"
+    settings.COINPILOT_SCHEDULE = "core.tests.sample_jobs.TIMEOUTS"
     env = subprocess_env | {"COINPILOT_SCHEDULE": settings.COINPILOT_SCHEDULE}
     before = {labels: scraped(*labels) for labels in OUTCOMES}
     now = datetime.now(UTC)
@@ -85,7 +85,7 @@ def test_time_limit_failure_and_success_are_recorded_by_a_forking_worker(spawn, 
 def test_scheduler_process_publishes_a_heartbeat_and_stops_on_sigterm(spawn, subprocess_env):
     scheduler = spawn("run_scheduler", env=subprocess_env)
 
-    from coinpilot_site.system import scheduler_status
+    from core.system import scheduler_status
 
     assert wait_until(lambda: scheduler_status()["alive"], timeout=20)
     assert scheduler_status()["pid"] == scheduler.pid

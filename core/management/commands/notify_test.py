@@ -4,11 +4,11 @@ import django_rq
 from django.core.management.base import BaseCommand, CommandError
 from rq.worker import SimpleWorker
 
-from coinpilot_site.models import NotificationLog
-from coinpilot_site.notifications import config
-from coinpilot_site.notifications.discord import mask
-from coinpilot_site.notifications.samples import SAMPLES
-from coinpilot_site.notify import enqueue_alert
+from core.models import NotificationLog
+from core.notifications import config
+from core.notifications.discord import mask
+from core.notifications.samples import SAMPLES
+from core.notify import enqueue_alert
 
 
 class Command(BaseCommand):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from coinpilot_site.models import NotificationLog
-from coinpilot_site.notifications import discord as transport
-from coinpilot_site.notifications import outbox
-from coinpilot_site.notify import notify
+from core.models import NotificationLog
+from core.notifications import discord as transport
+from core.notifications import outbox
+from core.notify import notify
 from tests.fakes.discord import FakeDiscord, configure
 
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]

@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coinpilot_site.notifications import embeds, limits
-from coinpilot_site.notifications.discord import mask, redact
-from coinpilot_site.notifications.samples import SAMPLES
-from coinpilot_site.notify import EVENT_TYPES
+from core.notifications import embeds, limits
+from core.notifications.discord import mask, redact
+from core.notifications.samples import SAMPLES
+from core.notify import EVENT_TYPES
 from tests.fakes.discord import validate_message
 
 AT = datetime(2026, 11, 20, 13, 5, 9, tzinfo=UTC)  # 22:05:09 KST

@@ -5,8 +5,8 @@ import os
 import time
 from datetime import datetime
 
-from coinpilot_site.redis_conn import get_redis
-from coinpilot_site.scheduling import Schedule
+from core.redis_conn import get_redis
+from core.scheduling import Schedule
 
 RUNS_KEY = "test:runs"
 
@@ -32,14 +32,14 @@ def runs() -> list[dict]:
 FAST = [
     Schedule(
         name="every2s",
-        func="coinpilot_site.tests.sample_jobs.record",
+        func="core.tests.sample_jobs.record",
         cron="* * * * * */2",
         grace=1,
         timeout=10,
     ),
     Schedule(
         name="slow",
-        func="coinpilot_site.tests.sample_jobs.record",
+        func="core.tests.sample_jobs.record",
         cron="* * * * * */2",
         grace=1,
         timeout=20,
@@ -48,12 +48,10 @@ FAST = [
 ]
 
 HOURLY = [
-    Schedule(
-        name="hourly", func="coinpilot_site.tests.sample_jobs.record", cron="0 * * * *", grace=300, timeout=60
-    ),
+    Schedule(name="hourly", func="core.tests.sample_jobs.record", cron="0 * * * *", grace=300, timeout=60),
     Schedule(
         name="kst_report",
-        func="coinpilot_site.tests.sample_jobs.record",
+        func="core.tests.sample_jobs.record",
         cron="0 22 * * *",
         tz="Asia/Seoul",
         grace=3600,
@@ -64,7 +62,7 @@ HOURLY = [
 TIMEOUTS = [
     Schedule(
         name="too_slow",
-        func="coinpilot_site.tests.sample_jobs.record",
+        func="core.tests.sample_jobs.record",
         cron="* * * * *",
         grace=3600,
         timeout=1,
@@ -72,15 +70,13 @@ TIMEOUTS = [
     ),
     Schedule(
         name="failing",
-        func="coinpilot_site.tests.sample_jobs.record",
+        func="core.tests.sample_jobs.record",
         cron="* * * * *",
         grace=3600,
         timeout=10,
         kwargs={"fail": True},
     ),
-    Schedule(
-        name="fine", func="coinpilot_site.tests.sample_jobs.record", cron="* * * * *", grace=3600, timeout=10
-    ),
+    Schedule(name="fine", func="core.tests.sample_jobs.record", cron="* * * * *", grace=3600, timeout=10),
 ]
 
 
@@ -109,7 +105,7 @@ def file_runs(path) -> list[dict]:
 FILE_FAST = [
     Schedule(
         name="every2s",
-        func="coinpilot_site.tests.sample_jobs.record_to_file",
+        func="core.tests.sample_jobs.record_to_file",
         cron="* * * * * */2",
         grace=1,
         timeout=10,
@@ -117,7 +113,7 @@ FILE_FAST = [
     ),
     Schedule(
         name="slow",
-        func="coinpilot_site.tests.sample_jobs.record_to_file",
+        func="core.tests.sample_jobs.record_to_file",
         cron="* * * * * */2",
         grace=1,
         timeout=20,
@@ -128,7 +124,7 @@ FILE_FAST = [
 KILLABLE = [
     Schedule(
         name="killable",
-        func="coinpilot_site.tests.sample_jobs.record_to_file",
+        func="core.tests.sample_jobs.record_to_file",
         cron="* * * * * */5",
         grace=2,
         timeout=120,
@@ -157,7 +153,7 @@ def restless_bot_cycle(*, slot: datetime) -> str:
 RESTLESS_BOT = [
     Schedule(
         name="bot_cycle",
-        func="coinpilot_site.tests.sample_jobs.restless_bot_cycle",
+        func="core.tests.sample_jobs.restless_bot_cycle",
         cron="* * * * * */4",  # several slots on every bar
         queue="bot",
         grace=3,

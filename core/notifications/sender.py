@@ -30,10 +30,10 @@ from datetime import datetime
 from uuid import uuid4
 
 import django_rq
-from django.utils import timezone
 from redis.exceptions import LockError
 from rq import get_current_job
 
+from ..notify import notify
 from . import config, discord, embeds, limits, outbox, records
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ def send_notification(event_type: str, payload: dict) -> str:
         records.count(event_type, "off")
         return "off: no webhook URL"
     job = get_current_job()
-    outbox.push(discord.fingerprint(url), make_item(job.id if job else uuid4().hex, event_type, payload))
+    outbox.push(
+        discord.fingerprint(url), outbox.make_item(job.id if job else uuid4().hex, event_type, payload)
+    )
     return deliver(discord.fingerprint(url))
 
 
@@ -56,11 +58,6 @@ def drain_webhook(hook: str) -> str:
     """RQ job: go on delivering for one webhook (queued when a job ended with items left)."""
     outbox.clear_kick(hook)
     return deliver(hook)
-
-
-def make_item(item_id: str, event: str, payload: dict, at: datetime | None = None) -> dict:
-    """An outbox item: plain JSON, the payload rendered only when it is sent."""
-    return {"id": item_id, "event": event, "payload": payload, "at": (at or timezone.now()).isoformat()}
 
 
 def deliver(hook: str) -> str:
@@ -202,8 +199,6 @@ class _Drain:
         self._fail_everything(f"webhook answered 404 ({answer.error})")
         system_url = config.webhook_url("system")
         if system_url and discord.fingerprint(system_url) != self.hook:
-            from ..notify import notify
-
             notify(
                 "system",
                 {

@@ -58,7 +58,7 @@ class Command(BaseCommand):
             self._stop(children)
 
     def _start_embedded_redis(self, port: int) -> str:
-        from coinpilot_site.embedded_redis import serve
+        from core.embedded_redis import serve
 
         try:
             serve(port)

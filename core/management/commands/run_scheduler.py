@@ -2,7 +2,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from coinpilot_site.scheduling import SlotScheduler, enqueue_now, get_schedules
+from core.scheduling import SlotScheduler, enqueue_now, get_schedules
 
 
 class Command(BaseCommand):

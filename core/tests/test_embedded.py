@@ -91,7 +91,7 @@ def test_one_command_runs_web_worker_and_scheduler_and_ctrl_c_stops_them(embedde
 
 
 def test_embedded_redis_keeps_the_connection_after_an_error_reply():
-    from coinpilot_site.embedded_redis import serve
+    from core.embedded_redis import serve
 
     server = serve(free_port())
     try:

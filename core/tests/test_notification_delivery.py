@@ -4,10 +4,10 @@ import logging
 
 import pytest
 
-from coinpilot_site.models import NotificationLog, NotificationSetting
-from coinpilot_site.notifications import discord as transport
-from coinpilot_site.notifications import outbox, records, sender
-from coinpilot_site.notify import notify
+from core.models import NotificationLog, NotificationSetting
+from core.notifications import discord as transport
+from core.notifications import outbox, records, sender
+from core.notify import notify
 from tests.fakes.discord import FakeDiscord, configure
 
 pytestmark = pytest.mark.django_db(transaction=True)

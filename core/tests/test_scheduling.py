@@ -6,9 +6,9 @@ import django_rq
 import pytest
 from prometheus_client import REGISTRY
 
-from coinpilot_site.models import JobRun
-from coinpilot_site.scheduling import SlotScheduler, lock_key, run_scheduled
-from coinpilot_site.tests import sample_jobs
+from core.models import JobRun
+from core.scheduling import SlotScheduler, lock_key, run_scheduled
+from core.tests import sample_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +19,13 @@ def utc(*args) -> datetime:
 
 @pytest.fixture
 def hourly(settings):
-    settings.COINPILOT_SCHEDULE = "coinpilot_site.tests.sample_jobs.HOURLY"
+    settings.COINPILOT_SCHEDULE = "core.tests.sample_jobs.HOURLY"
     return sample_jobs.HOURLY
 
 
 @pytest.fixture
 def timeouts(settings):
-    settings.COINPILOT_SCHEDULE = "coinpilot_site.tests.sample_jobs.TIMEOUTS"
+    settings.COINPILOT_SCHEDULE = "core.tests.sample_jobs.TIMEOUTS"
     return sample_jobs.TIMEOUTS
 
 
@@ -197,7 +197,7 @@ def test_run_left_running_by_a_dead_worker_is_marked_lost(timeouts):
 
 
 def test_a_job_can_be_run_once_on_demand_under_the_same_rules(timeouts, run_jobs):
-    from coinpilot_site.scheduling import enqueue_now
+    from core.scheduling import enqueue_now
 
     enqueue_now("fine")
     run_jobs("default")

@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from coinpilot_site.models import NotificationLog, NotificationSetting
-from coinpilot_site.notifications import discord as transport
-from coinpilot_site.notifications.samples import SAMPLES
+from core.models import NotificationLog, NotificationSetting
+from core.notifications import discord as transport
+from core.notifications.samples import SAMPLES
 from tests.fakes.discord import FakeDiscord, configure
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,16 +83,16 @@ def test_admin_switches_events_and_never_shows_a_webhook_url(client, staff, disc
     setting.webhook_gone, setting.webhook_gone_at = transport.fingerprint(discord.url), timezone.now()
     setting.save()
 
-    page = client.get("/admin/coinpilot_site/notificationsetting/").content.decode()
+    page = client.get("/admin/core/notificationsetting/").content.decode()
 
     assert "/api/webhooks/12.../****" in page
     assert discord.webhook_path.rsplit("/", 1)[1] not in page
     assert "answered 404" in page
 
     client.post(
-        "/admin/coinpilot_site/notificationsetting/",
+        "/admin/core/notificationsetting/",
         {"action": "clear_webhook_gone", "_selected_action": [setting.pk]},
     )
     setting.refresh_from_db()
     assert setting.webhook_gone == ""
-    assert client.get("/admin/coinpilot_site/notificationlog/").status_code == 200
+    assert client.get("/admin/core/notificationlog/").status_code == 200

@@ -9,9 +9,9 @@ import django_rq
 import pytest
 from django.db import connection, transaction
 
-from coinpilot_site.notifications import discord as transport
-from coinpilot_site.notifications import outbox, sender
-from coinpilot_site.notify import notify
+from core.notifications import discord as transport
+from core.notifications import outbox, sender
+from core.notify import notify
 from tests.fakes.discord import FakeDiscord, configure
 
 
@@ -122,3 +122,22 @@ def test_notify_never_raises_when_redis_fails(discord, monkeypatch, caplog):
     notify("system", {"title": "x"})  # logged, not raised
 
     assert "could not queue system notification" in caplog.text
+
+
+def test_notify_only_enqueues_and_returns_at_once():
+    started = time.perf_counter()
+    notify("system", {"title": "disk almost full", "free_gb": 1})
+    assert time.perf_counter() - started < 0.2
+    [job] = django_rq.get_queue("notifications").jobs
+    assert job.args == ("system", {"title": "disk almost full", "free_gb": 1})
+
+
+def test_notify_never_raises_when_the_queue_is_unreachable():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("core.notify.django_rq.get_queue", lambda name: 1 / 0)
+        notify("risk", {"title": "daily loss limit"})  # logged, not raised
+
+
+def test_notify_rejects_an_unknown_event_type():
+    with pytest.raises(ValueError, match="unknown notification event 'tweet'"):
+        notify("tweet", {})

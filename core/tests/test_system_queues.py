@@ -7,7 +7,7 @@ import django_rq
 import pytest
 from rq.registry import StartedJobRegistry
 
-from coinpilot_site import system
+from core import system
 
 pytestmark = pytest.mark.django_db(transaction=True)  # django-rq enqueues on commit
 

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from coinpilot_site.notifications import discord
+from core.notifications import discord
 
 URL = "https://discord.com/api/webhooks/123456789012345678/secret-token_x"
 

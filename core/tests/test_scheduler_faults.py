@@ -15,9 +15,9 @@ import django_rq
 import pytest
 from rq import Worker
 
-from coinpilot_site.models import JobRun
-from coinpilot_site.tests import sample_jobs
-from coinpilot_site.tests.test_scheduler_processes import wait_until
+from core.models import JobRun
+from core.tests import sample_jobs
+from core.tests.test_scheduler_processes import wait_until
 
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def test_after_redis_forgets_everything_a_second_scheduler_runs_no_slot_twice(
 ):
     runs_file = tmp_path / "runs.jsonl"
     env = subprocess_env | {
-        "COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.FILE_FAST",
+        "COINPILOT_SCHEDULE": "core.tests.sample_jobs.FILE_FAST",
         "RUNS_FILE": str(runs_file),
     }
     for _ in range(2):
@@ -69,7 +69,7 @@ def test_a_sigkilled_worker_takes_its_work_horse_along_is_alerted_and_blocks_no_
 ):
     runs_file = tmp_path / "runs.jsonl"
     env = subprocess_env | {
-        "COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.KILLABLE",
+        "COINPILOT_SCHEDULE": "core.tests.sample_jobs.KILLABLE",
         "RUNS_FILE": str(runs_file),
     }
     worker = spawn("rqworker", "default", env=env)
@@ -120,7 +120,7 @@ def test_the_bot_decides_each_bar_once_though_redis_forgets_and_a_second_schedul
     # bars through the next minute too, so a minute turning mid-test still has its bar
     store_minutes("KRW-BTC", 300, end=floor_minute(timezone.now()) + timedelta(minutes=2))
     env = subprocess_env | {
-        "COINPILOT_SCHEDULE": "coinpilot_site.tests.sample_jobs.RESTLESS_BOT",
+        "COINPILOT_SCHEDULE": "core.tests.sample_jobs.RESTLESS_BOT",
         "BOT_CYCLE_BAR_WAIT_SECONDS": "1",
     }
     for _ in range(2):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from coinpilot_site.system import scheduler_status
+from core.system import scheduler_status
 
 
 class Command(BaseCommand):

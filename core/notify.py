@@ -2,7 +2,7 @@
 
 It appends the alert to its webhook's outbox in Redis (so a burst is in the outbox before the
 first delivery job runs, and is coalesced) and queues `send_notification` on the `notifications`
-queue, which does the sending (coinpilot_site/notifications/sender.py). Both are Redis calls: the
+queue, which does the sending (core/notifications/sender.py). Both are Redis calls: the
 caller returns within milliseconds whatever Discord does.
 
 A `risk` event is sent at most once per NOTIFY_RISK_COOLDOWN_SECONDS for the same `kind` and
@@ -25,12 +25,11 @@ from . import metrics
 from .notifications import config, outbox
 from .notifications.discord import fingerprint
 from .notifications.records import count
-from .notifications.sender import make_item
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = frozenset(config.EVENT_TYPES)
-SENDER = "coinpilot_site.notifications.sender.send_notification"
+SENDER = "core.notifications.sender.send_notification"
 # Operator actions, rare and deliberate: turning the kill switch on and then off must both arrive.
 UNTHROTTLED_RISK_KINDS = frozenset({"kill_switch"})
 
@@ -67,7 +66,7 @@ def enqueue_alert(event_type: str, payload: dict) -> str:
     item_id = uuid4().hex
     url = config.webhook_url(event_type)
     if url:
-        outbox.push(fingerprint(url), make_item(item_id, event_type, payload))
+        outbox.push(fingerprint(url), outbox.make_item(item_id, event_type, payload))
     queue = django_rq.get_queue("notifications", commit_mode="auto", connection=outbox.get_redis())
     queue.enqueue(
         SENDER,

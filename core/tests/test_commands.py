@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rq import Worker
 
-from coinpilot_site.scheduling import HEARTBEAT_KEY
+from core.scheduling import HEARTBEAT_KEY
 
 
 def test_check_worker_passes_for_a_live_worker(redis_conn, capsys):

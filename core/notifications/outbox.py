@@ -14,7 +14,9 @@ Redis holds nothing else of notifications; NotificationLog in the database is th
 
 import json
 import time
+from datetime import datetime
 
+from django.utils import timezone
 from redis import Redis
 
 from ..redis_conn import get_redis as _new_client
@@ -27,6 +29,11 @@ if redis.call('set', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
 end
 return 0
 """
+
+
+def make_item(item_id: str, event: str, payload: dict, at: datetime | None = None) -> dict:
+    """An outbox item: plain JSON, the payload rendered only when it is sent."""
+    return {"id": item_id, "event": event, "payload": payload, "at": (at or timezone.now()).isoformat()}
 
 
 _client: Redis | None = None
