@@ -113,20 +113,22 @@ class JobRun(models.Model):
     def mark_lost(cls, job: str | None = None, now: datetime | None = None) -> list["JobRun"]:
         """Close runs whose heartbeat stopped (killed, OOM, power cut); return the ones closed here.
 
-        Each row is closed by one conditional UPDATE, so when several processes sweep at once
-        exactly one of them reports (and alerts) each lost run.
+        Each row is closed by one conditional UPDATE that re-checks the heartbeat, so when several
+        processes sweep at once exactly one of them reports (and alerts) each lost run, and a run
+        whose heartbeat arrived meanwhile (it waited for a database lock) is left alone.
         """
         now = now or timezone.now()
         cutoff = cls.alive_cutoff(now)
-        stale = cls.objects.filter(status=cls.Status.RUNNING).filter(
+        silent = Q(status=cls.Status.RUNNING) & (
             Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
         )
+        stale = cls.objects.filter(silent)
         if job is not None:
             stale = stale.filter(job=job)
         closed = []
         for run in stale:
             message = "the worker stopped without recording an end (killed or out of memory)"
-            if cls.objects.filter(pk=run.pk, status=cls.Status.RUNNING).update(
+            if cls.objects.filter(silent, pk=run.pk).update(
                 status=cls.Status.LOST, finished_at=now, message=message
             ):
                 run.status, run.finished_at, run.message = cls.Status.LOST, now, message
