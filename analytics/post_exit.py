@@ -9,16 +9,17 @@ open, as stored) is nearest to that instant within +-5 minutes, ties to the earl
 
 `tracked_at` is the bar's timestamp, the moment the price is from. A window is due once every
 bar inside its +-5 min tolerance has closed; a due window without a bar is a miss, counted and
-tried again on every run until the window is 24 h stale. Per run: one query for the SELLs, one
-for every due window's bars, one UPDATE that merges the new windows under the stored ones, so
-a window already stored is never overwritten.
+tried again on every run until the window is 24 h stale. Per run on PostgreSQL: one query that
+finds every due window and its nearest bar, one UPDATE that merges the new windows under the
+stored ones, so a window already stored is never overwritten. SQLite: one query for the SELLs,
+one for every due window's bars, one UPDATE per trade.
 """
 
 import json
 from collections import Counter as Tally
 from collections.abc import Container
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -100,22 +101,27 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
     `retry_for` longer than 24 h is a one-off catch-up by hand (`manage.py report track --days`),
     e.g. after a replay of history or an outage longer than a day.
     """
-    windows = due_windows(now, retry_for)
-    bars = fetch_bars(windows)
+    if connection.vendor == "postgresql":
+        found_bars = due_bars_postgresql(now, retry_for)
+    else:
+        windows = due_windows(now, retry_for)
+        bars = fetch_bars(windows)
+        found_bars = [
+            (w.trade_id, w.label, w.exit_price, *(nearest_bar(w.target, bars.get(i, [])) or (None, None)))
+            for i, w in enumerate(windows)
+        ]
     patches: dict[int, dict] = {}
     tracked, missed = Tally(), Tally()  # per window label; the metrics are bumped once each
-    for index, window in enumerate(windows):
-        found = nearest_bar(window.target, bars.get(index, []))
-        if found is None:
-            missed[window.label] += 1
+    for trade_id, label, exit_price, at, price in found_bars:
+        if at is None:
+            missed[label] += 1
             continue
-        at, price = found
-        patches.setdefault(window.trade_id, {})[window.label] = {
+        patches.setdefault(trade_id, {})[label] = {
             "price": _plain(price),
-            "change_pct": change_pct(window.exit_price, price),
+            "change_pct": change_pct(exit_price, price),
             "tracked_at": at.isoformat(),
         }
-        tracked[window.label] += 1
+        tracked[label] += 1
     merge_windows(patches)
     for label, count in tracked.items():
         TRACKED.labels(label).inc(count)
@@ -124,7 +130,7 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
     return TrackResult(
         tracked=tracked.total(),
         missed=missed.total(),
-        sells=len({w.trade_id for w in windows}),
+        sells=len({row[0] for row in found_bars}),
     )
 
 
@@ -153,54 +159,97 @@ def _has_key(label: str) -> ExpressionWrapper:
     return ExpressionWrapper(Q(post_exit_prices__has_key=label), output_field=BooleanField())
 
 
-# Every window's bars in one statement: the windows travel as one JSON parameter (no limit on
-# bound variables). On PostgreSQL each window takes two primary-key probes, the last bar at or
-# before the target and the first after it, reading one row each (no sort, no 11-row range);
-# on SQLite a range join returns the (at most 11) bars in the tolerance.
-BARS_SQL = {
-    "postgresql": (
-        'SELECT w.k, b."timestamp", b.close, a."timestamp", a.close '
-        "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, s text, t timestamptz) "
-        'LEFT JOIN LATERAL (SELECT m."timestamp", m.close FROM {table} m WHERE m.symbol = w.s '
-        'AND m.interval = %s AND m."timestamp" <= w.t AND m."timestamp" >= w.t - %s '
-        'ORDER BY m."timestamp" DESC LIMIT 1) b ON true '
-        'LEFT JOIN LATERAL (SELECT m."timestamp", m.close FROM {table} m WHERE m.symbol = w.s '
-        'AND m.interval = %s AND m."timestamp" > w.t AND m."timestamp" <= w.t + %s '
-        'ORDER BY m."timestamp" LIMIT 1) a ON true'
-    ),
-    "sqlite": (
-        'SELECT w.key, m."timestamp", m.close FROM json_each(%s) w JOIN {table} m '
-        "ON m.symbol = json_extract(w.value, '$[0]') AND m.interval = %s "
-        "AND m.\"timestamp\" BETWEEN json_extract(w.value, '$[1]') AND json_extract(w.value, '$[2]')"
-    ),
-}
+# PostgreSQL: the due windows are derived from the SELLs in the same statement as their bars, so
+# nothing is sent back and forth per window. Due/fresh bounds are computed per label in Python
+# and compared with the exit time: due once exit_at <= now - offset - tolerance - bar, fresh
+# while exit_at >= now - offset - retry_for. The labels are a VALUES list so the planner knows
+# there are 4 (a set-returning function is guessed at 100 rows, which pushes the estimate past
+# jit_above_cost: JIT compilation alone took 0.34 s). Each window takes two primary-key probes,
+# the last bar at or before the target and the first after it (one row each, no sort); the
+# nearer wins, a tie goes to the earlier (the one at or before).
+DUE_BARS_SQL = """
+WITH w AS (
+    SELECT t.id, t.symbol, t.price, l.label,
+           coalesce(t.executed_at, t.created_at) + l.secs * interval '1 second' AS t
+    FROM {trades} t
+    JOIN (VALUES {labels}) AS l(label, secs, due, fresh)
+      ON coalesce(t.executed_at, t.created_at) BETWEEN l.fresh AND l.due
+    WHERE t.side = %(side)s AND t.status = %(status)s AND t.price <> 0
+      AND (t.executed_at >= %(cutoff)s OR (t.executed_at IS NULL AND t.created_at >= %(cutoff)s))
+      AND NOT (t.post_exit_prices ? l.label)
+)
+SELECT w.id, w.label, w.price,
+       CASE WHEN a.ts IS NULL OR w.t - b.ts <= a.ts - w.t THEN b.ts ELSE a.ts END,
+       CASE WHEN a.ts IS NULL OR w.t - b.ts <= a.ts - w.t THEN b.close ELSE a.close END
+FROM w
+LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
+    WHERE m.symbol = w.symbol AND m.interval = %(interval)s
+    AND m."timestamp" <= w.t AND m."timestamp" >= w.t - %(tolerance)s
+    ORDER BY m."timestamp" DESC LIMIT 1) b ON true
+LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
+    WHERE m.symbol = w.symbol AND m.interval = %(interval)s
+    AND m."timestamp" > w.t AND m."timestamp" <= w.t + %(tolerance)s
+    ORDER BY m."timestamp" LIMIT 1) a ON true
+"""
+
+
+def due_bars_postgresql(
+    now: datetime, retry_for: timedelta = STALE_AFTER, interval: str = "1m"
+) -> list[tuple[int, str, Decimal, datetime | None, Decimal | None]]:
+    """(trade id, label, exit price, bar timestamp, close) of every due window; no bar: None, None."""
+    now = now.astimezone(UTC)  # the bounds are absolute instants, whatever zone `now` came in
+    params = {
+        "side": Side.SELL,
+        "status": TradeStatus.FILLED,
+        "cutoff": now - max(WINDOWS.values()) - retry_for - TOLERANCE,
+        "interval": interval,
+        "tolerance": TOLERANCE,
+    }
+    labels = []
+    for n, (label, offset) in enumerate(WINDOWS.items()):
+        labels.append(f"(%(l{n})s, %(s{n})s::float8, %(d{n})s::timestamptz, %(f{n})s::timestamptz)")
+        params |= {
+            f"l{n}": label,
+            f"s{n}": offset.total_seconds(),
+            f"d{n}": now - offset - TOLERANCE - BAR,
+            f"f{n}": now - offset - retry_for,
+        }
+    sql = DUE_BARS_SQL.format(
+        trades=Trade._meta.db_table, candles=Candle._meta.db_table, labels=", ".join(labels)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        (trade_id, label, price, None if at is None else parse_timestamp(at), close)
+        for trade_id, label, price, at, close in rows
+    ]
+
+
+# SQLite: every window's bars in one statement, the windows travelling as one JSON parameter (no
+# limit on bound variables); a range join returns the (at most 11) bars in the tolerance.
+BARS_SQL = (
+    'SELECT w.key, m."timestamp", m.close FROM json_each(%s) w JOIN {table} m '
+    "ON m.symbol = json_extract(w.value, '$[0]') AND m.interval = %s "
+    "AND m.\"timestamp\" BETWEEN json_extract(w.value, '$[1]') AND json_extract(w.value, '$[2]')"
+)
 
 
 def fetch_bars(windows: list[Window], interval: str = "1m") -> dict[int, list[tuple[datetime, Decimal]]]:
-    """{window index: [(bar timestamp, close), ...]} for all windows, in one query."""
+    """{window index: [(bar timestamp, close), ...]} for all windows, in one query (SQLite)."""
     if not windows:
         return {}
-    table = Candle._meta.db_table
-    if connection.vendor == "postgresql":
-        param = json.dumps(
-            [{"k": i, "s": w.symbol, "t": w.target.isoformat()} for i, w in enumerate(windows)]
-        )
-        sql, params = BARS_SQL["postgresql"], [param, interval, TOLERANCE, interval, TOLERANCE]
-    else:
-        adapt = connection.ops.adapt_datetimefield_value  # SQLite compares the stored text form
-        param = json.dumps(
-            [[w.symbol, adapt(w.target - TOLERANCE), adapt(w.target + TOLERANCE)] for w in windows]
-        )
-        sql, params = BARS_SQL["sqlite"], [param, interval]
+    adapt = connection.ops.adapt_datetimefield_value  # SQLite compares the stored text form
+    param = json.dumps(
+        [[w.symbol, adapt(w.target - TOLERANCE), adapt(w.target + TOLERANCE)] for w in windows]
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=table), params)
+        cursor.execute(BARS_SQL.format(table=Candle._meta.db_table), [param, interval])
         rows = cursor.fetchall()
     bars: dict[int, list] = {}
-    for key, *found in rows:
-        for at, close in zip(found[::2], found[1::2], strict=True):
-            if at is not None:
-                price = close if isinstance(close, Decimal) else Decimal(str(close))  # SQLite: float
-                bars.setdefault(int(key), []).append((parse_timestamp(at), price))
+    for key, at, close in rows:
+        price = close if isinstance(close, Decimal) else Decimal(str(close))  # SQLite: float
+        bars.setdefault(int(key), []).append((parse_timestamp(at), price))
     return bars
 
 

@@ -13,9 +13,12 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from core.redis_conn import get_redis
 
+from . import rollups
 from .models import Candle, Regime, RegimeHistory
 
 log = logging.getLogger(__name__)
@@ -128,10 +131,36 @@ LAST_CLOSE_SQL = {
 }
 
 
+# PostgreSQL keeps 1h bars in the rollup, current with every store (market/rollups.py): their close
+# is the close of the hour's last stored minute, so reading them equals the probes above and costs
+# one index range scan per symbol.
+ROLLUP_CLOSE_SQL = (
+    "SELECT symbol, close FROM market_data_rollup WHERE bar = '1h' AND symbol = ANY(%(symbols)s) "
+    "AND bucket >= %(start)s AND bucket < %(end)s ORDER BY symbol, bucket"
+)
+
+
 def fetch_hourly_closes(symbols: list[str], now: datetime) -> dict[str, np.ndarray]:
     """Closed hourly closes per symbol over the lookback, aggregated by the database in one query."""
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=LOOKBACK_HOURS)
+    if rollups.enabled():
+        return _rollup_hourly_closes(symbols, start, end)
+    return _minute_hourly_closes(symbols, start, end)
+
+
+def _rollup_hourly_closes(symbols: list[str], start: datetime, end: datetime) -> dict[str, np.ndarray]:
+    grouped: dict[str, list] = {s: [] for s in symbols}
+    if symbols:
+        with connection.cursor() as cursor:
+            cursor.execute(ROLLUP_CLOSE_SQL, {"symbols": list(symbols), "start": start, "end": end})
+            for symbol, close in cursor.fetchall():
+                grouped[symbol].append(float(close))
+    return {s: np.array(v, dtype=np.float64) for s, v in grouped.items()}
+
+
+def _minute_hourly_closes(symbols: list[str], start: datetime, end: datetime) -> dict[str, np.ndarray]:
+    """The same closes probed from the 1m candles (SQLite, which keeps no rollup)."""
     adapt = connection.ops.adapt_datetimefield_value
     params = {
         "symbols": list(symbols), "interval": "1m",
@@ -176,11 +205,31 @@ def update_regimes(symbols: list[str], now: datetime) -> list[RegimeReading]:
 
 def current_regime(symbol: str) -> str:
     """The regime the bot should use: Redis, else the latest RegimeHistory row, else UNKNOWN."""
-    value = get_redis().get(REGIME_KEY.format(symbol=symbol))
-    if value:
-        return value.decode() if isinstance(value, bytes) else str(value)
-    row = RegimeHistory.objects.filter(coin_symbol=symbol).order_by("-created_at", "-id").first()
-    return row.regime if row else Regime.UNKNOWN
+    return current_regimes([symbol])[symbol]
+
+
+def current_regimes(symbols: list[str]) -> dict[str, str]:
+    """`current_regime` of every symbol: one Redis MGET, then one query for the symbols Redis
+    does not hold (each one's newest RegimeHistory row)."""
+    symbols = list(dict.fromkeys(symbols))
+    if not symbols:
+        return {}
+    values = get_redis().mget([REGIME_KEY.format(symbol=s) for s in symbols])
+    found = {
+        s: v.decode() if isinstance(v, bytes) else str(v) for s, v in zip(symbols, values, strict=True) if v
+    }
+    misses = [s for s in symbols if s not in found]
+    if misses:
+        order = [F("created_at").desc(), F("id").desc()]
+        newest = Window(RowNumber(), partition_by=F("coin_symbol"), order_by=order)
+        rows = (
+            RegimeHistory.objects.filter(coin_symbol__in=misses)
+            .annotate(rank=newest)
+            .filter(rank=1)
+            .values_list("coin_symbol", "regime")
+        )
+        found |= dict(rows)
+    return {s: found.get(s, Regime.UNKNOWN) for s in symbols}
 
 
 def summary(readings: list[RegimeReading]) -> str:

@@ -105,6 +105,14 @@ def run_cycle(
         ctx.closes = latest_closes(frames)
     with timer.stage("claim bars"):
         ctx.claimed = market.ledger.claim(bars_to_decide(frames, ctx.expected_bar))
+    with timer.stage("regimes"):
+        if market.regimes is not None:
+            try:
+                ctx.regimes = market.regimes(symbols, now)
+            except DatabaseError:
+                raise  # as in a symbol's own read: the database is gone, the cycle fails
+            except Exception:  # each symbol then reads its own, and fails alone as it did before
+                log.exception("cycle: reading every symbol's regime at once failed")
     results = []
     with timer.stage("decide + execute"):
         for symbol in symbols:
@@ -163,7 +171,7 @@ def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolR
             else f"the {expected:%H:%M} KST bar is not stored yet (newest {newest:%H:%M}): no decision"
         )
         return SymbolResult(symbol, "WAITING", "NO_NEW_BAR", detail, price=float(frame["close"].iloc[-1]))
-    regime = ctx.market.regime(symbol, ctx.now)
+    regime = ctx.regime(symbol)
     bars = bars_from_frame(frame)
     position = ctx.positions.get(symbol)
     if position is not None:

@@ -63,6 +63,9 @@ class Market:
     # each symbol's entry in Upbit's market list (flags, delisting), one query for all; none by
     # default: a replay, and the simulated market, have no such list
     market_status: Callable[[list[str]], dict[str, MarketStatus]] = lambda symbols: {}
+    # every symbol's regime in one read, once per cycle (live: one Redis MGET instead of one GET
+    # per symbol); without it the cycle asks `regime` per symbol
+    regimes: Callable[[list[str], datetime], dict[str, str]] | None = None
 
 
 @dataclass
@@ -98,7 +101,14 @@ class Context:
     reconcile_hold: str = ""  # live: why entries are refused until the books match Upbit
     closes: dict[str, float] = field(default_factory=dict)  # latest close per symbol, this cycle
     tickers: tuple[dict[str, Quote], str] | None = None  # stale.py: (prices, why none), asked once
+    regimes: dict[str, str] = field(default_factory=dict)  # Market.regimes, read once per cycle
     market_status: dict[str, MarketStatus] = field(default_factory=dict)  # Upbit's flags per symbol
+
+    def regime(self, symbol: str) -> str:
+        """The symbol's regime this cycle: the batch read when there was one, else per symbol."""
+        if symbol in self.regimes:
+            return self.regimes[symbol]
+        return self.market.regime(symbol, self.now)
 
 
 class StageTimer:

@@ -11,7 +11,7 @@ from django.conf import settings
 from core.models import JobRun
 from market import listing
 from market.candles import last_stored_timestamps, load_frames
-from market.regime import current_regime
+from market.regime import current_regime, current_regimes
 from market.sources import get_source
 from market.sources.base import MarketDataSource
 from market.sources.upbit import UpbitSource
@@ -94,6 +94,7 @@ def live_market() -> Market:
     return Market(
         candles=live_candles,
         regime=lambda symbol, now: current_regime(symbol),
+        regimes=lambda symbols, now: current_regimes(symbols),
         quote=latest_close,
         high_volatility=volatility_is_high,
         await_bars=await_bars,

@@ -61,7 +61,7 @@ def exit_on_ticker(
         last_close = None if frame is None or frame.empty else float(frame["close"].iloc[-1])
         detail = f"{newest}; no ticker price ({why or 'none for this symbol'}): no exit can fire"
         return cycle_base.SymbolResult(symbol, "SKIPPED", UNPROTECTED, detail, price=last_close)
-    regime = ctx.market.regime(symbol, ctx.now)
+    regime = ctx.regime(symbol)
     hwm = cycle_base.stored_hwm(position)
     trade = OpenTrade(float(position.avg_price), position.regime, int(position.opened_at.timestamp()), hwm)
     signal = exit_signal(ticker_bar(float(quote.price), ctx.now), trade, regime, protective(ctx.strategy))

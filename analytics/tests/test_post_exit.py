@@ -151,3 +151,97 @@ def test_a_catch_up_run_tracks_windows_older_than_24h_by_hand():
 
     assert out.getvalue().startswith("2 windows tracked, 2 missed, 1 SELLs pending")
     assert set(Trade.objects.get(pk=trade.pk).post_exit_prices) == {"1h", "24h"}
+
+
+# --- the batched run against a per-trade computation ---------------------------------------------
+
+
+def per_trade_reference(now, retry_for=post_exit.STALE_AFTER):
+    """The documented rules, one SELL and one window at a time: ({id: JSON}, tracked, missed, sells)."""
+    from market.models import Candle
+
+    expected, tracked, missed, sells = {}, 0, 0, set()
+    for trade in Trade.objects.filter(side="SELL", status="FILLED"):
+        prices = dict(trade.post_exit_prices)
+        exit_at = trade.executed_at or trade.created_at
+        if not trade.price:
+            expected[trade.pk] = prices
+            continue
+        for window in pending_windows(trade.pk, trade.symbol, trade.price, exit_at, prices, now, retry_for):
+            sells.add(trade.pk)
+            bars = Candle.objects.filter(
+                symbol=trade.symbol,
+                interval="1m",
+                timestamp__gte=window.target - TOLERANCE,
+                timestamp__lte=window.target + TOLERANCE,
+            ).values_list("timestamp", "close")
+            found = nearest_bar(window.target, list(bars))
+            if found is None:
+                missed += 1
+                continue
+            at, price = found
+            prices[window.label] = {
+                "price": post_exit._plain(price),
+                "change_pct": change_pct(trade.price, price),
+                "tracked_at": at.isoformat(),
+            }
+            tracked += 1
+        expected[trade.pk] = prices
+    return expected, tracked, missed, len(sells)
+
+
+@pytest.mark.django_db
+def test_the_batched_run_matches_a_per_trade_computation_on_bars_with_gaps():
+    import random
+
+    rng = random.Random(18)
+    symbols = ["KRW-BTC", "KRW-ETH", "KRW-XRP"]
+    start = EXIT - 30 * H
+    for symbol in symbols:
+        bars, at = {}, start.replace(second=0)
+        while at < EXIT + 26 * H:
+            roll = rng.random()
+            if roll < 0.02:
+                at += minutes(rng.randint(6, 40))  # a gap longer than the tolerance: misses
+                continue
+            if roll < 0.35:
+                bars[at + timedelta(seconds=rng.choice([0, 0, 10, 20, 30, 40]))] = (
+                    f"{rng.randint(1, 2_000_000)}.{rng.randint(0, 99_999_999):08d}"
+                )
+            at += minutes(1)
+        make_bars(symbol, bars)
+    stored = {"price": "1", "change_pct": -99.0, "tracked_at": "2026-11-20T00:00:00+00:00"}
+    for n in range(150):
+        exit_at = start + timedelta(seconds=rng.randint(0, 54 * 3600))  # some windows stale or not due
+        whole = rng.choice([0, 1, 997, 95_000_000])  # 0: no exit price, never tracked
+        kwargs = {
+            "symbol": rng.choice(symbols),
+            "price": f"{whole}.{rng.randint(0, 9999):04d}" if whole else "0",
+        }
+        if n % 7 == 0:
+            kwargs["post"] = {rng.choice(list(post_exit.WINDOWS)): stored}
+        if n % 11 == 0:
+            sell(None, created_at=exit_at, **kwargs)
+        else:
+            sell(exit_at, status="FAILED" if n % 13 == 0 else "FILLED", **kwargs)
+    # Exact ties: a bar 2 min before and 2 min after a target, the nearest bar at the tolerance edge.
+    tie = sell(EXIT, price="1000", symbol="KRW-TIE")
+    make_bars(
+        "KRW-TIE",
+        {EXIT + H - minutes(2): "990", EXIT + H + minutes(2): "1010", EXIT + 4 * H + TOLERANCE: "7"},
+    )
+
+    for now, retry_for in (
+        (EXIT + 4 * H + minutes(6), post_exit.STALE_AFTER),
+        (EXIT + 25 * H, timedelta(days=2)),
+    ):
+        expected, tracked, missed, sells = per_trade_reference(now, retry_for)
+        result = track_post_exit_prices(now, retry_for=retry_for)
+        actual = dict(
+            Trade.objects.filter(side="SELL", status="FILLED").values_list("pk", "post_exit_prices")
+        )
+        assert actual == expected
+        assert (result.tracked, result.missed, result.sells) == (tracked, missed, sells)
+        assert tracked > 20 and missed > 0
+    assert Trade.objects.get(pk=tie.pk).post_exit_prices["1h"]["price"] == "990"
+    assert Trade.objects.get(pk=tie.pk).post_exit_prices["4h"]["price"] == "7"

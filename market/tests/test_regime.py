@@ -10,11 +10,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import TEST_DATA
-from market import regime
+from market import regime, rollups
 from market.analysis_jobs import update_regime
+from market.candles import CandleRow, store_candles
 from market.models import Candle, Regime, RegimeHistory
 
 NOW = datetime(2026, 3, 20, 12, 0, 30, tzinfo=UTC)  # the job's slot: 30 s past the hour
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the rollup is PostgreSQL only"
+)
+
+
+def put(candles) -> None:
+    """Insert candles directly, then bring the PostgreSQL rollup up to date as `store_candles` does."""
+    Candle.objects.bulk_create(candles)
+    rollups.rebuild()
 
 
 def hourly_candles(symbol: str, closes: list[float], end: datetime, minute: int = 59) -> list[Candle]:
@@ -106,8 +116,8 @@ def test_backtest_regime_uses_only_hours_closed_before_the_decision():
 
 @pytest.mark.django_db
 def test_update_writes_redis_key_with_ttl_and_a_history_row(redis_conn):
-    Candle.objects.bulk_create(hourly_candles("KRW-BTC", [100.0] * 150 + [104.0] * 50, NOW))
-    Candle.objects.bulk_create(hourly_candles("KRW-ETH", [100.0] * 120, NOW))
+    put(hourly_candles("KRW-BTC", [100.0] * 150 + [104.0] * 50, NOW))
+    put(hourly_candles("KRW-ETH", [100.0] * 120, NOW))
     readings = regime.update_regimes(["KRW-BTC", "KRW-ETH"], NOW)
     assert {r.symbol: r.regime for r in readings} == {"KRW-BTC": "BULL", "KRW-ETH": "UNKNOWN"}
     assert redis_conn.get("market:regime:KRW-BTC") == b"BULL"
@@ -123,9 +133,9 @@ def test_update_writes_redis_key_with_ttl_and_a_history_row(redis_conn):
 @pytest.mark.django_db
 def test_update_ignores_the_hour_still_forming():
     closes = [100.0] * 200
-    Candle.objects.bulk_create(hourly_candles("KRW-BTC", closes, NOW))
+    put(hourly_candles("KRW-BTC", closes, NOW))
     forming = NOW.replace(minute=0, second=0)
-    Candle.objects.create(symbol="KRW-BTC", timestamp=forming, open=1, high=1, low=1, close=1000, volume=1)
+    put([Candle(symbol="KRW-BTC", timestamp=forming, open=1, high=1, low=1, close=1000, volume=1)])
     (reading,) = regime.update_regimes(["KRW-BTC"], NOW)
     assert reading.regime == Regime.SIDEWAYS and reading.ma50 == pytest.approx(100.0)
 
@@ -137,7 +147,7 @@ def test_database_aggregation_equals_the_vectorised_pass():
     keep[100 * 60 : 102 * 60] = False  # and two whole hours without a trade
     ts, close = ts[keep], np.round(close[keep], 4)
     now = datetime.fromtimestamp(int(ts[-1]) + 60, UTC) + timedelta(seconds=30)
-    Candle.objects.bulk_create(
+    put(
         Candle(symbol="KRW-SOL", timestamp=datetime.fromtimestamp(int(t), UTC), open=Decimal(str(c)),
                high=Decimal(str(c)), low=Decimal(str(c)), close=Decimal(str(c)), volume=1)
         for t, c in zip(ts, close, strict=True)
@@ -150,6 +160,71 @@ def test_database_aggregation_equals_the_vectorised_pass():
     in_lookback = hour_ids >= int(now.timestamp()) // 3600 - regime.LOOKBACK_HOURS
     np.testing.assert_array_equal(from_db, vectorised[in_lookback])
     assert len(from_db) == regime.LOOKBACK_HOURS - 2
+
+
+def candle_rows(symbol: str, ts: np.ndarray, close: np.ndarray) -> list[CandleRow]:
+    prices = [Decimal(str(c)) for c in close]
+    return [
+        CandleRow(symbol, "1m", datetime.fromtimestamp(int(t), UTC), p, p, p, p, Decimal(1), None)
+        for t, p in zip(ts, prices, strict=True)
+    ]
+
+
+def both_paths(symbols: list[str], now: datetime) -> tuple[dict, dict]:
+    end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=regime.LOOKBACK_HOURS)
+    rollup = regime._rollup_hourly_closes(symbols, start, end)
+    return rollup, regime._minute_hourly_closes(symbols, start, end)
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_rollup_closes_equal_the_minute_probes_on_the_real_candles():
+    df = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv")
+    ts = (pd.to_datetime(df["timestamp"], utc=True) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s")
+    ts = ts.to_numpy()
+    store_candles(candle_rows("KRW-BTC", ts, df["close"].to_numpy()))
+    # after the last bar, mid-hour (its hour still forming), and on an hour boundary
+    for now in (ts[-1] + 3600, ts[len(ts) // 2] + 30, ts[len(ts) // 3] // 3600 * 3600):
+        rollup, minutes = both_paths(["KRW-BTC", "KRW-NONE"], datetime.fromtimestamp(int(now), UTC))
+        assert len(rollup["KRW-BTC"]) > 40 and len(rollup["KRW-NONE"]) == 0
+        np.testing.assert_array_equal(rollup["KRW-BTC"], minutes["KRW-BTC"])
+        np.testing.assert_array_equal(rollup["KRW-NONE"], minutes["KRW-NONE"])
+
+
+@postgresql_only
+@pytest.mark.django_db
+def test_rollup_closes_equal_the_minute_probes_with_gaps_and_late_minutes():
+    ts, close = synthetic_minutes(260, seed=7)
+    keep = np.random.default_rng(9).random(len(ts)) > 0.4  # gaps inside hours
+    keep[30 * 60 : 33 * 60] = False  # three whole hours without a trade
+    keep[200 * 60 + 59] = False  # an hour whose last minute is missing
+    ts, close = ts[keep], np.round(close[keep], 4)
+    late = np.arange(len(ts)) % 7 == 0  # stored afterwards: the rollup follows later stores
+    store_candles(candle_rows("KRW-SOL", ts[~late], close[~late]))
+    store_candles(candle_rows("KRW-SOL", ts[late], close[late]))
+    store_candles(candle_rows("KRW-ETH", ts[::5], close[::5] * 2))
+    for now in (ts[-1] + 90, ts[-1] - 1800, ts[5000] // 3600 * 3600):
+        rollup, minutes = both_paths(["KRW-SOL", "KRW-ETH"], datetime.fromtimestamp(int(now), UTC))
+        for symbol in ("KRW-SOL", "KRW-ETH"):
+            assert len(rollup[symbol]) > 50
+            np.testing.assert_array_equal(rollup[symbol], minutes[symbol])
+
+
+@pytest.mark.django_db
+def test_many_readers_at_once_match_one_by_one(redis_conn):
+    symbols = ["KRW-A", "KRW-B", "KRW-C", "KRW-D"]
+    RegimeHistory.objects.create(coin_symbol="KRW-B", regime="BEAR")
+    RegimeHistory.objects.create(coin_symbol="KRW-B", regime="BULL")
+    RegimeHistory.objects.create(coin_symbol="KRW-C", regime="BEAR")
+    RegimeHistory.objects.create(coin_symbol="KRW-D", regime="BEAR")
+    redis_conn.set("market:regime:KRW-C", "SIDEWAYS")
+    with CaptureQueriesContext(connection) as queries:
+        batch = regime.current_regimes(symbols)
+    assert batch == {"KRW-A": Regime.UNKNOWN, "KRW-B": "BULL", "KRW-C": "SIDEWAYS", "KRW-D": "BEAR"}
+    assert len(queries) == 1  # one query for the three symbols Redis does not hold
+    assert batch == {s: regime.current_regime(s) for s in symbols}
+    assert regime.current_regimes([]) == {}
 
 
 @pytest.mark.django_db
@@ -169,7 +244,7 @@ def two_symbols():
 @pytest.mark.django_db
 def test_job_evaluates_every_active_symbol(settings, redis_conn):
     settings.COINPILOT_SYMBOLS_PROVIDER = "market.tests.test_regime.two_symbols"
-    Candle.objects.bulk_create(hourly_candles("KRW-DOGE", [104.0] * 150 + [100.0] * 50, NOW))
+    put(hourly_candles("KRW-DOGE", [104.0] * 150 + [100.0] * 50, NOW))
     assert update_regime(slot=NOW) == '{"BEAR": 1, "UNKNOWN": 1}'
     assert RegimeHistory.objects.count() == 2
     assert redis_conn.get("market:regime:KRW-DOGE") == b"BEAR"

@@ -208,6 +208,34 @@ def test_regime_falls_back_to_the_database_when_redis_has_none(btc, strategy_for
     assert live_market().regime("KRW-BTC", now_after(btc)) == "BULL"
 
 
+def test_the_cycle_reads_every_symbols_regime_at_once(btc, strategy_for_btc, redis_conn):
+    from trading.markets import live_market
+
+    trade_symbols("KRW-ETH", "KRW-BTC")
+    RegimeHistory.objects.create(coin_symbol="KRW-ETH", regime="SIDEWAYS")
+    redis_conn.set("market:regime:KRW-BTC", "BEAR")
+    market, asked = StubMarket({"KRW-BTC": btc, "KRW-ETH": btc}).market(), []
+    market.regime = lambda symbol, now: pytest.fail("read per symbol")
+    market.regimes = lambda symbols, now: asked.append(list(symbols)) or live_market().regimes(symbols, now)
+    results = run_with(market, btc)
+    assert asked == [["KRW-ETH", "KRW-BTC"]]
+    assert {r.symbol: r.regime for r in results} == {"KRW-ETH": "SIDEWAYS", "KRW-BTC": "BEAR"}
+
+
+def test_a_failed_read_of_all_regimes_falls_back_to_one_symbol_at_a_time(btc, strategy_for_btc):
+    market = StubMarket({"KRW-BTC": btc}, regime="SIDEWAYS").market()
+    market.regimes = lambda symbols, now: 1 / 0
+    results = run_with(market, btc)
+    assert [(r.action, r.regime) for r in results] == [("HOLD", "SIDEWAYS")]
+
+
+def run_with(market, frame):
+    now = now_after(frame)
+    return cycle.run_cycle(
+        now=now, slot=now.replace(second=0), market=market, executor=PaperExecutor(slippage_bps=Decimal(5))
+    )
+
+
 def test_one_symbols_error_is_alerted_and_the_others_go_on(
     btc, strategy_for_btc, django_capture_on_commit_callbacks
 ):
