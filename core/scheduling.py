@@ -167,13 +167,14 @@ class SlotScheduler:
         for run in JobRun.mark_lost(now=now):
             alert_lost(run)
             closed.append(f"{run.job}@{run.slot:%H:%M:%S} lost")
-        for schedule in self.schedules:
-            # queued, yet no worker started it within its grace: the queue was lost or no worker
-            # is up; the slot is over either way (a late start would skip it as stale)
-            too_late = now - timedelta(seconds=schedule.grace + NEVER_STARTED_MARGIN)
-            stuck = JobRun.objects.filter(job=schedule.name, status=JobRun.Status.QUEUED, slot__lt=too_late)
-            for claim in stuck.values_list("claim", flat=True):
-                JobRun.record_skip(schedule.name, now, NEVER_STARTED, claim=claim)
+        # queued, yet no worker started it within its grace: the queue was lost or no worker is
+        # up; the slot is over either way (a late start would skip it as stale). One query for
+        # every job: only the few queued rows come back, each checked against its own grace.
+        grace = {schedule.name: schedule.grace for schedule in self.schedules}
+        queued = JobRun.objects.filter(job__in=grace, status=JobRun.Status.QUEUED)
+        for job, slot, claim in queued.values_list("job", "slot", "claim"):
+            if slot < now - timedelta(seconds=grace[job] + NEVER_STARTED_MARGIN):
+                JobRun.record_skip(job, now, NEVER_STARTED, claim=claim)
                 closed.append(f"{claim} never started")
         return closed
 
