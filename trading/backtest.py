@@ -1,35 +1,46 @@
-"""Backtester: the live rule functions over a whole series, the paper fill model, the risk limits.
+"""Backtester: the live rule functions over whole series, the paper fill model, the risk limits.
 
 Decisions are made on a bar's close and filled at the next bar's open, or with
 `fill_at="close"` at that close and time (a market order placed at the latest close, as the live
-market prices it). Entries are evaluated for every bar at once (`strategy.evaluate_entries`); the
-loop below visits only the bars where an entry passes, applies the risk limits, fills, then scans
-the bars after the fill for the exit (`strategy.scan_exit`). So the Python loop runs per trade,
-never per bar. The risk state continues from one KST day to the next as the live rows do
-(`risk.open_day`).
+market prices it). Entries are evaluated for every bar at once (`strategy.evaluate_entries`);
+exits and scale-outs are found by scanning the bars after a fill (`strategy.scan_exit`). The
+Python loop below runs per event (an entry considered, a sale), never per bar.
+
+One engine replays one symbol or a portfolio: every symbol's next event (its next passing entry
+bar, or the next exit of its open position) waits in a queue ordered by decision time and by the
+symbol's place in the list, which is the order the live cycle visits symbols in. So entries share
+one account and every risk rule exactly as live: cash, the number of positions and the exposure
+(an entry earlier in the same minute counts), the day's entries and realised PnL, the halts and
+cooldowns, marked to the latest close of each held symbol. The risk state continues from one KST
+day to the next as the live rows do (`risk.open_day`). Sizing options, scale-outs, ATR exits and
+the re-entry cooldown go through the functions the live cycle calls (`trading.positions`).
 """
 
-from dataclasses import dataclass, field
+import heapq
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from market.models import Candle
+from market.models import Candle, VolatilityFit
 from market.regime import LOOKBACK_HOURS, REGIMES, regime_codes_per_bar
 
-from . import performance, risk
+from . import performance, positions, risk
 from .config import RiskLimits, StrategyParams
 from .fills import BelowMinimumOrder, buy_fill, sell_fill
 from .strategy import (
     LIVE_WINDOW_BARS,
+    PARTIAL,
     PASS_CODE,
     Bars,
     OpenTrade,
     bars_from_frame,
     compute_indicators,
     evaluate_entries,
+    scale_out_share,
     scan_exit,
 )
 
@@ -37,6 +48,7 @@ KST_OFFSET = 9 * 3600
 DAY = 86400
 EPOCH_DAY = date(1970, 1, 1)
 FILL_AT = ("next_open", "close")
+PNL_STEP = Decimal("0.00000001")  # the books keep a sale's PnL to 8 decimals
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,29 @@ class BacktestOptions:
     start: int | None = None  # epoch seconds of the first decision; earlier bars only warm up
     regime: str | None = None  # force one regime instead of the hourly computation
     fill_at: str = "next_open"  # or "close": fill at the decision bar's close, at its close time
+    # the volatility state's history: (fitted at, epoch s; high?) oldest first. An entry is halved
+    # while the newest fit before it says high, as live. Empty: never high.
+    volatility: tuple[tuple[int, bool], ...] = ()
+
+
+@dataclass
+class ExitFill:
+    """One sale of a position: a scale-out level or the final exit."""
+
+    index: int  # the bar whose close first includes the fill
+    at: int  # fill time, epoch seconds
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    reason: str
+    pnl: Decimal  # after this sale's fee and its share of the entry fee
+    pnl_pct: float
+    entry_fee_share: Decimal = Decimal(0)  # the part of the entry fee this sale carries
 
 
 @dataclass
 class TradeRecord:
-    """One round trip (or an entry still open at the end of the data)."""
+    """One position from entry to its final exit (or still open at the end of the data)."""
 
     entry_index: int
     entry_at: int
@@ -60,24 +90,61 @@ class TradeRecord:
     quantity: Decimal
     entry_fee: Decimal
     regime: str
+    symbol: str = ""
+    sizing: str = ""  # how the size was chosen, as the live trade's signal info says it
+    exits: list[ExitFill] = field(default_factory=list)  # scale-outs, then the final exit
     exit_index: int | None = None
     exit_at: int | None = None
     exit_price: Decimal | None = None
     exit_fee: Decimal = Decimal(0)
     exit_reason: str = ""
-    pnl: Decimal = Decimal(0)  # realised KRW profit after both fees (0 while open)
+    pnl: Decimal = Decimal(0)  # realised KRW profit of all sales after every fee (0 while open)
     pnl_pct: float = 0.0
 
     @property
     def cost(self) -> Decimal:
         return self.entry_price * self.quantity + self.entry_fee
 
+    @property
+    def held(self) -> Decimal:
+        """Quantity not sold yet."""
+        return self.quantity - sum((e.quantity for e in self.exits), Decimal(0))
+
+    @property
+    def fee_left(self) -> Decimal:
+        """The entry fee not yet charged to a sale."""
+        return self.entry_fee - sum((e.entry_fee_share for e in self.exits), Decimal(0))
+
+    @property
+    def partials(self) -> list[ExitFill]:
+        return self.exits[:-1] if self.exit_at is not None else list(self.exits)
+
+    def sell(
+        self, index: int, at: int, price: Decimal, quantity: Decimal, fee: Decimal, reason: str
+    ) -> ExitFill:
+        """Book a sale of `quantity` (FIFO against the one lot); the last one closes the trade."""
+        held = self.held
+        fee_share = positions.entry_fee_share(self.fee_left, held, quantity)
+        pnl = (price - self.entry_price) * quantity - fee - fee_share
+        cost = self.entry_price * quantity + fee_share
+        pct = float(pnl / cost * 100) if cost else 0.0
+        sale = ExitFill(index, at, price, quantity, fee, reason, pnl, pct, fee_share)
+        self.exits.append(sale)
+        if quantity >= held:
+            self.exit_index, self.exit_at, self.exit_price, self.exit_fee = index, at, price, fee
+            self.exit_reason = reason
+            self.pnl = sum((e.pnl for e in self.exits), Decimal(0))
+            self.pnl_pct = float(self.pnl / self.cost * 100)
+        return sale
+
     def close(self, index: int, at: int, price: Decimal, fee: Decimal, reason: str) -> None:
-        """Book the exit fill; PnL is realised after both fees."""
-        self.exit_index, self.exit_at, self.exit_price, self.exit_fee = index, at, price, fee
-        self.exit_reason = reason
-        self.pnl = price * self.quantity - fee - self.cost
-        self.pnl_pct = float(self.pnl / self.cost * 100)
+        """Book the exit fill of everything held; PnL is realised after both fees."""
+        self.sell(index, at, price, self.held, fee, reason)
+
+    def booked_return(self) -> Decimal:
+        """The round trip's return as the live books compute it (each sale's PnL to 8 decimals)."""
+        booked = sum((e.pnl.quantize(PNL_STEP) for e in self.exits), Decimal(0))
+        return positions.round_trip_return(booked, self.cost)
 
     @property
     def hold_hours(self) -> float | None:
@@ -100,71 +167,85 @@ class BacktestResult:
     stats: dict = field(default_factory=dict)
     refusals: list[tuple[int, str]] = field(default_factory=list)  # (decision epoch s, rule), per episode
 
+    @property
+    def ts(self) -> np.ndarray:
+        return self.bars.ts[self.first :]
+
+
+@dataclass
+class PortfolioResult:
+    """Several symbols traded from one account: the whole portfolio and each symbol's share."""
+
+    symbols: list[str]
+    ts: np.ndarray  # bar opens of every symbol, merged, from the first decision on
+    equity: np.ndarray  # KRW, marked at each of those times
+    exposure_pct: np.ndarray  # open positions at the latest closes, % of equity
+    in_position: np.ndarray
+    trades: list[TradeRecord]  # every symbol's, by entry time
+    blocked: dict[str, int]
+    refusals: list[tuple[int, str, str]]  # (decision epoch s, symbol, rule), per episode
+    results: dict[str, BacktestResult]  # per symbol: its bars, regimes, trades and refusals
+    strategy_version: int
+    risk_version: int
+    options: BacktestOptions
+    stats: dict = field(default_factory=dict)
+    per_symbol: dict[str, dict] = field(default_factory=dict)
+
 
 class RiskBook:
-    """The live risk rules (trading.risk) replayed in the order the backtest's trades happen."""
+    """The live risk rules (trading.risk) replayed in the order the backtest's events happen."""
 
     def __init__(self, limits: RiskLimits):
         self.limits = limits
         self.day_key: int | None = None
         self.day: risk.DayState | None = None
 
-    def check(self, t: int, cash: Decimal, symbol: str) -> tuple[Decimal, risk.Block | None, int]:
-        """(order size, refusal, epoch seconds when the refusal ends) for an entry decided at t.
-
-        Nothing is held when the backtest considers an entry, so the account marked to market
-        is its cash (what the live cycle computes too with no open position).
-        """
-        now = datetime.fromtimestamp(t, UTC)
-        day_key = self._day(t, cash)
-        ctx = risk.EntryContext(
-            symbol=symbol, now=now, cash=cash, exposure=Decimal(0), open_positions=0,
-            day=self.day, limits=self.limits, marked_exposure=Decimal(0),
-        )  # fmt: skip
-        size, block = risk.check_entry(ctx)
-        return size, block, self._refused_until(block, t, day_key)
-
-    def _refused_until(self, block: risk.Block | None, t: int, day_key: int) -> int:
+    def refused_until(self, block: risk.Block | None, t: int, ctx: risk.EntryContext) -> int:
         """When a refusal can end; the next candidate bar unless the rule names a time."""
         kind = block.violation_type if block is not None else ""
         if kind == "COOLDOWN":
             return int(self.day.cooldown_until.timestamp())
+        if kind == "REENTRY_COOLDOWN":
+            return int(ctx.reentry_until.timestamp())
         if kind in ("TRADING_HALTED", "DAILY_TRADE_LIMIT"):
-            return (day_key + 1) * DAY - KST_OFFSET
+            return (self.day_key + 1) * DAY - KST_OFFSET
         if kind == "WEEKLY_HALTED":
             return int(risk.next_kst_monday(datetime.fromtimestamp(t, UTC)).timestamp())
         return t + 1
 
-    def _day(self, t: int, equity: Decimal) -> int:
+    def open(self, t: int, equity: Decimal) -> risk.DayState:
         day_key = (t + KST_OFFSET) // DAY
         if day_key != self.day_key:  # one DailyRiskState row per KST day, continued as live does
             previous = EPOCH_DAY + timedelta(days=self.day_key) if self.day_key is not None else None
             today = EPOCH_DAY + timedelta(days=day_key)
             self.day_key, self.day = day_key, risk.open_day(today, equity, self.day, previous)
-        return day_key
+        return self.day
 
     def record_entry(self) -> None:
         self.day.trade_count += 1
 
     def record_exit(self, t: int, pnl: Decimal, equity_at_cost: Decimal) -> None:
-        self._day(t, equity_at_cost)  # an exit after midnight counts on the new day
+        self.open(t, equity_at_cost)  # an exit after midnight counts on the new day
         risk.record_exit(self.day, pnl, self.limits, datetime.fromtimestamp(t, UTC))
 
 
-def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> tuple[int, str]:
-    """Absolute index of the exit decision at or after `start` (-1 if none before the data ends)."""
+def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> tuple[int, str, float, int]:
+    """The next exit or scale-out decision at or after `start`: (absolute index or -1, reason,
+    high-water mark at that bar, scale-out levels crossed)."""
     n, size = len(decided), 256  # most trades exit within hours: scan a short prefix first
-    close, rsi14 = values["close"], values["rsi14"]
+    close, rsi14, atr14 = values["close"], values["rsi14"], values["atr14"]
     while True:
         end = min(n, start + size)
-        i, reason, _ = scan_exit(
-            close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params
-        )
+        i, reason, hwm, crossed = scan_exit(
+            close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params,
+            atr14[start:end],
+        )  # fmt: skip
         if i >= 0:
-            return start + i, reason
+            return start + i, reason, float(hwm[i]), crossed
         if end == n:
-            return -1, ""
-        size *= 4
+            return -1, "", 0.0, 0
+        trade = replace(trade, high_water_mark=float(hwm[-1]))
+        start, size = end, size * 4
 
 
 def _codes(bars: Bars, options: BacktestOptions) -> np.ndarray:
@@ -194,73 +275,239 @@ class Filler:
         return int(self.bars.ts[i]) + 60 if self.at_close else int(self.bars.ts[i + 1])
 
 
-def run_backtest(
-    symbol: str, bars: Bars, params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
-) -> BacktestResult:
-    """Replay the strategy over `bars`; see the module docstring for the timing rules."""
-    values = compute_indicators(bars, params)
-    codes = _codes(bars, options)
-    decided = bars.ts + 60
-    fills = Filler(bars, options.fill_at)
-    first = int(np.searchsorted(bars.ts, options.start)) if options.start is not None else 0
-    n = len(bars)
-    passed = evaluate_entries(values, codes, params)[: n - fills.shift]  # a decision needs its fill bar
-    candidates = np.flatnonzero(passed == PASS_CODE)
-    candidates = candidates[candidates >= first]
-    cash, book = options.initial_krw, RiskBook(risk_limits)
-    trades, blocked, refusals = [], {}, []
-    cash_delta, qty_delta = np.zeros(n), np.zeros(n)
-    allowed = first
-    while True:
-        pos = int(np.searchsorted(candidates, allowed))
-        if pos == len(candidates):
-            break
-        k = int(candidates[pos])
-        size, refusal, until = book.check(int(decided[k]), cash, symbol)
+class SymbolRun:
+    """One symbol's arrays and open position during a run."""
+
+    def __init__(self, symbol: str, place: int, bars: Bars, params: StrategyParams, options: BacktestOptions):
+        self.symbol, self.place, self.bars = symbol, place, bars
+        self.values = compute_indicators(bars, params)
+        self.codes = _codes(bars, options)
+        self.decided = bars.ts + 60
+        self.fills = Filler(bars, options.fill_at)
+        n = len(bars)
+        self.first = int(np.searchsorted(bars.ts, options.start)) if options.start is not None else 0
+        passed = evaluate_entries(self.values, self.codes, params)[
+            : n - self.fills.shift
+        ]  # needs its fill bar
+        candidates = np.flatnonzero(passed == PASS_CODE)
+        self.candidates = candidates[candidates >= self.first]
+        self.cash_delta, self.qty_delta = np.zeros(n), np.zeros(n)
+        self.trades: list[TradeRecord] = []
+        self.refusals: list[tuple[int, str]] = []
+        self.trade: TradeRecord | None = None  # the open position
+        self.state: OpenTrade | None = None  # what its exit rules read
+        self.cursor = self.allowed = self.first
+        self.last_exit_at: int | None = None
+        self.returns: dict[str, list[Decimal]] = {}  # booked round-trip returns per entry regime
+
+    def next_event(self, params: StrategyParams) -> tuple | None:
+        """(decision time, place, kind, bar, exit details) of this symbol's next event, or None."""
+        if self.trade is not None:
+            j, reason, hwm, crossed = find_exit(
+                self.values, self.decided, self.codes, self.cursor, self.state, params
+            )
+            if j < 0 or self.fills.index(j) >= len(self.bars):
+                return None  # still open when the data ends: marked to market in the equity curve
+            return int(self.decided[j]), self.place, 1, j, (reason, hwm, crossed)
+        pos = int(np.searchsorted(self.candidates, self.allowed))
+        if pos == len(self.candidates):
+            return None
+        k = int(self.candidates[pos])
+        return int(self.decided[k]), self.place, 0, k, None
+
+    def close_at(self, t: int) -> float | None:
+        """The close of the newest bar closed by decision time t (what the cycle loaded)."""
+        i = int(np.searchsorted(self.bars.ts, t - 60, side="right")) - 1
+        return float(self.bars.close[i]) if i >= 0 else None
+
+
+class Portfolio:
+    """The one account every symbol of a run trades from."""
+
+    def __init__(self, runs: list[SymbolRun], params, limits: RiskLimits, options: BacktestOptions):
+        self.runs, self.params, self.limits, self.options = runs, params, limits, options
+        self.cash, self.book = options.initial_krw, RiskBook(limits)
+        self.blocked: dict[str, int] = {}
+        self.refusals: list[tuple[int, str, str]] = []
+        self.vol_times = [t for t, _ in options.volatility]
+
+    def run(self) -> None:
+        queue = [e for e in (r.next_event(self.params) for r in self.runs) if e is not None]
+        heapq.heapify(queue)
+        while queue:
+            t, place, kind, i, details = heapq.heappop(queue)
+            run = self.runs[place]
+            if kind == 0:
+                self.consider_entry(run, i, t)
+            else:
+                self.sell(run, i, *details)
+            event = run.next_event(self.params)
+            if event is not None:
+                heapq.heappush(queue, event)
+
+    def held(self) -> list[SymbolRun]:
+        return [r for r in self.runs if r.trade is not None]
+
+    def exposure_at_cost(self) -> Decimal:
+        return sum((r.trade.held * r.trade.entry_price for r in self.held()), Decimal(0))
+
+    def high_volatility(self, t: int) -> bool:
+        i = bisect_right(self.vol_times, t) - 1
+        return i >= 0 and self.options.volatility[i][1]
+
+    def entry_context(self, run: SymbolRun, k: int, t: int) -> risk.EntryContext:
+        held = self.held()
+        exposure = self.exposure_at_cost()
+        marked = Decimal(0)
+        for other in held:
+            close = other.close_at(t)
+            price = Decimal(str(close)) if close is not None else other.trade.entry_price
+            marked += other.trade.held * price
+        regime = str(REGIMES[run.codes[k]])
+        p = self.params.for_regime(regime)
+        atr = float(run.values["atr14"][k])
+        last_exit = datetime.fromtimestamp(run.last_exit_at, UTC) if run.last_exit_at is not None else None
+        return risk.EntryContext(
+            symbol=run.symbol, now=datetime.fromtimestamp(t, UTC), cash=self.cash, exposure=exposure,
+            open_positions=len(held), day=self.book.open(t, self.cash + exposure), limits=self.limits,
+            high_volatility=self.high_volatility(t), held_symbols=frozenset(r.symbol for r in held),
+            marked_exposure=marked,
+            sizing=positions.entry_sizing(
+                p, float(run.values["close"][k]), None if np.isnan(atr) else atr, run.returns.get(regime, [])
+            ),
+            reentry_until=positions.reentry_until(p, last_exit),
+        )  # fmt: skip
+
+    def consider_entry(self, run: SymbolRun, k: int, t: int) -> None:
+        ctx = self.entry_context(run, k, t)
+        size, refusal = risk.decide_entry(ctx)
         if refusal is None:
             try:
                 buy = buy_fill(
-                    krw=size,
-                    reference=fills.price(k),
-                    slippage_bps=options.slippage_bps,
-                    min_order=risk_limits.min_order_krw,
+                    krw=size.krw,
+                    reference=run.fills.price(k),
+                    slippage_bps=self.options.slippage_bps,
+                    min_order=self.limits.min_order_krw,
                 )
             except BelowMinimumOrder as exc:  # the size passed, the tick-rounded fill did not
                 refusal = risk.Block("BELOW_MIN_ORDER", str(exc))
         if refusal is not None:
-            blocked[refusal.violation_type] = blocked.get(refusal.violation_type, 0) + 1
-            refusals.append((int(decided[k]), refusal.violation_type))
-            allowed = max(k + 1, int(np.searchsorted(decided, until)))
-            continue
-        book.record_entry()
-        cash += buy.cash_change
-        cash_delta[fills.index(k)] += float(buy.cash_change)
-        qty_delta[fills.index(k)] += float(buy.quantity)
+            self.blocked[refusal.violation_type] = self.blocked.get(refusal.violation_type, 0) + 1
+            self.refusals.append((t, run.symbol, refusal.violation_type))
+            run.refusals.append((t, refusal.violation_type))
+            until = self.book.refused_until(refusal, t, ctx)
+            run.allowed = max(k + 1, int(np.searchsorted(run.decided, until)))
+            return
+        self.book.record_entry()
+        self.cash += buy.cash_change
+        at = run.fills.index(k)
+        run.cash_delta[at] += float(buy.cash_change)
+        run.qty_delta[at] += float(buy.quantity)
+        regime = str(REGIMES[run.codes[k]])
         trade = TradeRecord(
-            fills.index(k), fills.time(k), buy.price, buy.quantity, buy.fee, str(REGIMES[codes[k]])
+            at, run.fills.time(k), buy.price, buy.quantity, buy.fee, regime, run.symbol, size.reason
         )
-        trades.append(trade)
-        opened = OpenTrade(float(buy.price), trade.regime, trade.entry_at, float(buy.price))
-        j, reason = find_exit(values, decided, codes, k + 1, opened, params)
-        if j < 0 or fills.index(j) >= n:
-            break  # still open when the data ends: marked to market in the equity curve
-        sell = sell_fill(quantity=buy.quantity, reference=fills.price(j), slippage_bps=options.slippage_bps)
-        trade.close(fills.index(j), fills.time(j), sell.price, sell.fee, reason)
-        # the day's equity as live books it: cash plus the position at cost (its entry fee is spent)
-        book.record_exit(trade.exit_at, trade.pnl, equity_at_cost=cash + trade.entry_price * trade.quantity)
-        cash += sell.cash_change
-        cash_delta[fills.index(j)] += float(sell.cash_change)
-        qty_delta[fills.index(j)] -= float(buy.quantity)
-        allowed = j + 1
-    held = np.cumsum(qty_delta)
-    equity = float(options.initial_krw) + np.cumsum(cash_delta) + held * bars.close
-    result = BacktestResult(
-        symbol, bars, first, equity[first:], held[first:] > 0, trades, blocked, codes,
-        params.version, risk_limits.version, options,
+        run.trades.append(trade)
+        atr = float(run.values["atr14"][k])
+        run.trade, run.cursor = trade, k + 1
+        run.state = OpenTrade(
+            float(buy.price), regime, trade.entry_at, float(buy.price), None if np.isnan(atr) else atr
+        )
+
+    def sell(self, run: SymbolRun, j: int, reason: str, hwm: float, crossed: int) -> None:
+        trade, state, fills = run.trade, run.state, run.fills
+        price, held = fills.price(j), trade.held
+        quantity = held
+        if reason == PARTIAL:
+            quantity = positions.scale_out_quantity(
+                initial=trade.quantity, held=held, share_pct=scale_out_share(self.params, state, crossed),
+                price=price, min_order=self.limits.min_order_krw,
+            )  # fmt: skip
+        fill = sell_fill(quantity=quantity, reference=price, slippage_bps=self.options.slippage_bps)
+        at = fills.time(j)
+        # the day's equity as live books it: cash plus the positions at cost (entry fees are spent)
+        equity_at_cost = self.cash + self.exposure_at_cost()
+        sale = trade.sell(fills.index(j), at, fill.price, quantity, fill.fee, reason)
+        self.book.record_exit(at, sale.pnl, equity_at_cost)
+        self.cash += fill.cash_change
+        run.cash_delta[fills.index(j)] += float(fill.cash_change)
+        run.qty_delta[fills.index(j)] -= float(quantity)
+        if trade.exit_at is None:  # a scale-out: the rest stays open with its high-water mark
+            run.state = replace(state, high_water_mark=hwm, partials_done=state.partials_done + crossed)
+            run.cursor = j + 1
+            return
+        run.returns.setdefault(trade.regime, []).append(trade.booked_return())
+        run.trade = run.state = None
+        run.last_exit_at, run.allowed = at, j + 1
+
+
+def run_portfolio(
+    bars: dict[str, Bars], params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
+) -> PortfolioResult:
+    """Replay the strategy over every symbol at once from one account (symbols in the order given,
+    which is the order the live cycle visits them in: the strategy's list)."""
+    runs = [SymbolRun(symbol, place, b, params, options) for place, (symbol, b) in enumerate(bars.items())]
+    portfolio = Portfolio(runs, params, risk_limits, options)
+    portfolio.run()
+    grid = runs[0].bars.ts if len(runs) == 1 else np.unique(np.concatenate([r.bars.ts for r in runs]))
+    cash, marked = np.zeros(len(grid)), np.zeros(len(grid))
+    for r in runs:
+        cash[np.searchsorted(grid, r.bars.ts)] += r.cash_delta
+        mark = np.cumsum(r.qty_delta) * r.bars.close
+        latest = np.searchsorted(r.bars.ts, grid, side="right") - 1  # forward-filled onto the grid
+        marked += np.where(latest >= 0, mark[np.maximum(latest, 0)], 0.0)
+    equity = float(options.initial_krw) + np.cumsum(cash) + marked
+    first = int(np.searchsorted(grid, options.start)) if options.start is not None else 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exposure = np.where(equity > 0, marked / equity * 100, 0.0)
+    results = {r.symbol: _symbol_result(r, params, risk_limits, options) for r in runs}
+    trades = sorted((t for r in runs for t in r.trades), key=lambda t: t.entry_at)  # stable: list order
+    result = PortfolioResult(
+        [r.symbol for r in runs], grid[first:], equity[first:], exposure[first:], marked[first:] > 0,
+        trades, portfolio.blocked, portfolio.refusals, results, params.version, risk_limits.version, options,
     )  # fmt: skip
-    result.refusals = refusals
+    result.stats = performance.summarize(result)
+    result.per_symbol = {s: performance.trade_stats(r.trades, r.blocked) for s, r in results.items()}
+    return result
+
+
+def _symbol_result(run: SymbolRun, params, limits: RiskLimits, options: BacktestOptions) -> BacktestResult:
+    """One symbol of a run on its own bars (its equity: the initial cash plus its own trades)."""
+    held = np.cumsum(run.qty_delta)
+    equity = float(options.initial_krw) + np.cumsum(run.cash_delta) + held * run.bars.close
+    blocked: dict[str, int] = {}
+    for _, kind in run.refusals:
+        blocked[kind] = blocked.get(kind, 0) + 1
+    result = BacktestResult(
+        run.symbol, run.bars, run.first, equity[run.first :], held[run.first :] > 0, run.trades, blocked,
+        run.codes, params.version, limits.version, options,
+    )  # fmt: skip
+    result.refusals = run.refusals
+    return result
+
+
+def run_backtest(
+    symbol: str, bars: Bars, params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
+) -> BacktestResult:
+    """Replay the strategy over one symbol's `bars`; see the module docstring for the timing rules."""
+    portfolio = run_portfolio({symbol: bars}, params, risk_limits, options)
+    result = portfolio.results[symbol]
     result.stats = performance.summarize(result)
     return result
+
+
+def volatility_history(start: datetime, end: datetime) -> tuple[tuple[int, bool], ...]:
+    """The stored volatility fits that were the state at some time in [start, end), oldest first:
+    the last fit before `start` and every fit until `end`."""
+    rows = VolatilityFit.objects.order_by("fitted_at")
+    before = (
+        rows.filter(fitted_at__lt=start).order_by("-fitted_at").values_list("fitted_at", "is_high_volatility")
+    )
+    during = rows.filter(fitted_at__gte=start, fitted_at__lt=end).values_list(
+        "fitted_at", "is_high_volatility"
+    )
+    fits = [*before[:1], *during]
+    return tuple((int(at.timestamp()), bool(high)) for at, high in fits)
 
 
 def _warmup() -> timedelta:

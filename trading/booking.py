@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Max, Sum
 
 from core.notify import notify
 from core.redis_conn import get_redis
@@ -25,6 +25,7 @@ from . import risk
 from .config import RiskLimits
 from .fills import Fill
 from .models import Account, DailyRiskState, Position, RiskAudit, Trade, TradeMode, TradeStatus
+from .positions import entry_fee_share, round_trip_return
 
 PCT = Decimal(100)
 
@@ -144,6 +145,7 @@ def book_buy(
             opened_at=at,
             entry_signal=signal_info or {},
             entry_fee=fill.fee,
+            initial_quantity=fill.quantity,
         )
         trade = _create_trade(
             symbol=symbol,
@@ -206,7 +208,7 @@ def book_sell(
             pending=existing,
             **(slippage or {}),
         )
-        closed = _reduce_position(position, fill)
+        closed = _reduce_position(position, fill, info.get("partial_levels_done"))
         state = day_state(row)
         events = risk.record_exit(state, Decimal(info["pnl"]), limits, at)
         _save_day(row, state)
@@ -223,13 +225,20 @@ def book_sell(
 
 
 def _exit_numbers(position: Position, fill: Fill, at: datetime) -> dict:
-    """Realized PnL of an exit, net of both fees, plus what analytics needs later."""
-    entry_fee = _entry_fee_share(position, fill.quantity)
+    """Realized PnL of an exit, net of both fees, plus what analytics needs later.
+
+    A position is one lot (one entry, no adding), so a sale is matched first-in-first-out against
+    that lot: its share of the entry quantity at the entry price, and the same share of the entry
+    fee still unpaid (a partial sale's share rounded to 8 decimals, the last sale takes the rest).
+    """
+    entry_fee = entry_fee_share(position.entry_fee, position.quantity, fill.quantity)
     cost = position.avg_price * fill.quantity + entry_fee
     pnl = (fill.price - position.avg_price) * fill.quantity - fill.fee - entry_fee
     return {
         "entry_avg_price": decimal_str(position.avg_price),
         "entry_fee": decimal_str(entry_fee),
+        "entry_cost": decimal_str(cost),
+        "entry_regime": position.regime,
         "opened_at": position.opened_at.isoformat(),
         "held_minutes": round((at - position.opened_at).total_seconds() / 60),
         "pnl": decimal_str(pnl.quantize(Decimal("0.00000001"))),
@@ -238,22 +247,53 @@ def _exit_numbers(position: Position, fill: Fill, at: datetime) -> dict:
     }
 
 
-def _entry_fee_share(position: Position, quantity: Decimal) -> Decimal:
-    """The part of the entry fee that belongs to `quantity` (all of it on a full exit)."""
-    if quantity >= position.quantity:
-        return position.entry_fee
-    return (position.entry_fee * quantity / position.quantity).quantize(Decimal("0.00000001"))
-
-
-def _reduce_position(position: Position, fill: Fill) -> bool:
-    """Close the position, or keep the unsold rest after a partial live fill; True when closed."""
+def _reduce_position(position: Position, fill: Fill, partial_levels_done: int | None = None) -> bool:
+    """Close the position, or keep the unsold rest (a scale-out, or a partial live fill) with its
+    high-water mark; True when closed. A scale-out records how many levels are now sold."""
     if fill.quantity >= position.quantity:
         position.delete()
         return True
-    position.entry_fee -= _entry_fee_share(position, fill.quantity)
+    position.entry_fee -= entry_fee_share(position.entry_fee, position.quantity, fill.quantity)
     position.quantity -= fill.quantity
-    position.save(update_fields=["quantity", "entry_fee", "updated_at"])
+    if partial_levels_done is not None:
+        position.partials_taken = max(position.partials_taken, int(partial_levels_done))
+    position.save(update_fields=["quantity", "entry_fee", "partials_taken", "updated_at"])
     return False
+
+
+def last_exits() -> dict[str, datetime]:
+    """When each symbol was last sold (one query)."""
+    rows = (
+        Trade.objects.filter(side="SELL", status=TradeStatus.FILLED)
+        .values("symbol")
+        .annotate(last=Max("executed_at"))
+    )
+    return {row["symbol"]: row["last"] for row in rows if row["last"] is not None}
+
+
+def recent_returns(symbol: str, regime: str, count: int) -> list[Decimal]:
+    """The latest `count` closed positions of `symbol` entered in `regime`, as round-trip returns
+    (all their sales' PnL over all their cost), oldest first: the Kelly cap's input.
+
+    Sales are grouped by the position they closed (its opening time); sales booked before the
+    entry regime was recorded on them are not counted.
+    """
+    sells = (
+        Trade.objects.filter(
+            side="SELL", status=TradeStatus.FILLED, symbol=symbol, signal_info__entry_regime=regime
+        )
+        .order_by("-executed_at", "-id")
+        .values_list("signal_info", flat=True)[: count * 4]  # at most 3 scale-outs and the exit each
+    )
+    trips: dict[str, list[Decimal]] = {}
+    for info in sells:
+        pnl_cost = trips.setdefault(info.get("opened_at", ""), [Decimal(0), Decimal(0)])
+        pnl_cost[0] += Decimal(info["pnl"])
+        pnl_cost[1] += Decimal(info["entry_cost"])
+    if len(sells) == count * 4:
+        trips.popitem()  # the oldest position may have lost sales to the limit
+    newest_first = [round_trip_return(pnl, cost) for pnl, cost in trips.values()]
+    return newest_first[:count][::-1]
 
 
 def record_pending(

@@ -27,7 +27,7 @@ from core.redis_conn import get_redis
 from market.listing import alert_delisted
 from market.models import Regime
 
-from . import backtest_gate, booking, reconcile, risk, stale
+from . import backtest_gate, booking, positions, reconcile, risk, stale
 from .config import load_risk, load_strategy
 
 # The cycle's vocabulary (its market, context, results, HWM and order-id helpers) lives in
@@ -180,9 +180,10 @@ def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolR
 
 
 def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, regime: str) -> SymbolResult:
-    """Exit checks in the strategy's order; else raise the high-water mark on a new high."""
+    """Exit checks in the strategy's order, then the scale-out levels; else raise the high-water
+    mark on a new high."""
     hwm = stored_hwm(position)
-    trade = OpenTrade(float(position.avg_price), position.regime, int(position.opened_at.timestamp()), hwm)
+    trade = open_trade(position, hwm)
     signal = exit_signal(bars, trade, regime, ctx.strategy)
     summary = position_summary(position, signal)
     if signal.action != "SELL":
@@ -190,9 +191,21 @@ def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, 
             save_hwm(position, signal.high_water_mark)
         return result_of(symbol, "HOLD", signal, regime, summary)
     quote = ctx.market.quote(symbol, ctx.now, frame)
+    quantity, info = position.quantity, {"exit": signal.detail, **signal.values}
+    if signal.partial_levels:
+        quantity = positions.scale_out_quantity(
+            initial=position.initial_quantity or position.quantity,
+            held=position.quantity,
+            share_pct=signal.sell_share_pct,
+            price=quote.price,
+            min_order=ctx.limits.min_order_krw,
+        )
+        info["partial_levels_done"] = signal.partial_levels
+        if signal.high_water_mark > hwm:  # the rest keeps its high-water mark
+            save_hwm(position, signal.high_water_mark)
     order = SellOrder(
         symbol=symbol,
-        quantity=position.quantity,
+        quantity=quantity,
         reference_price=quote.price,
         client_order_id=order_id(symbol, ctx.slot, "SELL"),
         reason=signal.exit_reason,
@@ -200,12 +213,36 @@ def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, 
         limits=ctx.limits,
         regime=regime,
         strategy_name=STRATEGY_NAME,
-        signal_info={"exit": signal.detail, **signal.values},
+        signal_info=info,
     )
     ctx.executor.sell(order)
+    refresh_position(ctx, symbol)
     TRADES.labels("SELL").inc()
     EXITS.labels(signal.exit_reason).inc()
     return result_of(symbol, "SELL", signal, regime, None)
+
+
+def open_trade(position: Position, hwm: float) -> OpenTrade:
+    """What the exit rules read of a stored position (the entry ATR is in its entry signal)."""
+    atr = (position.entry_signal or {}).get("atr14")
+    return OpenTrade(
+        float(position.avg_price),
+        position.regime,
+        int(position.opened_at.timestamp()),
+        hwm,
+        entry_atr=float(atr) if isinstance(atr, int | float) else None,
+        partials_done=position.partials_taken,
+    )
+
+
+def refresh_position(ctx: Context, symbol: str) -> None:
+    """After a fill, the symbols decided later in this cycle see the position as it now is (the
+    limits on positions and exposure count an entry made a moment ago)."""
+    position = Position.objects.filter(symbol=symbol).first()
+    if position is None:
+        ctx.positions.pop(symbol, None)
+    else:
+        ctx.positions[symbol] = position
 
 
 def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> SymbolResult:
@@ -213,7 +250,7 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
     signal = entry_signal(bars, regime, ctx.strategy)
     if signal.action != "BUY":
         return result_of(symbol, "HOLD", signal, regime)
-    size, block = risk.check_entry(entry_context(ctx, symbol))
+    size, block = risk.decide_entry(entry_context(ctx, symbol, regime, signal))
     if block is None and ctx.ask_ai:  # the optional backtest gate (off by default; never in a replay)
         refusal = backtest_gate.gate_refusal(symbol, ctx.now)
         block = risk.Block("BACKTEST_GATE", refusal) if refusal else None
@@ -239,13 +276,13 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
     quote = ctx.market.quote(symbol, ctx.now, frame)
     order = BuyOrder(
         symbol=symbol,
-        krw=size,
+        krw=size.krw,
         reference_price=quote.price,
         client_order_id=order_id(symbol, ctx.slot, "BUY"),
         regime=regime,
         at=quote.at,
         strategy_name=STRATEGY_NAME,
-        signal_info={"entry": signal.detail, "ai": verdict.reason, **signal.values},
+        signal_info={"entry": signal.detail, "ai": verdict.reason, "sizing": size.reason, **signal.values},
         limits=ctx.limits,
     )
     try:
@@ -258,11 +295,16 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
         return SymbolResult(symbol, "BLOCKED", exc.rule, str(exc), price, regime)
     except (ExecutionError, booking.BookingError) as exc:
         return SymbolResult(symbol, "SKIPPED", "ORDER_FAILED", str(exc), signal.values.get("close"), regime)
+    refresh_position(ctx, symbol)
     TRADES.labels("BUY").inc()
-    return result_of(symbol, "BUY", signal, regime, detail=f"{signal.detail}; {verdict.reason}")
+    return result_of(
+        symbol, "BUY", signal, regime, detail=f"{signal.detail}; {size.reason}; {verdict.reason}"
+    )
 
 
-def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
+def entry_context(
+    ctx: Context, symbol: str, regime: str = "", signal: Signal | None = None
+) -> risk.EntryContext:
     account = booking.account_for(ctx.executor.mode)
     row = booking.day_row(ctx.now, account)
     exposure = sum((p.quantity * p.avg_price for p in ctx.positions.values()), Decimal(0))
@@ -280,7 +322,28 @@ def entry_context(ctx: Context, symbol: str) -> risk.EntryContext:
         reconcile_hold=ctx.reconcile_hold,
         marked_exposure=marked_exposure(ctx),
         market_status=ctx.market_status.get(symbol),
+        sizing=entry_sizing(ctx, symbol, regime, signal),
+        reentry_until=positions.reentry_until(ctx.strategy.for_regime(regime), last_exit(ctx, symbol)),
     )
+
+
+def entry_sizing(ctx: Context, symbol: str, regime: str, signal: Signal | None) -> risk.Sizing | None:
+    """The strategy's sizing options for this entry (None: the fixed max position size)."""
+    p = ctx.strategy.for_regime(regime)
+    if p is None or signal is None:
+        return None
+    returns = booking.recent_returns(symbol, regime, p.kelly_trades) if p.kelly_fraction is not None else []
+    return positions.entry_sizing(p, signal.values["close"], signal.values.get("atr14"), returns)
+
+
+def last_exit(ctx: Context, symbol: str):
+    """When `symbol` was last sold (one query for every symbol, once per cycle, only when some
+    regime has a re-entry cooldown)."""
+    if not any(p.reentry_cooldown_minutes for p in ctx.strategy.regimes.values()):
+        return None
+    if ctx.last_exits is None:
+        ctx.last_exits = booking.last_exits()
+    return ctx.last_exits.get(symbol)
 
 
 def latest_closes(frames: dict[str, pd.DataFrame]) -> dict[str, float]:

@@ -103,6 +103,7 @@ class Context:
     tickers: tuple[dict[str, Quote], str] | None = None  # stale.py: (prices, why none), asked once
     regimes: dict[str, str] = field(default_factory=dict)  # Market.regimes, read once per cycle
     market_status: dict[str, MarketStatus] = field(default_factory=dict)  # Upbit's flags per symbol
+    last_exits: dict[str, datetime] | None = None  # last sale per symbol, read once when needed
 
     def regime(self, symbol: str) -> str:
         """The symbol's regime this cycle: the batch read when there was one, else per symbol."""

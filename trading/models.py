@@ -40,6 +40,7 @@ class ExitReason(models.TextChoices):
     TAKE_PROFIT = "TAKE_PROFIT"
     RSI_OVERBOUGHT = "RSI_OVERBOUGHT"
     TIME_LIMIT = "TIME_LIMIT"
+    PARTIAL_TAKE_PROFIT = "PARTIAL_TAKE_PROFIT"
     MANUAL = "MANUAL"
     KILL_SWITCH = "KILL_SWITCH"
 
@@ -69,6 +70,16 @@ class Position(models.Model):
     opened_at = models.DateTimeField()
     entry_signal = models.JSONField(default=dict, blank=True)
     entry_fee = models.DecimalField(default=ZERO, help_text="KRW fee paid on entry.", **MONEY)
+    initial_quantity = models.DecimalField(
+        null=True,
+        blank=True,
+        help_text="Quantity bought at entry; partial take-profit levels sell shares of it. "
+        "Empty on positions opened before scale-out existed (the current quantity is used).",
+        **MONEY,
+    )
+    partials_taken = models.PositiveSmallIntegerField(
+        default=0, help_text="Partial take-profit levels already sold (0-3)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -102,7 +113,7 @@ class Trade(models.Model):
         help_text="Indicators at decision time; on SELL also entry_avg_price.",
     )
     regime = models.CharField(max_length=10, choices=Regime.choices, blank=True)
-    exit_reason = models.CharField(max_length=16, choices=ExitReason.choices, blank=True)
+    exit_reason = models.CharField(max_length=24, choices=ExitReason.choices, blank=True)
     post_exit_prices = models.JSONField(default=dict, blank=True)
     client_order_id = models.CharField(max_length=64, unique=True)
     exchange_order_id = models.CharField(max_length=64, blank=True, help_text="Upbit uuid (live).")

@@ -189,6 +189,80 @@ class RegimeParams(BaseModel):
         le=MAX_TIME_LIMIT_HOURS, search=(4, 72, 4),
         help="Exit a position held longer than this.",
     )  # fmt: skip
+    # --- position management (every option off by default: the v3.1 behaviour)
+    atr_stop_k: Number | None = param(
+        None, title="ATR stop loss", unit="x ATR(14)", gt=0, le=20, search=(1.0, 6.0, 0.5),
+        help="Instead of the percentage: stop this many ATR(14) below the entry price (ATR at the "
+        "entry bar). Empty: the percentage stop.",
+    )  # fmt: skip
+    atr_take_profit_k: Number | None = param(
+        None, title="ATR take profit", unit="x ATR(14)", gt=0, le=50, search=(1.0, 12.0, 0.5),
+        help="Instead of the percentage: take profit this many ATR(14) above the entry price (ATR "
+        "at the entry bar). Empty: the percentage take profit.",
+    )  # fmt: skip
+    atr_trailing_k: Number | None = param(
+        None, title="ATR trailing stop", unit="x ATR(14)", gt=0, le=20, search=(1.0, 6.0, 0.5),
+        help="Instead of the percentage: once active, exit this many ATR(14) (of the current bar) "
+        "below the highest price since entry. Empty: the percentage trailing stop.",
+    )  # fmt: skip
+    partial_tp_1_pct: Number | None = param(
+        None, title="Scale-out level 1", unit="% profit", gt=0, le=100, search=(0.5, 5.0, 0.5),
+        help="Sell part of the position once the price is this far above the entry price. "
+        "Empty: no scale-out.",
+    )  # fmt: skip
+    partial_tp_1_sell_pct: Number = param(
+        50, title="Scale-out level 1: sell", unit="% of the position", gt=0, le=100,
+        search=(10, 90, 10), help="Share of the quantity bought at entry sold at level 1.",
+    )  # fmt: skip
+    partial_tp_2_pct: Number | None = param(
+        None, title="Scale-out level 2", unit="% profit", gt=0, le=100, search=(1.0, 8.0, 0.5),
+        help="A second, higher level (needs level 1). Empty: none.",
+    )  # fmt: skip
+    partial_tp_2_sell_pct: Number = param(
+        25, title="Scale-out level 2: sell", unit="% of the position", gt=0, le=100,
+        search=(10, 90, 10), help="Share of the quantity bought at entry sold at level 2.",
+    )  # fmt: skip
+    partial_tp_3_pct: Number | None = param(
+        None, title="Scale-out level 3", unit="% profit", gt=0, le=100, search=(1.5, 10.0, 0.5),
+        help="A third, higher level (needs level 2). Empty: none.",
+    )  # fmt: skip
+    partial_tp_3_sell_pct: Number = param(
+        25, title="Scale-out level 3: sell", unit="% of the position", gt=0, le=100,
+        search=(10, 90, 10), help="Share of the quantity bought at entry sold at level 3.",
+    )  # fmt: skip
+    breakeven_after_partial: StrictBool = param(
+        False, title="Stop to break-even after a scale-out",
+        help="After the first scale-out level sold, the stop loss moves up to the entry price.",
+    )  # fmt: skip
+    reentry_cooldown_minutes: Number = param(
+        0, title="Re-entry cooldown", unit="minutes", ge=0, le=1440, search=(0, 240, 30),
+        help="No new entry in a symbol for this long after it was sold (0: none); the regime "
+        "at the new entry decides.",
+    )  # fmt: skip
+    risk_per_trade_pct: Number | None = param(
+        None, title="Risk per trade", unit="% of equity", gt=0, le=10, search=(0.25, 3.0, 0.25),
+        help="Size each entry so that its stop loss costs this share of equity: size = risk / stop "
+        "distance, never above the max position size. Empty: the fixed max position size.",
+    )  # fmt: skip
+    kelly_fraction: Number | None = param(
+        None, title="Kelly cap fraction", unit="x Kelly", gt=0, le=1, search=(0.1, 1.0, 0.05),
+        help="Cap the size at this fraction of the Kelly bet from the symbol's last closed trades "
+        "in this regime (0.25: a quarter Kelly). Empty: no Kelly cap.",
+    )  # fmt: skip
+    kelly_trades: Whole = param(
+        30, title="Kelly cap: trades", unit="trades", ge=5, le=500, search=(10, 100, 10),
+        help="How many of the latest closed trades the Kelly cap reads; with fewer it does nothing.",
+    )  # fmt: skip
+
+    def partial_levels(self) -> tuple[tuple[float, float], ...]:
+        """The scale-out levels set, lowest first: ((profit %, sell % of the entry quantity), ...)."""
+        levels = []
+        for k in (1, 2, 3):
+            at = getattr(self, f"partial_tp_{k}_pct")
+            if at is None:
+                break
+            levels.append((at, getattr(self, f"partial_tp_{k}_sell_pct")))
+        return tuple(levels)
 
     @model_validator(mode="after")
     def _rules_between_parameters(self):
@@ -215,6 +289,31 @@ def rule_violations(p: RegimeParams) -> list[str]:
         errors.append(
             f"volume_surge_ratio ({p.volume_surge_ratio}) must be above volume_min_ratio "
             f"({p.volume_min_ratio}), or no volume could ever pass"
+        )
+    if p.atr_stop_k is not None and p.atr_take_profit_k is not None and p.atr_stop_k > p.atr_take_profit_k:
+        errors.append(
+            f"ATR stop loss ({p.atr_stop_k}x) is larger than ATR take profit ({p.atr_take_profit_k}x): "
+            "every win would be smaller than every loss"
+        )
+    return errors + _scale_out_violations(p)
+
+
+def _scale_out_violations(p: RegimeParams) -> list[str]:
+    errors = []
+    for k in (2, 3):
+        if getattr(p, f"partial_tp_{k}_pct") is not None and getattr(p, f"partial_tp_{k - 1}_pct") is None:
+            errors.append(f"scale-out level {k} is set but level {k - 1} is empty: fill the levels in order")
+    levels = p.partial_levels()
+    for (low, _), (high, _) in zip(levels, levels[1:], strict=False):
+        if high <= low:
+            errors.append(f"scale-out levels must rise: {high}% is not above {low}%")
+    sold = sum(share for _, share in levels)
+    if sold > 100:
+        errors.append(f"the scale-out levels sell {sold}% of the position: at most 100%")
+    if levels and p.atr_take_profit_k is None and levels[-1][0] >= p.take_profit_pct:
+        errors.append(
+            f"scale-out level {len(levels)} ({levels[-1][0]}%) is not below the take profit "
+            f"({p.take_profit_pct}%): the take profit would sell everything first"
         )
     return errors
 

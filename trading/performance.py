@@ -74,37 +74,66 @@ def breakdown(trades, key) -> dict[str, dict]:
     }
 
 
-def summarize(result) -> dict:
-    """Every figure of the backtest report, as built-in types (JSON-ready)."""
-    initial = float(result.options.initial_krw)
-    equity = result.equity
-    final = float(equity[-1]) if len(equity) else initial
-    ts = result.bars.ts[result.first :]
-    closed = [t for t in result.trades if t.exit_at is not None]
+def sales(trades) -> list:
+    """Every sale of these trades (scale-outs and final exits), each with its reason and PnL."""
+    return [sale for t in trades for sale in getattr(t, "exits", ()) if sale.reason]
+
+
+def trade_stats(trades, blocked: dict | None = None) -> dict:
+    """Figures that need no equity curve (one symbol of a portfolio): counts, wins, PnL."""
+    closed = [t for t in trades if t.exit_at is not None]
     wins = [t for t in closed if t.pnl > 0]
     gross_win = float(sum(t.pnl for t in wins))
     gross_loss = -float(sum(t.pnl for t in closed if t.pnl < 0))
+    partial = [s for s in sales(trades) if s.reason == "PARTIAL_TAKE_PROFIT"]
+    return {
+        "trades": len(closed),
+        "open_trades": len(trades) - len(closed),
+        "win_rate_pct": round(len(wins) / len(closed) * 100, 2) if closed else None,
+        "profit_factor": round(gross_win / gross_loss, 4) if gross_loss > 0 else None,
+        "total_pnl_krw": round(float(sum(t.pnl for t in closed)), 2),
+        "avg_hold_hours": round(sum(t.hold_hours for t in closed) / len(closed), 3) if closed else None,
+        "scale_outs": len(partial),
+        "by_exit_reason": breakdown(sales(trades), lambda s: s.reason),
+        "by_regime": breakdown(closed, lambda t: t.regime),
+        "blocked_by_risk": dict(blocked or {}),
+    }
+
+
+def summarize(result) -> dict:
+    """Every figure of the backtest report, as built-in types (JSON-ready).
+
+    `result` is one symbol's or a portfolio's: its `ts`, `equity` and `in_position` from the first
+    decision on, its trades and refusals. Exits are counted per sale: a scale-out is its own row
+    under PARTIAL_TAKE_PROFIT; the win rate and profit factor count whole positions.
+    """
+    initial = float(result.options.initial_krw)
+    equity = result.equity
+    final = float(equity[-1]) if len(equity) else initial
+    ts = result.ts
     mdd = max_drawdown_pct(equity)
     span = float(ts[-1] + 60 - ts[0]) if len(ts) else 0.0
     cagr = cagr_pct(initial, final, span)
     rets = daily_returns(ts, equity, initial) if len(ts) else np.array([])
+    trades = trade_stats(result.trades, result.blocked)
     return {
         "bars": int(len(ts)),
         "initial_krw": initial,
         "final_equity_krw": round(final, 2),
         "total_return_pct": round((final / initial - 1) * 100, 4),
         "cagr_pct": cagr,
-        "win_rate_pct": round(len(wins) / len(closed) * 100, 2) if closed else None,
-        "profit_factor": round(gross_win / gross_loss, 4) if gross_loss > 0 else None,
+        "win_rate_pct": trades["win_rate_pct"],
+        "profit_factor": trades["profit_factor"],
         "max_drawdown_pct": round(mdd, 4),
         "sharpe": sharpe(rets),
         "sortino": sortino(rets),
         "calmar": round(cagr / mdd, 4) if cagr is not None and mdd > 0 else None,
         "exposure_pct": round(float(np.mean(result.in_position)) * 100, 2) if len(ts) else 0.0,
-        "avg_hold_hours": round(sum(t.hold_hours for t in closed) / len(closed), 3) if closed else None,
-        "trades": len(closed),
-        "open_trades": len(result.trades) - len(closed),
-        "by_exit_reason": breakdown(closed, lambda t: t.exit_reason),
-        "by_regime": breakdown(closed, lambda t: t.regime),
+        "avg_hold_hours": trades["avg_hold_hours"],
+        "trades": trades["trades"],
+        "open_trades": trades["open_trades"],
+        "scale_outs": trades["scale_outs"],
+        "by_exit_reason": trades["by_exit_reason"],
+        "by_regime": trades["by_regime"],
         "blocked_by_risk": dict(result.blocked),
     }

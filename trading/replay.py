@@ -10,6 +10,7 @@ exactly as the backtester fills.
 """
 
 import logging
+from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,7 +30,15 @@ log = logging.getLogger(__name__)
 class ReplayMarket:
     """Serves each cycle the history as it was at the simulated `now`."""
 
-    def __init__(self, frames: dict[str, pd.DataFrame], regime: str | None = None):
+    def __init__(
+        self,
+        frames: dict[str, pd.DataFrame],
+        regime: str | None = None,
+        volatility: tuple[tuple[int, bool], ...] = (),
+    ):
+        # the volatility state's history, (fitted at epoch s, high?) oldest first, as the
+        # backtester reads it (BacktestOptions.volatility): the cycle sees the fit of its time
+        self.volatility = volatility
         self.frames = {s: f for s, f in frames.items() if not f.empty}
         self.ts = {
             s: (f.index - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s") for s, f in self.frames.items()
@@ -72,8 +81,15 @@ class ReplayMarket:
         stamps = stamps[(stamps >= lo) & (stamps < hi)]
         return [datetime.fromtimestamp(int(s), UTC) for s in stamps]
 
-    def market(self) -> Market:
-        return Market(candles=self.candles, regime=self.regime, quote=self.quote)
+    def high_volatility(self, now: datetime) -> bool:
+        i = bisect_right([t for t, _ in self.volatility], int(now.timestamp())) - 1
+        return i >= 0 and self.volatility[i][1]
+
+    def market(self, now: datetime | None = None) -> Market:
+        market = Market(candles=self.candles, regime=self.regime, quote=self.quote)
+        if now is not None and self.volatility:
+            market.high_volatility = lambda: self.high_volatility(now)
+        return market
 
     def hourly_regimes(self, start: datetime, end: datetime) -> list[tuple[str, datetime, str]]:
         """(symbol, hour, regime) at every whole hour in [start, end): the regime the cycles saw."""
@@ -105,7 +121,7 @@ def replay(
     acted = []
     for i, now in enumerate(times):
         results = run_cycle(
-            now=now, slot=now, market=market.market(), executor=executor, write_status=False, ask_ai=False
+            now=now, slot=now, market=market.market(now), executor=executor, write_status=False, ask_ai=False
         )
         acted += [r for r in results if r.action in ("BUY", "SELL", "BLOCKED", "ERROR")]
         if progress and (i % 500 == 0 or i == len(times) - 1):

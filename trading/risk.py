@@ -121,6 +121,8 @@ class EntryContext:
     reconcile_hold: str = ""  # live books differ from Upbit or are not settled: why ("" = fine)
     marked_exposure: Decimal | None = None  # open positions at the latest closes (None: at cost)
     market_status: MarketStatus | None = None  # the symbol in Upbit's market list (None: not known)
+    sizing: "Sizing | None" = None  # the strategy's sizing options (None: the fixed max position size)
+    reentry_until: datetime | None = None  # the symbol was sold lately: no entry before this
 
     @property
     def equity(self) -> Decimal:
@@ -133,12 +135,81 @@ class EntryContext:
         return self.cash + marked
 
 
-def entry_size(ctx: EntryContext) -> Decimal:
-    """KRW to spend: a share of equity, halved while volatility is high, never more than cash."""
-    size = ctx.equity * ctx.limits.max_position_size_pct / HUNDRED
+@dataclass(frozen=True)
+class Sizing:
+    """The strategy's sizing options for one entry (trading/parameters.py, the entry regime's)."""
+
+    stop_pct: Decimal  # how far below the entry its stop loss sits, in %
+    stop_text: str = ""  # how that stop was set ("ATR 2x"), for the reason
+    risk_pct: Decimal | None = None  # risk per trade, % of equity (None: fixed size)
+    kelly_cap_pct: Decimal | None = None  # the Kelly cap, % of equity (None: off or too few trades)
+    kelly_text: str = ""
+
+
+@dataclass(frozen=True)
+class Size:
+    """KRW to spend and why, in the words of the Overview and the trade's signal info."""
+
+    krw: Decimal
+    reason: str
+
+
+def _pct(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')).normalize():f} %"
+
+
+def entry_size(ctx: EntryContext) -> Size:
+    """KRW to spend: a share of equity (fixed, or risk / stop distance capped by the max position
+    size and the Kelly cap), halved while volatility is high, never more than cash."""
+    limit = ctx.limits.max_position_size_pct
+    sizing, parts = ctx.sizing, []
+    if sizing is None or (sizing.risk_pct is None and sizing.kelly_cap_pct is None):
+        pct = limit
+        parts.append(f"max position {_pct(limit)}")
+    else:
+        pct = limit
+        if sizing.risk_pct is not None and sizing.stop_pct > 0:
+            pct = sizing.risk_pct / sizing.stop_pct * HUNDRED
+            parts.append(f"risk {_pct(sizing.risk_pct)} / stop {_pct(sizing.stop_pct)}{sizing.stop_text}")
+            if pct > limit:
+                pct = limit
+                parts.append(f"capped at max position {_pct(limit)}")
+        else:
+            parts.append(f"max position {_pct(limit)}")
+        if sizing.kelly_cap_pct is not None and pct > sizing.kelly_cap_pct:
+            pct = max(sizing.kelly_cap_pct, Decimal(0))
+            parts.append(f"capped at {_pct(pct)} by Kelly{sizing.kelly_text}")
+    size = ctx.equity * pct / HUNDRED
     if ctx.high_volatility:
         size *= HALF
-    return min(size, ctx.cash).quantize(Decimal(1))
+        parts.append("halved: high volatility")
+    if size > ctx.cash:
+        size = ctx.cash
+        parts.append("limited to the cash left")
+    size = size.quantize(Decimal(1))
+    share = size / ctx.equity * HUNDRED if ctx.equity > 0 else Decimal(0)
+    return Size(size, f"size {_pct(share)} ({size:,.0f} KRW) = {', '.join(parts)}")
+
+
+def kelly_cap_pct(returns: list[Decimal], fraction: Decimal) -> Decimal:
+    """`fraction` of the Kelly bet, in % of equity, from round-trip returns (0.012 = +1.2 %).
+
+    Kelly f* = W - (1 - W) / R with W the share of winners and R the average win over the average
+    loss; no edge (f* <= 0) caps the size at 0. Returns are rounded to 1e-8 first, so the live
+    books (PnL kept to 8 decimals) and the backtester give the very same cap.
+    """
+    rounded = [r.quantize(Decimal("0.00000001")) for r in returns]
+    wins = [r for r in rounded if r > 0]
+    losses = [-r for r in rounded if r < 0]
+    win_rate = Decimal(len(wins)) / len(rounded)
+    if not wins:
+        kelly = Decimal(0)
+    elif not losses:
+        kelly = win_rate
+    else:
+        ratio = (sum(wins) / len(wins)) / (sum(losses) / len(losses))
+        kelly = win_rate - (1 - win_rate) / ratio
+    return (max(kelly, Decimal(0)) * fraction * HUNDRED).quantize(Decimal("0.0001"))
 
 
 class KillSwitch:
@@ -239,6 +310,19 @@ class UpbitMarketFlags:
         return None
 
 
+class ReentryCooldown:
+    """The strategy's per-symbol pause after an exit (besides the loss-streak cooldown)."""
+
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        until = ctx.reentry_until
+        if until is not None and ctx.now < until:
+            return Block(
+                "REENTRY_COOLDOWN",
+                f"{ctx.symbol} was sold lately: no new entry until {until.astimezone(KST):%H:%M} KST",
+            )
+        return None
+
+
 class AlreadyHolding:
     def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
         if ctx.symbol in ctx.held_symbols:
@@ -287,6 +371,7 @@ ENTRY_RULES = (
     Cooldown(),
     DailyTradeCount(),
     UpbitMarketFlags(),
+    ReentryCooldown(),
     AlreadyHolding(),
     ConcurrentPositions(),
     TotalExposure(),
@@ -294,14 +379,22 @@ ENTRY_RULES = (
 )
 
 
-def check_entry(ctx: EntryContext) -> tuple[Decimal, Block | None]:
-    """The order size for a proposed entry and the first rule that refuses it (None = allowed)."""
+def decide_entry(ctx: EntryContext) -> tuple[Size, Block | None]:
+    """The order size for a proposed entry (with its reason) and the first rule that refuses it."""
     size = entry_size(ctx)
     for rule in ENTRY_RULES:
-        block = rule.check(ctx, size)
+        block = rule.check(ctx, size.krw)
         if block is not None:
+            if block.violation_type == "BELOW_MIN_ORDER" and ctx.sizing is not None:
+                block = Block(block.violation_type, f"{block.description} ({size.reason})")
             return size, block
     return size, None
+
+
+def check_entry(ctx: EntryContext) -> tuple[Decimal, Block | None]:
+    """The order size for a proposed entry and the first rule that refuses it (None = allowed)."""
+    size, block = decide_entry(ctx)
+    return size.krw, block
 
 
 def record_exit(day: DayState, pnl: Decimal, limits: RiskLimits, now: datetime) -> list[Block]:

@@ -47,6 +47,7 @@ EXIT_ORDER = (
     ExitReason.RSI_OVERBOUGHT,
     ExitReason.TIME_LIMIT,
 )
+PARTIAL = str(ExitReason.PARTIAL_TAKE_PROFIT)  # after every full exit: a full exit on the same bar wins
 MA_MODES = {"above": 0, "proximity_or_above": 1, "none": 2}
 
 
@@ -86,6 +87,8 @@ class Signal:
     values: dict = field(default_factory=dict)
     exit_reason: str = ""
     high_water_mark: float | None = None
+    partial_levels: int = 0  # PARTIAL_TAKE_PROFIT: scale-out levels sold once this one is (1-3)
+    sell_share_pct: float = 100.0  # PARTIAL_TAKE_PROFIT: % of the entry quantity this sale sells
 
 
 def compute_indicators(bars: Bars, params: StrategyParams) -> dict[str, np.ndarray]:
@@ -100,6 +103,7 @@ def compute_indicators(bars: Bars, params: StrategyParams) -> dict[str, np.ndarr
         "bb_upper": upper,
         "bb_lower": lower,
         "vol_ratio": ind.volume_ratio(bars.volume),
+        "atr14": ind.atr(bars.high, bars.low, bars.close),  # ATR stops and risk sizing
     }
     for p in params.regimes.values():
         if f"rsi7_min_{p.rsi_7_lookback}" not in out:
@@ -172,6 +176,35 @@ class OpenTrade:
     entry_regime: str
     opened_at: int  # epoch seconds of the fill
     high_water_mark: float
+    entry_atr: float | None = None  # ATR(14) at the entry decision (ATR stop and take profit)
+    partials_done: int = 0  # scale-out levels already sold
+
+
+def exit_params(params: StrategyParams, trade: OpenTrade):
+    """The exit parameters of a position: its entry regime's. One opened without parameters (by
+    hand, or in UNKNOWN) gets the tightest exits, BEAR's, rather than none."""
+    return params.for_regime(trade.entry_regime) or params.regimes["BEAR"]
+
+
+def stop_price(p, trade: OpenTrade) -> float:
+    """Where `p`'s stop loss sits for this position: k x ATR at entry below the entry price in the
+    ATR form (when the entry ATR is known), else the percentage below it."""
+    if p.atr_stop_k is not None and trade.entry_atr is not None:
+        return trade.avg_price - p.atr_stop_k * trade.entry_atr
+    return trade.avg_price * (1 - p.stop_loss_pct / 100)
+
+
+def take_profit_price(p, trade: OpenTrade) -> float:
+    if p.atr_take_profit_k is not None and trade.entry_atr is not None:
+        return trade.avg_price + p.atr_take_profit_k * trade.entry_atr
+    return trade.avg_price * (1 + p.take_profit_pct / 100)
+
+
+def stop_distance_pct(p, close: float, atr: float | None) -> float:
+    """How far below an entry at `close` its stop would sit, in % (risk-per-trade sizing)."""
+    if p.atr_stop_k is not None and atr is not None and not np.isnan(atr):
+        return p.atr_stop_k * atr / close * 100
+    return float(p.stop_loss_pct)
 
 
 def scan_exit(
@@ -181,30 +214,49 @@ def scan_exit(
     codes: np.ndarray,
     trade: OpenTrade,
     params: StrategyParams,
-) -> tuple[int, str, np.ndarray]:
-    """First bar of these (all after the entry) where an exit fires: (index or -1, reason, HWM)."""
-    # A position whose entry regime has no parameters (opened by hand, or UNKNOWN) gets the
-    # tightest exits, BEAR's, rather than none.
-    p = params.for_regime(trade.entry_regime) or params.regimes["BEAR"]
+    atr14: np.ndarray | None = None,
+) -> tuple[int, str, np.ndarray, int]:
+    """First bar of these (all after the entry) where an exit or a scale-out level fires:
+    (index or -1, reason, HWM, scale-out levels crossed at that bar)."""
+    p = exit_params(params, trade)
     avg = trade.avg_price
     # The tighter of the entry regime's stop and the current regime's (UNKNOWN keeps the entry's).
-    stop_pct = np.minimum(p.stop_loss_pct, _table(params, "stop_loss_pct", p.stop_loss_pct))
-    stop_price = avg * (1 - stop_pct / 100)  # one per regime code
+    own = stop_price(p, trade)
+    per_regime = [stop_price(params.regimes[str(r)], trade) for r in REGIMES[:UNKNOWN_CODE]]
+    stops = np.maximum(own, np.array([*per_regime, own]))  # one per regime code
+    levels = p.partial_levels()[trade.partials_done :]
+    if p.breakeven_after_partial and trade.partials_done:
+        stops = np.maximum(stops, avg)  # a level sold: the rest is not allowed to lose
     hwm = np.maximum.accumulate(np.maximum(close, trade.high_water_mark))
+    if p.atr_trailing_k is not None and atr14 is not None:
+        trail = hwm - p.atr_trailing_k * atr14
+    else:
+        trail = hwm * (1 - p.trailing_stop_pct / 100)
     with np.errstate(invalid="ignore"):
         checks = (
-            close <= stop_price[codes],
-            (hwm >= avg * (1 + p.trailing_activation_pct / 100))
-            & (close <= hwm * (1 - p.trailing_stop_pct / 100)),
-            close >= avg * (1 + p.take_profit_pct / 100),
+            close <= stops[codes],
+            (hwm >= avg * (1 + p.trailing_activation_pct / 100)) & (close <= trail),
+            close >= take_profit_price(p, trade),
             (rsi14 >= p.rsi_overbought) & (close >= avg * (1 + p.rsi_exit_min_profit_pct / 100)),
             (decided_at - trade.opened_at) > p.time_limit_hours * 3600,
         )
     hit = checks[0] | checks[1] | checks[2] | checks[3] | checks[4]
+    if levels:
+        hit = hit | (close >= avg * (1 + levels[0][0] / 100))
     i = int(hit.argmax())
     if not hit[i]:
-        return -1, "", hwm
-    return i, str(EXIT_ORDER[next(k for k, c in enumerate(checks) if c[i])]), hwm
+        return -1, "", hwm, 0
+    for k, check in enumerate(checks):
+        if check[i]:
+            return i, str(EXIT_ORDER[k]), hwm, 0
+    crossed = int(sum(close[i] >= avg * (1 + at / 100) for at, _ in levels))
+    return i, PARTIAL, hwm, crossed
+
+
+def scale_out_share(params: StrategyParams, trade: OpenTrade, crossed: int) -> float:
+    """% of the entry quantity the next `crossed` scale-out levels sell together."""
+    levels = exit_params(params, trade).partial_levels()
+    return float(sum(share for _, share in levels[trade.partials_done : trade.partials_done + crossed]))
 
 
 def _last_values(values: dict[str, np.ndarray]) -> dict:
@@ -268,15 +320,27 @@ def exit_signal(bars: Bars, trade: OpenTrade, regime: str, params: StrategyParam
     """Live exit decision on the latest closed bar, carrying the stored high-water mark."""
     window = bars.tail(LIVE_WINDOW_BARS)
     rsi14 = ind.rsi(window.close, ind.RSI_LONG)
-    i, reason, hwm = scan_exit(
+    atr14 = ind.atr(window.high, window.low, window.close)
+    i, reason, hwm, crossed = scan_exit(
         window.close[-1:],
         rsi14[-1:],
         window.ts[-1:] + 60,
         regime_codes(regime, 1),
         trade,
         params,
+        atr14[-1:],
     )
-    values = {"close": float(window.close[-1]), "rsi14": float(rsi14[-1]), "hwm": float(hwm[-1])}
+    values = {
+        "close": float(window.close[-1]),
+        "rsi14": float(rsi14[-1]),
+        "hwm": float(hwm[-1]),
+        "atr14": None if np.isnan(atr14[-1]) else float(atr14[-1]),
+    }
     if i < 0:
         return Signal("HOLD", "HOLD", "no exit condition met", values, high_water_mark=float(hwm[-1]))
+    if reason == PARTIAL:
+        share = scale_out_share(params, trade, crossed)
+        done = trade.partials_done + crossed
+        detail = f"{reason} level {done} at {values['close']:,.2f}: sell {share:g}% of the position"
+        return Signal("SELL", reason, detail, values, reason, float(hwm[-1]), done, share)
     return Signal("SELL", reason, f"{reason} at {values['close']:,.2f}", values, reason, float(hwm[-1]))

@@ -21,10 +21,10 @@ def form_data(form) -> dict:
         value = form[name].value()
         if value is True:
             data[name] = "on"
-        elif value not in (False, None):
-            data[name] = str(value)
         elif value is None:
             data[name] = ""
+        elif value is not False:  # 0 is a value (0 == False, so no `in (False, None)`)
+            data[name] = str(value)
     return data
 
 

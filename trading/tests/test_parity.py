@@ -38,7 +38,7 @@ from market.candles import CandleRow, load_frames, store_candles
 from market.models import RegimeHistory
 from market.regime import update_regimes
 from trading import risk
-from trading.backtest import BacktestOptions, BacktestResult, run_backtest
+from trading.backtest import BacktestOptions, BacktestResult, run_backtest, run_portfolio
 from trading.config import (
     load_defaults,
     load_risk,
@@ -51,7 +51,7 @@ from trading.cycle import run_cycle
 from trading.executors.paper import PaperExecutor
 from trading.markets import live_market
 from trading.models import RiskAudit, Trade, TradeMode
-from trading.replay import replay
+from trading.replay import ReplayMarket, replay
 from trading.strategy import bars_from_frame
 from trading.tests.test_booking import assert_books_balance
 
@@ -282,3 +282,141 @@ def test_live_market_with_the_regime_history_fallback_trades_like_the_backtester
 
 def test_replay_start_is_not_before_the_window_is_warm(btc):
     assert btc.index[FIRST] - btc.index[0] >= timedelta(minutes=FIRST)
+
+
+# --- every position-management option on, and a portfolio of several symbols at once ---
+
+# Each regime mixes the options differently, so percentage and ATR forms, scale-outs with and
+# without break-even, risk sizing and the Kelly cap all trade on the way.
+ALL_OPTIONS = {
+    "BULL": {
+        "partial_tp_1_pct": 0.6, "partial_tp_1_sell_pct": 30, "partial_tp_2_pct": 1.2,
+        "partial_tp_2_sell_pct": 30, "breakeven_after_partial": True, "atr_trailing_k": 3,
+        "risk_per_trade_pct": 0.1, "kelly_fraction": 0.5, "kelly_trades": 5, "reentry_cooldown_minutes": 20,
+    },
+    "SIDEWAYS": {
+        "atr_stop_k": 4, "atr_take_profit_k": 8, "partial_tp_1_pct": 0.5, "partial_tp_1_sell_pct": 50,
+        "partial_tp_2_pct": 0.9, "partial_tp_2_sell_pct": 20, "partial_tp_3_pct": 1.4, "partial_tp_3_sell_pct": 20,
+        "risk_per_trade_pct": 0.05, "kelly_fraction": 0.25, "kelly_trades": 5, "reentry_cooldown_minutes": 30,
+    },
+    "BEAR": {
+        "atr_stop_k": 3, "atr_trailing_k": 2, "partial_tp_1_pct": 0.7, "partial_tp_1_sell_pct": 40,
+        "breakeven_after_partial": True, "risk_per_trade_pct": 0.08, "kelly_fraction": 1, "kelly_trades": 5,
+        "reentry_cooldown_minutes": 45,
+    },
+}  # fmt: skip
+LOOSE = {"max_daily_trades": 40, "max_total_exposure_pct": "30", "max_position_size_pct": "10"}
+
+
+def use_options(symbols: list[str], risk_limits: dict) -> None:
+    regimes = strategy_as_dict(load_strategy())["regimes"]
+    regimes = {regime: block | ALL_OPTIONS[regime] for regime, block in regimes.items()}
+    save_strategy_version(symbols=symbols, params=regimes)
+    save_risk_version(values=load_defaults()["risk"] | risk_limits, note="every option on")
+
+
+def high_now_and_then(frame: pd.DataFrame) -> tuple[tuple[int, bool], ...]:
+    """A daily volatility verdict that is high on every other day, as stored fits would give."""
+    days = pd.date_range(frame.index[0].floor("D"), frame.index[-1], freq="D")
+    return tuple((int(day.timestamp()), i % 2 == 1) for i, day in enumerate(days))
+
+
+def sales_of(trades) -> list:
+    return [(t.symbol, sale) for t in trades for sale in t.exits]
+
+
+def assert_live_equals_portfolio(expected, symbols: list[str]) -> None:
+    """Every buy and every sale (scale-outs included), every refusal, the books balanced."""
+    place = {symbol: i for i, symbol in enumerate(symbols)}
+    buys = list(Trade.objects.filter(side="BUY").order_by("executed_at", "id"))
+    entries = sorted(expected.trades, key=lambda t: (t.entry_at, place[t.symbol]))
+    assert len(buys) == len(entries) > 0
+    for trade, buy in zip(entries, buys, strict=True):
+        assert (buy.symbol, buy.executed_at, buy.price, buy.quantity, buy.fee, buy.regime) == (
+            trade.symbol, at(trade.entry_at), trade.entry_price, trade.quantity, trade.entry_fee, trade.regime,
+        )  # fmt: skip
+        assert buy.signal_info["sizing"] == trade.sizing
+    sells = list(Trade.objects.filter(side="SELL").order_by("executed_at", "id"))
+    sales = sorted(sales_of(expected.trades), key=lambda s: (s[1].at, place[s[0]]))
+    assert len(sells) == len(sales)
+    for (symbol, sale), sell in zip(sales, sells, strict=True):
+        assert (sell.symbol, sell.executed_at, sell.price, sell.quantity, sell.exit_reason) == (
+            symbol, at(sale.at), sale.price, sale.quantity, sale.reason,
+        )  # fmt: skip
+        assert Decimal(sell.signal_info["pnl"]) == sale.pnl.quantize(Decimal("0.00000001"))
+    refusals = RiskAudit.objects.exclude(violation_type__in=EVENTS)
+    live = set(refusals.values_list("created_at", "symbol", "violation_type"))
+    assert {(at(t), symbol, kind) for t, symbol, kind in expected.refusals} <= live
+    assert {kind for _, _, kind in live} == set(expected.blocked)
+    assert_books_balance()
+
+
+def option_coverage(expected) -> set[str]:
+    """Which options the run exercised (so the case keeps testing them)."""
+    seen = {sale.reason for _, sale in sales_of(expected.trades)} | set(expected.blocked)
+    for trade in expected.trades:
+        seen |= {word for word in ("risk", "Kelly", "ATR", "halved") if word in trade.sizing}
+    if RiskAudit.objects.filter(description__contains="by Kelly").exists():  # a cap of 0: no edge
+        seen.add("Kelly")
+    return seen
+
+
+OPTION_CASES = {  # regime: the options that regime's block must exercise on the real minutes
+    "BULL": {"PARTIAL_TAKE_PROFIT", "risk", "Kelly", "halved"},
+    "SIDEWAYS": {"PARTIAL_TAKE_PROFIT", "ATR", "REENTRY_COOLDOWN"},
+    "BEAR": {"PARTIAL_TAKE_PROFIT", "ATR", "risk", "halved"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("regime", OPTION_CASES)
+def test_every_option_on_one_symbol_trades_exactly_like_the_backtester(regime, btc):
+    """The real KRW-BTC minutes in one regime with every option of its block switched on."""
+    frame = btc.iloc[:LAST]
+    use_options([SYMBOL], LOOSE)
+    bars, volatility = bars_from_frame(frame), high_now_and_then(frame)
+    first = int(bars.ts[WARMUP])
+    options = BacktestOptions(regime=regime, start=first, slippage_bps=Decimal(5), volatility=volatility)
+    expected = run_portfolio({SYMBOL: bars}, load_strategy(), load_risk(), options)
+    replay(
+        {SYMBOL: frame},
+        start=at(first + 60),
+        end=at(int(bars.ts[-1]) + 61),
+        executor=PaperExecutor(slippage_bps=Decimal(5), mode=TradeMode.REPLAY),
+        market=ReplayMarket({SYMBOL: frame}, regime, volatility=volatility),
+    )
+    assert_live_equals_portfolio(expected, [SYMBOL])
+    assert option_coverage(expected) >= OPTION_CASES[regime], option_coverage(expected)
+
+
+@pytest.mark.django_db
+def test_a_portfolio_of_three_symbols_trades_exactly_like_the_live_cycle(btc):
+    """KRW-BTC's real minutes and two synthetic markets over the same hours, one account, every
+    option on, limits tight enough that the symbols compete for positions and exposure."""
+    symbols = [SYMBOL, "KRW-ETH", "KRW-XRP"]
+    frame = btc.iloc[:2600]
+    start = str(frame.index[0].tz_convert(None))
+    frames = {
+        SYMBOL: frame,
+        "KRW-ETH": synthetic(11, len(frame), start),
+        "KRW-XRP": synthetic(12, len(frame), start),
+    }
+    limits = {"max_concurrent_positions": 2, "max_total_exposure_pct": "12", "max_position_size_pct": "8",
+              "max_daily_trades": 25, "consecutive_loss_limit": 3, "cooldown_hours": "1"}  # fmt: skip
+    use_options(symbols, limits)
+    volatility = high_now_and_then(frame)
+    bars = {symbol: bars_from_frame(f) for symbol, f in frames.items()}
+    first = int(bars[SYMBOL].ts[WARMUP])
+    options = BacktestOptions(regime="SIDEWAYS", start=first, slippage_bps=Decimal(5), volatility=volatility)
+    expected = run_portfolio(bars, load_strategy(), load_risk(), options)
+    replay(
+        frames,
+        start=at(first + 60),
+        end=at(int(bars[SYMBOL].ts[-1]) + 61),
+        executor=PaperExecutor(slippage_bps=Decimal(5), mode=TradeMode.REPLAY),
+        market=ReplayMarket(frames, "SIDEWAYS", volatility=volatility),
+    )
+    assert_live_equals_portfolio(expected, symbols)
+    assert len({t.symbol for t in expected.trades}) == 3
+    covered = option_coverage(expected)
+    assert {"MAX_POSITIONS", "PARTIAL_TAKE_PROFIT", "ATR"} <= covered, covered

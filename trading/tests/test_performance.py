@@ -53,7 +53,7 @@ def test_summary_of_a_small_book():
     ts = T0 + 60 * np.arange(4)
     result = SimpleNamespace(
         options=BacktestOptions(initial_krw=D(1000)), equity=np.array([1000, 1010, 1005, 1010.0]),
-        bars=SimpleNamespace(ts=ts), first=0, trades=trades, in_position=np.array([1, 1, 0, 0], bool),
+        ts=ts, trades=trades, in_position=np.array([1, 1, 0, 0], bool),
         blocked={"COOLDOWN": 2},
     )  # fmt: skip
     s = perf.summarize(result)

@@ -113,7 +113,7 @@ def exit_at(closes, regime="SIDEWAYS", codes=None, rsi=None, minutes=None, hwm=N
     decided = OPENED + 60 * (np.arange(1, n + 1) if minutes is None else np.asarray(minutes))
     c = np.full(n, REGIMES.index(regime), dtype=np.int8) if codes is None else np.asarray(codes, np.int8)
     trade = st.OpenTrade(100.0, regime, OPENED, 100.0 if hwm is None else hwm)
-    i, why, _ = st.scan_exit(close, rsi14, decided, c, trade, PARAMS)
+    i, why, _, _ = st.scan_exit(close, rsi14, decided, c, trade, PARAMS)
     return i, why
 
 
