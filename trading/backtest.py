@@ -299,6 +299,7 @@ class SymbolRun:
         self.cursor = self.allowed = self.first
         self.last_exit_at: int | None = None
         self.returns: dict[str, list[Decimal]] = {}  # booked round-trip returns per entry regime
+        self.changes: np.ndarray | None = None  # bars where the regime changes (computed on demand)
 
     def next_event(self, params: StrategyParams) -> tuple | None:
         """(decision time, place, kind, bar, exit details) of this symbol's next event, or None."""
@@ -314,6 +315,13 @@ class SymbolRun:
             return None
         k = int(self.candidates[pos])
         return int(self.decided[k]), self.place, 0, k, None
+
+    def regime_change_after(self, k: int) -> int:
+        """The first bar after k in another regime (len(bars) if none)."""
+        if self.changes is None:
+            self.changes = np.flatnonzero(np.diff(self.codes)) + 1
+        pos = int(np.searchsorted(self.changes, k, side="right"))
+        return int(self.changes[pos]) if pos < len(self.changes) else len(self.bars)
 
     def close_at(self, t: int) -> float | None:
         """The close of the newest bar closed by decision time t (what the cycle loaded)."""
@@ -397,6 +405,10 @@ class Portfolio:
             run.refusals.append((t, refusal.violation_type))
             until = self.book.refused_until(refusal, t, ctx)
             run.allowed = max(k + 1, int(np.searchsorted(run.decided, until)))
+            if ctx.sizing is not None and ctx.sizing.kelly_cap_pct == 0:
+                # no edge in this regime's record, which only a trade in this regime could change:
+                # every entry is refused until the regime changes (live refuses each such bar)
+                run.allowed = max(run.allowed, run.regime_change_after(k))
             return
         self.book.record_entry()
         self.cash += buy.cash_change

@@ -116,8 +116,8 @@ def test_scale_out_levels_are_validated_in_a_traders_words():
     bear = data["regimes"]["BEAR"] | {"partial_tp_1_pct": 3.0}
     with pytest.raises(ConfigError, match=r"not below the take profit \(2.5%\)"):
         parse_strategy(data["symbols"], data["regimes"] | {"BEAR": bear})
-    bear = data["regimes"]["BEAR"] | {"partial_tp_1_pct": 1.0, "partial_tp_1_sell_pct": 80, "partial_tp_2_pct": 2.0,
-                                      "partial_tp_2_sell_pct": 30}  # fmt: skip
+    levels = {"partial_tp_1_pct": 1.0, "partial_tp_1_sell_pct": 80, "partial_tp_2_pct": 2.0}
+    bear = data["regimes"]["BEAR"] | levels | {"partial_tp_2_sell_pct": 30}
     with pytest.raises(ConfigError, match="sell 110% of the position: at most 100%"):
         parse_strategy(data["symbols"], data["regimes"] | {"BEAR": bear})
 
@@ -205,7 +205,8 @@ def test_the_kelly_cap_limits_the_size_and_says_so():
     size, block = risk.decide_entry(kelly_context(returns))
     assert block is None and size.krw == D(200_000)
     assert size.reason == (
-        "size 2 % (200,000 KRW) = max position 5 %, capped at 2 % by Kelly (0.1 x Kelly over the last 5 trades)"
+        "size 2 % (200,000 KRW) = max position 5 %, "
+        "capped at 2 % by Kelly (0.1 x Kelly over the last 5 trades)"
     )
     size, _ = risk.decide_entry(kelly_context(returns[1:]))  # 4 trades: fewer than 5, no cap
     assert size.krw == D(500_000) and "Kelly" not in size.reason
@@ -281,7 +282,11 @@ def test_a_portfolio_shares_the_positions_limit_in_the_symbols_order():
     assert len(both.trades) == 2 and both.exposure_pct.max() == pytest.approx(10, abs=0.1)
     # the second entry is sized from the equity left after the first paid its fee
     eth, btc = both.trades
-    assert (eth.symbol, btc.symbol) == ("KRW-ETH", "KRW-BTC") and btc.cost < eth.cost and both.per_symbol["KRW-BTC"]["open_trades"] == 1
+    assert (
+        (eth.symbol, btc.symbol) == ("KRW-ETH", "KRW-BTC")
+        and btc.cost < eth.cost
+        and both.per_symbol["KRW-BTC"]["open_trades"] == 1
+    )
 
 
 def test_portfolio_equity_marks_every_symbol_at_its_latest_close():
@@ -291,3 +296,91 @@ def test_portfolio_equity_marks_every_symbol_at_its_latest_close():
     (trade,) = result.trades
     assert result.equity[-1] == pytest.approx(10_000_000 - float(trade.cost) + float(trade.quantity) * 96_500)
     assert BacktestOptions().volatility == ()
+
+
+# --- the live books: a scale-out sale, the Kelly record, two entries in one cycle
+
+
+def scale_out(quantity: D, levels: int, at, reason="PARTIAL_TAKE_PROFIT", price="102000000"):
+    from trading import booking
+    from trading.fills import sell_fill
+
+    fill = sell_fill(quantity=quantity, reference=D(price))
+    return booking.book_sell(
+        symbol="KRW-BTC", fill=fill, client_order_id=f"KRW-BTC-{at:%H%M}-SELL", reason=reason, at=at,
+        limits=RISK, signal_info={"partial_levels_done": levels} if reason == "PARTIAL_TAKE_PROFIT" else {},
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_scale_out_sale_books_its_share_of_the_lot_and_keeps_the_rest(
+    django_capture_on_commit_callbacks, redis_conn
+):
+    from trading import booking
+    from trading.models import Position
+
+    from .test_booking import T0 as BOOKED
+    from .test_booking import assert_books_balance, buy
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bought = buy()
+    position = Position.objects.get()
+    assert position.initial_quantity == bought.quantity and position.partials_taken == 0
+    half = (bought.quantity / 2).quantize(Q8, rounding=ROUND_DOWN)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = scale_out(half, 1, BOOKED + timedelta(minutes=5))
+    share = (bought.fee * half / bought.quantity).quantize(Q8)
+    assert D(first.signal_info["pnl"]) == ((first.price - bought.price) * half - first.fee - share).quantize(
+        Q8
+    )  # FIFO against the one lot: its price and its share of the entry fee
+    assert first.signal_info["entry_regime"] == "BULL" and D(first.signal_info["entry_cost"]) == (
+        bought.price * half + share
+    )
+    position.refresh_from_db()
+    assert (position.quantity, position.partials_taken) == (bought.quantity - half, 1)
+    assert position.entry_fee == bought.fee - share
+    assert redis_conn.get(booking.hwm_key("KRW-BTC")) is not None  # the rest keeps its high-water mark
+    with django_capture_on_commit_callbacks(execute=True):
+        last = scale_out(bought.quantity - half, 0, BOOKED + timedelta(minutes=9), reason="TAKE_PROFIT")
+    assert D(last.signal_info["entry_fee"]) == bought.fee - share  # the last sale takes the rest
+    assert not Position.objects.exists() and redis_conn.get(booking.hwm_key("KRW-BTC")) is None
+    returns = booking.recent_returns("KRW-BTC", "BULL", 5)
+    pnl = D(first.signal_info["pnl"]) + D(last.signal_info["pnl"])
+    assert returns == [(pnl / (bought.price * bought.quantity + bought.fee)).quantize(Q8)]
+    assert booking.recent_returns("KRW-BTC", "BEAR", 5) == []
+    assert booking.last_exits() == {"KRW-BTC": last.executed_at}
+    assert_books_balance()
+
+
+@pytest.mark.django_db
+def test_a_second_entry_in_the_same_cycle_counts_the_first_against_the_limits():
+    """Before, every symbol of a cycle saw the positions of its start: two entries in one minute
+    could pass a limit of one position."""
+    import pandas as pd
+
+    from trading.config import load_defaults, save_risk_version, save_strategy_version, strategy_as_dict
+    from trading.executors.paper import PaperExecutor
+    from trading.models import RiskAudit, Trade, TradeMode
+    from trading.replay import replay
+
+    bars = setup_bounce().bar(96_500).flat(3).bars()
+    stamps = pd.to_datetime(bars.ts, unit="s", utc=True)
+    frame = pd.DataFrame(
+        {"open": bars.open, "high": bars.high, "low": bars.low, "close": bars.close, "volume": bars.volume},
+        index=stamps,
+    )
+    save_strategy_version(
+        symbols=["KRW-ETH", "KRW-BTC"], params=strategy_as_dict(default_strategy())["regimes"]
+    )
+    save_risk_version(values=load_defaults()["risk"] | {"max_concurrent_positions": 1})
+    decided = datetime.fromtimestamp(int(bars.ts[40]) + 60, UTC)
+    frames, end = {"KRW-ETH": frame, "KRW-BTC": frame}, decided + timedelta(minutes=1)
+    executor = PaperExecutor(slippage_bps=D(0), mode=TradeMode.REPLAY)
+    replay(frames, start=decided, end=end, regime="BEAR", executor=executor)
+    assert list(Trade.objects.values_list("symbol", flat=True)) == ["KRW-ETH"]
+    refused = RiskAudit.objects.get()
+    assert (refused.symbol, refused.violation_type, refused.created_at) == (
+        "KRW-BTC",
+        "MAX_POSITIONS",
+        decided,
+    )
