@@ -47,6 +47,7 @@ from .cycle_base import (  # noqa: F401 (re-exported)
     Quote,
     StageTimer,
     SymbolResult,
+    open_trade,
     order_id,
     position_summary,
     result_of,
@@ -56,7 +57,7 @@ from .cycle_base import (  # noqa: F401 (re-exported)
 from .executors import ExecutionError, Executor
 from .executors.base import BuyOrder, OrderRefused, SellOrder
 from .models import Position, RiskAudit, TradeMode, TradingControl
-from .strategy import OpenTrade, Signal, bars_from_frame, entry_signal, exit_signal
+from .strategy import Signal, bars_from_frame, entry_signal, exit_signal
 
 log = logging.getLogger(__name__)
 
@@ -220,19 +221,6 @@ def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, 
     TRADES.labels("SELL").inc()
     EXITS.labels(signal.exit_reason).inc()
     return result_of(symbol, "SELL", signal, regime, None)
-
-
-def open_trade(position: Position, hwm: float) -> OpenTrade:
-    """What the exit rules read of a stored position (the entry ATR is in its entry signal)."""
-    atr = (position.entry_signal or {}).get("atr14")
-    return OpenTrade(
-        float(position.avg_price),
-        position.regime,
-        int(position.opened_at.timestamp()),
-        hwm,
-        entry_atr=float(atr) if isinstance(atr, int | float) else None,
-        partials_done=position.partials_taken,
-    )
 
 
 def refresh_position(ctx: Context, symbol: str) -> None:

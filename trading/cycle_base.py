@@ -23,7 +23,7 @@ from .config import RiskLimits, StrategyParams
 from .decided import BarLedger, MemoryLedger
 from .executors import Executor
 from .models import Position
-from .strategy import Signal
+from .strategy import OpenTrade, Signal
 
 STATUS_KEY = "bot:status:{symbol}"
 STATUS_TTL = 300
@@ -172,4 +172,17 @@ def result_of(
         regime,
         signal.values,
         position,
+    )
+
+
+def open_trade(position: Position, hwm: float) -> OpenTrade:
+    """What the exit rules read of a stored position (the entry ATR is in its entry signal)."""
+    atr = (position.entry_signal or {}).get("atr14")
+    return OpenTrade(
+        float(position.avg_price),
+        position.regime,
+        int(position.opened_at.timestamp()),
+        hwm,
+        entry_atr=float(atr) if isinstance(atr, int | float) else None,
+        partials_done=position.partials_taken,
     )

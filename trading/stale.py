@@ -36,7 +36,7 @@ from . import cycle_base
 from .config import StrategyParams
 from .executors.base import SellOrder
 from .models import Position, SymbolState
-from .strategy import Bars, OpenTrade, exit_signal
+from .strategy import Bars, exit_signal
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def exit_on_ticker(
         return cycle_base.SymbolResult(symbol, "SKIPPED", UNPROTECTED, detail, price=last_close)
     regime = ctx.regime(symbol)
     hwm = cycle_base.stored_hwm(position)
-    trade = OpenTrade(float(position.avg_price), position.regime, int(position.opened_at.timestamp()), hwm)
+    trade = cycle_base.open_trade(position, hwm)
     signal = exit_signal(ticker_bar(float(quote.price), ctx.now), trade, regime, protective(ctx.strategy))
     values = {"close": float(quote.price), "hwm": signal.high_water_mark}  # no RSI on one price
     note = f"on the ticker price {quote.price:,} KRW ({newest})"
@@ -126,8 +126,14 @@ def ticker_bar(price: float, now: datetime) -> Bars:
 
 
 def protective(params: StrategyParams) -> StrategyParams:
-    """The same exit rules with take profit and the RSI exit off: a ticker price only protects."""
-    off = {"take_profit_pct": math.inf, "rsi_overbought": math.inf}
+    """The same exit rules with take profit, scale-outs and the RSI exit off: a ticker price only
+    protects. (An ATR trailing stop falls back to its percentage form: one price has no ATR.)"""
+    off = {
+        "take_profit_pct": math.inf,
+        "atr_take_profit_k": None,
+        "partial_tp_1_pct": None,
+        "rsi_overbought": math.inf,
+    }
     return replace(params, regimes={name: p.model_copy(update=off) for name, p in params.regimes.items()})
 
 

@@ -228,10 +228,9 @@ def scan_exit(
     if p.breakeven_after_partial and trade.partials_done:
         stops = np.maximum(stops, avg)  # a level sold: the rest is not allowed to lose
     hwm = np.maximum.accumulate(np.maximum(close, trade.high_water_mark))
-    if p.atr_trailing_k is not None and atr14 is not None:
-        trail = hwm - p.atr_trailing_k * atr14
-    else:
-        trail = hwm * (1 - p.trailing_stop_pct / 100)
+    trail = hwm * (1 - p.trailing_stop_pct / 100)
+    if p.atr_trailing_k is not None and atr14 is not None:  # no ATR yet (one ticker price): the %
+        trail = np.where(np.isnan(atr14), trail, hwm - p.atr_trailing_k * atr14)
     with np.errstate(invalid="ignore"):
         checks = (
             close <= stops[codes],

@@ -296,7 +296,8 @@ ALL_OPTIONS = {
     },
     "SIDEWAYS": {
         "atr_stop_k": 4, "atr_take_profit_k": 8, "partial_tp_1_pct": 0.5, "partial_tp_1_sell_pct": 50,
-        "partial_tp_2_pct": 0.9, "partial_tp_2_sell_pct": 20, "partial_tp_3_pct": 1.4, "partial_tp_3_sell_pct": 20,
+        "partial_tp_2_pct": 0.9, "partial_tp_2_sell_pct": 20, "partial_tp_3_pct": 1.4,
+        "partial_tp_3_sell_pct": 20,
         "risk_per_trade_pct": 0.05, "kelly_fraction": 0.25, "kelly_trades": 5, "reentry_cooldown_minutes": 30,
     },
     "BEAR": {
@@ -333,7 +334,8 @@ def assert_live_equals_portfolio(expected, symbols: list[str]) -> None:
     assert len(buys) == len(entries) > 0
     for trade, buy in zip(entries, buys, strict=True):
         assert (buy.symbol, buy.executed_at, buy.price, buy.quantity, buy.fee, buy.regime) == (
-            trade.symbol, at(trade.entry_at), trade.entry_price, trade.quantity, trade.entry_fee, trade.regime,
+            trade.symbol, at(trade.entry_at), trade.entry_price, trade.quantity, trade.entry_fee,
+            trade.regime,
         )  # fmt: skip
         assert buy.signal_info["sizing"] == trade.sizing
     sells = list(Trade.objects.filter(side="SELL").order_by("executed_at", "id"))

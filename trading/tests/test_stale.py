@@ -300,3 +300,43 @@ def test_unprotected_alert_seconds_is_validated(tmp_path):
     result = subprocess.run(manage_command("check"), env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "UNPROTECTED_ALERT_SECONDS must be whole seconds, 60 to 86400; got '10'" in result.stderr
+
+
+def test_on_the_ticker_an_atr_stop_and_break_even_after_a_scale_out_still_protect(
+    fake, btc, now, django_capture_on_commit_callbacks
+):
+    """The position's entry ATR (in its entry signal) sets the stop; after a scale-out level sold
+    the stop is at the entry price; the scale-out levels themselves wait for candles."""
+    regimes = strategy_as_dict(default_strategy())["regimes"]
+    regimes["SIDEWAYS"] |= {"atr_stop_k": 2, "partial_tp_1_pct": 0.5, "breakeven_after_partial": True}
+    save_strategy_version(symbols=["KRW-BTC"], params=regimes, note="options")
+    booking.book_buy(
+        symbol="KRW-BTC", fill=buy_fill(krw=D(500_000), reference=ENTRY), client_order_id="KRW-BTC-buy",
+        regime="SIDEWAYS", at=now - timedelta(hours=1), signal_info={"atr14": 300_000.0},
+    )  # fmt: skip
+    fake.prices["KRW-BTC"] = 99_500_000  # above the ATR stop: 100,000,000 - 2 x 300,000
+    cycle(now, django_capture_on_commit_callbacks)
+    assert not Trade.objects.filter(side="SELL").exists()
+    fake.prices["KRW-BTC"] = 101_000_000  # +1 %: a scale-out level, but not on a ticker price
+    cycle(now, django_capture_on_commit_callbacks, minutes=1)
+    assert not Trade.objects.filter(side="SELL").exists()
+    Position.objects.update(partials_taken=1)  # as if level 1 sold on a candle before they stopped
+    fake.prices["KRW-BTC"] = 99_900_000  # below the entry: break-even fires
+    cycle(now, django_capture_on_commit_callbacks, minutes=2)
+    sell = Trade.objects.get(side="SELL")
+    assert sell.exit_reason == "STOP_LOSS" and sell.signal_info["decided_on"] == "ticker"
+
+
+def test_on_the_ticker_the_atr_stop_fires_where_the_percentage_would_not(
+    fake, btc, now, django_capture_on_commit_callbacks
+):
+    regimes = strategy_as_dict(default_strategy())["regimes"]
+    regimes["SIDEWAYS"] |= {"atr_stop_k": 2}
+    save_strategy_version(symbols=["KRW-BTC"], params=regimes, note="options")
+    booking.book_buy(
+        symbol="KRW-BTC", fill=buy_fill(krw=D(500_000), reference=ENTRY), client_order_id="KRW-BTC-buy",
+        regime="SIDEWAYS", at=now - timedelta(hours=1), signal_info={"atr14": 300_000.0},
+    )  # fmt: skip
+    fake.prices["KRW-BTC"] = 99_300_000  # below 99,400,000; SIDEWAYS' 2.5 % stop is at 97,500,000
+    cycle(now, django_capture_on_commit_callbacks)
+    assert Trade.objects.get(side="SELL").exit_reason == "STOP_LOSS"
