@@ -87,12 +87,20 @@ def wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
     return out
 
 
-def rsi(close: np.ndarray, n: int = RSI_LONG) -> np.ndarray:
-    """Wilder RSI (TA-Lib `RSI`): the first value is at index n."""
+def price_moves(close: np.ndarray) -> np.ndarray:
+    """Each bar's gain and loss against the previous close, stacked on a last axis of 2 (index 0
+    is a dummy 0, skipped by the RSI): computed once for RSIs of several lengths."""
     c = np.asarray(close, dtype=np.float64)
-    change = np.diff(c, axis=0, prepend=c[:1])  # index 0 is a dummy 0, skipped below
-    avg_gain = wilder(np.clip(change, 0, None), n, first=1)
-    avg_loss = wilder(np.clip(-change, 0, None), n, first=1)
+    change = np.diff(c, axis=0, prepend=c[:1])
+    return np.stack([np.maximum(change, 0.0), np.maximum(-change, 0.0)], axis=-1)
+
+
+def rsi(close: np.ndarray, n: int = RSI_LONG, moves: np.ndarray | None = None) -> np.ndarray:
+    """Wilder RSI (TA-Lib `RSI`): the first value is at index n. `moves`: `price_moves(close)`,
+    when already at hand."""
+    moves = price_moves(close) if moves is None else moves
+    smoothed = wilder(moves, n, first=1)  # gains and losses in one filter pass
+    avg_gain, avg_loss = smoothed[..., 0], smoothed[..., 1]
     total = avg_gain + avg_loss
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(total > 0, 100.0 * avg_gain / total, 0.0)

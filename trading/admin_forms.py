@@ -27,6 +27,14 @@ LAYOUT = [
     ("trailing_stop_pct", "trailing_activation_pct"),
     ("rsi_overbought", "rsi_exit_min_profit_pct"),
     ("time_limit_hours",),
+    ("atr_stop_k", "atr_take_profit_k", "atr_trailing_k"),
+    ("partial_tp_1_pct", "partial_tp_1_sell_pct"),
+    ("partial_tp_2_pct", "partial_tp_2_sell_pct"),
+    ("partial_tp_3_pct", "partial_tp_3_sell_pct"),
+    ("breakeven_after_partial",),
+    ("reentry_cooldown_minutes",),
+    ("risk_per_trade_pct",),
+    ("kelly_fraction", "kelly_trades"),
 ]
 REGIME_HELP = {
     "BULL": "Used while the hourly MA50 is at least 2 % above MA200.",
@@ -111,7 +119,17 @@ def _first_mentioned(text: str, names) -> str | None:
 
 
 # Rule messages that speak of a parameter in words rather than by its name.
-PHRASES = {"stop loss": "stop_loss_pct"}
+PHRASES = {  # the first that begins the message wins
+    "stop loss": "stop_loss_pct",
+    "ATR stop loss": "atr_stop_k",
+    "scale-out level 2 is set": "partial_tp_2_pct",
+    "scale-out level 3 is set": "partial_tp_3_pct",
+    "scale-out levels must rise": "partial_tp_2_pct",
+    "the scale-out levels sell": "partial_tp_1_sell_pct",
+    "scale-out level 1 ": "partial_tp_1_pct",
+    "scale-out level 2 ": "partial_tp_2_pct",
+    "scale-out level 3 ": "partial_tp_3_pct",
+}
 
 
 def strategy_error(message: str) -> tuple[str | None, str]:

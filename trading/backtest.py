@@ -42,6 +42,7 @@ from .strategy import (
     evaluate_entries,
     scale_out_share,
     scan_exit,
+    uses_atr,
 )
 
 KST_OFFSET = 9 * 3600
@@ -238,7 +239,7 @@ def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> t
         end = min(n, start + size)
         i, reason, hwm, crossed = scan_exit(
             close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params,
-            atr14[start:end],
+            None if atr14 is None else atr14[start:end],
         )  # fmt: skip
         if i >= 0:
             return start + i, reason, float(hwm[i]), crossed
@@ -280,7 +281,7 @@ class SymbolRun:
 
     def __init__(self, symbol: str, place: int, bars: Bars, params: StrategyParams, options: BacktestOptions):
         self.symbol, self.place, self.bars = symbol, place, bars
-        self.values = compute_indicators(bars, params)
+        self.values = compute_indicators(bars, params, atr=uses_atr(params))
         self.codes = _codes(bars, options)
         self.decided = bars.ts + 60
         self.fills = Filler(bars, options.fill_at)
@@ -315,6 +316,11 @@ class SymbolRun:
             return None
         k = int(self.candidates[pos])
         return int(self.decided[k]), self.place, 0, k, None
+
+    def atr_at(self, k: int) -> float | None:
+        """ATR(14) at bar k, None where unknown (or not computed: no option reads it)."""
+        atr = self.values["atr14"]
+        return None if atr is None or np.isnan(atr[k]) else float(atr[k])
 
     def regime_change_after(self, k: int) -> int:
         """The first bar after k in another regime (len(bars) if none)."""
@@ -373,16 +379,14 @@ class Portfolio:
             marked += other.trade.held * price
         regime = str(REGIMES[run.codes[k]])
         p = self.params.for_regime(regime)
-        atr = float(run.values["atr14"][k])
+        atr = run.atr_at(k)
         last_exit = datetime.fromtimestamp(run.last_exit_at, UTC) if run.last_exit_at is not None else None
         return risk.EntryContext(
             symbol=run.symbol, now=datetime.fromtimestamp(t, UTC), cash=self.cash, exposure=exposure,
             open_positions=len(held), day=self.book.open(t, self.cash + exposure), limits=self.limits,
             high_volatility=self.high_volatility(t), held_symbols=frozenset(r.symbol for r in held),
             marked_exposure=marked,
-            sizing=positions.entry_sizing(
-                p, float(run.values["close"][k]), None if np.isnan(atr) else atr, run.returns.get(regime, [])
-            ),
+            sizing=positions.entry_sizing(p, float(run.values["close"][k]), atr, run.returns.get(regime, [])),
             reentry_until=positions.reentry_until(p, last_exit),
         )  # fmt: skip
 
@@ -420,11 +424,8 @@ class Portfolio:
             at, run.fills.time(k), buy.price, buy.quantity, buy.fee, regime, run.symbol, size.reason
         )
         run.trades.append(trade)
-        atr = float(run.values["atr14"][k])
         run.trade, run.cursor = trade, k + 1
-        run.state = OpenTrade(
-            float(buy.price), regime, trade.entry_at, float(buy.price), None if np.isnan(atr) else atr
-        )
+        run.state = OpenTrade(float(buy.price), regime, trade.entry_at, float(buy.price), run.atr_at(k))
 
     def sell(self, run: SymbolRun, j: int, reason: str, hwm: float, crossed: int) -> None:
         trade, state, fills = run.trade, run.state, run.fills
@@ -458,9 +459,8 @@ def run_portfolio(
 ) -> PortfolioResult:
     """Replay the strategy over every symbol at once from one account (symbols in the order given,
     which is the order the live cycle visits them in: the strategy's list)."""
-    runs = [SymbolRun(symbol, place, b, params, options) for place, (symbol, b) in enumerate(bars.items())]
-    portfolio = Portfolio(runs, params, risk_limits, options)
-    portfolio.run()
+    portfolio = _replay(bars, params, risk_limits, options)
+    runs = portfolio.runs
     grid = runs[0].bars.ts if len(runs) == 1 else np.unique(np.concatenate([r.bars.ts for r in runs]))
     cash, marked = np.zeros(len(grid)), np.zeros(len(grid))
     for r in runs:
@@ -483,6 +483,13 @@ def run_portfolio(
     return result
 
 
+def _replay(bars: dict[str, Bars], params, risk_limits: RiskLimits, options: BacktestOptions) -> Portfolio:
+    runs = [SymbolRun(symbol, place, b, params, options) for place, (symbol, b) in enumerate(bars.items())]
+    portfolio = Portfolio(runs, params, risk_limits, options)
+    portfolio.run()
+    return portfolio
+
+
 def _symbol_result(run: SymbolRun, params, limits: RiskLimits, options: BacktestOptions) -> BacktestResult:
     """One symbol of a run on its own bars (its equity: the initial cash plus its own trades)."""
     held = np.cumsum(run.qty_delta)
@@ -502,8 +509,8 @@ def run_backtest(
     symbol: str, bars: Bars, params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
 ) -> BacktestResult:
     """Replay the strategy over one symbol's `bars`; see the module docstring for the timing rules."""
-    portfolio = run_portfolio({symbol: bars}, params, risk_limits, options)
-    result = portfolio.results[symbol]
+    (run,) = _replay({symbol: bars}, params, risk_limits, options).runs
+    result = _symbol_result(run, params, risk_limits, options)
     result.stats = performance.summarize(result)
     return result
 

@@ -91,19 +91,30 @@ class Signal:
     sell_share_pct: float = 100.0  # PARTIAL_TAKE_PROFIT: % of the entry quantity this sale sells
 
 
-def compute_indicators(bars: Bars, params: StrategyParams) -> dict[str, np.ndarray]:
-    """Every indicator the rules read, over the whole array (lookbacks of every regime)."""
+def uses_atr(params: StrategyParams) -> bool:
+    """Whether any regime's exits or sizing read ATR(14)."""
+    names = ("atr_stop_k", "atr_take_profit_k", "atr_trailing_k")
+    return any(getattr(p, name) is not None for p in params.regimes.values() for name in names)
+
+
+def compute_indicators(bars: Bars, params: StrategyParams, atr: bool = True) -> dict[str, np.ndarray]:
+    """Every indicator the rules read, over the whole array (lookbacks of every regime).
+
+    `atr=False` leaves ATR(14) out (None): the backtester skips it when no option reads it; the
+    live cycle always keeps it in a position's entry signal, for a later ATR option.
+    """
     upper, middle, lower = ind.bollinger(bars.close)
-    rsi7 = ind.rsi(bars.close, ind.RSI_SHORT)
+    moves = ind.price_moves(bars.close)
+    rsi7 = ind.rsi(bars.close, ind.RSI_SHORT, moves)
     out = {
         "close": bars.close,
-        "rsi14": ind.rsi(bars.close, ind.RSI_LONG),
+        "rsi14": ind.rsi(bars.close, ind.RSI_LONG, moves),
         "rsi7": rsi7,
         "ma20": middle,  # MA(20) is the Bollinger middle band (both SMA(20) of close)
         "bb_upper": upper,
         "bb_lower": lower,
         "vol_ratio": ind.volume_ratio(bars.volume),
-        "atr14": ind.atr(bars.high, bars.low, bars.close),  # ATR stops and risk sizing
+        "atr14": ind.atr(bars.high, bars.low, bars.close) if atr else None,  # ATR stops and sizing
     }
     for p in params.regimes.values():
         if f"rsi7_min_{p.rsi_7_lookback}" not in out:
@@ -262,6 +273,8 @@ def _last_values(values: dict[str, np.ndarray]) -> dict:
     """The last bar's indicators as built-in types (JSON for bot:status and Trade.signal_info)."""
     out = {}
     for key, v in values.items():
+        if v is None:
+            continue
         last = v[-1].item()
         out[key] = None if isinstance(last, float) and np.isnan(last) else last
     return out

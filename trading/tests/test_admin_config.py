@@ -163,6 +163,33 @@ def test_the_changelist_shows_who_when_and_what_changed(admin_client):
             "SIDEWAYS__volume_min_ratio",
             "Min volume ratio is -1.0, it must be at least 0",
         ),
+        (
+            {"BEAR__partial_tp_2_pct": 1.0},
+            "BEAR__partial_tp_2_pct",
+            "Scale-out level 2 is set but level 1 is empty: fill the levels in order",
+        ),
+        (
+            {"BEAR__partial_tp_1_pct": 2.5},
+            "BEAR__partial_tp_1_pct",
+            "Scale-out level 1 (2.5%) is not below the take profit (2.5%): "
+            "the take profit would sell everything first",
+        ),
+        (
+            {"BULL__partial_tp_1_pct": 1, "BULL__partial_tp_2_pct": 2, "BULL__partial_tp_2_sell_pct": 60},
+            "BULL__partial_tp_1_sell_pct",
+            "The scale-out levels sell 110% of the position: at most 100%",
+        ),
+        (
+            {"SIDEWAYS__atr_stop_k": 3, "SIDEWAYS__atr_take_profit_k": 2},
+            "SIDEWAYS__atr_stop_k",
+            "ATR stop loss (3.0x) is larger than ATR take profit (2.0x): every win would be smaller than "
+            "every loss",
+        ),
+        (
+            {"BULL__kelly_fraction": 1.5},
+            "BULL__kelly_fraction",
+            "Kelly cap fraction must be above 0 and at most 1 x Kelly",
+        ),
         ({"BULL__take_profit_pct": "abc"}, "BULL__take_profit_pct", "Enter a number, e.g. 3 or 2.5."),
         ({"BULL__rsi_7_lookback": 2.5}, "BULL__rsi_7_lookback", "Enter a whole number, e.g. 10."),
         (
