@@ -157,6 +157,7 @@ def position_summary(position: Position, signal: Signal) -> dict:
         "unrealized_pnl": booking.decimal_str(position.unrealized_pnl(price).quantize(Decimal(1))),
         "high_water_mark": signal.high_water_mark,
         "regime_at_entry": position.regime,
+        "scale_outs_sold": position.partials_taken,  # scale-out levels already sold
     }
 
 
