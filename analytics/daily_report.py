@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from core.kst import KST, kst_text
 from core.notify import notify
+from trading.glossary import EXIT_REASONS, PARTIAL
 from trading.models import DailyRiskState
 
 from .exits import Exit, load_exits
@@ -125,6 +126,12 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
     report.total_pnl = sum((e.pnl for e in known), Decimal(0))
     if known:
         report.win_rate = round(100 * sum(e.pnl > 0 for e in known) / len(known), 1)
+        scale_outs = sum(e.exit_reason == PARTIAL for e in known)
+        if scale_outs:  # a scale-out is a sale at a profit level, so it lifts a per-SELL win rate
+            report.notes.append(
+                f"win rate counts every SELL: {scale_outs} of the {len(known)} are scale-outs "
+                f"({PARTIAL}), part of a position sold while the rest stayed open"
+            )
         base = starting_equity(start, known)
         if base is None:
             report.notes.append("max drawdown: starting equity unknown (no daily risk state row)")
@@ -154,7 +161,11 @@ def facts(report: DailyReport) -> str:
         f"Avg post-1h change: {_pct(report.avg_post_1h_pct, signed=True)}",
     ]
     for reason, row in report.by_exit_reason.items():
-        lines.append(f"  {reason}: {row['count']} exits, avg PnL {_pct(row['avg_pnl_pct'], signed=True)}")
+        meaning = EXIT_REASONS.get(reason)  # the summary's model reads the codes, so it is told them
+        lines.append(
+            f"  {reason}: {row['count']} exits, avg PnL {_pct(row['avg_pnl_pct'], signed=True)}"
+            + (f" ({meaning})" if meaning else "")
+        )
     lines += [f"Note: {note}" for note in report.notes]
     return "\n".join(lines)
 

@@ -14,6 +14,9 @@ from statistics import median
 from .exits import Exit, load_exits
 from .post_exit import WINDOWS
 
+# PARTIAL_TAKE_PROFIT is not judged as an early exit: a scale-out sells a share on purpose and
+# keeps the rest for a further rise, so a rise after it is the plan working, not a missed gain. It
+# is its own group (count, PnL, hold, post-exit moves) and feeds no rule (analytics/suggestions.py).
 EARLY_EXIT_REASONS = ("TRAILING_STOP", "TAKE_PROFIT")
 EARLY_RISE_PCT = 2.0
 RATE_TRIGGER = 50.0  # a rule fires at >= 50 %
@@ -33,7 +36,7 @@ class GroupStats:
     median_post_24h_pct: float | None
     min_post_24h_pct: float | None
     max_post_24h_pct: float | None
-    early_exit_rate: float | None  # TRAILING_STOP / TAKE_PROFIT only
+    early_exit_rate: float | None  # TRAILING_STOP / TAKE_PROFIT only (not PARTIAL_TAKE_PROFIT)
     over_hold_rate: float | None  # TIME_LIMIT only
     early_exits: int = 0  # numerators and denominators, for the suggestion texts
     early_base: int = 0

@@ -200,7 +200,9 @@ def load_exits(start: datetime, end: datetime) -> list[Exit]:
     return sorted(exits, key=lambda e: (e.at, e.id))
 
 
-DETAIL_JSON = {name: KT(f"signal_info__{name}") for name in ("pnl", "pnl_pct", "held_minutes")}
+DETAIL_JSON = {
+    name: KT(f"signal_info__{name}") for name in ("pnl", "pnl_pct", "held_minutes", "partial_levels_done")
+}
 DETAIL_JSON |= {f"post_{w}": KT(f"post_exit_prices__{w}__change_pct") for w in WINDOWS}
 
 

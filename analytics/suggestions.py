@@ -4,6 +4,8 @@ Rules, per trading regime (each needs MIN_RULE_EXITS exits of its kind with data
 - TRAILING_STOP early_exit_rate >= 50 %  -> widen trailing_stop_pct by 0.5 (at most 10)
 - TAKE_PROFIT early_exit_rate >= 50 %    -> raise take_profit_pct by 1.0 (at most 30)
 - TIME_LIMIT over_hold_rate >= 50 %      -> shorten time_limit_hours to 3/4 (at least 1)
+PARTIAL_TAKE_PROFIT (scale-out) exits feed no rule: they keep the rest of the position for the
+rise that follows, and never count as take-profit exits for the take_profit_pct rule.
 Fewer SELLs than the minimum sample in the period: "suggestions withheld: not enough data";
 nothing fired: "keep current settings". A suggestion is never applied automatically.
 """

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from core.kst import KST, kst_text
 from core.notify import notify
+from trading.glossary import EXIT_REASONS, legend
 
 from .exit_performance import GroupStats, exit_table
 from .exits import load_exits
@@ -30,6 +31,9 @@ def build_weekly_report(end: datetime, days: int | None = None) -> WeeklyReport:
     exits = load_exits(start, end)
     table = exit_table(exits)
     return WeeklyReport(start, end, days, len(exits), table, suggest(exits, table))
+
+
+REASON_WIDTH = 21  # the longest code, PARTIAL_TAKE_PROFIT (19), and a gap
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -71,16 +75,19 @@ def render_text(report: WeeklyReport) -> str:
         f"Weekly exit report, {payload(report)['period']} ({report.days} days, {report.sells} SELLs)",
         "",
     ]
-    header = f"{'regime':<9}{'exit_reason':<16}{'n':>4}{'pnl %':>8}{'hold h':>8}"
+    header = f"{'regime':<9}{'exit_reason':<{REASON_WIDTH}}{'n':>4}{'pnl %':>8}{'hold h':>8}"
     header += f"{'p24 avg':>9}{'med':>8}{'min':>8}{'max':>8}{'early %':>9}{'over %':>8}"
     lines.append(header)
     for row in report.table:
         cells = [row.avg_pnl_pct, row.avg_hold_hours, row.avg_post_24h_pct, row.median_post_24h_pct]
         cells += [row.min_post_24h_pct, row.max_post_24h_pct]
-        text = f"{row.regime:<9}{row.exit_reason:<16}{row.count:>4}"
+        text = f"{row.regime:<9}{row.exit_reason:<{REASON_WIDTH}}{row.count:>4}"
         text += "".join(f"{_num(c):>{8 if i not in (2,) else 9}}" for i, c in enumerate(cells))
         text += f"{_num(row.early_exit_rate):>9}{_num(row.over_hold_rate):>8}"
         lines.append(text)
+    meanings = legend((row.exit_reason for row in report.table), EXIT_REASONS)
+    if meanings:
+        lines += ["", "Exit reasons:", *(f"  {code}: {text}" for code, text in meanings.items())]
     lines += ["", "Suggestions:", *(f"  {line}" for line in report.suggestions.lines)]
     return "\n".join(lines)
 

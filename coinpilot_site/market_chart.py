@@ -20,6 +20,7 @@ from market import indicators as ind
 from market import rollups
 from market.candles import load_frames
 from market.models import RegimeHistory
+from trading.glossary import PARTIAL, partial_level
 from trading.models import Trade
 
 MAX_BARS = 5000
@@ -176,17 +177,37 @@ def regime_spans(req: ChartRequest) -> list[dict]:
 
 
 def trade_markers(req: ChartRequest) -> list[dict]:
-    """Filled trades in the range; only the columns drawn (no JSON documents decoded in Python)."""
+    """Filled trades in the range; only the columns drawn (no JSON documents decoded in Python).
+
+    `level` is the scale-out level a PARTIAL_TAKE_PROFIT sale completed (None otherwise) and
+    `qty` what was traded: a scale-out's marker says how much of the position it sold.
+    """
     rows = (
         Trade.objects.filter(
             symbol=req.symbol, status="FILLED", executed_at__gte=req.start, executed_at__lt=req.end
         )
         .order_by("executed_at")
-        .values_list("executed_at", "price", "side", "exit_reason", KT("signal_info__pnl"))[:MAX_BARS]
+        .values_list(
+            "executed_at",
+            "price",
+            "quantity",
+            "side",
+            "exit_reason",
+            KT("signal_info__pnl"),
+            KT("signal_info__partial_levels_done"),
+        )[:MAX_BARS]
     )
     return [
-        {"t": kst_text(at), "price": float(price), "side": side, "reason": reason, "pnl": pnl}
-        for at, price, side, reason, pnl in rows
+        {
+            "t": kst_text(at),
+            "price": float(price),
+            "qty": float(quantity),
+            "side": side,
+            "reason": reason,
+            "pnl": pnl,
+            "level": partial_level(level) if reason == PARTIAL else None,
+        }
+        for at, price, quantity, side, reason, pnl, level in rows
     ]
 
 

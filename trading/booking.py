@@ -405,4 +405,8 @@ def _trade_payload(trade: Trade) -> dict:
             "pnl": trade.signal_info.get("pnl"),
             "pnl_pct": trade.signal_info.get("pnl_pct"),
         }
+        if trade.signal_info.get("partial_levels_done"):
+            payload["scale_out_level"] = trade.signal_info["partial_levels_done"]
+    elif trade.signal_info.get("sizing"):
+        payload["sizing"] = trade.signal_info["sizing"]
     return payload

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from agents.models import AgentDecision
 from market.models import Regime
+from trading.glossary import EXIT_REASONS, RISK_EVENTS
 from trading.models import ExitReason, Side, TradeStatus
 
 from .args import FROM, LIMIT, SYMBOL, TO, Param, ToolArgumentError, validate
@@ -32,6 +33,11 @@ def _choice(description: str, values) -> Param:
     return Param("choice", description, choices=tuple(values))
 
 
+def _meanings(meanings: dict[str, str], codes=None) -> str:
+    """'CODE = meaning; ...' so the model reads every code (a new one included) as the pages do."""
+    return "; ".join(f"{code} = {meanings.get(code, 'no description')}" for code in codes or meanings)
+
+
 PERIOD = {"from": FROM, "to": TO, "limit": LIMIT}
 TOOLS = {
     tool.name: tool
@@ -40,12 +46,16 @@ TOOLS = {
             "get_trades",
             "Orders CoinPilot placed (BUY and SELL fills, failures), newest first by fill time, with price, "
             "quantity, "
-            "fee, exit reason, regime, realized PnL of SELLs and the indicators at decision time.",
+            "fee, exit reason, regime, realized PnL of SELLs and the indicators at decision time. A "
+            "PARTIAL_TAKE_PROFIT SELL is a scale-out (signal_info.partial_levels_done: levels sold so far); "
+            "a BUY's signal_info.sizing says how its size was chosen.",
             {
                 "symbol": SYMBOL,
                 "side": _choice("BUY or SELL", Side.values),
                 "status": _choice("Order status", TradeStatus.values),
-                "exit_reason": _choice("Why a SELL happened", ExitReason.values),
+                "exit_reason": _choice(
+                    "Why a SELL happened: " + _meanings(EXIT_REASONS, ExitReason.values), ExitReason.values
+                ),
                 "regime": _choice("Regime at the order", Regime.values),
                 **PERIOD,
             },
@@ -60,9 +70,13 @@ TOOLS = {
         ),
         Tool(
             "get_risk_audits",
-            "Orders refused by the risk manager and limit events (halt, cooldown, kill switch), "
-            "newest first.",
-            {"symbol": SYMBOL, "violation_type": Param("text", "Event type, e.g. MAX_POSITIONS"), **PERIOD},
+            "Orders refused by the risk manager and limit events (halt, cooldown, per-symbol re-entry "
+            "cooldown, kill switch), newest first.",
+            {
+                "symbol": SYMBOL,
+                "violation_type": Param("text", "Event type (exact code): " + _meanings(RISK_EVENTS)),
+                **PERIOD,
+            },
             risk_audits,
         ),
         Tool(

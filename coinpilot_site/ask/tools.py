@@ -23,6 +23,7 @@ from market.candles import latest_closes
 from market.models import RegimeHistory
 from trading.config import load_risk, load_strategy, strategy_as_dict
 from trading.dashboard import bot_statuses, positions_marked
+from trading.glossary import EXIT_REASONS, RISK_EVENTS, legend
 from trading.models import (
     Account,
     DailyRiskState,
@@ -143,7 +144,8 @@ def trades(args: dict, now: datetime) -> ToolResult:
     sources = [link("History", page("history", **history))] + admin_links(
         rows, lambda t: f"Trade #{t.pk} {t.side} {t.symbol}", model="trading_trade"
     )
-    return ToolResult(_listing(data, more, args), len(data), sources)
+    reasons = legend((t.exit_reason for t in rows), EXIT_REASONS)
+    return ToolResult(_listing(data, more, args, exit_reasons=reasons), len(data), sources)
 
 
 def ai_decisions(args: dict, now: datetime) -> ToolResult:
@@ -198,7 +200,8 @@ def risk_audits(args: dict, now: datetime) -> ToolResult:
     sources = [link("Risk", risk_page)] + admin_links(
         rows, lambda a: f"Risk audit #{a.pk} {a.violation_type}", model="trading_riskaudit"
     )
-    return ToolResult(_listing(data, more, args), len(data), sources)
+    types = legend((a.violation_type for a in rows), RISK_EVENTS)
+    return ToolResult(_listing(data, more, args, types=types), len(data), sources)
 
 
 def regime_history(args: dict, now: datetime) -> ToolResult:
@@ -284,6 +287,7 @@ def daily_report(args: dict, now: datetime) -> ToolResult:
         "win_rate_pct": report.win_rate,
         "max_drawdown_pct": report.max_drawdown_pct,
         "by_exit_reason": report.by_exit_reason,
+        "exit_reasons": legend(report.by_exit_reason, EXIT_REASONS),
         "avg_change_1h_after_exit_pct": report.avg_post_1h_pct,
         "notes": report.notes,
     }
@@ -297,6 +301,7 @@ def weekly_exit_report(args: dict, now: datetime) -> ToolResult:
         "period": {"start": report.start, "end": report.end, "days": report.days},
         "sells": report.sells,
         "by_regime_and_exit_reason": [asdict(row) for row in report.table],
+        "exit_reasons": legend((row.exit_reason for row in report.table), EXIT_REASONS),
         "suggestions": list(report.suggestions.lines),
     }
     return ToolResult(plain(data), len(report.table), [link("Exit analysis", page("exit-analysis"))])

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from coinpilot_site import market_chart
 from conftest import store_minutes
 from market.models import RegimeHistory
+from tests.scale_out import book_scale_out
 from trading.models import Trade
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,15 @@ def test_chart_data_has_indicators_markers_and_regime_spans(three_days):
     assert [s["regime"] for s in data["regimes"]] == ["SIDEWAYS", "BULL"]  # BEAR ended before the range
     assert data["regimes"][0]["start"] == "2030-01-09 09:00"  # the range start, in KST
     assert data["trades"] == [
-        {"t": "2030-01-10 07:00", "price": 50000000.0, "side": "BUY", "reason": "", "pnl": None}
+        {
+            "t": "2030-01-10 07:00",
+            "price": 50000000.0,
+            "qty": 1.0,
+            "side": "BUY",
+            "reason": "",
+            "pnl": None,
+            "level": None,
+        }
     ]
 
 
@@ -78,3 +87,19 @@ def test_page_renders_and_reports_unknown_input(client, three_days):
         "unknown symbol &#x27;KRW-NOPE&#x27;" in page and "unknown range &#x27;2w&#x27;; showing 1d" in page
     )
     assert 'id="chart-data"' in page
+
+
+def test_scale_outs_are_marked_apart_from_full_exits_with_their_level_quantity_and_pnl(three_days):
+    scaled = book_scale_out(at=END - timedelta(hours=6), price=Decimal(three_days["close"].iloc[-400]))
+    markers = market_chart.chart_data(market_chart.ChartRequest("KRW-BTC", "1d", END))["trades"]
+    assert [(m["side"], m["reason"], m["level"]) for m in markers] == [
+        ("BUY", "", None),
+        ("SELL", "PARTIAL_TAKE_PROFIT", 1),
+        ("SELL", "PARTIAL_TAKE_PROFIT", 2),
+        ("SELL", "TAKE_PROFIT", None),
+    ]
+    for marker, sale in zip(markers[1:], [*scaled.partials, scaled.final], strict=True):
+        assert marker["qty"] == float(sale.quantity) and Decimal(marker["pnl"]) == Decimal(
+            sale.signal_info["pnl"]
+        )
+    assert abs(markers[1]["qty"] - float(scaled.buy.quantity) / 2) < 1e-8  # level 1 sold half

@@ -23,6 +23,7 @@ RISK_TITLES = {  # kinds are RiskAudit violation types (trading/risk.py), any ca
     "daily_loss_limit": "Daily loss limit hit",
     "cooldown_started": "Cooldown after consecutive losses",
     "cooldown": "Entry refused: cooldown",
+    "reentry_cooldown": "Entry refused: re-entry cooldown (symbol sold lately)",
     "daily_trade_limit": "Daily trade limit hit",
     "max_positions": "Position limit hit",
     "max_exposure": "Exposure limit hit",
@@ -76,10 +77,13 @@ def _trade(p: dict):
         ("Strategy", p.get("strategy")),
         ("Regime", p.get("regime")),
         ("Exit reason", p.get("exit_reason")),
+        ("Scale-out level", p.get("scale_out_level")),
         ("Realized PnL", pnl_text),
+        ("Sizing", p.get("sizing")),
     ]
     used = {"side", "symbol", "pnl", "realized_pnl", "pnl_pct", "price", "quantity", "amount", "fee"}
-    return title, colour, "", fields, used | {"strategy", "regime", "exit_reason"}
+    used |= {"strategy", "regime", "exit_reason", "scale_out_level", "sizing"}
+    return title, colour, "", fields, used
 
 
 def _ai_decision(p: dict):

@@ -1,4 +1,4 @@
-// Market: candlesticks + MA20/Bollinger, volume, RSI(14), regime shading, BUY/SELL markers.
+// Market: candlesticks + MA20/Bollinger, volume, RSI(14), regime shading, BUY/SELL/scale-out markers.
 (function () {
   "use strict";
   const d = JSON.parse(document.getElementById("chart-data").textContent);
@@ -7,7 +7,13 @@
 
   const line = (y, name, color, dash) => ({x: d.t, y, name, type: "scatter", mode: "lines", line: {color, width: 1, dash}, yaxis: "y"});
   const buys = d.trades.filter((t) => t.side === "BUY");
-  const sells = d.trades.filter((t) => t.side === "SELL");
+  // A scale-out (PARTIAL_TAKE_PROFIT) sells part of a position: its own marker, apart from full exits.
+  const isPartial = (t) => t.side === "SELL" && t.reason === "PARTIAL_TAKE_PROFIT";
+  const sells = d.trades.filter((t) => t.side === "SELL" && !isPartial(t));
+  const partials = d.trades.filter(isPartial);
+  const pnlText = (t) => t.pnl ? Math.round(t.pnl).toLocaleString("en-US") + " KRW" : "n/a";
+  const partialText = (t) => "scale-out level " + (t.level || "?") + ", " +
+    t.qty.toLocaleString("en-US", {maximumFractionDigits: 8}) + " " + d.symbol.replace(/^KRW-/, "") + " sold, PnL " + pnlText(t);
   const traces = [
     {x: d.t, open: d.open, high: d.high, low: d.low, close: d.close, type: "candlestick", name: d.symbol, yaxis: "y",
      increasing: {line: {color: "#3fb950"}}, decreasing: {line: {color: "#f85149"}}},
@@ -19,6 +25,10 @@
     {x: sells.map((t) => t.t), y: sells.map((t) => t.price), name: "SELL", type: "scatter", mode: "markers", yaxis: "y",
      text: sells.map((t) => t.reason + (t.pnl ? " " + Math.round(t.pnl).toLocaleString("en-US") + " KRW" : "")),
      marker: {symbol: "triangle-down", size: 11, color: "#e3b341"}},
+    ...(partials.length ? [{x: partials.map((t) => t.t), y: partials.map((t) => t.price), name: "SELL part (scale-out)",
+     type: "scatter", mode: "markers", yaxis: "y", text: partials.map(partialText),
+     hovertemplate: "%{x}<br>%{y:,.0f} KRW<br>%{text}<extra></extra>",
+     marker: {symbol: "diamond", size: 11, color: "#db61a2", line: {color: "#e6e9ee", width: 1}}}] : []),
     {x: d.t, y: d.volume, name: "volume", type: "bar", yaxis: "y2", marker: {color: "#3a4552"}},
     {x: d.t, y: d.rsi14, name: "RSI(14)", type: "scatter", mode: "lines", yaxis: "y3", line: {color: "#a371f7", width: 1}},
   ];
