@@ -300,7 +300,9 @@ class SymbolRun:
         self.cursor = self.allowed = self.first
         self.last_exit_at: int | None = None
         self.returns: dict[str, list[Decimal]] = {}  # booked round-trip returns per entry regime
+        self.kelly: dict[str, tuple[int, tuple]] = {}  # per regime: (returns seen, Kelly cap)
         self.changes: np.ndarray | None = None  # bars where the regime changes (computed on demand)
+        self.generation = 0  # of its queued event: a newer one supersedes it
 
     def next_event(self, params: StrategyParams) -> tuple | None:
         """(decision time, place, kind, bar, exit details) of this symbol's next event, or None."""
@@ -329,6 +331,15 @@ class SymbolRun:
         pos = int(np.searchsorted(self.changes, k, side="right"))
         return int(self.changes[pos]) if pos < len(self.changes) else len(self.bars)
 
+    def kelly_cap(self, p, regime: str, returns: list[Decimal]) -> tuple:
+        """The Kelly cap of this regime's record, computed again only when a trade closed (a
+        no-edge record refuses every candidate bar, each of which asks)."""
+        seen, cap = self.kelly.get(regime, (-1, ()))
+        if seen != len(returns):
+            cap = positions.kelly_cap(p, returns)
+            self.kelly[regime] = (len(returns), cap)
+        return cap
+
     def close_at(self, t: int) -> float | None:
         """The close of the newest bar closed by decision time t (what the cycle loaded)."""
         i = int(np.searchsorted(self.bars.ts, t - 60, side="right")) - 1
@@ -344,20 +355,54 @@ class Portfolio:
         self.blocked: dict[str, int] = {}
         self.refusals: list[tuple[int, str, str]] = []
         self.vol_times = [t for t, _ in options.volatility]
+        self.parked: set[int] = set()  # places of symbols skipping a no-edge Kelly episode
 
     def run(self) -> None:
-        queue = [e for e in (r.next_event(self.params) for r in self.runs) if e is not None]
-        heapq.heapify(queue)
-        while queue:
-            t, place, kind, i, details = heapq.heappop(queue)
+        self.queue: list[tuple] = []
+        for run in self.runs:
+            self.schedule(run)
+        while self.queue:
+            t, place, kind, i, generation, details = heapq.heappop(self.queue)
             run = self.runs[place]
+            if generation != run.generation:
+                continue  # superseded: a parked symbol was called back earlier
             if kind == 0:
-                self.consider_entry(run, i, t)
+                traded = self.consider_entry(run, i, t)
             else:
                 self.sell(run, i, *details)
-            event = run.next_event(self.params)
-            if event is not None:
-                heapq.heappush(queue, event)
+                traded = True
+            self.schedule(run)
+            if traded and self.parked:
+                self.call_back(t, place)
+
+    def schedule(self, run: SymbolRun) -> None:
+        """Queue the symbol's next event (replacing any it had)."""
+        run.generation += 1
+        event = run.next_event(self.params)
+        if event is not None:
+            t, place, kind, i, details = event
+            heapq.heappush(self.queue, (t, place, kind, i, run.generation, details))
+
+    def park(self, run: SymbolRun, k: int, ctx: risk.EntryContext) -> None:
+        """A Kelly cap of 0 refuses every entry of this regime (BELOW_MIN_ORDER) until the regime
+        changes, and only a trade somewhere can make an earlier rule refuse first (the live cycle
+        records that rule): skip to the regime change unless a trade calls the symbol back. Not
+        while the daily limit counts held positions at market, which moves without trades."""
+        if self.limits.daily_loss_includes_unrealized and ctx.open_positions:
+            return
+        run.allowed = max(run.allowed, run.regime_change_after(k))
+        self.parked.add(run.place)
+
+    def call_back(self, t: int, trader: int) -> None:
+        """After a trade at t, parked symbols look again from their next decision: at t itself
+        when the cycle visits them after the symbol that traded."""
+        for place in list(self.parked):
+            if place == trader:
+                continue
+            run = self.runs[place]
+            run.allowed = int(np.searchsorted(run.decided, t, side="left" if place > trader else "right"))
+            self.parked.discard(place)
+            self.schedule(run)
 
     def held(self) -> list[SymbolRun]:
         return [r for r in self.runs if r.trade is not None]
@@ -386,13 +431,18 @@ class Portfolio:
             open_positions=len(held), day=self.book.open(t, self.cash + exposure), limits=self.limits,
             high_volatility=self.high_volatility(t), held_symbols=frozenset(r.symbol for r in held),
             marked_exposure=marked,
-            sizing=positions.entry_sizing(p, float(run.values["close"][k]), atr, run.returns.get(regime, [])),
+            sizing=positions.entry_sizing(
+                p, float(run.values["close"][k]), atr, returns := run.returns.get(regime, []),
+                kelly=run.kelly_cap(p, regime, returns),
+            ),
             reentry_until=positions.reentry_until(p, last_exit),
         )  # fmt: skip
 
-    def consider_entry(self, run: SymbolRun, k: int, t: int) -> None:
+    def consider_entry(self, run: SymbolRun, k: int, t: int) -> bool:
+        """Check and fill an entry decided at bar k (time t); True when it bought."""
+        self.parked.discard(run.place)
         ctx = self.entry_context(run, k, t)
-        size, refusal = risk.decide_entry(ctx)
+        size, refusal = risk.decide_entry(ctx, explain=False)
         if refusal is None:
             try:
                 buy = buy_fill(
@@ -409,11 +459,9 @@ class Portfolio:
             run.refusals.append((t, refusal.violation_type))
             until = self.book.refused_until(refusal, t, ctx)
             run.allowed = max(k + 1, int(np.searchsorted(run.decided, until)))
-            if ctx.sizing is not None and ctx.sizing.kelly_cap_pct == 0:
-                # no edge in this regime's record, which only a trade in this regime could change:
-                # every entry is refused until the regime changes (live refuses each such bar)
-                run.allowed = max(run.allowed, run.regime_change_after(k))
-            return
+            if refusal.violation_type == "BELOW_MIN_ORDER" and ctx.sizing and ctx.sizing.kelly_cap_pct == 0:
+                self.park(run, k, ctx)
+            return False
         self.book.record_entry()
         self.cash += buy.cash_change
         at = run.fills.index(k)
@@ -426,6 +474,7 @@ class Portfolio:
         run.trades.append(trade)
         run.trade, run.cursor = trade, k + 1
         run.state = OpenTrade(float(buy.price), regime, trade.entry_at, float(buy.price), run.atr_at(k))
+        return True
 
     def sell(self, run: SymbolRun, j: int, reason: str, hwm: float, crossed: int) -> None:
         trade, state, fills = run.trade, run.state, run.fills
@@ -459,6 +508,9 @@ def run_portfolio(
 ) -> PortfolioResult:
     """Replay the strategy over every symbol at once from one account (symbols in the order given,
     which is the order the live cycle visits them in: the strategy's list)."""
+    empty = [symbol for symbol, b in bars.items() if len(b) == 0]
+    if empty or not bars:
+        raise ValueError(f"no bars to backtest for {', '.join(empty) or 'any symbol'}")
     portfolio = _replay(bars, params, risk_limits, options)
     runs = portfolio.runs
     grid = runs[0].bars.ts if len(runs) == 1 else np.unique(np.concatenate([r.bars.ts for r in runs]))
@@ -509,6 +561,8 @@ def run_backtest(
     symbol: str, bars: Bars, params: StrategyParams, risk_limits: RiskLimits, options: BacktestOptions
 ) -> BacktestResult:
     """Replay the strategy over one symbol's `bars`; see the module docstring for the timing rules."""
+    if len(bars) == 0:
+        raise ValueError(f"no bars to backtest for {symbol}")
     (run,) = _replay({symbol: bars}, params, risk_limits, options).runs
     result = _symbol_result(run, params, risk_limits, options)
     result.stats = performance.summarize(result)

@@ -1,9 +1,11 @@
 """Backtests started from the dashboard: validated requests run as background jobs.
 
 A run is an rq job on the `default` queue: progress lives in `job.meta`, the report is the job's
-result (kept for a day), and the newest run ids are listed in Redis for the page.
+result (kept for a day), and the newest run ids are listed in Redis for the page. A run covers one
+symbol or a portfolio (several symbols traded from one account, `run_portfolio`).
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -14,14 +16,18 @@ from rq.job import Job, JobStatus
 
 from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
 from core.redis_conn import get_redis
+from market import listing
 
-from .backtest import BacktestOptions, load_bars, run_backtest
-from .backtest_report import report_data
+from .backtest import BacktestOptions, load_bars, run_backtest, run_portfolio, volatility_history
+from .backtest_report import portfolio_report_data, report_data
 from .config import SYMBOL_RE, ConfigError, load_risk, load_strategy
+from .strategy import Bars
 
 RUNS_KEY = "backtest:runs"
 MAX_DAYS = 400
+MAX_SYMBOLS = 20  # a portfolio run loads every symbol's minutes: 20 x 400 days fits the job's time
 RESULT_TTL = 86400
+SEPARATORS = re.compile(r"[\s,]+")
 
 
 @dataclass(frozen=True)
@@ -30,14 +36,43 @@ class BacktestRequest:
     start: datetime
     end: datetime
     config_version: int | None = None
+    symbols: tuple[str, ...] = ()  # a portfolio run: these symbols from one account, in this order
+
+    @property
+    def portfolio(self) -> bool:
+        return bool(self.symbols)
+
+
+def parse_symbols(text: str) -> tuple[list[str], list[str]]:
+    """The symbols of a portfolio run from a comma- or space-separated list, in the order given
+    (the order the live cycle visits them in), or every reason the list is refused."""
+    names = [listing.normalise(name) for name in SEPARATORS.split(text or "") if name.strip()]
+    if not names:
+        return [], ["name the markets of the portfolio, e.g. KRW-BTC, KRW-ETH"]
+    if len(names) > MAX_SYMBOLS:  # one message, not one per name of a pasted list
+        return [], [f"at most {MAX_SYMBOLS} markets per portfolio run, not {len(names)}"]
+    errors = [_shorten(message) for message in listing.format_errors(names)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    errors += [f"{name} is listed twice: name each market once" for name in twice]
+    return ([] if errors else names), errors
+
+
+def _shorten(message: str, limit: int = 160) -> str:
+    """A message quoting what was typed, cut short when a pasted name is very long."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
-    """A request from the form, or the reasons it is refused (in words a trader reads)."""
-    errors = []
-    symbol = data.get("symbol", "").strip().upper()
-    if not SYMBOL_RE.match(symbol):
-        errors.append(f"symbol {symbol!r} is not a KRW market like KRW-BTC")
+    """A request from the form, or every reason it is refused at once (in words a trader reads).
+
+    `mode=portfolio` runs the comma-separated `symbols` from one account; otherwise `symbol`."""
+    errors, symbol, symbols = [], "", []
+    if data.get("mode") == "portfolio":
+        symbols, errors = parse_symbols(data.get("symbols", ""))
+    else:
+        symbol = data.get("symbol", "").strip().upper()
+        if not SYMBOL_RE.match(symbol):
+            errors.append(f"symbol {symbol!r} is not a KRW market like KRW-BTC")
     days = {}
     for name in ("from", "to"):
         try:
@@ -47,6 +82,11 @@ def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
     version = data.get("config", "").strip()
     if version and not version.isdigit():
         errors.append("config version must be a number")
+    else:  # checked with the rest, so every problem is shown at once
+        try:
+            load_strategy(int(version) if version else None)
+        except ConfigError as exc:
+            errors += exc.messages
     if len(days) == 2:
         if days["to"] <= days["from"]:
             errors.append("'to' must be after 'from'")
@@ -55,25 +95,29 @@ def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
     if errors:
         return None, errors
     start, end = (timezone.make_aware(datetime.combine(days[k], time())) for k in ("from", "to"))  # KST days
-    try:
-        load_strategy(int(version) if version else None)
-    except ConfigError as exc:
-        return None, exc.messages
-    return BacktestRequest(symbol, start, end, int(version) if version else None), []
+    number = int(version) if version else None
+    return BacktestRequest(symbol or symbols[0], start, end, number, tuple(symbols)), []
 
 
 def start_run(req: BacktestRequest) -> str:
     """Queue the backtest; return the run id."""
+    days = f"{req.start:%Y-%m-%d}..{req.end:%Y-%m-%d}"
+    if req.portfolio:
+        func, what = execute_portfolio, list(req.symbols)
+        description = f"portfolio backtest {', '.join(req.symbols)} {days}"
+    else:
+        func, what, description = execute, req.symbol, f"backtest {req.symbol} {days}"
     job = django_rq.get_queue("default", commit_mode="auto").enqueue(
-        execute,
-        req.symbol,
+        func,
+        what,
         req.start.isoformat(),
         req.end.isoformat(),
         req.config_version,
         job_timeout=600,
         result_ttl=RESULT_TTL,
         failure_ttl=RESULT_TTL,
-        description=f"backtest {req.symbol} {req.start:%Y-%m-%d}..{req.end:%Y-%m-%d}",
+        description=description,
+        meta={"mode": "portfolio" if req.portfolio else "single"},
     )
     pipe = get_redis().pipeline()
     pipe.lpush(RUNS_KEY, job.id)
@@ -86,15 +130,46 @@ def execute(symbol: str, start_iso: str, end_iso: str, config_version: int | Non
     """The job: load candles, run the very backtester the command uses, return the report data."""
     _progress("loading candles", 10)
     start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
-    bars, first = load_bars(symbol, start, end)
-    if len(bars) < 2:
-        raise ValueError(f"no candles stored for {symbol} between {start:%Y-%m-%d} and {end:%Y-%m-%d}")
-    _progress(f"running over {len(bars):,} bars", 50)
-    result = run_backtest(
-        symbol, bars, load_strategy(config_version), load_risk(), BacktestOptions(start=first)
-    )
+    bars, options = _load([symbol], start, end)
+    _progress(f"running over {len(bars[symbol]):,} bars", 50)
+    result = run_backtest(symbol, bars[symbol], load_strategy(config_version), load_risk(), options)
     _progress("building the report", 90)
     return report_data(result)
+
+
+def execute_portfolio(symbols: list[str], start_iso: str, end_iso: str, config_version: int | None) -> dict:
+    """The job of a portfolio run: every symbol from one account, with every risk rule."""
+    _progress("loading candles", 10)
+    start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
+    bars, options = _load(symbols, start, end)
+    _progress(f"running {len(symbols)} markets over {sum(len(b) for b in bars.values()):,} bars", 50)
+    result = run_portfolio(bars, load_strategy(config_version), load_risk(), options)
+    _progress("building the report", 90)
+    return portfolio_report_data(result)
+
+
+def _load(symbols: list[str], start: datetime, end: datetime) -> tuple[dict, BacktestOptions]:
+    """Stored candles of every symbol and the run's options; the stored volatility fits make the
+    high-volatility halving apply as it did live."""
+    loaded = {symbol: load_bars(symbol, start, end) for symbol in symbols}
+    missing = without_candles(loaded)
+    if missing:
+        raise ValueError(
+            f"no candles stored for {', '.join(missing)} between {start:%Y-%m-%d} and {end:%Y-%m-%d}"
+        )
+    first = loaded[symbols[0]][1]  # the same start for every symbol
+    options = BacktestOptions(start=first, volatility=volatility_history(start, end))
+    return {symbol: bars for symbol, (bars, _) in loaded.items()}, options
+
+
+def without_candles(loaded: dict[str, tuple[Bars, int | None]]) -> list[str]:
+    """The symbols with fewer than two bars from the first decision on: bars of the warm-up alone
+    would run the symbol without a single decision (and no bars at all cannot be run)."""
+    return [
+        symbol
+        for symbol, (bars, first) in loaded.items()
+        if (len(bars) if first is None else int((bars.ts >= first).sum())) < 2
+    ]
 
 
 def _progress(stage: str, pct: int) -> None:
@@ -116,6 +191,7 @@ def run_status(run_id: str) -> dict | None:
         "description": job.description,
         "stage": job.meta.get("stage", "queued"),
         "pct": job.meta.get("pct", 0),
+        "mode": job.meta.get("mode", "single"),
     }
     if status == JobStatus.FINISHED:
         body |= {"pct": 100, "stage": "done", "report": job.return_value()}
@@ -142,3 +218,8 @@ def _exists(run_id: str) -> bool:
 def default_form(now: datetime) -> dict:
     today = timezone.localtime(now).date()
     return {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+
+
+def default_portfolio(symbols: list[str]) -> str:
+    """The portfolio list the form starts with: the strategy's symbols, at most MAX_SYMBOLS."""
+    return ", ".join(symbols[:MAX_SYMBOLS])

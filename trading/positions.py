@@ -22,26 +22,37 @@ def _decimal(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
+def kelly_cap(p: RegimeParams, returns: Sequence[Decimal]) -> tuple[Decimal | None, str]:
+    """(the Kelly cap in % of equity, how it was set), or (None, "") when off or with fewer than
+    `kelly_trades` returns. `returns` are the latest round trips in this regime, newest last."""
+    if p.kelly_fraction is None or len(returns) < p.kelly_trades:
+        return None, ""
+    recent = list(returns)[-p.kelly_trades :]
+    text = f" ({p.kelly_fraction:g} x Kelly over the last {p.kelly_trades} trades)"
+    return kelly_cap_pct(recent, _decimal(p.kelly_fraction)), text
+
+
 def entry_sizing(
-    p: RegimeParams, close: float, atr: float | None, returns: Sequence[Decimal]
+    p: RegimeParams,
+    close: float,
+    atr: float | None,
+    returns: Sequence[Decimal],
+    kelly: tuple[Decimal | None, str] | None = None,
 ) -> Sizing | None:
     """The sizing options of an entry in regime `p` at `close`; None when every option is off.
 
     `returns` are the symbol's latest round-trip returns in this regime, newest last (the Kelly
-    cap reads the last `kelly_trades` of them and does nothing with fewer).
+    cap reads the last `kelly_trades` of them and does nothing with fewer); `kelly`, when given,
+    is `kelly_cap(p, returns)` already computed.
     """
     if p.risk_per_trade_pct is None and p.kelly_fraction is None:
         return None
     stop = _decimal(stop_distance_pct(p, close, atr)).quantize(Decimal("0.0001"))
     atr_used = p.atr_stop_k is not None and atr is not None and atr == atr
     stop_text = f" (ATR {p.atr_stop_k:g}x)" if atr_used else ""
-    kelly = kelly_text = None
-    if p.kelly_fraction is not None and len(returns) >= p.kelly_trades:
-        recent = list(returns)[-p.kelly_trades :]
-        kelly = kelly_cap_pct(recent, _decimal(p.kelly_fraction))
-        kelly_text = f" ({p.kelly_fraction:g} x Kelly over the last {p.kelly_trades} trades)"
+    cap, kelly_text = kelly if kelly is not None else kelly_cap(p, returns)
     risk = _decimal(p.risk_per_trade_pct) if p.risk_per_trade_pct is not None else None
-    return Sizing(stop, stop_text, risk, kelly, kelly_text or "")
+    return Sizing(stop, stop_text, risk, cap, kelly_text)
 
 
 def round_trip_return(pnl: Decimal, cost: Decimal) -> Decimal:

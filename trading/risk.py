@@ -148,10 +148,29 @@ class Sizing:
 
 @dataclass(frozen=True)
 class Size:
-    """KRW to spend and why, in the words of the Overview and the trade's signal info."""
+    """KRW to spend and why, in the words of the Overview and the trade's signal info.
+
+    The sentence is put together only when read (`reason`): the backtester asks for a size at
+    every candidate bar and reads the sentence only for the few that trade.
+    """
 
     krw: Decimal
-    reason: str
+    equity: Decimal
+    steps: tuple[tuple, ...]  # ("max", %), ("risk", risk %, stop %, how), ("capped", %), ...
+
+    @property
+    def reason(self) -> str:
+        words = {
+            "max": lambda pct: f"max position {_pct(pct)}",
+            "risk": lambda risk, stop, how: f"risk {_pct(risk)} / stop {_pct(stop)}{how}",
+            "capped": lambda pct: f"capped at max position {_pct(pct)}",
+            "kelly": lambda pct, how: f"capped at {_pct(pct)} by Kelly{how}",
+            "halved": lambda: "halved: high volatility",
+            "cash": lambda: "limited to the cash left",
+        }
+        parts = ", ".join(words[kind](*values) for kind, *values in self.steps)
+        share = self.krw / self.equity * HUNDRED if self.equity > 0 else Decimal(0)
+        return f"size {_pct(share)} ({self.krw:,.0f} KRW) = {parts}"
 
 
 def _pct(value: Decimal) -> str:
@@ -162,33 +181,26 @@ def entry_size(ctx: EntryContext) -> Size:
     """KRW to spend: a share of equity (fixed, or risk / stop distance capped by the max position
     size and the Kelly cap), halved while volatility is high, never more than cash."""
     limit = ctx.limits.max_position_size_pct
-    sizing, parts = ctx.sizing, []
-    if sizing is None or (sizing.risk_pct is None and sizing.kelly_cap_pct is None):
-        pct = limit
-        parts.append(f"max position {_pct(limit)}")
+    sizing, pct, steps = ctx.sizing, limit, []
+    if sizing is not None and sizing.risk_pct is not None and sizing.stop_pct > 0:
+        pct = sizing.risk_pct / sizing.stop_pct * HUNDRED
+        steps.append(("risk", sizing.risk_pct, sizing.stop_pct, sizing.stop_text))
+        if pct > limit:
+            pct = limit
+            steps.append(("capped", limit))
     else:
-        pct = limit
-        if sizing.risk_pct is not None and sizing.stop_pct > 0:
-            pct = sizing.risk_pct / sizing.stop_pct * HUNDRED
-            parts.append(f"risk {_pct(sizing.risk_pct)} / stop {_pct(sizing.stop_pct)}{sizing.stop_text}")
-            if pct > limit:
-                pct = limit
-                parts.append(f"capped at max position {_pct(limit)}")
-        else:
-            parts.append(f"max position {_pct(limit)}")
-        if sizing.kelly_cap_pct is not None and pct > sizing.kelly_cap_pct:
-            pct = max(sizing.kelly_cap_pct, Decimal(0))
-            parts.append(f"capped at {_pct(pct)} by Kelly{sizing.kelly_text}")
+        steps.append(("max", limit))
+    if sizing is not None and sizing.kelly_cap_pct is not None and pct > sizing.kelly_cap_pct:
+        pct = max(sizing.kelly_cap_pct, Decimal(0))
+        steps.append(("kelly", pct, sizing.kelly_text))
     size = ctx.equity * pct / HUNDRED
     if ctx.high_volatility:
         size *= HALF
-        parts.append("halved: high volatility")
+        steps.append(("halved",))
     if size > ctx.cash:
         size = ctx.cash
-        parts.append("limited to the cash left")
-    size = size.quantize(Decimal(1))
-    share = size / ctx.equity * HUNDRED if ctx.equity > 0 else Decimal(0)
-    return Size(size, f"size {_pct(share)} ({size:,.0f} KRW) = {', '.join(parts)}")
+        steps.append(("cash",))
+    return Size(size.quantize(Decimal(1)), ctx.equity, tuple(steps))
 
 
 def kelly_cap_pct(returns: list[Decimal], fraction: Decimal) -> Decimal:
@@ -379,13 +391,17 @@ ENTRY_RULES = (
 )
 
 
-def decide_entry(ctx: EntryContext) -> tuple[Size, Block | None]:
-    """The order size for a proposed entry (with its reason) and the first rule that refuses it."""
+def decide_entry(ctx: EntryContext, explain: bool = True) -> tuple[Size, Block | None]:
+    """The order size for a proposed entry (with its reason) and the first rule that refuses it.
+
+    `explain=False` leaves the sizing sentence out of a minimum-order refusal (the backtester,
+    which keeps only the rule of a refusal, asks at every candidate bar).
+    """
     size = entry_size(ctx)
     for rule in ENTRY_RULES:
         block = rule.check(ctx, size.krw)
         if block is not None:
-            if block.violation_type == "BELOW_MIN_ORDER" and ctx.sizing is not None:
+            if explain and block.violation_type == "BELOW_MIN_ORDER" and ctx.sizing is not None:
                 block = Block(block.violation_type, f"{block.description} ({size.reason})")
             return size, block
     return size, None

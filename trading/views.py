@@ -103,6 +103,8 @@ CSV_FIELDS = [
     "pnl_pct",
     "mode",
     "client_order_id",
+    "scale_out_level",
+    "sizing",
 ]
 
 
@@ -131,6 +133,8 @@ def history_csv(request: HttpRequest) -> StreamingHttpResponse:
                     t.signal_info.get("pnl_pct", ""),
                     t.mode,
                     t.client_order_id,
+                    t.signal_info.get("partial_levels_done", ""),
+                    t.signal_info.get("sizing", ""),
                 ]
             )
 
@@ -147,7 +151,9 @@ def _query(request: HttpRequest) -> str:
 
 
 def backtest_page(request: HttpRequest) -> HttpResponse:
-    """The form (POST starts a background run and redirects to it) and the recent runs."""
+    """The form (POST starts a background run, of one symbol or a portfolio, and redirects to it)
+    and the recent runs."""
+    symbols = load_strategy().symbols
     errors, form = [], backtest_runs.default_form(timezone.now())
     if request.method == "POST":
         form = request.POST
@@ -161,7 +167,9 @@ def backtest_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "errors": errors,
             "runs": backtest_runs.recent_runs(),
-            "symbols": load_strategy().symbols,
+            "symbols": symbols,
+            "portfolio": backtest_runs.default_portfolio(symbols),
+            "max_symbols": backtest_runs.MAX_SYMBOLS,
             "versions": StrategyConfig.objects.values_list("version", flat=True),
         },
         status=400 if errors else 200,

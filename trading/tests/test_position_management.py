@@ -384,3 +384,11 @@ def test_a_second_entry_in_the_same_cycle_counts_the_first_against_the_limits():
         "MAX_POSITIONS",
         decided,
     )
+
+
+def test_a_symbol_without_bars_is_refused_in_words():
+    empty = Path(100).bars().tail(0)
+    with pytest.raises(ValueError, match="no bars to backtest for KRW-ETH"):
+        run_portfolio({"KRW-BTC": setup_bounce().bars(), "KRW-ETH": empty}, default_strategy(), RISK, NO_SLIP)
+    with pytest.raises(ValueError, match="no bars to backtest for KRW-BTC"):
+        run_backtest("KRW-BTC", empty, default_strategy(), RISK, NO_SLIP)

@@ -1,0 +1,77 @@
+// Portfolio backtest run: poll the job until it finishes, then show the account's figures, its
+// equity, drawdown and exposure, and one row per symbol. No inline script (the page's CSP).
+(function () {
+  "use strict";
+  const url = document.currentScript.dataset.url;
+  const fmt = (v, digits, suffix) => (v === null || v === undefined) ? "n/a"
+    : Number(v).toLocaleString("en-US", {maximumFractionDigits: digits}) + (suffix || "");
+
+  function stat(label, value) {
+    const card = document.createElement("div");
+    card.className = "card";
+    const h = document.createElement("h2");
+    h.textContent = label;
+    const v = document.createElement("div");
+    v.className = "kpi";
+    v.textContent = value;
+    card.append(h, v);
+    return card;
+  }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function symbolRow(r) {
+    const tr = document.createElement("tr");
+    const refusals = Object.entries(r.refused_by).map(([rule, n]) => rule + " " + n).join(", ");
+    const tone = (v) => v > 0 ? "good" : (v < 0 ? "bad" : "");
+    tr.append(cell(r.symbol), cell(fmt(r.trades, 0)), cell(fmt(r.open_trades, 0)), cell(fmt(r.win_rate_pct, 2, " %")),
+      cell(fmt(r.closed_pnl_krw, 0), tone(r.closed_pnl_krw)), cell(fmt(r.pnl_krw, 0), tone(r.pnl_krw)),
+      cell(fmt(r.profit_factor, 2)), cell(fmt(r.scale_outs, 0)),
+      cell(r.refusals ? r.refusals + " (" + refusals + ")" : "0"));
+    return tr;
+  }
+
+  function draw(r) {
+    const s = r.stats;
+    document.getElementById("stats").replaceChildren(
+      stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
+      stat("Max drawdown", fmt(s.max_drawdown_pct, 2, " %")), stat("Sharpe", fmt(s.sharpe, 2)),
+      stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0)),
+      stat("Scale-outs", fmt(s.scale_outs, 0)), stat("Avg exposure", fmt(s.avg_exposure_pct, 1, " %")));
+    document.querySelector("#per-symbol tbody").replaceChildren(...r.per_symbol.map(symbolRow));
+    document.getElementById("report-text").textContent = r.text;
+    document.getElementById("report").hidden = false;  // before plotting: plotly sizes to its container
+    const grid = "#253040";
+    Plotly.newPlot("backtest-chart", [
+      {x: r.t, y: r.equity, name: "equity (KRW)", type: "scatter", mode: "lines", line: {color: "#3fb950"}},
+      {x: r.t, y: r.drawdown, name: "drawdown %", type: "scatter", mode: "lines", fill: "tozeroy", yaxis: "y2", line: {color: "#f85149"}},
+      {x: r.t, y: r.exposure, name: "exposure % of equity", type: "scatter", mode: "lines", fill: "tozeroy", yaxis: "y3", line: {color: "#58a6ff"}},
+    ], {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {color: "#e6e9ee"}, margin: {t: 10, r: 10, b: 40, l: 80},
+        legend: {orientation: "h", y: 1.05}, xaxis: {gridcolor: grid},
+        yaxis: {domain: [0.5, 1], gridcolor: grid}, yaxis2: {domain: [0.26, 0.46], gridcolor: grid},
+        yaxis3: {domain: [0, 0.22], gridcolor: grid, rangemode: "tozero"}},
+      {displayModeBar: false, responsive: true});
+  }
+
+  async function poll() {
+    const response = await fetch(url, {credentials: "same-origin"});
+    const run = await response.json();
+    document.getElementById("run-status").textContent = run.status || "unknown";
+    document.getElementById("run-stage").textContent = run.stage || "";
+    document.getElementById("run-bar").style.width = (run.pct || 0) + "%";
+    if (run.status === "finished") return draw(run.report);
+    if (run.status === "failed" || run.error) {
+      const error = document.getElementById("run-error");
+      error.textContent = run.error || "the run failed";
+      error.hidden = false;
+      return;
+    }
+    setTimeout(poll, 1000);
+  }
+  poll();
+})();
