@@ -383,14 +383,16 @@ class Portfolio:
             t, place, kind, i, details = event
             heapq.heappush(self.queue, (t, place, kind, i, run.generation, details))
 
-    def park(self, run: SymbolRun, k: int, ctx: risk.EntryContext) -> None:
-        """A Kelly cap of 0 refuses every entry of this regime (BELOW_MIN_ORDER) until the regime
-        changes, and only a trade somewhere can make an earlier rule refuse first (the live cycle
-        records that rule): skip to the regime change unless a trade calls the symbol back. Not
-        while the daily limit counts held positions at market, which moves without trades."""
+    def park(self, run: SymbolRun, until: int, ctx: risk.EntryContext) -> None:
+        """Skip the candidate bars of a refusal that nothing but a trade can end before bar
+        `until` (the live cycle refuses each of them the same way): a full house of positions
+        (MAX_POSITIONS, until a sale), a Kelly cap of 0 (until the regime changes, or a trade).
+        Only a trade can make an earlier rule refuse first (the cycle would record that rule), so a
+        trade anywhere calls the symbol back. Not while the daily limit counts held positions at
+        market, which moves without trades."""
         if self.limits.daily_loss_includes_unrealized and ctx.open_positions:
             return
-        run.allowed = max(run.allowed, run.regime_change_after(k))
+        run.allowed = max(run.allowed, until)
         self.parked.add(run.place)
 
     def call_back(self, t: int, trader: int) -> None:
@@ -459,8 +461,10 @@ class Portfolio:
             run.refusals.append((t, refusal.violation_type))
             until = self.book.refused_until(refusal, t, ctx)
             run.allowed = max(k + 1, int(np.searchsorted(run.decided, until)))
-            if refusal.violation_type == "BELOW_MIN_ORDER" and ctx.sizing and ctx.sizing.kelly_cap_pct == 0:
-                self.park(run, k, ctx)
+            if refusal.violation_type == "MAX_POSITIONS":
+                self.park(run, len(run.bars), ctx)
+            elif refusal.violation_type == "BELOW_MIN_ORDER" and ctx.sizing and ctx.sizing.kelly_cap_pct == 0:
+                self.park(run, run.regime_change_after(k), ctx)
             return False
         self.book.record_entry()
         self.cash += buy.cash_change
