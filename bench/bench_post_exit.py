@@ -10,7 +10,8 @@ timed. About 20,000 windows are then due at once (as after a long outage; a norm
 run finds only the windows that came due since the last one). VACUUM ANALYZE once after
 loading (what autovacuum does to an insert-only table); each run clears post_exit_prices and
 vacuums trading_history, then times
-`track_post_exit_prices`: one query for every due window and its bar, one UPDATE. Prints the
+`track_post_exit_prices`: one query for every due window and its bar, one UPDATE, first with
+trading_history's fillfactor as migrated (80), then at 100 (full pages, as before). Prints the
 median and the best wall time, and the median CPU time of this process and of its PostgreSQL
 backend (read from /proc, so only when the server runs on this machine).
 """
@@ -145,6 +146,17 @@ def vacuum(*tables: str) -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
+def rewrite(fillfactor: int) -> None:
+    """trading_history with this fillfactor, its pages rewritten to it (VACUUM FULL)."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    connection.connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE trading_history SET (fillfactor = {int(fillfactor)})")
+        cursor.execute("VACUUM FULL ANALYZE trading_history")
+
+
 def backend_cpu() -> float:
     """CPU seconds (user + system) of this connection's PostgreSQL backend; 0 if not readable."""
     from django.db import connection
@@ -174,25 +186,29 @@ def main() -> None:
         load_candles()
         load_sells()
         vacuum()
-        times, cpu, server_cpu = [], [], []
-        for _ in range(runs):
-            Trade.objects.update(post_exit_prices={})
-            vacuum("trading_history")
-            server_before = backend_cpu()
-            started, cpu_started = time.perf_counter(), time.process_time()
-            result = track_post_exit_prices(NOW)
-            times.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - cpu_started)
-            server_cpu.append(backend_cpu() - server_before)
-        for series in (times, cpu, server_cpu):
-            series.sort()
-        print(f"{result.summary()} ({Trade.objects.count():,} SELLs stored)")
-        median, best = times[len(times) // 2], times[0]
-        print(f"track_post_exit_prices: median {median:.3f} s, best {best:.3f} s ({runs} runs)")
-        print(
-            f"CPU median: this process {cpu[len(cpu) // 2]:.3f} s, "
-            f"PostgreSQL backend {server_cpu[len(server_cpu) // 2]:.3f} s; load average {load_average()}"
-        )
+        # trading_history's fillfactor as migrated (80: room for HOT updates), then 100 (full
+        # pages, as before trading/0010), each after rewriting the table, in the same run
+        for fillfactor in (80, 100):
+            rewrite(fillfactor)
+            times, cpu, server_cpu = [], [], []
+            for _ in range(runs):
+                Trade.objects.update(post_exit_prices={})
+                vacuum("trading_history")
+                server_before = backend_cpu()
+                started, cpu_started = time.perf_counter(), time.process_time()
+                result = track_post_exit_prices(NOW)
+                times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - cpu_started)
+                server_cpu.append(backend_cpu() - server_before)
+            for series in (times, cpu, server_cpu):
+                series.sort()
+            print(f"fillfactor {fillfactor}: {result.summary()} ({Trade.objects.count():,} SELLs stored)")
+            median, best = times[len(times) // 2], times[0]
+            print(f"  track_post_exit_prices: median {median:.3f} s, best {best:.3f} s ({runs} runs)")
+            print(
+                f"  CPU median: this process {cpu[len(cpu) // 2]:.3f} s, "
+                f"PostgreSQL backend {server_cpu[len(server_cpu) // 2]:.3f} s; load average {load_average()}"
+            )
     finally:
         if not keep:
             drop_database()

@@ -392,3 +392,16 @@ def test_a_symbol_without_bars_is_refused_in_words():
         run_portfolio({"KRW-BTC": setup_bounce().bars(), "KRW-ETH": empty}, default_strategy(), RISK, NO_SLIP)
     with pytest.raises(ValueError, match="no bars to backtest for KRW-BTC"):
         run_backtest("KRW-BTC", empty, default_strategy(), RISK, NO_SLIP)
+
+
+@pytest.mark.django_db
+def test_trading_history_leaves_room_for_updates_on_postgresql():
+    """trading/0010: trades are updated after insertion (post-exit windows); free room on each
+    page lets PostgreSQL update them without writing every index."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'trading_history'")
+        assert cursor.fetchone()[0] == ["fillfactor=80"]
