@@ -29,6 +29,17 @@ def main(base: str, username: str, password: str) -> None:
             page.wait_for_timeout(2000)
             name = {"backtest": "backtest-form"}.get(path.split("/")[0], path.split("/")[0] or "overview")
             page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+        # a portfolio backtest of the active strategy's symbols, run through the page's job
+        page.goto(f"{base}/backtest/")
+        page.check("#mode-portfolio")
+        page.click("#backtest-form button[type=submit]")
+        page.wait_for_selector("#per-symbol tbody tr", timeout=180_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(OUT / "backtest-portfolio.png"), full_page=True)
+        page.goto(f"{base}/admin/trading/strategyconfig/")
+        page.click("table#result_list tbody tr a")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(OUT / "admin-strategy.png"), full_page=True)
         browser.close()
 
 
