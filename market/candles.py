@@ -1,14 +1,19 @@
-"""Candles at the edge: validation of incoming bars, bulk storage, and loading for analysis.
+"""Candles at the edge: validation of incoming bars, bulk storage, and loading for analysis
+(DataFrames) and for the bot cycle (`Candles`: many symbols' bars as column arrays).
 
 A batch is validated as a whole before anything is written: one bad candle rejects the batch,
 so a half-stored page can never look like a natural gap.
 """
 
+import io
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
@@ -363,9 +368,12 @@ LATEST_SQL = {
         'WHERE rank <= %s ORDER BY symbol, "timestamp"'
     ),
 }
+# DOUBLE PRECISION, never REAL: PostgreSQL's REAL is 4 bytes (50,559,586.58 comes back as
+# 50,559,588); SQLite reads either name as its 8-byte REAL.
 RANGE_SQL = (
-    'SELECT symbol, "timestamp", CAST(open AS REAL), CAST(high AS REAL), CAST(low AS REAL), '
-    "CAST(close AS REAL), CAST(volume AS REAL), CAST(quote_volume AS REAL) FROM {table} m "
+    'SELECT symbol, "timestamp", CAST(open AS DOUBLE PRECISION), CAST(high AS DOUBLE PRECISION), '
+    "CAST(low AS DOUBLE PRECISION), CAST(close AS DOUBLE PRECISION), CAST(volume AS DOUBLE PRECISION), "
+    "CAST(quote_volume AS DOUBLE PRECISION) FROM {table} m "
     'WHERE m.symbol IN ({names}) AND m.interval = %s{bounds} ORDER BY symbol, "timestamp"'
 )
 
@@ -385,27 +393,34 @@ def load_frames(
     symbols = list(symbols)
     if not symbols:
         return {}
-    bounds, bound_params = "", []
+    with connection.cursor() as cursor:
+        cursor.execute(*_frames_query(symbols, start, end, last, interval))
+        rows = cursor.fetchall()
+    return _split_frames(symbols, rows)
+
+
+def _bounds(start: datetime | None, end: datetime | None) -> tuple[str, list]:
+    """The optional time bounds of a candle query: SQL (on alias m) and its parameters."""
+    bounds, params = "", []
     adapt = connection.ops.adapt_datetimefield_value
     if start is not None:
-        bounds, bound_params = bounds + ' AND m."timestamp" >= %s', [*bound_params, adapt(start)]
+        bounds, params = bounds + ' AND m."timestamp" >= %s', [*params, adapt(start)]
     if end is not None:
-        bounds, bound_params = bounds + ' AND m."timestamp" < %s', [*bound_params, adapt(end)]
+        bounds, params = bounds + ' AND m."timestamp" < %s', [*params, adapt(end)]
+    return bounds, params
+
+
+def _frames_query(symbols: list[str], start, end, last: int | None, interval: str) -> tuple[str, list]:
+    bounds, bound_params = _bounds(start, end)
     names = ", ".join(["%s"] * len(symbols))
     table = Candle._meta.db_table
     if last is not None and connection.vendor == "postgresql":
         sql = LATEST_SQL["postgresql"].format(table=table, bounds=bounds)
-        params = [symbols, interval, *bound_params, last]
-    elif last is not None:
+        return sql, [symbols, interval, *bound_params, last]
+    if last is not None:
         sql = LATEST_SQL["sqlite"].format(table=table, names=names, bounds=bounds)
-        params = [*symbols, interval, *bound_params, last]
-    else:
-        sql = RANGE_SQL.format(table=table, names=names, bounds=bounds)
-        params = [*symbols, interval, *bound_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return _split_frames(symbols, rows)
+        return sql, [*symbols, interval, *bound_params, last]
+    return RANGE_SQL.format(table=table, names=names, bounds=bounds), [*symbols, interval, *bound_params]
 
 
 def _split_frames(symbols: list[str], rows: list[tuple]) -> dict[str, pd.DataFrame]:
@@ -439,3 +454,166 @@ def latest_closes(symbols: Sequence[str], interval: str = "1m") -> dict[str, Dec
     with connection.cursor() as cursor:
         cursor.execute(sql, [*symbols, interval])
         return {symbol: Decimal(close) for symbol, close in cursor.fetchall() if close is not None}
+
+
+# --- many symbols as column arrays (the bot cycle) ---------------------------------------------
+
+OHLCV_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True, eq=False)  # arrays: no field-wise ==
+class Candles:
+    """The bars of many symbols in one array per column, each symbol's oldest first: the bars of
+    `symbols[i]` are rows `starts[i]:ends[i]`. No DataFrame per symbol; `frame()` builds one for
+    the few callers that want it. No quote volume: the bot cycle, its only user, never reads it.
+    """
+
+    symbols: tuple[str, ...]
+    starts: np.ndarray  # int64 per symbol
+    ends: np.ndarray
+    ts: np.ndarray  # bar open, epoch seconds (UTC), int64
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    frames: Mapping[str, pd.DataFrame | None] | None = None  # when made from frames: those
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {symbol: i for i, symbol in enumerate(self.symbols)}
+
+    def rows(self, symbol: str) -> slice:
+        """The rows of `symbol` (none for a symbol without bars or not loaded)."""
+        i = self._position.get(symbol)
+        return slice(0, 0) if i is None else slice(int(self.starts[i]), int(self.ends[i]))
+
+    def frame(self, symbol: str) -> pd.DataFrame | None:
+        """The bars of `symbol` as `load_frames` gives them (without quote volume), or the frame it
+        was made from; None if there is none."""
+        if self.frames is not None:
+            return self.frames.get(symbol)
+        rows = self.rows(symbol)
+        if rows.start == rows.stop:
+            return None
+        index = pd.DatetimeIndex(pd.to_datetime(self.ts[rows], unit="s", utc=True), name="timestamp")
+        return pd.DataFrame({name: getattr(self, name)[rows] for name in OHLCV_COLUMNS}, index=index)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame | None]) -> "Candles":
+        """From OHLCV frames with a UTC `timestamp` index or column (in-memory markets); `frame()`
+        then gives back the frames themselves."""
+        kept = {i: f for i, f in enumerate(frames.values()) if f is not None and not f.empty}
+        position = _joined((np.full(len(f), i) for i, f in kept.items()), np.int64)
+        ts = _joined(
+            (epoch_seconds(f["timestamp"] if "timestamp" in f else f.index) for f in kept.values()), np.int64
+        )
+        columns = {name: _joined((f[name] for f in kept.values()), np.float64) for name in OHLCV_COLUMNS}
+        return _assemble(list(frames), position, ts, columns, frames=dict(frames))
+
+
+def _joined(parts, dtype) -> np.ndarray:
+    return np.concatenate([np.asarray(part, dtype=dtype) for part in parts] or [np.empty(0, dtype=dtype)])
+
+
+def epoch_seconds(stamps) -> np.ndarray:
+    """Epoch seconds (int64) of UTC-aware timestamps."""
+    return np.asarray(
+        (pd.DatetimeIndex(stamps) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype=np.int64
+    )
+
+
+def load_candles(
+    symbols: Sequence[str],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    last: int | None = None,
+    interval: str = "1m",
+) -> Candles:
+    """The bars of many symbols as column arrays (float64, oldest first), in one query; the same
+    bounds as `load_frames`. On PostgreSQL with `last` (the bot cycle's window) the rows come by
+    binary COPY straight into numpy: no Python object per value."""
+    symbols = list(symbols)
+    if last is not None and symbols and connection.vendor == "postgresql":
+        position, ts, columns = _copy_latest(symbols, start, end, last, interval)
+    else:
+        position, ts, columns = _fetch_columns(symbols, start, end, last, interval)
+    return _assemble(symbols, position, ts, columns)
+
+
+# One fixed-width binary row per bar: the symbol's place in the request (int4), the bar time as
+# PostgreSQL sends a timestamptz (int8 microseconds since 2000-01-01 UTC) and five float8, cast in
+# the server as load_frames casts them. No ORDER BY: sorting 100,000 rows costs the server more
+# than it costs numpy (each LATERAL walk comes newest first).
+WINDOW_COPY_SQL = (
+    "COPY (SELECT (s.ord - 1)::int4, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
+    'CROSS JOIN LATERAL (SELECT m."timestamp", m.open::float8, m.high::float8, m.low::float8, '
+    "m.close::float8, m.volume::float8 FROM {table} m "
+    "WHERE m.symbol = s.symbol AND m.interval = %s{bounds} "
+    'ORDER BY m."timestamp" DESC LIMIT %s) c) TO STDOUT (FORMAT binary)'
+)
+COPY_FIELDS = [("position", ">i4"), ("ts", ">i8"), *((name, ">f8") for name in OHLCV_COLUMNS)]
+# each row: its field count, then per field its length and its big-endian value
+COPY_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        *(item for name, kind in COPY_FIELDS for item in ((f"{name}_size", ">i4"), (name, kind))),
+    ]
+)
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+PG_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z in epoch seconds
+
+
+def _copy_latest(symbols: list[str], start, end, last: int, interval: str):
+    bounds, bound_params = _bounds(start, end)
+    sql = WINDOW_COPY_SQL.format(table=Candle._meta.db_table, bounds=bounds)
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg2's own: COPY takes no parameters, mogrify quotes them in
+        raw.copy_expert(raw.mogrify(sql, [symbols, interval, *bound_params, last]), buffer)
+    rows = _copy_rows(buffer.getbuffer())
+    ts = rows["ts"].astype(np.int64) // 1_000_000 + PG_EPOCH
+    columns = {name: rows[name].astype(np.float64) for name in OHLCV_COLUMNS}
+    return rows["position"].astype(np.int64), ts, columns
+
+
+def _copy_rows(data: memoryview) -> np.ndarray:
+    """The rows of a COPY BINARY stream of COPY_FIELDS, checked field by field (no NULL)."""
+    signature = len(COPY_SIGNATURE)
+    header = signature + 8 + int.from_bytes(data[signature + 4 : signature + 8], "big")  # flags, extension
+    count, rest = divmod(len(data) - header - 2, COPY_ROW.itemsize)  # 2: the end marker
+    if bytes(data[:signature]) != COPY_SIGNATURE or rest or bytes(data[-2:]) != b"\xff\xff":
+        raise ValueError("the candle window's COPY BINARY stream has an unexpected layout")
+    rows = np.frombuffer(data, dtype=COPY_ROW, count=count, offset=header)
+    bad = rows["fields"] != len(COPY_FIELDS)
+    for name, kind in COPY_FIELDS:
+        bad |= rows[f"{name}_size"] != np.dtype(kind).itemsize
+    if bad.any():
+        raise ValueError("the candle window's COPY BINARY rows have an unexpected field")
+    return rows
+
+
+def _fetch_columns(symbols: list[str], start, end, last: int | None, interval: str):
+    """The generic path (SQLite, or no `last`): load_frames' query, its rows turned into columns."""
+    rows = []
+    if symbols:
+        with connection.cursor() as cursor:
+            cursor.execute(*_frames_query(symbols, start, end, last, interval))
+            rows = cursor.fetchall()
+    found = pd.DataFrame.from_records(rows, columns=["symbol", *FRAME_COLUMNS])
+    position = found["symbol"].map({symbol: i for i, symbol in enumerate(symbols)}).to_numpy(np.int64)
+    ts = epoch_seconds(pd.to_datetime(found["timestamp"], utc=True))
+    return position, ts, {name: found[name].to_numpy(np.float64) for name in OHLCV_COLUMNS}
+
+
+def _assemble(
+    symbols: list[str], position: np.ndarray, ts: np.ndarray, columns: dict, frames=None
+) -> Candles:
+    """Rows in any order -> each symbol's rows together, oldest first."""
+    span = ts - (ts.min() if len(ts) else 0)  # < 2**32 s (136 years): one sort key with the place
+    order = np.argsort((position << 32) + span, kind="stable")
+    counts = np.bincount(position, minlength=len(symbols)).astype(np.int64)
+    ends = np.cumsum(counts)
+    arrays = {name: values[order] for name, values in columns.items()}
+    return Candles(tuple(symbols), ends - counts, ends, ts[order], frames=frames, **arrays)

@@ -51,10 +51,11 @@ def rolling_std(x: np.ndarray, n: int, mean: np.ndarray | None = None) -> np.nda
     out, m, a = _shifted(x, n)
     if m:
         mu = (sma(a, n) if mean is None else mean)[n - 1 :]
-        total = np.zeros_like(mu)
-        for k in range(n):
-            dev = a[k : k + m] - mu
-            total += dev * dev
+        total, dev = np.zeros_like(mu), np.empty_like(mu)
+        for k in range(n):  # in place: no temporary array per step
+            np.subtract(a[k : k + m], mu, out=dev)
+            dev *= dev
+            total += dev
         out[n - 1 :] = np.sqrt(total / n)
     return out
 
@@ -77,7 +78,12 @@ def wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
     seed_end = first + n  # exclusive; the first smoothed value sits at index seed_end - 1
     if len(x) < seed_end:
         return out
-    seed = x[first:seed_end].mean(axis=0)
+    # The seed is summed row by row in a fixed order: `mean(axis=0)` sums a 1-D series pairwise
+    # but a 2-D batch row by row, so one symbol's ATR would differ in the last bit between the two.
+    total = x[first].copy()
+    for k in range(first + 1, seed_end):
+        total += x[k]
+    seed = total / n
     out[seed_end - 1] = seed
     rest = x[seed_end:]
     if len(rest):

@@ -40,6 +40,7 @@ from .strategy import (
     bars_from_frame,
     compute_indicators,
     evaluate_entries,
+    exit_plan,
     scale_out_share,
     scan_exit,
     uses_atr,
@@ -50,6 +51,7 @@ DAY = 86400
 EPOCH_DAY = date(1970, 1, 1)
 FILL_AT = ("next_open", "close")
 PNL_STEP = Decimal("0.00000001")  # the books keep a sale's PnL to 8 decimals
+FIRST_SCAN = 256  # bars scanned for an exit before the window grows (x4 each time)
 
 
 @dataclass(frozen=True)
@@ -233,13 +235,14 @@ class RiskBook:
 def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> tuple[int, str, float, int]:
     """The next exit or scale-out decision at or after `start`: (absolute index or -1, reason,
     high-water mark at that bar, scale-out levels crossed)."""
-    n, size = len(decided), 256  # most trades exit within hours: scan a short prefix first
+    n, size = len(decided), FIRST_SCAN  # most trades exit within hours: scan a short prefix first
     close, rsi14, atr14 = values["close"], values["rsi14"], values["atr14"]
+    plan = exit_plan(trade, params)
     while True:
         end = min(n, start + size)
         i, reason, hwm, crossed = scan_exit(
             close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params,
-            None if atr14 is None else atr14[start:end],
+            None if atr14 is None else atr14[start:end], plan,
         )  # fmt: skip
         if i >= 0:
             return start + i, reason, float(hwm[i]), crossed

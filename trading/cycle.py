@@ -3,6 +3,10 @@
 load candles (one query) -> regime -> indicators -> exits for held symbols (HWM kept in Redis and
 the Position row) -> entries -> risk -> AI gate -> execute -> `bot:status:{symbol}`.
 
+The candles stay column arrays for all symbols (`market.candles.Candles`), and the entry
+indicators of every symbol that may buy are computed in one 2-D batch; a DataFrame is built only
+for a symbol that trades or whose data is stale.
+
 Decisions use the bar that just closed, and only that one: the live cycle waits (bounded) for
 the collector to store it, and each symbol's bar is claimed before it is decided on, in the
 database, so no bar is ever decided twice (trading/decided.py). The inputs come from a `Market`
@@ -14,9 +18,11 @@ error is logged and alerted and does not stop the others.
 import json
 import logging
 import time
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError
@@ -24,6 +30,7 @@ from django.db import DatabaseError
 from agents import gate
 from core.notify import notify
 from core.redis_conn import get_redis
+from market.candles import Candles
 from market.listing import alert_delisted
 from market.models import Regime
 
@@ -57,7 +64,7 @@ from .cycle_base import (  # noqa: F401 (re-exported)
 from .executors import ExecutionError, Executor
 from .executors.base import BuyOrder, OrderRefused, SellOrder
 from .models import Position, RiskAudit, TradeMode, TradingControl
-from .strategy import Signal, bars_from_frame, entry_signal, exit_signal
+from .strategy import Bars, Signal, bars_of, entry_signal, exit_signal, window_indicators
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +109,10 @@ def run_cycle(
         deadline = ctx.started + settings.BOT_CYCLE_BAR_WAIT_SECONDS
         market.await_bars(symbols, ctx.expected_bar, deadline)
     with timer.stage("load candles"):
-        frames = market.candles(symbols, now)
-        ctx.closes = latest_closes(frames)
+        ctx.candles = as_candles(market.candles(symbols, now))
+        ctx.closes = latest_closes(ctx.candles)
     with timer.stage("claim bars"):
-        ctx.claimed = market.ledger.claim(bars_to_decide(frames, ctx.expected_bar))
+        ctx.claimed = market.ledger.claim(bars_to_decide(ctx.candles, ctx.expected_bar))
     with timer.stage("regimes"):
         if market.regimes is not None:
             try:
@@ -114,10 +121,12 @@ def run_cycle(
                 raise  # as in a symbol's own read: the database is gone, the cycle fails
             except Exception:  # each symbol then reads its own, and fails alone as it did before
                 log.exception("cycle: reading every symbol's regime at once failed")
+    with timer.stage("indicators"):
+        ctx.indicators = entry_indicators(ctx, symbols)
     results = []
     with timer.stage("decide + execute"):
         for symbol in symbols:
-            results.append(_run_isolated(ctx, symbol, frames.get(symbol)))
+            results.append(_run_isolated(ctx, symbol))
     with timer.stage("publish status"):
         if write_status:
             publish_statuses(results, now)
@@ -132,10 +141,28 @@ def cycle_symbols(configured, positions) -> list[str]:
     return configured + sorted(set(positions) - set(configured))
 
 
-def _run_isolated(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolResult:
+def as_candles(found: Candles | Mapping[str, pd.DataFrame]) -> Candles:
+    """A market's candles as column arrays (in-memory markets serve one frame per symbol)."""
+    return found if isinstance(found, Candles) else Candles.from_frames(found)
+
+
+def entry_indicators(ctx: Context, symbols: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """The entry indicators of every symbol that may buy this cycle (claimed, not held), computed
+    in one batch instead of ~100 small numpy operations per symbol. If the batch fails, each
+    symbol computes its own (and fails alone)."""
+    flat = [symbol for symbol in symbols if symbol in ctx.claimed and symbol not in ctx.positions]
+    try:
+        computed = window_indicators([bars_of(ctx.candles, symbol) for symbol in flat], ctx.strategy)
+    except Exception:
+        log.exception("cycle: the batch of entry indicators failed; each symbol computes its own")
+        return {}
+    return dict(zip(flat, computed, strict=True))
+
+
+def _run_isolated(ctx: Context, symbol: str) -> SymbolResult:
     """One symbol's decision; its failure is alerted and does not stop the others."""
     try:
-        result = run_symbol(ctx, symbol, frame)
+        result = run_symbol(ctx, symbol)
     except DatabaseError:
         raise  # the database is gone: the whole cycle fails and the job wrapper alerts
     except Exception as exc:
@@ -146,41 +173,40 @@ def _run_isolated(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> Symb
     return result
 
 
-def run_symbol(ctx: Context, symbol: str, frame: pd.DataFrame | None) -> SymbolResult:
-    if frame is None or frame.empty:
+def run_symbol(ctx: Context, symbol: str) -> SymbolResult:
+    bars = bars_of(ctx.candles, symbol)
+    if not len(bars):
         if symbol in ctx.positions:  # held, and no bar for days: the ticker still protects it
-            return stale.exit_on_ticker(ctx, symbol, ctx.positions[symbol], frame)
+            return stale.exit_on_ticker(ctx, symbol, ctx.positions[symbol], ctx.candles.frame(symbol))
         return SymbolResult(symbol, "SKIPPED", "NO_DATA", "no candles stored yet")
-    last_bar = frame.index[-1].to_pydatetime()
+    last_bar = datetime.fromtimestamp(int(bars.ts[-1]), UTC)
     age = (ctx.now - last_bar).total_seconds() - 60
     if age > STALE_AFTER_S:
         if symbol in ctx.positions:  # the data stopped: stops go on with the ticker price
-            return stale.exit_on_ticker(ctx, symbol, ctx.positions[symbol], frame)
+            return stale.exit_on_ticker(ctx, symbol, ctx.positions[symbol], ctx.candles.frame(symbol))
         return SymbolResult(
             symbol,
             "SKIPPED",
             "STALE_DATA",
             f"newest bar closed {age:.0f}s ago",
-            price=float(frame["close"].iloc[-1]),
+            price=float(bars.close[-1]),
         )
     if symbol not in ctx.claimed:  # each bar is decided on once, and only the one that just closed
-        newest = frame.index[-1].to_pydatetime()
-        expected, newest = ctx.expected_bar.astimezone(risk.KST), newest.astimezone(risk.KST)
+        expected, newest = ctx.expected_bar.astimezone(risk.KST), last_bar.astimezone(risk.KST)
         detail = (
             "no new bar since the last decision"
             if newest >= expected
             else f"the {expected:%H:%M} KST bar is not stored yet (newest {newest:%H:%M}): no decision"
         )
-        return SymbolResult(symbol, "WAITING", "NO_NEW_BAR", detail, price=float(frame["close"].iloc[-1]))
+        return SymbolResult(symbol, "WAITING", "NO_NEW_BAR", detail, price=float(bars.close[-1]))
     regime = ctx.regime(symbol)
-    bars = bars_from_frame(frame)
     position = ctx.positions.get(symbol)
     if position is not None:
-        return manage_position(ctx, symbol, position, bars, frame, regime)
-    return consider_entry(ctx, symbol, bars, frame, regime)
+        return manage_position(ctx, symbol, position, bars, regime)
+    return consider_entry(ctx, symbol, bars, regime)
 
 
-def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, regime: str) -> SymbolResult:
+def manage_position(ctx: Context, symbol: str, position: Position, bars: Bars, regime: str) -> SymbolResult:
     """Exit checks in the strategy's order, then the scale-out levels; else raise the high-water
     mark on a new high."""
     hwm = stored_hwm(position)
@@ -191,7 +217,7 @@ def manage_position(ctx: Context, symbol: str, position: Position, bars, frame, 
         if signal.high_water_mark > hwm:
             save_hwm(position, signal.high_water_mark)
         return result_of(symbol, "HOLD", signal, regime, summary)
-    quote = ctx.market.quote(symbol, ctx.now, frame)
+    quote = ctx.market.quote(symbol, ctx.now, ctx.candles.frame(symbol))
     quantity, info = position.quantity, {"exit": signal.detail, **signal.values}
     if signal.partial_levels:
         quantity = positions.scale_out_quantity(
@@ -233,9 +259,9 @@ def refresh_position(ctx: Context, symbol: str) -> None:
         ctx.positions[symbol] = position
 
 
-def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> SymbolResult:
+def consider_entry(ctx: Context, symbol: str, bars: Bars, regime: str) -> SymbolResult:
     """Entry checks -> risk -> AI gate -> buy."""
-    signal = entry_signal(bars, regime, ctx.strategy)
+    signal = entry_signal(bars, regime, ctx.strategy, ctx.indicators.get(symbol))
     if signal.action != "BUY":
         return result_of(symbol, "HOLD", signal, regime)
     size, block = risk.decide_entry(entry_context(ctx, symbol, regime, signal))
@@ -254,6 +280,7 @@ def consider_entry(ctx: Context, symbol: str, bars, frame, regime: str) -> Symbo
             regime,
             signal.values,
         )
+    frame = ctx.candles.frame(symbol)  # the gate and the quote read a DataFrame; built for a buy only
     verdict = (
         ask_gate(ctx, symbol, regime, signal, frame) if ctx.ask_ai else gate.GateVerdict(True, AI_SKIPPED)
     )
@@ -334,8 +361,12 @@ def last_exit(ctx: Context, symbol: str):
     return ctx.last_exits.get(symbol)
 
 
-def latest_closes(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
-    return {s: float(f["close"].iloc[-1]) for s, f in frames.items() if f is not None and not f.empty}
+def latest_closes(candles: Candles) -> dict[str, float]:
+    return {
+        symbol: float(candles.close[end - 1])
+        for symbol, start, end in zip(candles.symbols, candles.starts, candles.ends, strict=True)
+        if end > start
+    }
 
 
 def marked_exposure(ctx: Context) -> Decimal:
@@ -399,12 +430,13 @@ def expected_bar(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0) - timedelta(minutes=1)
 
 
-def bars_to_decide(frames: dict[str, pd.DataFrame], expected: datetime) -> dict[str, datetime]:
+def bars_to_decide(candles: Candles, expected: datetime) -> dict[str, datetime]:
     """Symbols whose newest loaded bar is the expected one (an older bar is never decided on)."""
+    at = expected.timestamp()
     return {
         symbol: expected
-        for symbol, frame in frames.items()
-        if frame is not None and not frame.empty and frame.index[-1] >= expected
+        for symbol, start, end in zip(candles.symbols, candles.starts, candles.ends, strict=True)
+        if end > start and candles.ts[end - 1] >= at
     }
 
 

@@ -6,7 +6,7 @@
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +16,7 @@ import pandas as pd
 from prometheus_client import Counter
 
 from core.redis_conn import get_redis
+from market.candles import Candles
 from market.listing import MarketStatus
 
 from . import booking
@@ -50,7 +51,8 @@ class Quote:
 class Market:
     """Where one cycle gets its inputs (live: database + Redis; replay: in-memory history)."""
 
-    candles: Callable[[list[str], datetime], dict[str, pd.DataFrame]]
+    # every symbol's newest bars: column arrays (live), or one frame per symbol (in-memory markets)
+    candles: Callable[[list[str], datetime], Candles | Mapping[str, pd.DataFrame]]
     regime: Callable[[str, datetime], str]
     quote: Callable[[str, datetime, pd.DataFrame], "Quote"]  # where an order placed now would fill
     high_volatility: Callable[[], bool] = lambda: False
@@ -100,6 +102,8 @@ class Context:
     started: float = field(default_factory=time.monotonic)
     reconcile_hold: str = ""  # live: why entries are refused until the books match Upbit
     closes: dict[str, float] = field(default_factory=dict)  # latest close per symbol, this cycle
+    candles: Candles | None = None  # this cycle's bars of every symbol (Market.candles)
+    indicators: dict[str, dict] = field(default_factory=dict)  # entry indicators, batch-computed
     tickers: tuple[dict[str, Quote], str] | None = None  # stale.py: (prices, why none), asked once
     regimes: dict[str, str] = field(default_factory=dict)  # Market.regimes, read once per cycle
     market_status: dict[str, MarketStatus] = field(default_factory=dict)  # Upbit's flags per symbol
@@ -113,18 +117,20 @@ class Context:
 
 
 class StageTimer:
-    """Seconds spent per stage of a cycle (the benchmark prints them)."""
+    """Seconds spent per stage of a cycle, wall and CPU of this process (the benchmark prints them)."""
 
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
 
     @contextmanager
     def stage(self, name: str):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds[name] += time.perf_counter() - started
+            self.cpu_seconds[name] += time.process_time() - cpu
 
 
 def order_id(symbol: str, slot: datetime, side: str) -> str:

@@ -42,7 +42,9 @@ class DatabaseLedger:
                 SymbolState.objects.bulk_create(new_rows, ignore_conflicts=True)
                 rows += SymbolState.objects.select_for_update().filter(symbol__in=missing)
             won = [r for r in rows if r.last_decided_bar is None or r.last_decided_bar < bars[r.symbol]]
-            for row in won:
-                row.last_decided_bar = bars[row.symbol]
-            SymbolState.objects.bulk_update(won, ["last_decided_bar"])
+            # one UPDATE per bar time (a cycle claims one for all): bulk_update's CASE per row
+            # costs Django about 0.2 ms of CPU per symbol
+            for bar in {bars[row.symbol] for row in won}:
+                chosen = [row.pk for row in won if bars[row.symbol] == bar]
+                SymbolState.objects.filter(pk__in=chosen).update(last_decided_bar=bar)
         return {row.symbol for row in won}

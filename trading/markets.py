@@ -10,7 +10,7 @@ from django.conf import settings
 
 from core.models import JobRun
 from market import listing
-from market.candles import last_stored_timestamps, load_frames
+from market.candles import Candles, last_stored_timestamps, load_candles
 from market.regime import current_regime, current_regimes
 from market.sources import get_source
 from market.sources.base import MarketDataSource
@@ -26,9 +26,9 @@ from .strategy import LIVE_WINDOW_BARS
 SCAN_MINUTES = 3 * LIVE_WINDOW_BARS
 
 
-def live_candles(symbols: list[str], now: datetime) -> dict[str, pd.DataFrame]:
-    """The newest closed bars of every symbol, in one query."""
-    return load_frames(symbols, start=now - timedelta(minutes=SCAN_MINUTES), end=now, last=LIVE_WINDOW_BARS)
+def live_candles(symbols: list[str], now: datetime) -> Candles:
+    """The newest closed bars of every symbol, in one query, as column arrays."""
+    return load_candles(symbols, start=now - timedelta(minutes=SCAN_MINUTES), end=now, last=LIVE_WINDOW_BARS)
 
 
 def latest_close(symbol: str, now: datetime, frame: pd.DataFrame) -> Quote:

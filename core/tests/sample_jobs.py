@@ -139,7 +139,7 @@ def restless_bot_cycle(*, slot: datetime) -> str:
     from trading import cycle, jobs
     from trading.strategy import Signal
 
-    def entry(bars, regime, params) -> Signal:
+    def entry(bars, regime, params, values=None) -> Signal:
         return Signal("BUY", "ENTRY", "restless test rule", {"close": float(bars.close[-1])})
 
     def exit_(bars, trade, regime, params) -> Signal:
