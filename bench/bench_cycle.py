@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.scratch import backend_cpu  # noqa: E402
+
 DB = "cp_bench_cycle"
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -121,20 +123,6 @@ def measure(count: int, bars: int, now) -> dict:
     for stage, seconds in timer.seconds.items():
         print(f"    {stage:<18} {seconds * 1000:8.1f} {timer.cpu_seconds[stage] * 1000:8.1f}")
     return {"wall": median, "cpu": cpu}
-
-
-def backend_cpu() -> float:
-    """CPU seconds (user + system) of this connection's PostgreSQL backend; 0 if not readable."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.scratch import backend_cpu  # noqa: E402
+
 DB = os.environ.get("BENCH_DB", "cp_postexit_bench")
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/8"
@@ -155,20 +157,6 @@ def rewrite(fillfactor: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE trading_history SET (fillfactor = {int(fillfactor)})")
         cursor.execute("VACUUM FULL ANALYZE trading_history")
-
-
-def backend_cpu() -> float:
-    """CPU seconds (user + system) of this connection's PostgreSQL backend; 0 if not readable."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:

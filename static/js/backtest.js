@@ -1,4 +1,6 @@
-// Backtest run: poll the job until it finishes, then draw price + fills, equity and drawdown.
+// Backtest run: poll the job until it finishes, then draw it: one symbol (price + fills, equity,
+// drawdown) or a portfolio (the account's figures, equity, drawdown and exposure, one row per
+// symbol). No inline script (the page's CSP).
 (function () {
   "use strict";
   const url = document.currentScript.dataset.url;
@@ -17,7 +19,7 @@
     return card;
   }
 
-  function draw(r) {
+  function drawSymbol(r) {
     const s = r.stats;
     document.getElementById("stats").replaceChildren(
       stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
@@ -40,6 +42,48 @@
         yaxis: {domain: [0.45, 1], gridcolor: grid}, yaxis2: {domain: [0.2, 0.42], gridcolor: grid}, yaxis3: {domain: [0, 0.17], gridcolor: grid}},
       {displayModeBar: false, responsive: true});
   }
+
+  function cell(text, cls) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function symbolRow(r) {
+    const tr = document.createElement("tr");
+    const refusals = Object.entries(r.refused_by).map(([rule, n]) => rule + " " + n).join(", ");
+    const tone = (v) => v > 0 ? "good" : (v < 0 ? "bad" : "");
+    tr.append(cell(r.symbol), cell(fmt(r.trades, 0)), cell(fmt(r.open_trades, 0)), cell(fmt(r.win_rate_pct, 2, " %")),
+      cell(fmt(r.closed_pnl_krw, 0), tone(r.closed_pnl_krw)), cell(fmt(r.pnl_krw, 0), tone(r.pnl_krw)),
+      cell(fmt(r.profit_factor, 2)), cell(fmt(r.scale_outs, 0)),
+      cell(r.refusals ? r.refusals + " (" + refusals + ")" : "0"));
+    return tr;
+  }
+
+  function drawPortfolio(r) {
+    const s = r.stats;
+    document.getElementById("stats").replaceChildren(
+      stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
+      stat("Max drawdown", fmt(s.max_drawdown_pct, 2, " %")), stat("Sharpe", fmt(s.sharpe, 2)),
+      stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0)),
+      stat("Scale-outs", fmt(s.scale_outs, 0)), stat("Avg exposure", fmt(s.avg_exposure_pct, 1, " %")));
+    document.querySelector("#per-symbol tbody").replaceChildren(...r.per_symbol.map(symbolRow));
+    document.getElementById("report-text").textContent = r.text;
+    document.getElementById("report").hidden = false;  // before plotting: plotly sizes to its container
+    const grid = "#253040";
+    Plotly.newPlot("backtest-chart", [
+      {x: r.t, y: r.equity, name: "equity (KRW)", type: "scatter", mode: "lines", line: {color: "#3fb950"}},
+      {x: r.t, y: r.drawdown, name: "drawdown %", type: "scatter", mode: "lines", fill: "tozeroy", yaxis: "y2", line: {color: "#f85149"}},
+      {x: r.t, y: r.exposure, name: "exposure % of equity", type: "scatter", mode: "lines", fill: "tozeroy", yaxis: "y3", line: {color: "#58a6ff"}},
+    ], {paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {color: "#e6e9ee"}, margin: {t: 10, r: 10, b: 40, l: 80},
+        legend: {orientation: "h", y: 1.05}, xaxis: {gridcolor: grid},
+        yaxis: {domain: [0.5, 1], gridcolor: grid}, yaxis2: {domain: [0.26, 0.46], gridcolor: grid},
+        yaxis3: {domain: [0, 0.22], gridcolor: grid, rangemode: "tozero"}},
+      {displayModeBar: false, responsive: true});
+  }
+
+  const draw = (r) => (r.per_symbol ? drawPortfolio(r) : drawSymbol(r));
 
   async function poll() {
     const response = await fetch(url, {credentials: "same-origin"});

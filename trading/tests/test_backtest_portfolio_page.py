@@ -95,7 +95,7 @@ def test_a_portfolio_run_goes_through_a_worker_and_shows_the_account_and_each_sy
     assert "per symbol" in report["text"] and report["stats"]["bars"] > 1440
 
     page = page_text(client.get(f"/backtest/{run_id}/"))
-    assert 'id="per-symbol"' in page and "js/backtest_portfolio.js" in page and "js/backtest.js" not in page
+    assert 'id="per-symbol"' in page and "js/backtest.js" in page
     assert "<script>" not in page  # no inline script: the CSP allows our static files only
     assert "portfolio backtest KRW-ETH, KRW-BTC" in page_text(client.get("/backtest/"))  # recent runs
 
