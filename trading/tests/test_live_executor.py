@@ -67,6 +67,31 @@ def test_a_partially_filled_sell_keeps_the_unsold_rest(exchange, executor):
     assert_live_books_balance()
 
 
+def test_a_scale_out_on_upbit_sells_its_part_and_records_the_level(exchange, executor):
+    """A PARTIAL_TAKE_PROFIT order carries its level in the intent recorded before sending, so the
+    position learns it from the settled order (after a crash too: the same PENDING row)."""
+    import dataclasses
+
+    executor.buy(buy_order(krw="200000"))
+    bought = Position.objects.get().quantity
+    half = (bought / 2).quantize(D("0.00000001"))
+    exchange.prices["KRW-BTC"] = D("101000000")
+    order = dataclasses.replace(
+        sell_order(reason="PARTIAL_TAKE_PROFIT"), quantity=half, signal_info={"partial_levels_done": 1}
+    )
+    sale = executor.sell(order)
+    [_, placed] = exchange.placed()
+    assert D(placed["volume"]) == half and sale.exit_reason == "PARTIAL_TAKE_PROFIT"
+    position = Position.objects.get()
+    assert (position.quantity, position.partials_taken, position.initial_quantity) == (
+        bought - half,
+        1,
+        bought,
+    )
+    assert_books_match_exchange(exchange)
+    assert_live_books_balance()
+
+
 def test_a_market_buy_ending_cancel_with_volume_is_a_fill(exchange, executor):
     exchange.fill_mode = "cancel_with_volume"
     trade = executor.buy(buy_order())
