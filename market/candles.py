@@ -488,6 +488,14 @@ class Candles:
         i = self._position.get(symbol)
         return slice(0, 0) if i is None else slice(int(self.starts[i]), int(self.ends[i]))
 
+    def last_close(self, symbol: str) -> float | None:
+        """The newest close of `symbol`, None without bars."""
+        rows = self.rows(symbol)
+        if self.frames is not None:
+            frame = self.frames.get(symbol)
+            return None if frame is None or frame.empty else float(frame["close"].iloc[-1])
+        return None if rows.start == rows.stop else float(self.close[rows.stop - 1])
+
     def frame(self, symbol: str) -> pd.DataFrame | None:
         """The bars of `symbol` as `load_frames` gives them (without quote volume), or the frame it
         was made from; None if there is none."""

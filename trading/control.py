@@ -37,17 +37,17 @@ def flatten_all(symbols: list[str] | None = None, *, reason: str = ExitReason.KI
     now = timezone.now()
     slot = now.replace(second=0, microsecond=0)
     positions = list(Position.objects.filter(symbol__in=symbols) if symbols else Position.objects.all())
-    frames = live_candles([p.symbol for p in positions], now)
+    candles = live_candles([p.symbol for p in positions], now)
     executor, limits, lines = get_executor(), load_risk(), []
     for position in positions:
-        frame = frames.get(position.symbol)
-        if frame is None or frame.empty:
+        close = candles.last_close(position.symbol)
+        if close is None:
             lines.append(f"{position.symbol}: no price to sell at; position kept")
             continue
         order = SellOrder(
             symbol=position.symbol,
             quantity=position.quantity,
-            reference_price=Decimal(str(frame["close"].iloc[-1])),
+            reference_price=Decimal(str(close)),
             client_order_id=order_id(position.symbol, slot, "SELL"),
             reason=reason,
             at=now,
