@@ -490,10 +490,7 @@ class Candles:
 
     def last_close(self, symbol: str) -> float | None:
         """The newest close of `symbol`, None without bars."""
-        rows = self.rows(symbol)
-        if self.frames is not None:
-            frame = self.frames.get(symbol)
-            return None if frame is None or frame.empty else float(frame["close"].iloc[-1])
+        rows = self.rows(symbol)  # made from frames too: the columns hold their closes
         return None if rows.start == rows.stop else float(self.close[rows.stop - 1])
 
     def frame(self, symbol: str) -> pd.DataFrame | None:

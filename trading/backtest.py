@@ -412,8 +412,8 @@ class Portfolio:
     def held(self) -> list[SymbolRun]:
         return [r for r in self.runs if r.trade is not None]
 
-    def exposure_at_cost(self) -> Decimal:
-        return sum((r.trade.held * r.trade.entry_price for r in self.held()), Decimal(0))
+    def exposure_at_cost(self, held: list[SymbolRun] | None = None) -> Decimal:
+        return sum((r.trade.held * r.trade.entry_price for r in held or self.held()), Decimal(0))
 
     def high_volatility(self, t: int) -> bool:
         i = bisect_right(self.vol_times, t) - 1
@@ -421,7 +421,7 @@ class Portfolio:
 
     def entry_context(self, run: SymbolRun, k: int, t: int) -> risk.EntryContext:
         held = self.held()
-        exposure = self.exposure_at_cost()
+        exposure = self.exposure_at_cost(held)
         marked = Decimal(0)
         for other in held:
             close = other.close_at(t)

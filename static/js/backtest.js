@@ -19,12 +19,15 @@
     return card;
   }
 
+  // the figure cards of any run, one symbol or a portfolio
+  const accountStats = (s) => [
+    stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
+    stat("Max drawdown", fmt(s.max_drawdown_pct, 2, " %")), stat("Sharpe", fmt(s.sharpe, 2)),
+    stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0))];
+
   function drawSymbol(r) {
     const s = r.stats;
-    document.getElementById("stats").replaceChildren(
-      stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
-      stat("Max drawdown", fmt(s.max_drawdown_pct, 2, " %")), stat("Sharpe", fmt(s.sharpe, 2)),
-      stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0)));
+    document.getElementById("stats").replaceChildren(...accountStats(s));
     document.getElementById("report-text").textContent = r.text;
     document.getElementById("report").hidden = false;  // before plotting: plotly sizes to its container
     const entries = r.trades, exits = r.trades.filter((t) => t.exit_at);
@@ -64,10 +67,7 @@
   function drawPortfolio(r) {
     const s = r.stats;
     document.getElementById("stats").replaceChildren(
-      stat("Total return", fmt(s.total_return_pct, 2, " %")), stat("Win rate", fmt(s.win_rate_pct, 1, " %")),
-      stat("Max drawdown", fmt(s.max_drawdown_pct, 2, " %")), stat("Sharpe", fmt(s.sharpe, 2)),
-      stat("Profit factor", fmt(s.profit_factor, 2)), stat("Trades", fmt(s.trades, 0)),
-      stat("Scale-outs", fmt(s.scale_outs, 0)), stat("Avg exposure", fmt(s.avg_exposure_pct, 1, " %")));
+      ...accountStats(s), stat("Scale-outs", fmt(s.scale_outs, 0)), stat("Avg exposure", fmt(s.avg_exposure_pct, 1, " %")));
     document.querySelector("#per-symbol tbody").replaceChildren(...r.per_symbol.map(symbolRow));
     document.getElementById("report-text").textContent = r.text;
     document.getElementById("report").hidden = false;  // before plotting: plotly sizes to its container
