@@ -5,11 +5,14 @@ function `manage.py run_cycle --once` calls) runs on candles stored here between
 and the Overview page. Screenshots go to $COINPILOT_SCREENSHOTS when it is set.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.db.models import Max
 from django.utils import timezone
 
 from conftest import store_minutes
-from market.models import RegimeHistory
+from market.models import Candle, RegimeHistory
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
 from trading.cycle import run_cycle
 from trading.executors import get_executor
@@ -28,8 +31,13 @@ def btc_candles():
 
 
 def run_one_cycle() -> None:
-    """What `manage.py run_cycle --once` does."""
-    now = timezone.now()
+    """What `manage.py run_cycle --once` does, a few seconds after the newest stored bar closed.
+
+    The clock is the stored bars' and not the wall clock's: a test that crosses a minute boundary
+    between storing and deciding would otherwise wait for a bar nobody stores (NO_NEW_BAR).
+    """
+    newest = Candle.objects.filter(symbol="KRW-BTC").aggregate(Max("timestamp"))["timestamp__max"]
+    now = newest + timedelta(minutes=1, seconds=5)
     run_cycle(
         now=now, slot=now.replace(second=0, microsecond=0), market=live_market(), executor=get_executor()
     )
