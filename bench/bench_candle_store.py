@@ -1,10 +1,17 @@
-"""Issue 4: bulk candle storage into PostgreSQL (market.candles.store_candles).
+"""Issues 4 and 18: bulk candle storage into PostgreSQL (market.candles.store_candles).
 
-Target: 1,000,000 candles at >= 100,000 rows/s into an empty table, and again (all conflicts)
-at >= 100,000 rows/s. Rows are validated CandleRow tuples (validation is timed separately);
-stored in batches of --batch rows, each batch its own transaction, as backfill does.
+Issue 18's target: storing 1,000,000 validated candles into an empty table, with the 5m / 1h
+rollup kept current, at >= 0.8 x the speed of a raw `COPY market_data FROM STDIN` of the same rows,
+measured in the same run. Both go into the same empty table (same indexes), in the same batches
+of --batch rows, one transaction per batch, as backfill stores them; the raw COPY sends the
+store's own COPY text, so the two send the same bytes and the raw COPY keeps no rollup. Each
+round times both (the order alternates between rounds) and prints rows/s, the ratio, wall and
+CPU time of this process and of its PostgreSQL backend, and the load average; after each store
+the rollup is compared with a from-scratch aggregation of the stored minutes.
 
-    .venv/bin/python bench/bench_candle_store.py            # scratch database cp_h4_bench, dropped after
+Issue 4's figures follow: the same rows stored again (all conflicts), and validation.
+
+    .venv/bin/python bench/bench_candle_store.py     # scratch database cp_h4_bench, dropped after
 """
 
 import argparse
@@ -18,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import scratch  # noqa: E402
+
 DB = os.environ.get("BENCH_DB", "cp_h4_bench")
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
@@ -25,21 +34,33 @@ os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
 os.environ.setdefault("COINPILOT_VAR_DIR", str(Path(tempfile.gettempdir()) / "coinpilot-bench-h4"))
 os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
 
-
-def admin_sql(*statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
+# The rollup as a from-scratch aggregation of the stored minutes (5m), and of those 5m bars (1h):
+# rows in one and not the other.
+ROLLUP_DIFFERENCES = """
+WITH m5 AS (
+  SELECT symbol, '5m'::text AS bar, date_bin('300 seconds', "timestamp", TIMESTAMPTZ '2000-01-01') AS bucket,
+         (array_agg(open ORDER BY "timestamp"))[1] AS open, max(high) AS high, min(low) AS low,
+         (array_agg(close ORDER BY "timestamp" DESC))[1] AS close, sum(volume) AS volume
+  FROM market_data WHERE interval = '1m' GROUP BY 1, 3
+), h1 AS (
+  SELECT symbol, '1h'::text, date_bin('3600 seconds', bucket, TIMESTAMPTZ '2000-01-01'),
+         (array_agg(open ORDER BY bucket))[1], max(high), min(low),
+         (array_agg(close ORDER BY bucket DESC))[1], sum(volume)
+  FROM m5 GROUP BY 1, 3
+), expected AS (SELECT * FROM m5 UNION ALL SELECT * FROM h1)
+SELECT count(*) FROM (
+  (SELECT * FROM expected EXCEPT ALL SELECT symbol, bar, bucket, open, high, low, close, volume
+   FROM market_data_rollup)
+  UNION ALL
+  (SELECT symbol, bar, bucket, open, high, low, close, volume FROM market_data_rollup
+   EXCEPT ALL SELECT * FROM expected)
+) AS differences
+"""
 
 
 def setup_database() -> None:
     """A fresh scratch database with the schema, and Django set up on it."""
-    admin_sql(f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}")
+    scratch.create_database(DB)
     import django
     from django.core.management import call_command
 
@@ -51,7 +72,7 @@ def drop_database() -> None:
     from django.db import connections
 
     connections.close_all()
-    admin_sql(f"DROP DATABASE IF EXISTS {DB}")
+    scratch.drop_database(DB)
 
 
 def make_rows(count: int, symbols: int = 100):
@@ -73,28 +94,106 @@ def make_rows(count: int, symbols: int = 100):
     return rows
 
 
-def timed_store(rows, batch: int) -> tuple[int, float]:
+def empty_tables() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE market_data, market_data_rollup")
+        cursor.execute("CHECKPOINT")  # neither run pays for the other's dirty pages
+
+
+def timed(work) -> dict:
+    """Run `work()`; its result, wall, CPU of this process and of the PostgreSQL backend, load."""
+    cpu, backend = time.process_time(), scratch.backend_cpu()
+    started = time.perf_counter()
+    result = work()
+    wall = time.perf_counter() - started
+    return {
+        "result": result,
+        "wall": wall,
+        "cpu": time.process_time() - cpu,
+        "backend": scratch.backend_cpu() - backend,
+        "load": os.getloadavg()[0],
+    }
+
+
+def store(rows, batch: int) -> int:
     from market.candles import store_candles
 
-    started = time.perf_counter()
-    inserted = sum(store_candles(rows[i : i + batch]) for i in range(0, len(rows), batch))
-    return inserted, time.perf_counter() - started
+    return sum(store_candles(rows[i : i + batch]) for i in range(0, len(rows), batch))
+
+
+def raw_copy(rows, batch: int) -> int:
+    from django.db import connection, transaction
+
+    from market import pgcopy
+    from market.copystream import copy_lines
+
+    sql = f"COPY market_data ({', '.join(pgcopy.COLUMNS)}) FROM STDIN"
+    for i in range(0, len(rows), batch):
+        with transaction.atomic(), connection.cursor() as cursor:
+            copy_lines(
+                cursor, sql, pgcopy._copy_lines(rows[i : i + batch], "unknown")
+            )  # the store's own text
+    return len(rows)
+
+
+def rollup_differences() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(ROLLUP_DIFFERENCES)
+        return cursor.fetchone()[0]
+
+
+def describe(name: str, rows: int, t: dict) -> str:
+    return (
+        f"{name:<9} {rows / t['wall']:>9,.0f} rows/s  wall {t['wall']:5.2f}s  cpu {t['cpu']:5.2f}s  "
+        f"backend cpu {t['backend']:5.2f}s  load {t['load']:.2f}"
+    )
+
+
+def compare(rows, batch: int, rounds: int) -> None:
+    """Store vs raw COPY into the empty table, alternating which goes first."""
+    ratios = []
+    for round_ in range(rounds):
+        runs = {}
+        for name in ("store", "raw COPY") if round_ % 2 == 0 else ("raw COPY", "store"):
+            empty_tables()
+            runs[name] = timed(lambda name=name: (store if name == "store" else raw_copy)(rows, batch))
+            if name == "store":
+                assert runs[name]["result"] == len(rows), runs[name]["result"]
+                runs[name]["differences"] = rollup_differences()
+        ratio = runs["raw COPY"]["wall"] / runs["store"]["wall"]
+        ratios.append(ratio)
+        # With both cores busy (load >= 2) the two processes' CPU, not the overlap, decides the wall time.
+        cpu = {name: run["cpu"] + run["backend"] for name, run in runs.items()}
+        print(
+            f"round {round_ + 1}: store / raw COPY = {ratio:.2f} "
+            f"(by CPU, this process + backend: {cpu['raw COPY'] / cpu['store']:.2f})"
+        )
+        for name in ("store", "raw COPY"):
+            print("  " + describe(name, len(rows), runs[name]))
+        print(f"  rollup rows differing from a from-scratch aggregation: {runs['store']['differences']}")
+    print(f"store / raw COPY over {rounds} rounds: {min(ratios):.2f}-{max(ratios):.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     setup_database()
     try:
         rows = make_rows(args.rows)
-        inserted, fresh = timed_store(rows, args.batch)
-        print(f"fresh:         {inserted:,} rows in {fresh:.2f}s = {inserted / fresh:,.0f} rows/s")
-        again, conflicts = timed_store(rows, args.batch)
-        rate = len(rows) / conflicts
-        print(f"all conflicts: {len(rows):,} rows ({again} new) in {conflicts:.2f}s = {rate:,.0f} rows/s")
+        compare(rows, args.batch, args.rounds)
+
+        empty_tables()
+        store(rows, args.batch)
+        again = timed(lambda: store(rows, args.batch))
+        print(describe("all conflicts", len(rows), again) + f"  ({again['result']} new)")
 
         from market.candles import validate_candles
 

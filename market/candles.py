@@ -177,9 +177,8 @@ def store_candles(rows: Sequence[CandleRow], *, source: str = CandleSource.UNKNO
             _refuse_other_sources({row.symbol for row in rows}, source, rows[0].interval)
         if connection.vendor == "postgresql":
             if len(rows) >= PG_COPY_MIN_ROWS:
-                inserted = store_by_copy(rows, source)
-            else:
-                inserted = _store_pg_values(rows, source)
+                return store_by_copy(rows, source)  # it brings the rollup up to date itself
+            inserted = _store_pg_values(rows, source)
             if inserted:
                 rollups.refresh_for(rows)  # same transaction: the chart's rollup never lags
             return inserted

@@ -2,15 +2,22 @@
 
 Measured on the 2-core box (bench/bench_candle_store.py): `INSERT ... ON CONFLICT DO NOTHING`
 costs twice a plain insert per row, even when nothing conflicts. So a large batch first reads
-which of its keys are already stored (one index range scan), COPYs only the new rows straight
-into market_data, and falls back to a staging table + ON CONFLICT when a concurrent writer
-stored one of them in between (a unique violation rolls back to the savepoint).
+each symbol's newest stored bar (one index probe each): rows newer than it cannot be stored yet;
+only for the others does it read which keys are stored (one index range scan). It COPYs the new
+rows straight into market_data, and falls back to a staging table + ON CONFLICT when a concurrent
+writer stored one of them in between (a unique violation rolls back to the savepoint). The rollup
+is brought up to date from the rows as they stream (market/rollups.py).
 """
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
+from operator import itemgetter
 
 import psycopg2
 from django.db import IntegrityError, connection, transaction
+
+from . import rollups
+from .copystream import copy_lines
 
 # A CandleRow's fields, then the source, which is one for the whole batch.
 COLUMNS = (
@@ -18,30 +25,6 @@ COLUMNS = (
     "source",
 )  # fmt: skip
 _COLUMN_LIST = ", ".join(COLUMNS)
-
-
-class _Lines:
-    """A file-like object producing COPY text lazily, so formatting overlaps the server's work."""
-
-    def __init__(self, lines: Iterator[str]):
-        self.lines = lines
-        self.pending = ""
-
-    def read(self, size: int = -1) -> str:
-        chunks, length = [self.pending], len(self.pending)
-        for line in self.lines:
-            chunks.append(line)
-            length += len(line)
-            if 0 < size <= length:
-                break
-        text = "".join(chunks)
-        if size > 0:
-            text, self.pending = text[:size], text[size:]
-        else:
-            self.pending = ""
-        return text
-
-    readline = read
 
 
 def _copy_lines(rows, source: str) -> Iterator[str]:
@@ -58,31 +41,65 @@ def _copy_lines(rows, source: str) -> Iterator[str]:
 
 
 def store_by_copy(rows: Sequence, source: str) -> int:
-    """Insert the rows not yet stored; return how many were new. Call inside a transaction."""
-    present = _stored_keys(rows)
+    """Insert the rows not yet stored and bring the rollup up to date; return how many were new.
+
+    Call inside a transaction.
+    """
+    newest = _newest_stored(rows)
+    present = _stored_keys(_not_newer(rows, newest))
     fresh = [r for r in rows if (r.symbol, r.interval, r.timestamp) not in present] if present else rows
     if not fresh:
         return 0
+    minutes = rollups.NewMinutes()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.copy_expert(
-                f"COPY market_data ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(fresh, source)), 65536
-            )
-        return len(fresh)
+            lines = _copy_lines(minutes.watch(fresh), source)
+            copy_lines(cursor, f"COPY market_data ({_COLUMN_LIST}) FROM STDIN", lines)
+            minutes.store(newest, present)
     except (IntegrityError, psycopg2.IntegrityError):  # copy_expert raises the driver's own
-        return _store_via_staging(fresh, source)  # someone stored some of them meanwhile, or duplicates
+        # Someone stored some of them meanwhile, duplicates, or a rollup row without minutes:
+        # the rows again through ON CONFLICT, the rollup from the table.
+        inserted = _store_via_staging(fresh, source)
+        if inserted:
+            rollups.refresh_for(rows)
+        return inserted
+    return len(fresh)
+
+
+def _newest_stored(rows: Sequence) -> dict[tuple[str, str], datetime]:
+    """The newest stored bar of each (symbol, interval) of the rows that has one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT s.symbol, i.iv, (SELECT max(m."timestamp") FROM market_data m '
+            "WHERE m.symbol = s.symbol AND m.interval = i.iv) "
+            "FROM unnest(%s::text[]) AS s(symbol) CROSS JOIN unnest(%s::text[]) AS i(iv)",
+            [sorted(set(map(itemgetter(0), rows))), sorted(set(map(itemgetter(1), rows)))],
+        )
+        return {(symbol, interval): newest for symbol, interval, newest in cursor.fetchall() if newest}
+
+
+def _not_newer(rows: Sequence, newest: dict[tuple[str, str], datetime]) -> list:
+    """The rows that may be stored already: not newer than their series' newest stored bar."""
+    if not newest or min(map(itemgetter(2), rows)) > max(newest.values()):
+        return []
+    return [r for r in rows if (n := newest.get((r[0], r[1]))) is not None and r[2] <= n]
 
 
 def _stored_keys(rows: Sequence) -> set:
-    symbols = sorted({r.symbol for r in rows})
-    intervals = sorted({r.interval for r in rows})
-    first = min(r.timestamp for r in rows)
-    last = max(r.timestamp for r in rows)
+    """The stored keys of the rows' series in the whole hours around them (the rollup asks too)."""
+    if not rows:
+        return set()
+    hour = rollups.LEVELS[1][1]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT symbol, interval, timestamp FROM market_data "
-            "WHERE symbol = ANY(%s) AND interval = ANY(%s) AND timestamp BETWEEN %s AND %s",
-            [symbols, intervals, first, last],
+            "WHERE symbol = ANY(%s) AND interval = ANY(%s) AND timestamp >= %s AND timestamp < %s",
+            [
+                sorted({r.symbol for r in rows}),
+                sorted({r.interval for r in rows}),
+                rollups.floor_to(min(r.timestamp for r in rows), hour),
+                rollups.floor_to(max(r.timestamp for r in rows), hour) + hour,
+            ],
         )
         return set(cursor.fetchall())
 
@@ -92,9 +109,7 @@ def _store_via_staging(rows: Sequence, source: str) -> int:
         cursor.execute(
             "CREATE TEMP TABLE market_data_staging (LIKE market_data INCLUDING DEFAULTS) ON COMMIT DROP"
         )
-        cursor.copy_expert(
-            f"COPY market_data_staging ({_COLUMN_LIST}) FROM STDIN", _Lines(_copy_lines(rows, source)), 65536
-        )
+        copy_lines(cursor, f"COPY market_data_staging ({_COLUMN_LIST}) FROM STDIN", _copy_lines(rows, source))
         cursor.execute(
             f"INSERT INTO market_data ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "  # noqa: S608
             "FROM market_data_staging ON CONFLICT DO NOTHING"

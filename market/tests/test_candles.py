@@ -168,9 +168,9 @@ def test_copy_falls_back_to_on_conflict_when_rows_appeared_meanwhile(monkeypatch
 
 
 def test_copy_reader_streams_lines_in_chunks():
-    from market.pgcopy import _Lines
+    from market.copystream import LineReader
 
-    reader = _Lines(iter(["abc\n", "defgh\n", "ij\n"]))
+    reader = LineReader(iter(["abc\n", "defgh\n", "ij\n"]))
     assert reader.read(5) == "abc\nd"
     assert reader.read(100) == "efgh\nij\n"
     assert reader.read(100) == ""

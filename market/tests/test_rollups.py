@@ -12,7 +12,7 @@ from coinpilot_site import market_chart
 from conftest import TEST_DATA
 from market import rollups
 from market.candles import CandleRow, store_candles
-from market.models import CandleRollup
+from market.models import Candle, CandleRollup
 
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif(
@@ -115,3 +115,98 @@ def test_the_frozen_migration_builds_what_rebuild_builds():
         CandleRollup.objects.values_list("symbol", "bar", "bucket", "open", "high", "low", "close")
     )
     assert built == expected and len(built) > 50
+
+
+# --- the rollup a COPY store keeps from memory, against the same buckets rebuilt in SQL ----------
+
+
+@pytest.fixture(params=["copy", "insert"])
+def store_path(request, monkeypatch):
+    """Every store through COPY (in-memory rollup, chunks of 7 rows, so buckets straddle chunks)
+    or through INSERT (rollup recomputed in SQL)."""
+    monkeypatch.setattr("market.candles.PG_COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
+    monkeypatch.setattr("market.rollups.NewMinutes.CHUNK", 7)
+    return request.param
+
+
+def stored_rollup() -> list[tuple[str, ...]]:
+    fields = ("symbol", "bar", "bucket", "open", "high", "low", "close", "volume")
+    return sorted(tuple(map(str, row)) for row in CandleRollup.objects.values_list(*fields))
+
+
+def assert_rollup_is_the_minutes_grouped() -> None:
+    kept = stored_rollup()
+    CandleRollup.objects.all().delete()
+    rollups.rebuild()  # the SQL aggregation, from scratch
+    assert kept == stored_rollup() and kept
+
+
+def minute(symbol: str, at, price: str, volume: str = "1.5") -> CandleRow:
+    p = Decimal(price)
+    return CandleRow(symbol, "1m", at, p, p + 2, p - 2, p + 1, Decimal(volume), None)
+
+
+@postgresql_only
+def test_rollup_after_late_overlapping_and_gap_filling_stores_of_real_minutes(store_path):
+    rows = real_rows()
+    gaps = rows[6000:9000:7]
+    stores = [
+        rows[3000:6000],
+        rows[:3500],  # overlaps stored minutes, ends inside a stored hour
+        [r for r in rows[6000:] if r not in gaps],
+        gaps,  # each fills a hole inside buckets that hold stored minutes
+        list(reversed(rows[2000:7000])),  # all stored already
+    ]
+    for batch in stores:
+        store_candles(batch)
+    assert Candle.objects.count() == len(rows)
+    assert_rollup_is_the_minutes_grouped()
+
+
+@postgresql_only
+def test_rollup_of_unsorted_interleaved_symbols_with_volumes_rounded_on_storing(store_path):
+    t0 = real_rows()[0].timestamp.replace(minute=0)  # on an hour
+    at = [t0 + timedelta(minutes=m) for m in range(130)]
+    # Volumes with more than 8 places: stored rounded half away from zero, and so summed.
+    volumes = ["0.000000005", "1.123456785", "2.5000000050", "0.33333333333", "7"]
+    batch = [
+        minute(s, t, f"{100 + i}.123456789", volumes[i % 5])
+        for i, t in enumerate(at)
+        for s in ("KRW-A", "KRW-B")
+    ]
+    store_candles(batch[::3] + batch[1::3][::-1])  # a third of the minutes missing, the rest unsorted
+    store_candles(batch[2::3][::-1])  # the missing ones, late
+    store_candles([minute("KRW-A", at[-1] + timedelta(minutes=1), "50")])  # after the newest, same bucket
+    assert_rollup_is_the_minutes_grouped()
+    five = CandleRollup.objects.get(symbol="KRW-A", bar="5m", bucket=t0)
+    assert five.volume == Decimal("0.00000001") + Decimal("1.12345679") + Decimal("2.50000001") + Decimal(
+        "0.33333333"
+    ) + Decimal("7")
+
+
+@postgresql_only
+def test_a_rollup_row_left_without_minutes_is_overwritten_not_a_failure(store_path):
+    rows = real_rows()[:300]
+    store_candles(rows[:100])
+    stale = rows[200].timestamp.replace(minute=0)
+    CandleRollup.objects.create(
+        symbol="KRW-BTC", bar="1h", bucket=stale, open=1, high=1, low=1, close=1, volume=1
+    )
+    assert store_candles(rows) == 200
+    assert_rollup_is_the_minutes_grouped()
+
+
+@postgresql_only
+def test_negative_volumes_are_rolled_up_as_sql_rounds_them(store_path):
+    at = real_rows()[0].timestamp
+    store_candles([minute("KRW-A", at + timedelta(minutes=m), "10", "-0.000000005") for m in range(12)])
+    assert_rollup_is_the_minutes_grouped()
+
+
+@postgresql_only
+def test_only_1m_candles_are_rolled_up(store_path):
+    rows = real_rows()[:30]
+    store_candles([*rows[:20], *(r._replace(interval="5m") for r in rows[::5])])
+    store_candles([r._replace(interval="5m") for r in rows[1::5]])
+    assert_rollup_is_the_minutes_grouped()
+    assert CandleRollup.objects.filter(bar="5m").count() == 5  # 06:42-07:01: 06:40 to 07:00
