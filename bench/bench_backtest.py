@@ -1,7 +1,7 @@
 """Backtest speed: one year of seeded 1m candles (525,600 bars), full strategy, risk limits, fees.
 
     .venv/bin/python bench/bench_backtest.py [--bars 525600] [--runs 7] [--options off|all|both]
-                                             [--symbols 5]
+                                             [--symbols 5] [--trades FILE]
 
 Prints the median and best wall time (and the CPU time of the median run) of `run_backtest`
 (indicators, hourly regime, entries, exits, fills, risk rules, statistics) and bars/second.
@@ -10,12 +10,15 @@ stops, risk-per-trade and Kelly sizing, re-entry cooldown, a volatility history 
 other day), `no-kelly` all of them but the Kelly cap; `both` times the three in the same run and
 prints the ratios to off. `--symbols N` runs the
 portfolio engine on N synthetic markets (seeds 7, 8, ...) from one account. Data generation is
-not timed.
+not timed. Each mode prints a sha256 of its trade list (every entry and sale: bars, times, prices,
+quantities, fees, PnL, reasons, the sizing sentence), so two versions of the engine can be shown to
+trade identically; `--trades FILE` writes the list itself, one trade a line, to diff.
 """
 
 import argparse
 import dataclasses
 import functools
+import hashlib
 import os
 import sys
 import time
@@ -71,6 +74,21 @@ def every_other_day_high(ts) -> tuple[tuple[int, bool], ...]:
     return tuple((day, i % 2 == 1) for i, day in enumerate(days))
 
 
+def trade_lines(trades) -> list[str]:
+    """Every trade as a line: the entry, then each sale (scale-outs, the exit) with its PnL."""
+    lines = []
+    for t in trades:
+        sales = "; ".join(
+            f"{e.index} {e.at} {e.price} {e.quantity} {e.fee} {e.reason} {e.pnl} {e.entry_fee_share}"
+            for e in t.exits
+        )
+        entry = (
+            f"{t.symbol} {t.entry_index} {t.entry_at} {t.entry_price} {t.quantity} {t.entry_fee} {t.regime}"
+        )
+        lines.append(f"{entry} [{t.sizing}] | {sales} | {t.pnl}")
+    return lines
+
+
 def timed(run, runs: int) -> tuple[float, float, float, object]:
     """(median wall s, best wall s, CPU s of the median run, last result)."""
     samples = []
@@ -89,11 +107,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--options", choices=["off", "all", "no-kelly", "both"], default="off")
     parser.add_argument("--symbols", type=int, default=1, help="> 1: the portfolio engine on N markets")
+    parser.add_argument("--trades", help="write each mode's trade list to this file (to diff two versions)")
     args = parser.parse_args()
     frames = [bars_from_frame(synthetic_frame(args.bars, seed=args.seed + k)) for k in range(args.symbols)]
     bars = {f"KRW-S{k}": b for k, b in enumerate(frames)}
     plain, risk = default_strategy(), default_risk()
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.trades:
+        open(args.trades, "w").close()  # each mode appends its trades
     medians = {}
     for mode in ("off", "all", "no-kelly") if args.options == "both" else (args.options,):
         params = plain if mode == "off" else with_all_options(plain, kelly=mode == "all")
@@ -111,9 +132,15 @@ def main() -> None:
         print(f"  return {s['total_return_pct']:.2f} %  max drawdown {s['max_drawdown_pct']:.2f} %")
         print(f"  median {median:.3f} s (CPU {cpu:.3f} s, {total / median:,.0f} bars/s)  best {best:.3f} s "
               f"over {args.runs} runs")  # fmt: skip
+        lines = trade_lines(result.trades)
+        print(f"  trade list sha256 {hashlib.sha256(chr(10).join(lines).encode()).hexdigest()[:16]}")
+        if args.trades:
+            with open(args.trades, "a") as out:
+                out.writelines(f"[options {mode}] {line}\n" for line in lines)
     for mode in ("all", "no-kelly"):
         if "off" in medians and mode in medians:
             print(f"options {mode} / off: {medians[mode] / medians['off']:.2f}x")
+    print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

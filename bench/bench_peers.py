@@ -11,7 +11,8 @@ pandas and Django there are the lock's, so all engines run in one process on the
 Data: `synthetic_frame(bars, seed=7)` (bench/synthetic.py), generated once, not timed. Regime
 forced to SIDEWAYS for every engine (`BacktestOptions(regime="SIDEWAYS")`, the peers get
 SIDEWAYS' exit parameters). Entries for the peers: CoinPilot's own entry decisions on the same
-bars (`compute_indicators` + `evaluate_entries`), computed once and not timed for them.
+bars (`compute_indicators` + `entry_passes`, what `run_backtest` computes), computed once and not
+timed for them, except in the "+ signals" rows, which time the peer together with computing them.
 
 Timed per engine (one untimed warm-up run each first, which also compiles vectorbt's numba code;
 then `--runs` rounds, every engine once per round, so a change of load hits all of them):
@@ -19,7 +20,9 @@ then `--runs` rounds, every engine once per round, so a change of load hits all 
 - vectorbt: `Portfolio.from_signals` + total_return, max_drawdown, trades.count; "SL+TP": stop
   loss and take profit, "+trailing": the stop turns trailing once in profit (adjust_sl_func_nb);
   "full pf.stats()": the latter with vectorbt's whole statistics report instead of three figures
-  (CoinPilot's timing includes its whole report, `performance.summarize`);
+  (CoinPilot's timing includes its whole report, `performance.summarize`); "+ signals": the
+  trailing run plus computing the entries it is handed, the same inputs CoinPilot starts from (the
+  nearest to equal work: vectorbt still has no RSI exit, time limit or risk rules);
 - backtesting.py: `FractionalBacktest(...).run()` with a Strategy of CoinPilot's exit rules.
 Printed: median and best wall time, CPU time (process_time) of the median run, the 1-minute load
 average over the engine's runs, trades, return and max drawdown, the ratios engine / CoinPilot:
@@ -49,6 +52,7 @@ ENGINES = (
     "vectorbt-stops",
     "vectorbt-trailing",
     "vectorbt-stats",
+    "vectorbt-signals",
     "backtesting",
     "coinpilot-hourly",
     "signals",
@@ -59,6 +63,7 @@ LABELS = {
     "vectorbt-stops": "vectorbt from_signals, SL+TP",
     "vectorbt-trailing": "vectorbt from_signals, SL+TP+trailing",
     "vectorbt-stats": "  same + full pf.stats()",
+    "vectorbt-signals": "  same + signals (CoinPilot's inputs)",
     "backtesting": "backtesting.py Backtest.run",
     "coinpilot-hourly": "(CoinPilot, hourly regime)",
     "signals": "(CoinPilot indicators+entries only)",
@@ -108,16 +113,24 @@ def make_runs(args, bars):
 
     from trading.backtest import BacktestOptions, run_backtest
     from trading.config import default_risk, default_strategy
-    from trading.strategy import PASS_CODE, compute_indicators, evaluate_entries, regime_codes
+    from trading.strategy import compute_indicators, entry_passes, regime_codes
 
     params, limits = default_strategy(), default_risk()
     p = params.regimes[args.regime]
 
     def signals():
-        values = compute_indicators(bars, params)
-        return values, evaluate_entries(values, regime_codes(args.regime, len(bars)), params) == PASS_CODE
+        """CoinPilot's indicators and entry decisions, as `run_backtest` computes them."""
+        values = compute_indicators(bars, params, atr=False)
+        entries = np.zeros(len(bars), dtype=bool)
+        entries[entry_passes(values, regime_codes(args.regime, len(bars)), params)] = True
+        return values, entries
 
     values, entries = signals()
+    trailing = peer.make_trailing_switch()
+
+    def vectorbt_with_signals():
+        _, computed = signals()
+        return peer.vectorbt_run(close, computed, p, trailing)
 
     def coinpilot(options):
         stats = run_backtest("KRW-BTC", bars, params, limits, options).stats
@@ -128,12 +141,9 @@ def make_runs(args, bars):
     runs = {
         "coinpilot": functools.partial(coinpilot, BacktestOptions(regime=args.regime)),
         "vectorbt-stops": functools.partial(peer.vectorbt_run, close, entries, p),
-        "vectorbt-trailing": functools.partial(
-            peer.vectorbt_run, close, entries, p, peer.make_trailing_switch()
-        ),
-        "vectorbt-stats": functools.partial(
-            peer.vectorbt_run, close, entries, p, peer.make_trailing_switch(), full_stats=True
-        ),
+        "vectorbt-trailing": functools.partial(peer.vectorbt_run, close, entries, p, trailing),
+        "vectorbt-stats": functools.partial(peer.vectorbt_run, close, entries, p, trailing, full_stats=True),
+        "vectorbt-signals": vectorbt_with_signals,
         "backtesting": functools.partial(peer.backtesting_run, frame, peer.coinpilot_rules(p)),
         "coinpilot-hourly": functools.partial(coinpilot, BacktestOptions()),
         "signals": lambda: (int(np.count_nonzero(signals()[1])), float("nan"), float("nan")),

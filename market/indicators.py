@@ -27,6 +27,11 @@ ATR_PERIOD = 14
 # bars) instead of running sums: every window is reduced in the same fixed order from its own
 # values, so its result is bit-for-bit the same whatever history precedes it. The live window and
 # the backtest's full series therefore agree exactly, not just to rounding.
+#
+# A long series is reduced in blocks of rows (`_blocks`): the n passes over a block stay in the CPU
+# cache instead of streaming the whole series from memory n times (a year of minutes, 4 MB per
+# array, took 2-3x longer). Each value is still computed by the same operations in the same order.
+BLOCK_VALUES = 16_384  # values per block (128 KiB of float64)
 
 
 def _shifted(x: np.ndarray, n: int):
@@ -35,39 +40,47 @@ def _shifted(x: np.ndarray, n: int):
     return np.full(a.shape, np.nan), max(len(a) - n + 1, 0), a
 
 
+def _blocks(m: int, a: np.ndarray):
+    """(start, end) of the blocks of rows the m full windows of `a` are computed in."""
+    rows = max(1, BLOCK_VALUES // max(1, a[:1].size))
+    return ((s, min(m, s + rows)) for s in range(0, m, rows))
+
+
 def sma(x: np.ndarray, n: int) -> np.ndarray:
     """Simple moving average over the last n bars."""
     out, m, a = _shifted(x, n)
-    if m:
-        total = a[:m].copy()
+    for s, e in _blocks(m, a):
+        total = a[s:e].copy()
         for k in range(1, n):
-            total += a[k : k + m]
-        out[n - 1 :] = total / n
+            total += a[s + k : e + k]
+        np.divide(total, n, out=out[n - 1 + s : n - 1 + e])
     return out
 
 
 def rolling_std(x: np.ndarray, n: int, mean: np.ndarray | None = None) -> np.ndarray:
     """Population standard deviation (ddof=0) over the last n bars (two-pass: no cancellation)."""
     out, m, a = _shifted(x, n)
-    if m:
-        mu = (sma(a, n) if mean is None else mean)[n - 1 :]
+    means = (sma(a, n) if mean is None else mean)[n - 1 :]
+    for s, e in _blocks(m, a):
+        mu = means[s:e]
         total, dev = np.zeros_like(mu), np.empty_like(mu)
         for k in range(n):  # in place: no temporary array per step
-            np.subtract(a[k : k + m], mu, out=dev)
+            np.subtract(a[s + k : e + k], mu, out=dev)
             dev *= dev
             total += dev
-        out[n - 1 :] = np.sqrt(total / n)
+        total /= n
+        np.sqrt(total, out=out[n - 1 + s : n - 1 + e])
     return out
 
 
 def rolling_min(x: np.ndarray, n: int) -> np.ndarray:
     """Minimum over the last n bars including the current one; NaN while any is NaN."""
     out, m, a = _shifted(x, n)
-    if m:
-        low = a[:m].copy()
+    for s, e in _blocks(m, a):
+        low = a[s:e].copy()
         for k in range(1, n):
-            np.minimum(low, a[k : k + m], out=low)
-        out[n - 1 :] = low
+            np.minimum(low, a[s + k : e + k], out=low)
+        out[n - 1 + s : n - 1 + e] = low
     return out
 
 

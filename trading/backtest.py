@@ -2,7 +2,7 @@
 
 Decisions are made on a bar's close and filled at the next bar's open, or with
 `fill_at="close"` at that close and time (a market order placed at the latest close, as the live
-market prices it). Entries are evaluated for every bar at once (`strategy.evaluate_entries`);
+market prices it). Entries are evaluated for every bar at once (`strategy.entry_passes`);
 exits and scale-outs are found by scanning the bars after a fill (`strategy.scan_exit`). The
 Python loop below runs per event (an entry considered, a sale), never per bar.
 
@@ -34,14 +34,16 @@ from .fills import BelowMinimumOrder, buy_fill, sell_fill
 from .strategy import (
     LIVE_WINDOW_BARS,
     PARTIAL,
-    PASS_CODE,
+    REGIME_NAMES,
     Bars,
+    ExitPlan,
     OpenTrade,
     bars_from_frame,
     compute_indicators,
-    evaluate_entries,
+    entry_passes,
     exit_plan,
     scale_out_share,
+    scaled_plan,
     scan_exit,
     uses_atr,
 )
@@ -51,7 +53,7 @@ DAY = 86400
 EPOCH_DAY = date(1970, 1, 1)
 FILL_AT = ("next_open", "close")
 PNL_STEP = Decimal("0.00000001")  # the books keep a sale's PnL to 8 decimals
-FIRST_SCAN = 256  # bars scanned for an exit before the window grows (x4 each time)
+FIRST_SCAN = 512  # bars scanned for an exit before the window grows (x4 each time, up to the time limit)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class TradeRecord:
     entry_fee: Decimal
     regime: str
     symbol: str = ""
-    sizing: str = ""  # how the size was chosen, as the live trade's signal info says it
+    size: risk.Size | None = None  # the entry's size and how it was chosen (`sizing`)
     exits: list[ExitFill] = field(default_factory=list)  # scale-outs, then the final exit
     exit_index: int | None = None
     exit_at: int | None = None
@@ -105,17 +107,27 @@ class TradeRecord:
     pnl_pct: float = 0.0
 
     @property
+    def sizing(self) -> str:
+        """How the size was chosen, as the live trade's signal info says it (put into words only
+        when read: most backtested trades never are)."""
+        return self.size.reason if self.size is not None else ""
+
+    @property
     def cost(self) -> Decimal:
         return self.entry_price * self.quantity + self.entry_fee
 
     @property
     def held(self) -> Decimal:
         """Quantity not sold yet."""
+        if not self.exits:
+            return self.quantity
         return self.quantity - sum((e.quantity for e in self.exits), Decimal(0))
 
     @property
     def fee_left(self) -> Decimal:
         """The entry fee not yet charged to a sale."""
+        if not self.exits:
+            return self.entry_fee
         return self.entry_fee - sum((e.entry_fee_share for e in self.exits), Decimal(0))
 
     @property
@@ -216,7 +228,11 @@ class RiskBook:
             return int(risk.next_kst_monday(datetime.fromtimestamp(t, UTC)).timestamp())
         return t + 1
 
-    def open(self, t: int, equity: Decimal) -> risk.DayState:
+    def new_day(self, t: int) -> bool:
+        """Whether time t opens a new KST day (the day's starting equity is read then)."""
+        return (t + KST_OFFSET) // DAY != self.day_key
+
+    def open(self, t: int, equity: Decimal | None) -> risk.DayState:
         day_key = (t + KST_OFFSET) // DAY
         if day_key != self.day_key:  # one DailyRiskState row per KST day, continued as live does
             previous = EPOCH_DAY + timedelta(days=self.day_key) if self.day_key is not None else None
@@ -227,26 +243,31 @@ class RiskBook:
     def record_entry(self) -> None:
         self.day.trade_count += 1
 
-    def record_exit(self, t: int, pnl: Decimal, equity_at_cost: Decimal) -> None:
+    def record_exit(self, t: int, pnl: Decimal, equity_at_cost: Decimal | None) -> None:
+        """`equity_at_cost`: the day's starting equity when t opens a new day (`new_day`)."""
         self.open(t, equity_at_cost)  # an exit after midnight counts on the new day
         risk.record_exit(self.day, pnl, self.limits, datetime.fromtimestamp(t, UTC))
 
 
-def find_exit(values, decided, codes, start: int, trade: OpenTrade, params) -> tuple[int, str, float, int]:
+def find_exit(
+    values, decided, codes, start: int, trade: OpenTrade, params, plan: ExitPlan | None = None
+) -> tuple[int, str, float, int]:
     """The next exit or scale-out decision at or after `start`: (absolute index or -1, reason,
-    high-water mark at that bar, scale-out levels crossed)."""
+    high-water mark at that bar, scale-out levels crossed). `plan`: `exit_plan(trade, params)`."""
     n, size = len(decided), FIRST_SCAN  # most trades exit within hours: scan a short prefix first
     close, rsi14, atr14 = values["close"], values["rsi14"], values["atr14"]
-    plan = exit_plan(trade, params)
+    plan = plan or exit_plan(trade, params)
+    # the time limit fires at the latest on this bar: no scan goes past it
+    last = min(n, max(start, int(decided.searchsorted(plan.late_after, side="right"))) + 1)
     while True:
-        end = min(n, start + size)
+        end = min(last, start + size)
         i, reason, hwm, crossed = scan_exit(
             close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params,
             None if atr14 is None else atr14[start:end], plan,
         )  # fmt: skip
         if i >= 0:
             return start + i, reason, float(hwm[i]), crossed
-        if end == n:
+        if end == last:
             return -1, "", 0.0, 0
         trade = replace(trade, high_water_mark=float(hwm[-1]))
         start, size = end, size * 4
@@ -286,15 +307,14 @@ class SymbolRun:
         self.symbol, self.place, self.bars = symbol, place, bars
         self.values = compute_indicators(bars, params, atr=uses_atr(params))
         self.codes = _codes(bars, options)
+        self.code_index = self.codes.astype(np.intp)  # indexes a table 3x faster than int8 codes
         self.decided = bars.ts + 60
         self.fills = Filler(bars, options.fill_at)
         n = len(bars)
         self.first = int(np.searchsorted(bars.ts, options.start)) if options.start is not None else 0
-        passed = evaluate_entries(self.values, self.codes, params)[
-            : n - self.fills.shift
-        ]  # needs its fill bar
-        candidates = np.flatnonzero(passed == PASS_CODE)
-        self.candidates = candidates[candidates >= self.first]
+        candidates = entry_passes(self.values, self.codes, params)
+        # from the first decision on; an entry needs its fill bar
+        self.candidates = candidates[(candidates >= self.first) & (candidates < n - self.fills.shift)]
         self.cash_delta, self.qty_delta = np.zeros(n), np.zeros(n)
         self.trades: list[TradeRecord] = []
         self.refusals: list[tuple[int, str]] = []
@@ -306,21 +326,36 @@ class SymbolRun:
         self.kelly: dict[str, tuple[int, tuple]] = {}  # per regime: (returns seen, Kelly cap)
         self.changes: np.ndarray | None = None  # bars where the regime changes (computed on demand)
         self.generation = 0  # of its queued event: a newer one supersedes it
+        self.unit_plans: dict[tuple[str, int], ExitPlan] = {}
+        regimes = params.regimes.values()
+        self.atr_exits = any(r.atr_stop_k is not None or r.atr_take_profit_k is not None for r in regimes)
 
     def next_event(self, params: StrategyParams) -> tuple | None:
         """(decision time, place, kind, bar, exit details) of this symbol's next event, or None."""
         if self.trade is not None:
             j, reason, hwm, crossed = find_exit(
-                self.values, self.decided, self.codes, self.cursor, self.state, params
-            )
+                self.values, self.decided, self.code_index, self.cursor, self.state, params,
+                self.exit_plan(self.state, params),
+            )  # fmt: skip
             if j < 0 or self.fills.index(j) >= len(self.bars):
                 return None  # still open when the data ends: marked to market in the equity curve
             return int(self.decided[j]), self.place, 1, j, (reason, hwm, crossed)
-        pos = int(np.searchsorted(self.candidates, self.allowed))
+        pos = int(self.candidates.searchsorted(self.allowed))
         if pos == len(self.candidates):
             return None
         k = int(self.candidates[pos])
         return int(self.decided[k]), self.place, 0, k, None
+
+    def exit_plan(self, trade: OpenTrade, params: StrategyParams) -> ExitPlan:
+        """`exit_plan(trade, params)`, scaled from the plan of a position bought at 1.0 in the same
+        regime with the same scale-outs sold (made once per run) unless its ATR sets an exit price."""
+        if self.atr_exits and trade.entry_atr is not None:
+            return exit_plan(trade, params)
+        key = (trade.entry_regime, trade.partials_done)
+        if key not in self.unit_plans:
+            unit = OpenTrade(1.0, trade.entry_regime, 0, 1.0, None, trade.partials_done)
+            self.unit_plans[key] = exit_plan(unit, params)
+        return scaled_plan(self.unit_plans[key], trade)
 
     def atr_at(self, k: int) -> float | None:
         """ATR(14) at bar k, None where unknown (or not computed: no option reads it)."""
@@ -359,6 +394,7 @@ class Portfolio:
         self.refusals: list[tuple[int, str, str]] = []
         self.vol_times = [t for t, _ in options.volatility]
         self.parked: set[int] = set()  # places of symbols skipping a no-edge Kelly episode
+        self.kelly = any(p.kelly_fraction is not None for p in params.regimes.values())
 
     def run(self) -> None:
         self.queue: list[tuple] = []
@@ -416,6 +452,7 @@ class Portfolio:
         return sum((r.trade.held * r.trade.entry_price for r in held or self.held()), Decimal(0))
 
     def high_volatility(self, t: int) -> bool:
+        """Whether the volatility state in force at t says high."""
         i = bisect_right(self.vol_times, t) - 1
         return i >= 0 and self.options.volatility[i][1]
 
@@ -427,21 +464,24 @@ class Portfolio:
             close = other.close_at(t)
             price = Decimal(str(close)) if close is not None else other.trade.entry_price
             marked += other.trade.held * price
-        regime = str(REGIMES[run.codes[k]])
+        regime = REGIME_NAMES[run.codes[k]]
         p = self.params.for_regime(regime)
-        atr = run.atr_at(k)
         last_exit = datetime.fromtimestamp(run.last_exit_at, UTC) if run.last_exit_at is not None else None
         return risk.EntryContext(
             symbol=run.symbol, now=datetime.fromtimestamp(t, UTC), cash=self.cash, exposure=exposure,
             open_positions=len(held), day=self.book.open(t, self.cash + exposure), limits=self.limits,
-            high_volatility=self.high_volatility(t), held_symbols=frozenset(r.symbol for r in held),
-            marked_exposure=marked,
-            sizing=positions.entry_sizing(
-                p, float(run.values["close"][k]), atr, returns := run.returns.get(regime, []),
-                kelly=run.kelly_cap(p, regime, returns),
-            ),
-            reentry_until=positions.reentry_until(p, last_exit),
+            high_volatility=self.high_volatility(t),
+            held_symbols=frozenset(r.symbol for r in held), marked_exposure=marked,
+            sizing=self.sizing(run, k, regime, p), reentry_until=positions.reentry_until(p, last_exit),
         )  # fmt: skip
+
+    def sizing(self, run: SymbolRun, k: int, regime: str, p) -> risk.Sizing | None:
+        """The entry's sizing options (`positions.entry_sizing`), None at once when they are off."""
+        if p.risk_per_trade_pct is None and p.kelly_fraction is None:
+            return None
+        returns = run.returns.get(regime, [])
+        kelly = run.kelly_cap(p, regime, returns)
+        return positions.entry_sizing(p, float(run.values["close"][k]), run.atr_at(k), returns, kelly=kelly)
 
     def consider_entry(self, run: SymbolRun, k: int, t: int) -> bool:
         """Check and fill an entry decided at bar k (time t); True when it bought."""
@@ -470,14 +510,13 @@ class Portfolio:
                 self.park(run, run.regime_change_after(k), ctx)
             return False
         self.book.record_entry()
-        self.cash += buy.cash_change
+        change = buy.cash_change
+        self.cash += change
         at = run.fills.index(k)
-        run.cash_delta[at] += float(buy.cash_change)
+        run.cash_delta[at] += float(change)
         run.qty_delta[at] += float(buy.quantity)
-        regime = str(REGIMES[run.codes[k]])
-        trade = TradeRecord(
-            at, run.fills.time(k), buy.price, buy.quantity, buy.fee, regime, run.symbol, size.reason
-        )
+        regime = REGIME_NAMES[run.codes[k]]
+        trade = TradeRecord(at, run.fills.time(k), buy.price, buy.quantity, buy.fee, regime, run.symbol, size)
         run.trades.append(trade)
         run.trade, run.cursor = trade, k + 1
         run.state = OpenTrade(float(buy.price), regime, trade.entry_at, float(buy.price), run.atr_at(k))
@@ -493,19 +532,21 @@ class Portfolio:
                 price=price, min_order=self.limits.min_order_krw,
             )  # fmt: skip
         fill = sell_fill(quantity=quantity, reference=price, slippage_bps=self.options.slippage_bps)
-        at = fills.time(j)
+        at, index = fills.time(j), fills.index(j)
         # the day's equity as live books it: cash plus the positions at cost (entry fees are spent)
-        equity_at_cost = self.cash + self.exposure_at_cost()
-        sale = trade.sell(fills.index(j), at, fill.price, quantity, fill.fee, reason)
+        equity_at_cost = self.cash + self.exposure_at_cost() if self.book.new_day(at) else None
+        sale = trade.sell(index, at, fill.price, quantity, fill.fee, reason)
         self.book.record_exit(at, sale.pnl, equity_at_cost)
-        self.cash += fill.cash_change
-        run.cash_delta[fills.index(j)] += float(fill.cash_change)
-        run.qty_delta[fills.index(j)] -= float(quantity)
+        change = fill.cash_change
+        self.cash += change
+        run.cash_delta[index] += float(change)
+        run.qty_delta[index] -= float(quantity)
         if trade.exit_at is None:  # a scale-out: the rest stays open with its high-water mark
             run.state = replace(state, high_water_mark=hwm, partials_done=state.partials_done + crossed)
             run.cursor = j + 1
             return
-        run.returns.setdefault(trade.regime, []).append(trade.booked_return())
+        if self.kelly:  # the Kelly cap's record (nothing else reads it)
+            run.returns.setdefault(trade.regime, []).append(trade.booked_return())
         run.trade = run.state = None
         run.last_exit_at, run.allowed = at, j + 1
 

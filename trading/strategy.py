@@ -9,7 +9,9 @@ Pure functions: arrays and config in, codes/Signals out, no I/O. Every value at 
 only on bars <= t, so truncating the data at t never changes the decision at t.
 """
 
+import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -48,8 +50,10 @@ EXIT_ORDER = (
     ExitReason.RSI_OVERBOUGHT,
     ExitReason.TIME_LIMIT,
 )
+EXIT_REASONS = tuple(str(reason) for reason in EXIT_ORDER)
 PARTIAL = str(ExitReason.PARTIAL_TAKE_PROFIT)  # after every full exit: a full exit on the same bar wins
 MA_MODES = {"above": 0, "proximity_or_above": 1, "none": 2}
+REGIME_NAMES = tuple(str(r) for r in REGIMES)  # by regime code
 
 
 BAR_FIELDS = ("ts", "open", "high", "low", "close", "volume")
@@ -146,52 +150,127 @@ def _table(params: StrategyParams, name: str, unknown=np.nan) -> np.ndarray:
     return np.array([*[np.nan if v is None else v for v in values], unknown], dtype=np.float64)
 
 
-def _pick(values: dict[str, np.ndarray], prefix: str, params: StrategyParams, attr: str, codes):
-    """Per bar, the indicator computed with the lookback of that bar's regime."""
-    out = values[f"{prefix}{getattr(params.regimes[str(REGIMES[0])], attr)}"].copy()
-    for code, regime in enumerate(REGIMES[1:UNKNOWN_CODE], start=1):
-        mask = codes == code
-        out[mask] = values[f"{prefix}{getattr(params.regimes[str(regime)], attr)}"][mask]
-    return out
+class EntryBars:
+    """The indicators and regime codes of the bars an entry check looks at: every bar, or the
+    bars at `rows` (the backtester narrows its candidates check by check). A parameter is one
+    number when all these bars share a regime, else one per bar."""
+
+    def __init__(self, values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams, rows=None):
+        self.values, self.params, self.rows = values, params, rows
+        self.codes = codes if rows is None else codes[rows]
+        self.regime = int(self.codes[0]) if len(self.codes) and self.codes.min() == self.codes.max() else None
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        v = np.asarray(self.values[key])
+        return v if self.rows is None else v[self.rows]
+
+    def param(self, name: str, unknown=np.nan):
+        table = _table(self.params, name, unknown)
+        return table[self.regime] if self.regime is not None else table[self.codes]
+
+    def ma_mode(self):
+        table = np.array([MA_MODES[self.params.regimes[r].ma_filter] for r in REGIME_NAMES[:3]] + [2])
+        return table[self.regime] if self.regime is not None else table[self.codes]
+
+    def pick(self, prefix: str, attr: str) -> np.ndarray:
+        """Per bar, the indicator computed with the lookback of that bar's regime."""
+        regimes = self.params.regimes
+        if self.regime is not None:  # UNKNOWN bars read the first regime's (they never pass)
+            code = self.regime if self.regime < UNKNOWN_CODE else 0
+            return self[f"{prefix}{getattr(regimes[REGIME_NAMES[code]], attr)}"]
+        out = self[f"{prefix}{getattr(regimes[REGIME_NAMES[0]], attr)}"].copy()
+        for code, regime in enumerate(REGIME_NAMES[1:UNKNOWN_CODE], start=1):
+            mask = self.codes == code
+            out[mask] = self[f"{prefix}{getattr(regimes[regime], attr)}"][mask]
+        return out
+
+
+def _ma_ok(b: EntryBars) -> np.ndarray:
+    close, ma20, mode = b["close"], b["ma20"], b.ma_mode()
+    near = close >= ma20 * (1 - b.param("ma_proximity_pct") / 100)
+    return np.where(mode == 0, close > ma20, np.where(mode == 1, near, True))
+
+
+def _not_ready(b: EntryBars) -> np.ndarray:
+    missing = np.isnan(b["rsi14"]) | np.isnan(b["rsi7"]) | np.isnan(b.pick("rsi7_min_", "rsi_7_lookback"))
+    return missing | np.isnan(b["ma20"]) | np.isnan(b["bb_lower"]) | np.isnan(b["vol_ratio"])
+
+
+def _rsi7_no_recovery(b: EntryBars) -> np.ndarray:
+    dipped = b.pick("rsi7_min_", "rsi_7_lookback") <= b.param("rsi_7_trigger")
+    return ~(dipped & (b["rsi7"] >= b.param("rsi_7_recover")))
+
+
+def _rsi7_bounce_too_small(b: EntryBars) -> np.ndarray:
+    return ~(b["rsi7"] - b.pick("rsi7_min_", "rsi_7_lookback") >= b.param("min_rsi_7_bounce_pct"))
+
+
+def _below_bb_lower(b: EntryBars) -> np.ndarray:
+    return (b.param("require_price_above_bb_lower", 0) > 0) & ~(b["close"] >= b["bb_lower"])
+
+
+def _volume_surge(b: EntryBars) -> np.ndarray:
+    return (b.param("volume_surge_check", 0) > 0) & (b["vol_ratio"] >= b.param("volume_surge_ratio"))
+
+
+def _no_bb_touch_recovery(b: EntryBars) -> np.ndarray:
+    return (b.param("bb_enabled", 0) > 0) & ~b.pick("bb_touch_", "bb_touch_lookback")
+
+
+# Each entry check: where it fails on the bars given. Written once, read by both the live cycle
+# (the first failing check of the newest bar is the reason it reports) and the backtester (the bars
+# where none fails are its candidates).
+ENTRY_FAILS = {
+    "REGIME_UNKNOWN": lambda b: b.codes == UNKNOWN_CODE,
+    "INDICATORS_NOT_READY": _not_ready,
+    "RSI14_TOO_HIGH": lambda b: ~(b["rsi14"] <= b.param("rsi_14_max")),
+    "RSI7_NO_RECOVERY": _rsi7_no_recovery,
+    "RSI7_BOUNCE_TOO_SMALL": _rsi7_bounce_too_small,
+    "MA_FILTER": lambda b: ~_ma_ok(b),
+    "BELOW_BB_LOWER": _below_bb_lower,
+    "VOLUME_TOO_LOW": lambda b: ~(b["vol_ratio"] >= b.param("volume_min_ratio")),
+    "VOLUME_SURGE": _volume_surge,
+    "NO_BB_TOUCH_RECOVERY": _no_bb_touch_recovery,
+}
+# The order the backtester applies them in to narrow its candidates: the checks that refuse most
+# bars first (a pass needs all of them, so the order changes which bars pass in no way).
+NARROWING_ORDER = (
+    "RSI7_NO_RECOVERY",
+    "RSI14_TOO_HIGH",
+    "VOLUME_TOO_LOW",
+    "NO_BB_TOUCH_RECOVERY",
+    "RSI7_BOUNCE_TOO_SMALL",
+    "MA_FILTER",
+    "BELOW_BB_LOWER",
+    "VOLUME_SURGE",
+    "REGIME_UNKNOWN",
+    "INDICATORS_NOT_READY",
+)
 
 
 def entry_failures(values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams) -> np.ndarray:
     """Boolean matrix (check x bar): True where the check fails, in the strategy's order."""
-    t = lambda name, unknown=np.nan: _table(params, name, unknown)[codes]  # noqa: E731
-    close, rsi14, rsi7, ma20 = values["close"], values["rsi14"], values["rsi7"], values["ma20"]
-    lower, vol = values["bb_lower"], values["vol_ratio"]
-    rsi7_min = _pick(values, "rsi7_min_", params, "rsi_7_lookback", codes)
-    touch = _pick(values, "bb_touch_", params, "bb_touch_lookback", codes)
-    ma_tables = np.array([MA_MODES[params.regimes[str(r)].ma_filter] for r in REGIMES[:3]] + [2])
-    ma_mode = ma_tables[codes]
+    bars = EntryBars(values, codes, params)
     with np.errstate(invalid="ignore"):
-        ma_ok = np.where(
-            ma_mode == 0,
-            close > ma20,
-            np.where(ma_mode == 1, close >= ma20 * (1 - t("ma_proximity_pct") / 100), True),
-        )
-        not_ready = np.isnan(rsi14) | np.isnan(rsi7) | np.isnan(rsi7_min) | np.isnan(ma20)
-        not_ready |= np.isnan(lower) | np.isnan(vol)
-        return np.stack(
-            [
-                codes == UNKNOWN_CODE,
-                not_ready,
-                ~(rsi14 <= t("rsi_14_max")),
-                ~((rsi7_min <= t("rsi_7_trigger")) & (rsi7 >= t("rsi_7_recover"))),
-                ~(rsi7 - rsi7_min >= t("min_rsi_7_bounce_pct")),
-                ~ma_ok,
-                (t("require_price_above_bb_lower", 0) > 0) & ~(close >= lower),
-                ~(vol >= t("volume_min_ratio")),
-                (t("volume_surge_check", 0) > 0) & (vol >= t("volume_surge_ratio")),
-                (t("bb_enabled", 0) > 0) & ~touch,
-            ]
-        )
+        return np.stack([np.broadcast_to(ENTRY_FAILS[name](bars), codes.shape) for name in ENTRY_CHECKS])
 
 
 def evaluate_entries(values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams) -> np.ndarray:
     """Per bar, the index of the first failing entry check, or PASS_CODE when all pass."""
     fails = entry_failures(values, codes, params)
     return np.where(fails.any(axis=0), fails.argmax(axis=0), PASS_CODE).astype(np.int8)
+
+
+def entry_passes(values: dict[str, np.ndarray], codes: np.ndarray, params: StrategyParams) -> np.ndarray:
+    """Indices of the bars where every entry check passes: the bars `evaluate_entries` gives
+    PASS_CODE, found without the first failing check of every other bar (the backtester needs
+    none) by applying the checks one after the other to the bars still passing."""
+    rows = np.arange(len(codes))
+    with np.errstate(invalid="ignore"):
+        for name in NARROWING_ORDER:
+            bars = EntryBars(values, codes, params, None if len(rows) == len(codes) else rows)
+            rows = rows[~np.broadcast_to(ENTRY_FAILS[name](bars), bars.codes.shape)]
+    return rows
 
 
 @dataclass(frozen=True)
@@ -233,8 +312,7 @@ def stop_distance_pct(p, close: float, atr: float | None) -> float:
     return float(p.stop_loss_pct)
 
 
-@dataclass(frozen=True)
-class ExitPlan:
+class ExitPlan(NamedTuple):
     """A position's exit prices, fixed until its state changes (a scale-out): computed once per
     state, not once per window of bars scanned."""
 
@@ -245,8 +323,7 @@ class ExitPlan:
     take_profit: float
     rsi_overbought: float
     rsi_min_price: float
-    opened_at: int
-    time_limit_s: float
+    late_after: int  # epoch s: the time limit fires on a decision after this
     levels: tuple[float, ...]  # prices of the scale-out levels not sold yet, lowest first
 
 
@@ -255,7 +332,7 @@ def exit_plan(trade: OpenTrade, params: StrategyParams) -> ExitPlan:
     avg = trade.avg_price
     # The tighter of the entry regime's stop and the current regime's (UNKNOWN keeps the entry's).
     own = stop_price(p, trade)
-    per_regime = [stop_price(params.regimes[str(r)], trade) for r in REGIMES[:UNKNOWN_CODE]]
+    per_regime = [stop_price(params.regimes[name], trade) for name in REGIME_NAMES[:UNKNOWN_CODE]]
     stops = np.maximum(own, np.array([*per_regime, own]))  # one per regime code
     if p.breakeven_after_partial and trade.partials_done:
         stops = np.maximum(stops, avg)  # a level sold: the rest is not allowed to lose
@@ -267,9 +344,28 @@ def exit_plan(trade: OpenTrade, params: StrategyParams) -> ExitPlan:
         take_profit=take_profit_price(p, trade),
         rsi_overbought=p.rsi_overbought,
         rsi_min_price=avg * (1 + p.rsi_exit_min_profit_pct / 100),
-        opened_at=trade.opened_at,
-        time_limit_s=p.time_limit_hours * 3600,
+        # held longer than the limit, (decided - opened) > hours x 3600, in whole seconds
+        late_after=trade.opened_at + math.floor(p.time_limit_hours * 3600),
         levels=tuple(avg * (1 + at / 100) for at, _ in p.partial_levels()[trade.partials_done :]),
+    )
+
+
+def scaled_plan(unit: ExitPlan, trade: OpenTrade) -> ExitPlan:
+    """`exit_plan` of `trade` from the plan of a position bought at 1.0 at time 0 in its regime
+    with the same scale-outs sold, when no exit price reads the entry ATR: each price is the entry
+    price times the unit plan's (the same product, so the same bits; the larger of two such
+    products is the product of the larger factor), the time limit moved to the fill time."""
+    avg = trade.avg_price
+    return ExitPlan(
+        stops=unit.stops * avg,
+        activation=unit.activation * avg,
+        trail_factor=unit.trail_factor,
+        atr_trailing_k=unit.atr_trailing_k,
+        take_profit=unit.take_profit * avg,
+        rsi_overbought=unit.rsi_overbought,
+        rsi_min_price=unit.rsi_min_price * avg,
+        late_after=unit.late_after + trade.opened_at,
+        levels=tuple(level * avg for level in unit.levels) if unit.levels else (),
     )
 
 
@@ -283,33 +379,57 @@ def scan_exit(
     atr14: np.ndarray | None = None,
     plan: ExitPlan | None = None,
 ) -> tuple[int, str, np.ndarray, int]:
-    """First bar of these (all after the entry) where an exit or a scale-out level fires:
-    (index or -1, reason, HWM, scale-out levels crossed at that bar). `plan`: `exit_plan(trade,
-    params)` when the caller scans the same position again."""
+    """First bar of these (all after the entry, oldest first; `decided_at` in whole epoch seconds)
+    where an exit or a scale-out level fires: (index or -1, reason, the HWM of each bar up to that
+    one (of every bar when none fires), scale-out levels crossed at that bar). `plan`:
+    `exit_plan(trade, params)` when the caller scans the same position again.
+
+    The first bar where a fixed price or the time fires bounds the search; the HWM and the trailing
+    stop are computed up to it. The exit bar is then told its reason in EXIT_ORDER (a full exit
+    before a scale-out on the same bar)."""
     plan = plan or exit_plan(trade, params)
-    hwm = np.maximum.accumulate(np.maximum(close, trade.high_water_mark))
+    stops = plan.stops[codes]
+    hit = close <= stops
+    hit |= close >= (min(plan.take_profit, plan.levels[0]) if plan.levels else plan.take_profit)
+    hit |= (rsi14 >= plan.rsi_overbought) & (close >= plan.rsi_min_price)
+    late = int(decided_at.searchsorted(plan.late_after, side="right"))  # the time limit from here on
+    if late < len(hit):
+        hit[late] = True
+    i = int(hit.argmax())
+    end = i + 1 if hit[i] else len(hit)  # the trailing stop matters only before the other exits
+    hwm = np.maximum.accumulate(np.maximum(close[:end], trade.high_water_mark))
+    # the HWM never falls: the trailing stop works from the first bar it reached the activation
+    active = int(hwm.searchsorted(plan.activation))
+    trail, trailed = None, False
+    if active < end:
+        trail = _trail(hwm[active:], plan, None if atr14 is None else atr14[active:end])
+        trailing = close[active:end] <= trail
+        j = int(trailing.argmax())
+        if trailing[j]:
+            i, trailed = active + j, True
+    if not (trailed or hit[i]):
+        return -1, "", hwm, 0
+    c = close[i]
+    fired = (
+        c <= stops[i],
+        trail is not None and i >= active and c <= trail[i - active],
+        c >= plan.take_profit,
+        rsi14[i] >= plan.rsi_overbought and c >= plan.rsi_min_price,
+        i >= late,
+    )
+    for k, check in enumerate(fired):
+        if check:
+            return i, EXIT_REASONS[k], hwm, 0
+    return i, PARTIAL, hwm, sum(1 for level in plan.levels if c >= level)
+
+
+def _trail(hwm: np.ndarray, plan: ExitPlan, atr14: np.ndarray | None) -> np.ndarray:
+    """The trailing stop under each HWM: k x ATR below it where an ATR is known and the option is
+    on, else the percentage."""
     trail = hwm * plan.trail_factor
     if plan.atr_trailing_k is not None and atr14 is not None:  # no ATR yet (one ticker price): the %
         trail = np.where(np.isnan(atr14), trail, hwm - plan.atr_trailing_k * atr14)
-    with np.errstate(invalid="ignore"):
-        checks = (
-            close <= plan.stops[codes],
-            (hwm >= plan.activation) & (close <= trail),
-            close >= plan.take_profit,
-            (rsi14 >= plan.rsi_overbought) & (close >= plan.rsi_min_price),
-            (decided_at - plan.opened_at) > plan.time_limit_s,
-        )
-    hit = checks[0] | checks[1] | checks[2] | checks[3] | checks[4]
-    if plan.levels:
-        hit |= close >= plan.levels[0]
-    i = int(hit.argmax())
-    if not hit[i]:
-        return -1, "", hwm, 0
-    for k, check in enumerate(checks):
-        if check[i]:
-            return i, str(EXIT_ORDER[k]), hwm, 0
-    crossed = sum(1 for level in plan.levels if close[i] >= level)
-    return i, PARTIAL, hwm, crossed
+    return trail
 
 
 def scale_out_share(params: StrategyParams, trade: OpenTrade, crossed: int) -> float:

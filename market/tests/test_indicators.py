@@ -103,3 +103,23 @@ def test_short_input_is_all_nan_not_an_error():
 def test_flat_prices_give_rsi_zero_like_talib():
     flat = np.full(30, 100.0)
     assert_same(ind.rsi(flat, 14), talib.RSI(flat, timeperiod=14))
+
+
+def test_a_long_series_computed_in_blocks_gives_each_window_its_own_bits(real):
+    # a year of minutes is reduced block by block (BLOCK_VALUES); every window's value must be the
+    # bits its own n values give, at block edges too, as in a series of just that window
+    close = np.tile(real["close"], 4)  # 39,996 values: more than two blocks
+    for f, n in ((ind.sma, 20), (ind.rolling_std, 20), (ind.rolling_min, 10)):
+        full = f(close, n)
+        for end in (
+            n,
+            ind.BLOCK_VALUES,
+            ind.BLOCK_VALUES + 1,
+            ind.BLOCK_VALUES + n,
+            2 * ind.BLOCK_VALUES + 7,
+            len(close),
+        ):
+            alone = f(close[end - n : end], n)[-1]
+            assert full[end - 1].tobytes() == alone.tobytes(), (f.__name__, end)
+    batch = np.stack([close, close[::-1]], axis=1)  # 2-D: blocks of rows, both columns alike
+    np.testing.assert_array_equal(ind.rolling_std(batch, 20)[:, 1], ind.rolling_std(close[::-1].copy(), 20))

@@ -235,3 +235,63 @@ def test_exit_signal_reads_the_last_bar_and_returns_the_new_high_water_mark(real
     assert sig.high_water_mark == pytest.approx(close)
     calm = st.OpenTrade(close, "SIDEWAYS", int(real_bars.ts[-10]), close)
     assert st.exit_signal(real_bars, calm, "SIDEWAYS", PARAMS).action == "HOLD"
+
+
+def test_the_backtesters_candidates_are_the_bars_every_check_passes(real_bars):
+    # entry_passes narrows the bars check by check; it must find exactly evaluate_entries' passes,
+    # in every regime and with the regimes changing bar by bar (lookbacks differing per regime)
+    params = with_params("BEAR", rsi_7_lookback=5, bb_touch_lookback=12)
+    params = dataclasses.replace(
+        params,
+        regimes=params.regimes | {"BULL": params.regimes["BULL"].model_copy(update={"bb_enabled": True})},
+    )
+    values = st.compute_indicators(real_bars, params)
+    mixed = np.repeat(np.arange(4, dtype=np.int8), 60)[np.arange(len(real_bars)) // 7 % 240]
+    for codes in [
+        mixed,
+        *(st.regime_codes(r, len(real_bars)) for r in ("BULL", "SIDEWAYS", "BEAR", "UNKNOWN")),
+    ]:
+        passes = np.flatnonzero(st.evaluate_entries(values, codes, params) == st.PASS_CODE)
+        np.testing.assert_array_equal(st.entry_passes(values, codes, params), passes)
+    assert len(np.flatnonzero(st.evaluate_entries(values, mixed, params) == st.PASS_CODE)) > 0
+
+
+@pytest.mark.parametrize("hours", [24, 0.1, 0.37])
+def test_time_limit_fires_on_the_first_decision_held_longer_than_the_limit(hours):
+    # held (decided - opened) > hours x 3600 seconds: at the limit itself the position stays
+    params = with_params("SIDEWAYS", time_limit_hours=hours)
+    limit = hours * 3600
+    opened = OPENED + 17  # a fill inside a minute (fill at the close)
+    seconds = np.array([int(limit) - 1, int(limit), int(limit) + 1, int(limit) + 2])
+    trade = st.OpenTrade(100.0, "SIDEWAYS", opened, 100.0)
+    i, why, _, _ = st.scan_exit(
+        np.full(4, 100.0), np.full(4, 50.0), opened + seconds, np.ones(4, np.int8), trade, params
+    )
+    assert (i, why) == (int(np.argmax(seconds > limit)), "TIME_LIMIT")
+
+
+def test_the_hwm_is_returned_up_to_the_exit_bar():
+    close = np.array([100.5, 101.0, 97.0, 103.0])
+    trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
+    decided = OPENED + 60 * np.arange(1, 5)
+    i, why, hwm, _ = st.scan_exit(close, np.full(4, 50.0), decided, np.ones(4, np.int8), trade, PARAMS)
+    assert (i, why) == (2, "STOP_LOSS") and list(hwm) == [100.5, 101.0, 101.0]
+    i, why, hwm, _ = st.scan_exit(
+        close[:2], np.full(2, 50.0), decided[:2], np.ones(2, np.int8), trade, PARAMS
+    )
+    assert (i, why) == (-1, "") and list(hwm) == [100.5, 101.0]
+
+
+@pytest.mark.parametrize("regime", ["BULL", "SIDEWAYS", "BEAR", "UNKNOWN"])
+def test_a_plan_scaled_from_a_unit_position_is_the_plan_bit_for_bit(regime):
+    # the backtester makes one plan per regime and scale-outs sold for a position bought at 1.0
+    params = with_params(
+        "BULL", partial_tp_1_pct=0.7, partial_tp_2_pct=1.3, breakeven_after_partial=True, time_limit_hours=0.1
+    )
+    for price in (0.00123, 97.3, 1234.5678, 43_926_000.0, 1e9 / 3):
+        for done in (0, 1, 2):
+            trade = st.OpenTrade(price, regime, OPENED + 17, price, None, done)
+            unit = st.exit_plan(st.OpenTrade(1.0, regime, 0, 1.0, None, done), params)
+            got, want = st.scaled_plan(unit, trade), st.exit_plan(trade, params)
+            assert got.stops.tobytes() == want.stops.tobytes()
+            assert got._replace(stops=None) == want._replace(stops=None)
