@@ -9,10 +9,12 @@ open, as stored) is nearest to that instant within +-5 minutes, ties to the earl
 
 `tracked_at` is the bar's timestamp, the moment the price is from. A window is due once every
 bar inside its +-5 min tolerance has closed; a due window without a bar is a miss, counted and
-tried again on every run until the window is 24 h stale. Per run on PostgreSQL: one query that
-finds every due window and its nearest bar, one UPDATE that merges the new windows under the
-stored ones, so a window already stored is never overwritten. SQLite: one query for the SELLs,
-one for every due window's bars, one UPDATE per trade.
+tried again on every run until the window is 24 h stale. The new windows are merged under the
+stored ones, so a window already stored is never overwritten. Per run on PostgreSQL: one
+statement that finds every due window, its nearest bar and its change_pct and merges them (a
+window whose change_pct lies within 1e-9 of a rounding midpoint is priced by change_pct() in
+Python and merged by a second UPDATE). SQLite: one query for the SELLs, one for every due
+window's bars, one UPDATE per trade.
 """
 
 import json
@@ -101,8 +103,10 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
     `retry_for` longer than 24 h is a one-off catch-up by hand (`manage.py report track --days`),
     e.g. after a replay of history or an outage longer than a day.
     """
+    tracked, missed = Tally(), Tally()  # per window label; the metrics are bumped once each
     if connection.vendor == "postgresql":
-        found_bars = due_bars_postgresql(now, retry_for)
+        stored, sells, found_bars = store_due_windows_postgresql(now, retry_for)
+        tracked.update(stored)
     else:
         windows = due_windows(now, retry_for)
         bars = fetch_bars(windows)
@@ -110,8 +114,8 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
             (w.trade_id, w.label, w.exit_price, *(nearest_bar(w.target, bars.get(i, [])) or (None, None)))
             for i, w in enumerate(windows)
         ]
+        sells = len({row[0] for row in found_bars})
     patches: dict[int, dict] = {}
-    tracked, missed = Tally(), Tally()  # per window label; the metrics are bumped once each
     for trade_id, label, exit_price, at, price in found_bars:
         if at is None:
             missed[label] += 1
@@ -127,11 +131,7 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
         TRACKED.labels(label).inc(count)
     for label, count in missed.items():
         MISSED.labels(label).inc(count)
-    return TrackResult(
-        tracked=tracked.total(),
-        missed=missed.total(),
-        sells=len({row[0] for row in found_bars}),
-    )
+    return TrackResult(tracked=tracked.total(), missed=missed.total(), sells=sells)
 
 
 def due_windows(now: datetime, retry_for: timedelta = STALE_AFTER) -> list[Window]:
@@ -159,16 +159,30 @@ def _has_key(label: str) -> ExpressionWrapper:
     return ExpressionWrapper(Q(post_exit_prices__has_key=label), output_field=BooleanField())
 
 
-# PostgreSQL: the due windows are derived from the SELLs in the same statement as their bars, so
-# nothing is sent back and forth per window. Due/fresh bounds are computed per label in Python
-# and compared with the exit time: due once exit_at <= now - offset - tolerance - bar, fresh
-# while exit_at >= now - offset - retry_for. The labels are a VALUES list so the planner knows
-# there are 4 (a set-returning function is guessed at 100 rows, which pushes the estimate past
-# jit_above_cost: JIT compilation alone took 0.34 s). Each window takes two primary-key probes,
-# the last bar at or before the target and the first after it (one row each, no sort); the
-# nearer wins, a tie goes to the earlier (the one at or before).
-DUE_BARS_SQL = """
-WITH w AS (
+# PostgreSQL: one statement finds every due window, its nearest bar and its change_pct, and merges
+# the new windows into the SELLs' JSON, so no window travels to Python and back. Due/fresh bounds
+# are computed per label in Python and compared with the exit time: due once exit_at <= now -
+# offset - tolerance - bar, fresh while exit_at >= now - offset - retry_for. The labels are a
+# VALUES list so the planner knows there are 4 (a set-returning function is guessed at 100 rows,
+# which pushes the estimate past jit_above_cost: JIT compilation alone took 0.34 s).
+#
+# Nearest bar, one primary-key probe for most windows: 1m bars open on whole minutes, so the
+# nearest bar is usually the one at the target's nearest whole minute, d away. The probe walks
+# [target - d, target + d] from its far end towards that minute; the first bar it meets is the
+# nearest when it lies on the minute's side of the target (anything closer would have been met
+# first). Otherwise (the minute's bar is missing, or bars sit off the minute) two probes, the last
+# bar at or before the target and the first after it; the nearer wins, a tie goes to the earlier.
+#
+# change_pct: Python rounds the float of the quotient q to 4 places (half-even on the binary
+# value). Below 1e6 % that float is within 1.2e-10 of q and the numeric quotient here within
+# 5e-13 (12 decimals or more), so where q is at least 1e-9 from a rounding midpoint (x.xxxx5)
+# both round the same way: round(q, 4) is Python's value, and with its trailing zeros trimmed and
+# at least one decimal it is Python's repr, which jsonb stores as the same text. Windows near a
+# midpoint go back to change_pct() in Python; the misses go back to be counted. The JSON is built
+# as text (labels and values need no escaping) and cast once per SELL: jsonb_build_object and
+# jsonb_object_agg cost about 0.03 s more CPU for 20,000 windows.
+TRACK_SQL = """
+WITH due AS (
     SELECT t.id, t.symbol, t.price, l.label,
            coalesce(t.executed_at, t.created_at) + l.secs * interval '1 second' AS t
     FROM {trades} t
@@ -177,26 +191,69 @@ WITH w AS (
     WHERE t.side = %(side)s AND t.status = %(status)s AND t.price <> 0
       AND (t.executed_at >= %(cutoff)s OR (t.executed_at IS NULL AND t.created_at >= %(cutoff)s))
       AND NOT (t.post_exit_prices ? l.label)
-)
-SELECT w.id, w.label, w.price,
-       CASE WHEN a.ts IS NULL OR w.t - b.ts <= a.ts - w.t THEN b.ts ELSE a.ts END,
-       CASE WHEN a.ts IS NULL OR w.t - b.ts <= a.ts - w.t THEN b.close ELSE a.close END
-FROM w
-LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
-    WHERE m.symbol = w.symbol AND m.interval = %(interval)s
-    AND m."timestamp" <= w.t AND m."timestamp" >= w.t - %(tolerance)s
-    ORDER BY m."timestamp" DESC LIMIT 1) b ON true
-LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
-    WHERE m.symbol = w.symbol AND m.interval = %(interval)s
-    AND m."timestamp" > w.t AND m."timestamp" <= w.t + %(tolerance)s
-    ORDER BY m."timestamp" LIMIT 1) a ON true
+), near AS MATERIALIZED (  -- the minute computed once, not in each probe's bounds
+    SELECT due.*, date_trunc('minute', t + interval '30 s', 'UTC') AS minute FROM due
+), fast AS (  -- the first bar met walking from the far end of [t - d, t + d] to the minute
+    SELECT w.*, n.ts AS n_ts, n.close AS n_close FROM near w
+    LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
+        WHERE m.symbol = w.symbol AND m.interval = %(interval)s
+          AND m."timestamp" BETWEEN w.minute AND w.t + (w.t - w.minute)
+        ORDER BY m."timestamp" DESC LIMIT 1) n ON n.ts <= w.t
+    WHERE w.minute <= w.t
+    UNION ALL
+    SELECT w.*, n.ts, n.close FROM near w
+    LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
+        WHERE m.symbol = w.symbol AND m.interval = %(interval)s
+          AND m."timestamp" BETWEEN w.t - (w.minute - w.t) AND w.minute
+        ORDER BY m."timestamp" LIMIT 1) n ON n.ts >= w.t
+    WHERE w.minute > w.t
+), found AS (
+    SELECT w.id, w.label, w.price,
+           coalesce(w.n_ts, CASE WHEN a.ts IS NULL OR w.t - b.ts <= a.ts - w.t THEN b.ts ELSE a.ts END) AS ts,
+           coalesce(w.n_close,
+                    CASE WHEN a.ts IS NULL OR w.t - b.ts <= a.ts - w.t THEN b.close ELSE a.close END) AS close
+    FROM fast w
+    LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
+        WHERE w.n_ts IS NULL AND m.symbol = w.symbol AND m.interval = %(interval)s
+        AND m."timestamp" <= w.t AND m."timestamp" >= w.t - %(tolerance)s
+        ORDER BY m."timestamp" DESC LIMIT 1) b ON true
+    LEFT JOIN LATERAL (SELECT m."timestamp" AS ts, m.close FROM {candles} m
+        WHERE w.n_ts IS NULL AND m.symbol = w.symbol AND m.interval = %(interval)s
+        AND m."timestamp" > w.t AND m."timestamp" <= w.t + %(tolerance)s
+        ORDER BY m."timestamp" LIMIT 1) a ON true
+), priced AS (
+    SELECT id, label, price, ts, close,
+           CASE WHEN abs(q) < 1e6 AND abs(abs(q - round(q, 4)) - 0.00005) >= 1e-9
+                THEN trim_scale(round(q, 4)) + 0.0 END AS change_pct
+    FROM (SELECT found.*, (close - price) * 100 / price AS q FROM found) found
+), sells AS (
+    SELECT id, string_agg(format('"%%s": {{"price": "%%s", "change_pct": %%s, "tracked_at": "%%s"}}',
+               label, trim_scale(close), change_pct, to_char(ts AT TIME ZONE 'UTC',
+               CASE WHEN date_trunc('second', ts) = ts THEN 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'
+                    ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' END)), ', ')
+               FILTER (WHERE change_pct IS NOT NULL) AS windows
+    FROM priced GROUP BY id
+), stored AS (
+    UPDATE {trades} t
+    SET post_exit_prices = ('{{' || s.windows || '}}')::jsonb || coalesce(t.post_exit_prices, '{{}}'::jsonb)
+    FROM sells s WHERE t.id = s.id AND s.windows IS NOT NULL
+)  -- back to Python: per label, the windows stored here and the SELLs with a due window; then
+   -- the windows left to Python (misses, change_pct near a midpoint)
+SELECT label, count(change_pct), (SELECT count(*) FROM sells), NULL, NULL, NULL, NULL
+FROM priced GROUP BY label
+UNION ALL
+SELECT label, NULL, NULL, id, price, ts, close FROM priced WHERE change_pct IS NULL
 """
 
 
-def due_bars_postgresql(
+def store_due_windows_postgresql(
     now: datetime, retry_for: timedelta = STALE_AFTER, interval: str = "1m"
-) -> list[tuple[int, str, Decimal, datetime | None, Decimal | None]]:
-    """(trade id, label, exit price, bar timestamp, close) of every due window; no bar: None, None."""
+) -> tuple[Tally, int, list[tuple[int, str, Decimal, datetime | None, Decimal | None]]]:
+    """Store every due window that SQL can price exactly (one statement).
+
+    Returns (windows stored per label, SELLs with a due window, the windows left to Python as
+    (trade id, label, exit price, bar timestamp, close), the last two None for a miss).
+    """
     now = now.astimezone(UTC)  # the bounds are absolute instants, whatever zone `now` came in
     params = {
         "side": Side.SELL,
@@ -214,16 +271,21 @@ def due_bars_postgresql(
             f"d{n}": now - offset - TOLERANCE - BAR,
             f"f{n}": now - offset - retry_for,
         }
-    sql = DUE_BARS_SQL.format(
+    sql = TRACK_SQL.format(
         trades=Trade._meta.db_table, candles=Candle._meta.db_table, labels=", ".join(labels)
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [
-        (trade_id, label, price, None if at is None else parse_timestamp(at), close)
-        for trade_id, label, price, at, close in rows
-    ]
+    stored, sells, left = Tally(), 0, []
+    for label, count, trades, trade_id, price, at, close in rows:
+        if trade_id is not None:
+            left.append((trade_id, label, price, None if at is None else parse_timestamp(at), close))
+            continue
+        sells = trades  # each label's summary row carries it
+        if count:
+            stored[label] = count
+    return stored, sells, left
 
 
 # SQLite: every window's bars in one statement, the windows travelling as one JSON parameter (no

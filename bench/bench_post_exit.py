@@ -1,19 +1,19 @@
 """Issues 8 and 18: one post-exit tracker run over 10,000 SELLs with 5,000,000 candles stored
 (target <= 2 s in issue 8, <= 0.4 s in issue 18).
 
-    .venv/bin/python bench/bench_post_exit.py [--runs 5] [--keep]
+    .venv/bin/python bench/bench_post_exit.py [--runs 5] [--keep | --reuse]
 
 Scratch PostgreSQL database cp_postexit_bench (BENCH_DB overrides; created, and dropped
-afterwards unless --keep). Loads
-100 symbols x 50,000 1m bars by COPY and 10,000 FILLED SELLs spread over the last 48 h, not
+afterwards unless --keep; --reuse times the data an earlier --keep run left, migrating only).
+Loads 100 symbols x 50,000 1m bars by COPY and 10,000 FILLED SELLs spread over the last 48 h, not
 timed. About 20,000 windows are then due at once (as after a long outage; a normal 10-minute
 run finds only the windows that came due since the last one). VACUUM ANALYZE once after
 loading (what autovacuum does to an insert-only table); each run clears post_exit_prices and
-vacuums trading_history, then times
-`track_post_exit_prices`: one query for every due window and its bar, one UPDATE, first with
-trading_history's fillfactor as migrated (80), then at 100 (full pages, as before). Prints the
-median and the best wall time, and the median CPU time of this process and of its PostgreSQL
-backend (read from /proc, so only when the server runs on this machine).
+vacuums trading_history, then times `track_post_exit_prices`: one statement that finds every
+due window and its bar and merges them into the SELLs' JSON, first with trading_history's
+fillfactor as migrated (80), then at 100 (full pages, as before). Prints the median and the
+best wall time, and the median CPU time of this process and of its PostgreSQL backend (read
+from /proc, so only when the server runs on this machine).
 """
 
 import os
@@ -50,6 +50,18 @@ def admin_sql(*statements: str) -> None:
         for statement in statements:
             cur.execute(statement)
     conn.close()
+
+
+def database_exists() -> bool:
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB])
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
 
 
 def setup_database(fresh: bool = True) -> None:
@@ -164,16 +176,22 @@ def load_average() -> str:
 
 
 def main() -> None:
-    keep = "--keep" in sys.argv
+    reuse = "--reuse" in sys.argv
+    keep = "--keep" in sys.argv or reuse
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
-    setup_database()
+    if reuse and not database_exists():
+        raise SystemExit(f"--reuse: no database {DB}; run once with --keep first")
+    setup_database(fresh=not reuse)
     try:
         from analytics.post_exit import track_post_exit_prices
         from trading.models import Trade
 
-        load_candles()
-        load_sells()
-        vacuum()
+        if not reuse:
+            load_candles()
+            load_sells()
+            vacuum()
+        elif Trade.objects.count() != SELLS:
+            raise SystemExit(f"--reuse: {DB} holds no data of an earlier --keep run")
         # trading_history's fillfactor as migrated (80: room for HOT updates), then 100 (full
         # pages, as before trading/0010), each after rewriting the table, in the same run
         for fillfactor in (80, 100):

@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -135,6 +136,49 @@ def test_one_query_reads_the_bars_of_every_pending_window():
 
 
 @pytest.mark.django_db
+def test_change_pct_at_and_near_a_rounding_midpoint_is_stored_as_python_rounds_it():
+    closes = {
+        "KRW-M0": ("320000", "320100"),  # 0.03125 %: an exact binary midpoint, half-even gives 0.0312
+        "KRW-M1": ("100", "100.00015"),  # 0.00015 %: its float lies below the midpoint, 0.0001
+        "KRW-M2": ("0.00000001", "1000"),  # 9,999,999,999,900 %
+        "KRW-M3": ("3", "2"),  # -33.3333... %
+        "KRW-M4": ("1000", "999.99999"),  # -0.000001 %: rounds to -0.0
+    }
+    for symbol, (exit_price, close) in closes.items():
+        sell(EXIT, price=exit_price, symbol=symbol)
+        make_bars(symbol, {B + H: close, B + 4 * H: "1"})
+    mixed = sell(EXIT, price="320000", symbol="KRW-M5")  # 1h priced by the database, 4h a midpoint
+    make_bars("KRW-M5", {B + H: "320001", B + 4 * H: "320100"})
+
+    result = track_post_exit_prices(EXIT + 4 * H + minutes(6))
+
+    assert (result.tracked, result.missed, result.sells) == (12, 0, 6)
+    expected = {}
+    for trade in Trade.objects.filter(symbol__startswith="KRW-M"):
+        close = closes[trade.symbol][1] if trade.pk != mixed.pk else "320001"
+        assert trade.post_exit_prices["1h"]["change_pct"] == change_pct(trade.price, Decimal(close))
+        expected[trade.pk] = trade.post_exit_prices
+    assert Trade.objects.get(pk=mixed.pk).post_exit_prices["4h"]["change_pct"] == 0.0312
+    assert Trade.objects.get(symbol="KRW-M0").post_exit_prices["1h"]["change_pct"] == 0.0312
+    assert_stored_as_python_writes_it(expected)
+
+
+def assert_stored_as_python_writes_it(expected: dict[int, dict]) -> None:
+    """PostgreSQL: each SELL's stored JSON text is the jsonb of what Python's json.dumps sends."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.id, t.post_exit_prices::text, e.prices::text FROM trading_history t "
+            "JOIN jsonb_each(%s::jsonb) AS e(id, prices) ON t.id = e.id::bigint",
+            [json.dumps(expected)],
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == len(expected)
+    assert {pk: stored for pk, stored, _ in rows} == {pk: python for pk, _, python in rows}
+
+
+@pytest.mark.django_db
 def test_a_catch_up_run_tracks_windows_older_than_24h_by_hand():
     from io import StringIO
 
@@ -224,11 +268,31 @@ def test_the_batched_run_matches_a_per_trade_computation_on_bars_with_gaps():
             sell(None, created_at=exit_at, **kwargs)
         else:
             sell(exit_at, status="FAILED" if n % 13 == 0 else "FILLED", **kwargs)
-    # Exact ties: a bar 2 min before and 2 min after a target, the nearest bar at the tolerance edge.
+    # Two bars off the minute near one target, the nearer one not met first walking from the
+    # far end of [target - d, target + d] (d: the distance to the target's nearest whole minute).
+    before = sell(B + timedelta(seconds=20), price="1000", symbol="KRW-OFF")  # target :20, minute :00
+    after = sell(B + timedelta(seconds=45), price="1000", symbol="KRW-OFF")  # target :45, minute +1
+    make_bars(
+        "KRW-OFF",
+        {
+            B + H + timedelta(seconds=s): close
+            for s, close in ((0, "6"), (18, "2"), (35, "3"), (32, "4"), (50, "5"))
+        },
+    )
+    # Exact ties: a bar 2 min before and 2 min after a target, the nearest bar at the tolerance edge,
+    # a target half-way between two whole minutes; a bar with microseconds.
     tie = sell(EXIT, price="1000", symbol="KRW-TIE")
+    half = sell(B + timedelta(seconds=30), price="1000", symbol="KRW-TIE")
     make_bars(
         "KRW-TIE",
-        {EXIT + H - minutes(2): "990", EXIT + H + minutes(2): "1010", EXIT + 4 * H + TOLERANCE: "7"},
+        {
+            EXIT + H - minutes(2): "990",
+            EXIT + H + minutes(2): "1010",
+            EXIT + 4 * H + TOLERANCE: "7",
+            B + 12 * H: "8",
+            B + 12 * H + minutes(1): "9",
+            EXIT + 24 * H + timedelta(microseconds=500): "11",
+        },
     )
 
     for now, retry_for in (
@@ -241,7 +305,15 @@ def test_the_batched_run_matches_a_per_trade_computation_on_bars_with_gaps():
             Trade.objects.filter(side="SELL", status="FILLED").values_list("pk", "post_exit_prices")
         )
         assert actual == expected
+        assert_stored_as_python_writes_it(expected)
         assert (result.tracked, result.missed, result.sells) == (tracked, missed, sells)
         assert tracked > 20 and missed > 0
     assert Trade.objects.get(pk=tie.pk).post_exit_prices["1h"]["price"] == "990"
     assert Trade.objects.get(pk=tie.pk).post_exit_prices["4h"]["price"] == "7"
+    assert (
+        Trade.objects.get(pk=tie.pk).post_exit_prices["24h"]["tracked_at"]
+        == "2026-11-21T03:00:20.000500+00:00"
+    )
+    assert Trade.objects.get(pk=half.pk).post_exit_prices["12h"]["price"] == "8"
+    assert Trade.objects.get(pk=before.pk).post_exit_prices["1h"]["price"] == "2"
+    assert Trade.objects.get(pk=after.pk).post_exit_prices["1h"]["price"] == "5"
