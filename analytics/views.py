@@ -2,12 +2,11 @@
 
 from datetime import timedelta
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from core.caching import cached, newest_id
+from core.caching import cached, cached_page, newest_id
 from trading.models import Trade
 
 from .exit_performance import exit_analysis
@@ -20,8 +19,14 @@ PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
 def exit_analysis_page(request: HttpRequest) -> HttpResponse:
     days = PERIODS.get(request.GET.get("days", "7"), 7)
     now = timezone.now()
-    data = cached(f"exit-analysis:{days}:{newest_id(Trade)}", lambda: exit_analysis(now, days=days))
-    sells = Paginator(sell_details(now - timedelta(days=days), now), 25).get_page(request.GET.get("page"))
+    newest_trade = newest_id(Trade)
+    data = cached(f"exit-analysis:{days}:{newest_trade}", lambda: exit_analysis(now, days=days))
+    sells = cached_page(
+        sell_details(now - timedelta(days=days), now),
+        25,
+        request.GET.get("page"),
+        count_key=f"exit-sells:{days}:{newest_trade}",  # the period moves too: a minute at most
+    )
     pending = TuningSuggestion.objects.filter(applied_at__isnull=True).order_by("-created_at")[:20]
     return render(
         request,

@@ -1,11 +1,18 @@
 """Where a page's time goes: each endpoint of bench_pages.py requested in-process (no HTTP, no
-concurrency), with its SQL count, SQL time and slowest statements.
+concurrency), with its CPU time (this process, and its PostgreSQL backend: what 10 users share
+2 cores for), its SQL count, SQL time and slowest statements, and the load average.
 
 Run bench_pages.py once first (it fills cp_bench_pages), then:
 
-    .venv/bin/python bench/profile_pages.py [url ...]
+    .venv/bin/python bench/profile_pages.py [url ...]           # the page cache as it is (hits)
+    .venv/bin/python bench/profile_pages.py --miss [url ...]    # emptied before every request
+    .venv/bin/python bench/profile_pages.py --cprofile URL      # the miss's slowest functions too
 """
 
+import argparse
+import cProfile
+import os
+import pstats
 import statistics
 import sys
 import time
@@ -15,10 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_pages  # noqa: E402  (sets the environment for the bench database)
 
+from bench.scratch import backend_cpu  # noqa: E402
+
 RUNS = 5
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("urls", nargs="*", default=bench_pages.ENDPOINTS)
+    parser.add_argument("--miss", action="store_true", help="empty the page cache before each request")
+    parser.add_argument("--cprofile", action="store_true", help="print the slowest functions of a miss")
+    args = parser.parse_args()
     import django
 
     django.setup()
@@ -26,31 +40,43 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(get_user_model().objects.get(username="bench"))
-    urls = sys.argv[1:] or bench_pages.ENDPOINTS
-    for url in urls:
+    for url in args.urls:
         client.get(url)  # warm-up
-        times, sql = [], None
+        times, cpus, db_cpus, sql = [], [], [], None
         for _ in range(RUNS):
+            if args.miss or args.cprofile:
+                cache.clear()  # the bench's own Redis database (bench_pages.ENV)
             reset_queries()
+            db_cpu = backend_cpu()
             with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 response = client.get(url)
                 times.append(time.perf_counter() - started)
+                cpus.append(time.process_time() - cpu)
+            db_cpus.append(backend_cpu() - db_cpu)
             assert response.status_code == 200, (url, response.status_code)
             sql = queries.captured_queries
         sql_ms = sum(float(q["time"]) for q in sql) * 1000
+        wall, cpu, db_cpu = (statistics.median(v) * 1000 for v in (times, cpus, db_cpus))
         print(
-            f"{url:<48} median {statistics.median(times) * 1000:6.0f} ms  "
-            f"{len(sql):2d} queries {sql_ms:6.0f} ms  {len(response.content) // 1024} KiB"
+            f"{url:<48} median {wall:4.0f} ms (CPU {cpu:3.0f} + database {db_cpu:3.0f})"
+            f"  {len(sql):2d} queries {sql_ms:4.0f} ms  {len(response.content) // 1024} KiB"
         )
         for q in sorted(sql, key=lambda q: -float(q["time"]))[:3]:
             print(f"      {float(q['time']) * 1000:6.0f} ms  {q['sql'][:150]}")
+        if args.cprofile:
+            cache.clear()  # a miss
+            profiler = cProfile.Profile()
+            profiler.runcall(client.get, url)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ from django.db import connection
 from django.db.models import F, Q, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lag
+from django.utils.html import json_script
 
-from core.kst import kst_text
+from core.caching import cached, newest_id
+from core.kst import KST, kst_text
 from market import indicators as ind
 from market import rollups
-from market.candles import load_frames
+from market.candles import last_stored_timestamps, load_frames
 from market.models import RegimeHistory
 from trading.glossary import PARTIAL, partial_level
 from trading.models import Trade
@@ -117,12 +119,34 @@ def _pg_buckets(symbol: str, minutes: int, start: datetime, end: datetime, *, ro
     return frame
 
 
+def page_chart(req: ChartRequest) -> dict:
+    """The page's chart: its bar count and size, and `chart_data` as the JSON `<script>` element
+    the page embeds. Computed once for all web processes until the symbol's newest candle, the
+    newest trade or the newest regime row changes, or a minute passes (core/caching.py); kept as
+    text, since encoding a year's chart (~800 KiB) costs more than the rest of a cached page.
+    """
+    newest_bar = last_stored_timestamps([req.symbol])[req.symbol]
+    stamp = f"{newest_bar:%Y%m%d%H%M}" if newest_bar else "none"
+    newest_rows = f"{stamp}:{newest_id(Trade)}:{newest_id(RegimeHistory)}"
+    return cached(f"market-page-chart:{req.symbol}:{req.range_key}:{newest_rows}", lambda: _page_chart(req))
+
+
+def _page_chart(req: ChartRequest) -> dict:
+    data = chart_data(req)
+    return {
+        "symbol": data["symbol"],
+        "bar": data["bar"],
+        "points": data["points"],
+        "script": json_script(data, "chart-data"),
+    }
+
+
 def chart_data(req: ChartRequest) -> dict:
     """Everything the page's script draws, as built-in JSON types (times in KST)."""
     bars = candles(req)
     close = bars["close"].to_numpy(dtype=np.float64)
     upper, middle, lower = ind.bollinger(close) if len(close) else (close, close, close)
-    kst = [t.strftime("%Y-%m-%d %H:%M") for t in bars.index.tz_convert("Asia/Seoul")]
+    kst = kst_minutes(bars.index)
     return {
         "symbol": req.symbol,
         "range": req.range_key,
@@ -197,9 +221,11 @@ def trade_markers(req: ChartRequest) -> list[dict]:
             KT("signal_info__partial_levels_done"),
         )[:MAX_BARS]
     )
+    rows = list(rows)
+    times = kst_minutes(pd.DatetimeIndex([row[0] for row in rows]))
     return [
         {
-            "t": kst_text(at),
+            "t": t,
             "price": float(price),
             "qty": float(quantity),
             "side": side,
@@ -207,8 +233,17 @@ def trade_markers(req: ChartRequest) -> list[dict]:
             "pnl": pnl,
             "level": partial_level(level) if reason == PARTIAL else None,
         }
-        for at, price, quantity, side, reason, pnl, level in rows
+        for t, (_, price, quantity, side, reason, pnl, level) in zip(times, rows, strict=True)
     ]
+
+
+def kst_minutes(times: pd.DatetimeIndex) -> list[str]:
+    """Aware times as KST "YYYY-MM-DD HH:MM" (core.kst's MINUTE), for a whole chart at once: a
+    year's bars and markers formatted one by one cost more than their query."""
+    if times.empty:
+        return []
+    local = times.tz_convert(KST).tz_localize(None).to_numpy().astype("datetime64[m]")
+    return [text.replace("T", " ") for text in np.datetime_as_string(local, unit="m").tolist()]
 
 
 def _list(values) -> list:

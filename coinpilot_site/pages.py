@@ -77,7 +77,7 @@ def market(request: HttpRequest) -> HttpResponse:
         request,
         "coinpilot_site/market.html",
         {
-            "chart": market_chart.chart_data(req),
+            "chart": market_chart.page_chart(req),
             "symbols": symbols,
             "ranges": list(market_chart.RANGES),
             "req": req,

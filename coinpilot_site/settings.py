@@ -77,10 +77,6 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last: turns a lock-out into the lock-out page
 ]
 
-# Per-process cache for costly dashboard aggregates (core/caching.py): keys break on new
-# rows, values live a minute; nothing in it is needed for correctness or shared between processes.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 60}}
-
 ROOT_URLCONF = "coinpilot_site.urls"
 WSGI_APPLICATION = "coinpilot_site.wsgi.application"
 LOGIN_URL = "login"
@@ -174,6 +170,23 @@ else:
     }
 RQ_QUEUE_NAMES = ("bot", "market", "default", "notifications")
 RQ_QUEUES = {name: dict(_RQ_CONNECTION, DEFAULT_TIMEOUT=300) for name in RQ_QUEUE_NAMES}
+# What pages compute that is costly (core/caching.py), shared by every web process in Redis: keys
+# break on new rows, values live a minute, nothing in it is needed for correctness. Short socket
+# timeouts: a page computes without the cache rather than wait. The in-process embedded default
+# (no REDIS_URL, one process) keeps it in memory. Never cache.clear(): on Redis that is FLUSHDB,
+# the queues included.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "coinpilot:page",
+            "TIMEOUT": 60,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 60}}
 RQ = {"WORKER_CLASS": "core.worker.CoinPilotWorker"}
 RQ_SHOW_ADMIN_LINK = True
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -17,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from agents.models import AgentDecision
 from agents.status import guardrail_state, scorecard
 from core import system
-from core.caching import cached, newest_id
+from core.caching import cached, cached_page, newest_id
 from market.models import Regime, RegimeHistory
 from trading.config import load_strategy
 
@@ -82,10 +81,11 @@ def system_page(request: HttpRequest) -> HttpResponse:
             "queues": system.queues(),
             "ai": guardrail_state(list(load_strategy().symbols)),
         }
-    context |= ai_decisions_context(request) | {
+    newest_decision = newest_id(AgentDecision)
+    context |= ai_decisions_context(request, newest_decision) | {
         "notifications": system.notifications_summary(),
         "scorecard": cached(
-            f"scorecard-30d:{newest_id(AgentDecision)}",
+            f"scorecard-30d:{newest_decision}",
             lambda: scorecard(since=timezone.now() - timedelta(days=30)),
         ),
         "regimes": RegimeHistory.objects.order_by("-created_at")[:20],
@@ -93,8 +93,9 @@ def system_page(request: HttpRequest) -> HttpResponse:
     return render(request, "coinpilot_site/system.html", context)
 
 
-def ai_decisions_context(request: HttpRequest) -> dict:
-    """The AI decision log, filtered by decision and regime, paginated."""
+def ai_decisions_context(request: HttpRequest, newest_decision: int) -> dict:
+    """The AI decision log, filtered by decision and regime, paginated (the count read again after
+    `newest_decision`, the newest decision's id, changes)."""
     decisions = AgentDecision.objects.order_by("-created_at")
     shown = {}
     for name in ("decision", "regime"):
@@ -102,7 +103,9 @@ def ai_decisions_context(request: HttpRequest) -> dict:
         if value in dict(AgentDecision._meta.get_field(name).choices):
             decisions = decisions.filter(**{name: value})
             shown[name] = value
-    page = Paginator(decisions, 25).get_page(request.GET.get("page"))
+    filters = ":".join(shown.get(name, "") for name in ("decision", "regime"))
+    count_key = f"decision-count:{filters}:{newest_decision}"
+    page = cached_page(decisions, 25, request.GET.get("page"), count_key=count_key)
     params = request.GET.copy()
     params.pop("page", None)
     return {

@@ -1,28 +1,141 @@
-"""Short-lived caches for dashboard aggregates that are costly and change rarely.
+"""Short-lived caches for what pages compute that is costly and changes rarely.
 
 Keys carry what makes a value stale at once (e.g. the newest trade id: a new trade changes the
 figures); the time limit bounds the rest (a price filled in later by a tracker job). The cache is
-per process (LocMem, settings.CACHES): a worker computes each value at most once per limit.
+Redis (settings.CACHES), shared by every web process: a value is computed about once per key and
+limit for all of them, not once per process. Values are the same for every operator: nothing
+user-specific or secret goes under these keys. A key's name stands for the shape of its value:
+when a deploy changes what a key holds, rename the key, or old and new processes read each
+other's values for up to a minute.
+
+The cache only saves time. When Redis does not answer, the page computes its value and is served
+as if nothing were cached. The failure is logged once (and the recovery once), and the cache is
+not asked again for RETRY_SECONDS, so pages do not each wait on a dead server's timeout.
 """
 
+import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.core.cache import cache
-from django.db.models import Max, Model
+from django.core.paginator import Page, Paginator
+from django.db.models import Max, Model, QuerySet
+from redis.exceptions import RedisError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 10.0
+WAIT_SECONDS = 10.0  # how long a request waits for the value another one is computing
+POLL_SECONDS = 0.02
+_MISSING = object()
+_down_until = 0.0  # monotonic time before which this process does not ask the cache
+_failing = False  # the last attempt failed (logged once until the cache answers again)
 
 
 def cached(key: str, compute: Callable[[], T], *, seconds: int = 60) -> T:
-    """`compute()` at most once per `seconds` for `key` (in this process)."""
-    value = cache.get(key)
-    if value is None:
+    """`compute()` at most about once per `seconds` for `key`, across all processes.
+
+    When the value is missing, one request computes it; the others asking meanwhile wait for it
+    (up to WAIT_SECONDS, then compute it themselves) rather than all compute the same value at
+    once: a page that everyone watches goes stale for everyone at the same new row.
+    """
+    value = _get(key)
+    if value is not _MISSING:
+        return value
+    claim = f"{key}:computing"
+    claimed = _claim(claim)
+    if not claimed:
+        value = _wait_for(key, claim)
+        if value is not _MISSING:
+            return value
+    try:
         value = compute()
-        cache.set(key, value, seconds)
+        _set(key, value, seconds)
+    finally:
+        if claimed:
+            _release(claim)
     return value
 
 
 def newest_id(model: type[Model]) -> int:
     """The highest primary key of a table (an index probe): part of a key that new rows must break."""
     return model.objects.aggregate(newest=Max("pk"))["newest"] or 0
+
+
+def cached_page(rows: QuerySet, per_page: int, number, *, count_key: str) -> Page:
+    """Page `number` of `rows`; the total (a COUNT over everything the filter matches) is cached
+    under `count_key`, which must break when that count can change (e.g. the newest row id)."""
+    paginator = Paginator(rows, per_page)
+    paginator.count = cached(count_key, rows.count)  # a cached_property: set here, never computed
+    return paginator.get_page(number)
+
+
+def _get(key: str):
+    if time.monotonic() < _down_until:
+        return _MISSING
+    try:
+        value = cache.get(key, _MISSING)
+    except (RedisError, OSError) as error:
+        _cache_failed(error)
+        return _MISSING
+    _cache_answered()
+    return value
+
+
+def _claim(claim: str) -> bool:
+    """True if this request is the one to compute (or the cache cannot say)."""
+    if time.monotonic() < _down_until:
+        return True
+    try:
+        return cache.add(claim, 1, WAIT_SECONDS)
+    except (RedisError, OSError) as error:
+        _cache_failed(error)
+        return True
+
+
+def _wait_for(key: str, claim: str):
+    """The value once the request holding `claim` has stored it; _MISSING when it gave up (its
+    compute failed), the cache failed, or WAIT_SECONDS passed."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        value = _get(key)
+        if value is not _MISSING or time.monotonic() < _down_until:
+            return value
+        if _get(claim) is _MISSING:
+            return _get(key)  # stored just before the claim went, or never
+    return _MISSING
+
+
+def _release(claim: str) -> None:
+    if time.monotonic() < _down_until:
+        return
+    try:
+        cache.delete(claim)
+    except (RedisError, OSError) as error:
+        _cache_failed(error)
+
+
+def _set(key: str, value, seconds: int) -> None:
+    if time.monotonic() < _down_until:
+        return
+    try:
+        cache.set(key, value, seconds)
+    except (RedisError, OSError) as error:
+        _cache_failed(error)
+
+
+def _cache_failed(error: Exception) -> None:
+    global _down_until, _failing
+    _down_until = time.monotonic() + RETRY_SECONDS
+    if not _failing:
+        log.warning("page cache unavailable, pages compute without it until it answers: %s", error)
+    _failing = True
+
+
+def _cache_answered() -> None:
+    global _failing
+    if _failing:
+        log.info("page cache answers again")
+    _failing = False

@@ -142,6 +142,8 @@ class Trade(models.Model):
         indexes = [
             models.Index(fields=["symbol", "-created_at"], name="trade_symbol_created"),
             models.Index(fields=["side", "status", "-executed_at"], name="trade_side_status_exec"),
+            # History lists the newest trades first: a page of 50 without sorting the whole table.
+            models.Index(fields=["-created_at"], name="trade_created"),
         ]
         ordering = ["-created_at"]
 

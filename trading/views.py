@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from core.caching import cached, newest_id
 from core.kst import kst_text
 from market.models import Regime
 
@@ -77,8 +78,16 @@ def history_page(request: HttpRequest) -> HttpResponse:
             "sides": Side.values,
             "exit_reasons": ExitReason.values,
             "regimes": Regime.values,
-            "symbols": Trade.objects.order_by().values_list("symbol", flat=True).distinct(),
+            "symbols": traded_symbols(),
         },
+    )
+
+
+def traded_symbols() -> list[str]:
+    """Every symbol ever traded (the History filter's choices), read again only after a new trade."""
+    return cached(
+        f"traded-symbols:{newest_id(Trade)}",
+        lambda: sorted(Trade.objects.order_by().values_list("symbol", flat=True).distinct()),
     )
 
 

@@ -1,5 +1,6 @@
-"""Cached dashboard aggregates: computed once per minute per process, recomputed at once when a
-new trade or decision arrives; every response says how long the server took (Server-Timing)."""
+"""Cached page aggregates: computed once a minute at most, recomputed at once when a new candle,
+trade or decision arrives; every response says how long the server took (Server-Timing).
+(The cache shared by processes on Redis, and Redis failing: core/tests/test_caching.py.)"""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -12,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import AgentDecision
+from conftest import store_minutes
+from market.candles import CandleRow, store_candles
 from trading.dashboard import equity_curve
 from trading.models import Trade
 
@@ -80,3 +83,52 @@ def test_every_response_reports_the_server_time(client):
     response = client.get("/healthz")
     assert response["Server-Timing"].startswith("app;dur=")
     assert float(response["Server-Timing"].split("=")[1]) >= 0
+
+
+def chart_of(client, url: str) -> dict:
+    """The chart data as the page embeds it (from the cache or not: the same markup)."""
+    import json
+
+    page = client.get(url).content.decode()
+    return json.loads(page.split('<script id="chart-data" type="application/json">')[1].split("</script>")[0])
+
+
+def test_the_market_chart_is_computed_again_at_a_new_candle_or_trade(client):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    end = timezone.now().replace(second=0, microsecond=0)
+    store_minutes("KRW-BTC", 60, end=end - timedelta(minutes=1))
+    url = "/market/?symbol=KRW-BTC&range=6h"
+    with CaptureQueriesContext(connection) as miss:
+        before = chart_of(client, url)
+    assert before["points"] == 60 and before["trades"] == []
+    with CaptureQueriesContext(connection) as hit:
+        assert chart_of(client, url) == before
+
+    def reads_bars(queries) -> bool:
+        return any('"timestamp" >=' in q["sql"] for q in queries)
+
+    assert reads_bars(miss) and not reads_bars(hit)
+
+    one = Decimal(50_000_000)
+    store_candles([CandleRow("KRW-BTC", "1m", end - timedelta(minutes=1), one, one, one, one, one, None)])
+    assert chart_of(client, url)["points"] == 61
+    Trade.objects.create(
+        symbol="KRW-BTC",
+        side="BUY",
+        price=1,
+        quantity=1,
+        status="FILLED",
+        client_order_id="chart-buy",
+        executed_at=end - timedelta(minutes=5),
+    )
+    assert [m["side"] for m in chart_of(client, url)["trades"]] == ["BUY"]
+
+
+def test_the_history_symbol_choices_follow_new_trades(client):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    sell(1, "1")
+    assert list(client.get("/history/").context["symbols"]) == ["KRW-BTC"]
+    Trade.objects.create(
+        symbol="KRW-ETH", side="BUY", price=1, quantity=1, status="FILLED", client_order_id="eth-1"
+    )
+    assert list(client.get("/history/").context["symbols"]) == ["KRW-BTC", "KRW-ETH"]
