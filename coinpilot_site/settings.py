@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "trading",
     "agents",
     "analytics",
+    "lab",  # the Strategy lab: Optuna studies over the backtester
 ]
 
 MIDDLEWARE = [
@@ -168,7 +169,7 @@ else:
             )
         },
     }
-RQ_QUEUE_NAMES = ("bot", "market", "default", "notifications")
+RQ_QUEUE_NAMES = ("bot", "market", "default", "notifications", "lab")  # lab: the Strategy lab's trials
 RQ_QUEUES = {name: dict(_RQ_CONNECTION, DEFAULT_TIMEOUT=300) for name in RQ_QUEUE_NAMES}
 # What pages compute that is costly (core/caching.py), shared by every web process in Redis: keys
 # break on new rows, values live a minute, nothing in it is needed for correctness. Short socket
@@ -297,6 +298,14 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
 # --- Analytics -------------------------------------------------------------------------
 ANALYTICS_WEEKLY_DAYS = env.int("ANALYTICS_WEEKLY_DAYS", default=7)  # days the weekly exit report covers
 ANALYTICS_MIN_SAMPLE = env.int("ANALYTICS_MIN_SAMPLE", default=10)  # fewer SELLs: suggestions withheld
+
+# --- Strategy lab (Optuna studies, trials as jobs on the `lab` queue) ----------------------------
+LAB_MAX_TRIALS = env.int("LAB_MAX_TRIALS", default=2000)  # trials one study may ask for
+LAB_PARALLEL_JOBS = env.int("LAB_PARALLEL_JOBS", default=8)  # a study's jobs in flight: its workers at most
+# A running trial renews its heartbeat this often; one silent for the stale time (its worker died)
+# is marked failed and its parameters are tried again, so the study still reaches its trials.
+LAB_HEARTBEAT_SECONDS = env.int("LAB_HEARTBEAT_SECONDS", default=5)
+LAB_STALE_TRIAL_SECONDS = env.int("LAB_STALE_TRIAL_SECONDS", default=30)
 
 # --- Notifications ----------------------------------------------------------------------------
 DISCORD_WEBHOOK_URL = env.str("DISCORD_WEBHOOK_URL", default="")

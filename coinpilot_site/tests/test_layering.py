@@ -3,8 +3,9 @@
 core (the ground floor: Redis, notify, the scheduler engine, metrics, ...) imports no app and not
 coinpilot_site; market imports only core; agents market and core; trading market, agents only
 through agents.gate and agents.status (the cycle asks "may I buy?"), and core; analytics trading,
-market, agents.llm and core. coinpilot_site (settings, URLs, the schedule table, the pages that
-read several apps) is the top floor and may import any; nothing below imports it.
+market, agents.llm and core; lab (the Strategy lab) trading, market and core. coinpilot_site
+(settings, URLs, the schedule table, the pages that read several apps) is the top floor and may
+import any; nothing below imports it.
 """
 
 import ast
@@ -15,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GROUND = "core"
 TOP = "coinpilot_site"
-APPS = {"market", "trading", "agents", "analytics"}
+APPS = {"market", "trading", "agents", "analytics", "lab"}
 PROJECT = {GROUND, TOP, *APPS}
 # What each package may import besides itself (a rule covers the module and everything under it).
 ALLOWED = {
@@ -24,6 +25,7 @@ ALLOWED = {
     "agents": {"market", GROUND},
     "trading": {"market", "agents.gate", "agents.status", GROUND},
     "analytics": {"market", "trading", "agents.llm", GROUND},
+    "lab": {"market", "trading", GROUND},  # the Strategy lab, beside analytics
 }
 
 

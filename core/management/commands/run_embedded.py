@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-WORKER_QUEUES = ["bot", "market", "default", "notifications"]  # in priority order
+WORKER_QUEUES = ["bot", "market", "default", "notifications", "lab"]  # in priority order
 
 
 class Command(BaseCommand):

@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from .models import Study
+from .study import cancel_study
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    """Studies are started from the Lab page or `manage.py optimize`; here they are read and cancelled."""
+
+    list_display = (
+        "id",
+        "status",
+        "symbols",
+        "objectives",
+        "n_trials",
+        "created_by",
+        "created_at",
+        "promoted_config",
+    )
+    list_filter = ("status",)
+    actions = ["cancel"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("trading.change_strategyconfig")  # as starting one
+
+    @admin.action(
+        description="Cancel the selected studies (a running trial finishes)", permissions=["cancel"]
+    )
+    def cancel(self, request, queryset) -> None:
+        stopped = sum(cancel_study(study) for study in queryset)
+        self.message_user(request, f"{stopped} studies cancelled")

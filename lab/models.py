@@ -1,0 +1,75 @@
+"""A study of the Strategy lab: what the operator asked for, where it stands, what it found.
+
+The trials themselves live in Optuna's tables in the same database (`optuna_name` names the
+Optuna study); this row holds the request, the status the workers move, and the summary.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from trading.models import StrategyConfig
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+
+    # --- what the operator asked for (validated by lab.inputs before the row is stored)
+    symbols = models.JSONField(help_text="markets traded from one account, in the bot's order")
+    start = models.DateTimeField(help_text="first decision")
+    end = models.DateTimeField(help_text="end, exclusive")
+    regimes = models.JSONField(help_text="regimes whose parameters are tuned")
+    space = models.JSONField(
+        help_text='"REGIME.parameter": {"low", "high", "step"} or {"choices": [...]}, searched'
+    )
+    objectives = models.JSONField(help_text="one or two objective names (lab.objectives)")
+    directions = models.JSONField(help_text="maximize / minimize, one per objective")
+    n_trials = models.PositiveIntegerField()
+    seed = models.PositiveIntegerField()
+    fee_pct = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal("0.05"))
+    slippage_bps = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("5"))
+    min_trades = models.PositiveIntegerField(default=5, help_text="fewer: the trial is pruned, n/a")
+    force_regime = models.CharField(max_length=10, blank=True, help_text="treat every bar as this regime")
+    base_config = models.ForeignKey(
+        StrategyConfig, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="the version whose parameters the trials start from (empty: the defaults)",
+    )  # fmt: skip
+    risk_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the risk limits' version (empty: the defaults)"
+    )
+    # --- where it stands
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    optuna_name = models.CharField(max_length=80, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="best trial(s), counts (lab.study.summary)")
+    promoted_config = models.ForeignKey(
+        StrategyConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="lab_studies",
+        help_text="the strategy version promoted from this study",
+    )  # fmt: skip
+
+    class Meta:
+        db_table = "lab_study"
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return f"study {self.pk} ({self.status})"
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.CANCELLED, self.Status.FAILED)

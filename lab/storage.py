@@ -1,0 +1,114 @@
+"""Optuna's study storage in the project's own database (PostgreSQL, or the embedded SQLite file).
+
+Built from Django's connection settings at call time, so the web process, every worker on every
+machine, and the tests (pytest-django's test database) all read and write the same trials. A
+running trial renews a heartbeat; one whose worker died is failed after LAB_STALE_TRIAL_SECONDS
+and queued again with the same parameters (RetryHeartbeatStaleTrialCallback).
+"""
+
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import optuna
+from django.conf import settings
+from django.db import connection
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import SingletonThreadPool
+
+MAX_RETRIES = 3  # a trial whose worker died is tried again this often with the same parameters
+_storages: dict[tuple[int, str], RDBStorage] = {}
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # not one INFO line per trial in the worker log
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Without Optuna's notes that the heartbeat is experimental and meant for study.optimize: the
+    lab asks and tells itself and renews the heartbeat itself (`heartbeat`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
+
+
+def storage_url(db: dict) -> str:
+    """The SQLAlchemy URL of a Django database settings dict."""
+    if db["ENGINE"].endswith("sqlite3"):
+        name = str(db["NAME"])
+        if name.startswith("file:"):  # the tests' shared in-memory database
+            return f"sqlite:///{name}&uri=true"
+        return f"sqlite:///{name}"
+    if not db["ENGINE"].endswith(("postgresql", "postgis")):
+        raise ValueError(f"the Strategy lab stores its studies on PostgreSQL or SQLite, not {db['ENGINE']}")
+    url = URL.create(
+        "postgresql+psycopg2",
+        username=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=int(db["PORT"]) if db.get("PORT") else None,
+        database=db["NAME"],
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def optuna_storage() -> RDBStorage:
+    """This process's storage on the database Django uses now (one engine per process: a forked
+    work-horse must not reuse its parent's connections)."""
+    url = storage_url(connection.settings_dict)
+    key = (os.getpid(), url)
+    if key not in _storages:
+        with quiet():
+            _storages[key] = _build(url)
+    return _storages[key]
+
+
+def _build(url: str) -> RDBStorage:
+    # A trial writes each parameter in its own commit. Trial bookkeeping is not money state: a
+    # commit need not wait for the disk (a database crash loses at most the last moment's writes,
+    # i.e. a trial, which runs again), and the wait was most of a trial's overhead.
+    engine: dict = {"pool_pre_ping": True, "connect_args": {"options": "-c synchronous_commit=off"}}
+    if url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": 30}}
+        if "mode=memory" in url:  # one connection per thread keeps the shared in-memory database
+            engine["poolclass"] = SingletonThreadPool
+    return RDBStorage(
+        url,
+        engine_kwargs=engine,
+        heartbeat_interval=settings.LAB_HEARTBEAT_SECONDS,
+        grace_period=max(settings.LAB_STALE_TRIAL_SECONDS, settings.LAB_HEARTBEAT_SECONDS + 1),
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
+    )
+
+
+def forget_storages() -> None:
+    """Drop this process's storages (a test proving a study survives a rebuilt storage)."""
+    for storage in _storages.values():
+        storage.remove_session()
+        storage.engine.dispose()
+    _storages.clear()
+
+
+@contextmanager
+def heartbeat(storage: RDBStorage, trial_id: int) -> Iterator[None]:
+    """Renew the trial's heartbeat while the block runs (study.optimize does this for its own
+    trials; the lab asks and tells itself)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial_id)
+            if stop.wait(settings.LAB_HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name=f"lab-heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
