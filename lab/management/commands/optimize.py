@@ -47,7 +47,7 @@ class Command(BaseCommand):
             f"table's range; repeat it (default: {', '.join(DEFAULT_TUNED)} of each regime tuned)",
         )  # fmt: skip
         parser.add_argument(
-            "--fee", type=decimal_option(0, 100, "%"), default=None, help="% per fill (default 0.05)"
+            "--fee", type=decimal_option(0, 100, "%"), default=None, help="%% per fill (default 0.05)"
         )
         parser.add_argument(
             "--slippage", type=decimal_option(0, 10_000, "bps"), default=None, help="bps per fill (5)"
