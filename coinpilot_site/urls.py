@@ -20,6 +20,7 @@ urlpatterns = [
     path("backtest/", trading_views.backtest_page, name="backtest"),
     path("backtest/<str:run_id>/", trading_views.backtest_run, name="backtest-run"),
     path("backtest/<str:run_id>.json", trading_views.backtest_run_json, name="backtest-run-json"),
+    path("lab/", include("lab.urls")),
     path("system/", views.system_page, name="system"),
     path("ask/", include("coinpilot_site.ask.urls")),
     path("healthz", views.healthz, name="healthz"),

@@ -57,6 +57,21 @@ class Study(models.Model):
         StrategyConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="lab_studies",
         help_text="the strategy version promoted from this study",
     )  # fmt: skip
+    # --- walk-forward (lab.walkforward): a parent row whose folds are child studies
+    walk_forward = models.PositiveSmallIntegerField(
+        default=0, help_text="folds of a walk-forward run (0: none)"
+    )
+    anchored = models.BooleanField(
+        default=False, help_text="walk-forward: in-sample parts all start at the start"
+    )
+    ratio = models.FloatField(default=3.0, help_text="walk-forward: in-sample / out-of-sample length")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="folds",
+        help_text="the walk-forward run this study is a fold of (its range: the in-sample part)",
+    )  # fmt: skip
+    fold_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1-based, oldest first")
+    out_of_sample_start = models.DateTimeField(null=True, blank=True)
+    out_of_sample_end = models.DateTimeField(null=True, blank=True, help_text="exclusive")
 
     class Meta:
         db_table = "lab_study"

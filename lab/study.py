@@ -94,6 +94,8 @@ def start_study(study: Study) -> None:
     a successor until the study is done. More jobs than workers: every worker can take one."""
     from .jobs import enqueue_study_job  # the job module runs this one's functions
 
+    if study.walk_forward:  # its trials belong to its folds (their in-sample ranges), not to it
+        raise ValueError("a walk-forward run starts with lab.walkforward.start_walk_forward")
     jobs = min(study.n_trials, settings.LAB_PARALLEL_JOBS)
     transaction.on_commit(lambda: [enqueue_study_job(study.pk) for _ in range(jobs)])
 
@@ -189,10 +191,14 @@ def finish_if_done(study: Study, opt: optuna.Study) -> bool:
     counts = state_counts(opt)
     if sum(counts[s] for s in COUNTED) < study.n_trials:
         return False
-    Study.objects.filter(pk=study.pk, status__in=[Study.Status.QUEUED, Study.Status.RUNNING]).update(
-        status=Study.Status.DONE, finished_at=timezone.now(), result=summary(study, opt)
-    )
+    finished = Study.objects.filter(
+        pk=study.pk, status__in=[Study.Status.QUEUED, Study.Status.RUNNING]
+    ).update(status=Study.Status.DONE, finished_at=timezone.now(), result=summary(study, opt))
     study.refresh_from_db()
+    if finished and study.parent_id:  # a walk-forward fold: scored out of sample by whoever ended it
+        from .walkforward import fold_finished  # walkforward builds on this module
+
+        fold_finished(study)
     return True
 
 

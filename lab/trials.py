@@ -21,6 +21,7 @@ from trading.config import (
     load_strategy,
 )
 from trading.parameters import RegimeParams, validate_block
+from trading.performance import daily_returns
 from trading.strategy import BAR_FIELDS, Bars
 
 from .inputs import UPBIT_FEE_PCT
@@ -121,12 +122,39 @@ def overlay(base: StrategyParams, values: dict[str, dict], symbols: list[str]) -
     return StrategyParams(version=base.version, symbols=tuple(symbols), regimes=regimes)
 
 
-def backtest_stats(data: StudyData, params: StrategyParams) -> dict:
-    """The report figures of one backtest: a portfolio from one account, or one symbol."""
+def backtest_result(data: StudyData, params: StrategyParams):
+    """One backtest: a portfolio from one account, or one symbol (its result, stats included)."""
     if len(data.bars) == 1:
         ((symbol, bars),) = data.bars.items()
-        return run_backtest(symbol, bars, params, data.limits, data.options).stats
-    return run_portfolio(data.bars, params, data.limits, data.options).stats
+        return run_backtest(symbol, bars, params, data.limits, data.options)
+    return run_portfolio(data.bars, params, data.limits, data.options)
+
+
+def backtest_stats(data: StudyData, params: StrategyParams) -> dict:
+    """The report figures of one backtest."""
+    return backtest_result(data, params).stats
+
+
+def daily_return_series(result) -> list[float]:
+    """The equity curve's return per KST day (trading.performance), rounded to 1e-10 to keep the
+    trial's stored attribute small; every trial of a study has the same days (the same bars)."""
+    initial = float(result.options.initial_krw)
+    if not len(result.ts):
+        return []
+    return [round(float(r), 10) for r in daily_returns(result.ts, result.equity, initial)]
+
+
+def trade_returns(result) -> list[float]:
+    """Each closed position's profit as a fraction of the equity when it was entered, in the order
+    the positions closed (what lab.montecarlo resamples)."""
+    initial = float(result.options.initial_krw)
+    closed = sorted((t for t in result.trades if t.exit_at is not None), key=lambda t: t.exit_at)
+    marks = np.searchsorted(result.ts, [t.entry_at for t in closed], side="right") - 1
+    returns = []
+    for trade, mark in zip(closed, marks, strict=True):
+        equity = float(result.equity[mark]) if mark >= 0 else initial
+        returns.append(round(float(trade.pnl) / equity, 10))
+    return returns
 
 
 def evaluate(study: Study, trial: optuna.Trial) -> list[float]:
@@ -137,8 +165,10 @@ def evaluate(study: Study, trial: optuna.Trial) -> list[float]:
         raise TrialRefused(f"parameters contradict each other: {exc}") from exc
     data = study_data(study)
     params = overlay(data.base, values, study.symbols)
-    stats = backtest_stats(data, params)
+    result = backtest_result(data, params)
+    stats = result.stats
     trial.set_user_attr("figures", {name: stats[name] for name in REPORTED})  # one write, not six
+    trial.set_user_attr("daily_returns", daily_return_series(result))  # PBO and DSR (lab.report)
     if stats["trades"] < study.min_trades:
         raise TrialRefused(f"n/a: only {stats['trades']} trades (at least {study.min_trades} needed)")
     values = []

@@ -275,8 +275,9 @@ def active_symbols() -> list[str]:
     return list(load_strategy().symbols)
 
 
-def store_new_version(row, user=None, note: str = ""):
-    """Insert `row` (validated) as the next version of its model and make it the only active one.
+def store_new_version(row, user=None, note: str = "", *, activate: bool = True):
+    """Insert `row` (validated) as the next version of its model and make it the only active one
+    (or, with `activate=False`, store it inactive beside the active one: the Lab's promotions).
 
     Used by the admin too: an edit of any version is stored as a new row; nothing is updated.
     """
@@ -284,14 +285,15 @@ def store_new_version(row, user=None, note: str = ""):
     with transaction.atomic():
         active = list(model.objects.select_for_update().filter(is_active=True))  # serialise concurrent saves
         latest = model.objects.aggregate(v=Max("version"))["v"] or 0
-        model.objects.filter(is_active=True).update(is_active=False)
+        if activate:
+            model.objects.filter(is_active=True).update(is_active=False)
         row.pk = None
         row.version = latest + 1
-        row.is_active = True
+        row.is_active = activate
         row.created_by = user
         row.note = note[:200]
         row.save(force_insert=True)
-        if isinstance(row, StrategyConfig):
+        if activate and isinstance(row, StrategyConfig):
             _backfill_added_symbols(active, row)
     return row
 
@@ -325,13 +327,17 @@ def check_symbols_for_save(symbols: list[str]) -> None:
         raise ConfigError([f"symbols: {message}" for message in errors])
 
 
-def save_strategy_version(*, symbols, params: dict, user=None, note: str = "") -> StrategyConfig:
-    """Validate and store a new active strategy version; the old ones stay as history."""
+def save_strategy_version(
+    *, symbols, params: dict, user=None, note: str = "", activate: bool = True
+) -> StrategyConfig:
+    """Validate and store a new strategy version, active unless `activate=False`; the old ones
+    stay as history."""
     if isinstance(symbols, list | tuple):
         symbols = [listing.normalise(s) for s in symbols]  # ' krw-btc' means KRW-BTC
     parse_strategy(symbols, params)
     check_symbols_for_save(symbols)
-    return store_new_version(StrategyConfig(symbols=list(symbols), params=params), user, note)
+    row = StrategyConfig(symbols=list(symbols), params=params)
+    return store_new_version(row, user, note, activate=activate)
 
 
 def save_risk_version(*, values: dict, user=None, note: str = "") -> RiskConfig:

@@ -15,6 +15,7 @@ PAGES = [
     "/system/",
     "/exits/",
     "/backtest/",
+    "/lab/",
     "/ask/",
     "/admin/",
     "/admin/axes/accessattempt/",

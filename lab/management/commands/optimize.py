@@ -1,16 +1,19 @@
 """manage.py optimize: a Strategy lab study from the command line (the Lab page's inputs)."""
 
 import time
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from core.bounds import decimal_option, moment_option
+from core.kst import kst_text
 from lab.inputs import DEFAULT_TUNED, UPBIT_FEE_PCT, StudyRequest, default_space, parse_param, request_errors
 from lab.models import Study
 from lab.objectives import OBJECTIVES
 from lab.study import StudyRefused, create_study, progress, run_trials, start_study
+from lab.walkforward import create_walk_forward, run_walk_forward, start_walk_forward, walk_forward_report
 from trading.parameters import REGIMES
 from trading.risk import KST
 
@@ -61,9 +64,22 @@ class Command(BaseCommand):
         )
         parser.add_argument("--inline", action="store_true", help="run the trials in this process")
         parser.add_argument("--wait", action="store_true", help="print progress until the study ends")
+        parser.add_argument(
+            "--walk-forward", type=int, default=0, metavar="K",
+            help="a walk-forward run of K folds: each optimises on its in-sample part (--trials each) "
+            "and is scored on the out-of-sample part after it",
+        )  # fmt: skip
+        parser.add_argument(
+            "--anchored", action="store_true", help="walk-forward: in-sample parts all start at --from"
+        )
+        parser.add_argument(
+            "--ratio", type=float, default=3.0, help="walk-forward: in-sample / out-of-sample length (3)"
+        )
 
     def handle(self, *args, **opts):
         req, unreadable = self._request(opts)
+        if opts["walk_forward"]:
+            return self._walk_forward(req, unreadable, opts)
         study = self._create(req, unreadable)
         self.stdout.write(f"study {study.pk}: {study.n_trials} trials of {', '.join(study.objectives)}")
         if opts["inline"]:
@@ -116,6 +132,46 @@ class Command(BaseCommand):
                 "the study was refused, nothing stored:\n  " + "\n  ".join(exc.messages)
             ) from exc
 
+    def _walk_forward(self, req: StudyRequest, unreadable: list[str], opts) -> None:
+        try:
+            if unreadable:
+                raise StudyRefused(unreadable + request_errors(req))
+            kind = {"anchored": opts["anchored"], "ratio": opts["ratio"]}
+            parent = create_walk_forward(req, folds=opts["walk_forward"], **kind)
+        except StudyRefused as exc:
+            raise CommandError(
+                "the walk-forward run was refused, nothing stored:\n  " + "\n  ".join(exc.messages)
+            ) from exc
+        self.stdout.write(
+            f"walk-forward {parent.pk}: {parent.walk_forward} folds "
+            f"({'anchored' if parent.anchored else 'rolling'}, in-sample {parent.ratio:g} x out-of-sample), "
+            f"{parent.n_trials} trials of {parent.objectives[0]} each"
+        )
+        if opts["inline"]:
+            run_walk_forward(parent)
+        else:
+            start_walk_forward(parent)
+            self.stdout.write("folds queued on the `lab` queue")
+            if not opts["wait"]:
+                return
+            self._wait_walk_forward(parent)
+        for line in report_lines(walk_forward_report(parent)):
+            self.stdout.write(line)
+
+    def _wait_walk_forward(self, parent: Study) -> None:
+        shown = None
+        while True:
+            report = walk_forward_report(parent)
+            line = "; ".join(
+                f"fold {f['index']} {'scored' if f['scored'] else f['status']}" for f in report["folds"]
+            )
+            if line != shown:
+                self.stdout.write(line)
+                shown = line
+            if report["status"] not in (Study.Status.QUEUED, Study.Status.RUNNING):
+                return
+            time.sleep(POLL_SECONDS)
+
     def _wait(self, study: Study) -> None:
         shown = None
         while True:
@@ -160,3 +216,52 @@ def progress_line(state: dict) -> str:
     if state["eta_seconds"] is not None:
         parts.append(f"about {state['eta_seconds']:.0f} s left")
     return ", ".join(parts)
+
+
+def report_lines(report: dict) -> list[str]:
+    """A walk-forward report as the command prints it (times in KST)."""
+    if report["status"] == Study.Status.FAILED:
+        raise CommandError(f"walk-forward {report['study']} failed: {report['error']}")
+    lines = [f"walk-forward {report['study']}: {report['status']}"]
+    objective = report["objective"]
+    for fold in report["folds"]:
+        oos = fold["out_of_sample"]
+        lines.append(
+            f"fold {fold['index']}: in sample {_kst(fold['in_sample']['start'])} to "
+            f"{_kst(fold['in_sample']['end'])}, out of sample to {_kst(oos['end'])}"
+        )
+        lines.append(f"  in sample:     {objective} {_num(fold['in_sample_objective'])}"
+                     f"{_figures(fold['in_sample_metrics'])}")  # fmt: skip
+        if fold["out_of_sample_metrics"] is None:
+            lines.append(f"  out of sample: {fold['reason'] or fold['status']}")
+            continue
+        lines.append(f"  out of sample: {objective} {_num(fold['out_of_sample_objective'])}"
+                     f"{_figures(fold['out_of_sample_metrics'])}")  # fmt: skip
+    lines += [f"  {row['text']}" for row in report["parameters"]]
+    combined = report["combined"]
+    if combined is None:
+        lines.append(report["combined_missing"])
+    else:
+        lines.append(
+            f"combined out of sample {_kst(combined['start'])} to {_kst(combined['end'])} KST: return "
+            f"{combined['total_return_pct']} %, max drawdown {combined['max_drawdown_pct']} %, Sharpe "
+            f"{_num(combined['sharpe'])}, {combined['trades']} trades"
+        )
+    return lines
+
+
+def _kst(iso: str) -> str:
+    return kst_text(datetime.fromisoformat(iso))
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _figures(figures: dict | None) -> str:
+    if not figures:
+        return ""
+    return (
+        f" ({figures.get('trades')} trades, return {figures.get('total_return_pct')} %, "
+        f"max drawdown {figures.get('max_drawdown_pct')} %)"
+    )

@@ -1,0 +1,139 @@
+"""The Lab page's form: what it starts with, and the study request it reads (the inputs of
+`manage.py optimize`, checked by lab.inputs with every refusal at once)."""
+
+import re
+from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.utils import timezone
+
+from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
+from trading.backtest_runs import parse_symbols
+from trading.config import load_strategy
+from trading.parameters import REGIMES, RegimeParams, declared
+
+from .inputs import (
+    UPBIT_FEE_PCT,
+    StudyRequest,
+    default_space,
+    parse_param,
+    request_errors,
+    setting_errors,
+    space_errors,
+    table_range,
+)
+from .objectives import OBJECTIVES
+
+SEPARATORS = re.compile(r"[\s,]+")
+DEFAULT_TRIALS = 100
+DEFAULT_DAYS = 30
+
+
+def space_text(space: dict[str, dict]) -> str:
+    """The parameter lines of a search space, as the form's text box holds them."""
+    return "\n".join(f"{key}={range_text(spec)}" for key, spec in space.items())
+
+
+def range_text(spec: dict) -> str:
+    if "choices" in spec:
+        return ",".join("yes" if v is True else "no" if v is False else str(v) for v in spec["choices"])
+    return f"{spec['low']}:{spec['high']}:{spec['step']}"
+
+
+def default_form(now: datetime) -> dict:
+    today = timezone.localtime(now).date()
+    return {
+        "symbols": ", ".join(load_strategy().symbols),
+        "from": (today - timedelta(days=DEFAULT_DAYS)).isoformat(),
+        "to": today.isoformat(),
+        "regimes": list(REGIMES),
+        "params": space_text(default_space(list(REGIMES))),
+        "objective": "sharpe",
+        "objective2": "",
+        "trials": DEFAULT_TRIALS,
+        "seed": 42,
+        "fee": UPBIT_FEE_PCT.normalize(),
+        "slippage": settings.COINPILOT_BACKTEST_SLIPPAGE_BPS,
+        "min_trades": 5,
+        "force_regime": "",
+        "config": "",
+    }
+
+
+def parameter_table() -> list[dict]:
+    """Every tunable parameter with the range the table declares (the form's reference)."""
+    return [
+        {"name": name, "range": range_text(table_range(name)), "unit": declared(info).get("unit", "")}
+        for name, info in RegimeParams.model_fields.items()
+    ]
+
+
+def read_form(data) -> tuple[StudyRequest, list[str]]:
+    """The request the form asks for, and every reason to refuse it (what could not be read and
+    what lab.inputs refuses), all at once. Unreadable fields stand in as their defaults."""
+    errors: list[str] = []
+    days = {}
+    for name in ("from", "to"):
+        try:
+            days[name] = parse_day(data.get(name, ""))
+        except BoundsError:
+            errors.append(f"'{name}' must be a date (YYYY-MM-DD) between {EARLIEST_DAY} and {LATEST_DAY}")
+    regimes = [r for r in data.getlist("regimes") if r]
+    space: dict[str, dict] = {}
+    for line in (data.get("params") or "").splitlines():
+        if line.strip():
+            key, spec, refusal = parse_param(line)
+            errors += [refusal] if refusal else []
+            space.update({key: spec} if spec is not None else {})
+    if not (data.get("params") or "").strip():
+        space = default_space([r for r in regimes if r in REGIMES])
+    numbers = {name: _number(data, name, kind, errors) for name, kind in NUMBERS.items()}
+    version = (data.get("config") or "").strip()
+    if version and not version.isdigit():
+        errors.append(f"strategy version '{version}' is not a version number")
+    today = timezone.localdate()
+    start, end = (
+        timezone.make_aware(datetime.combine(days.get(k, today), time())) for k in ("from", "to")
+    )  # KST days
+    objectives = [data.get("objective", "")] + ([data["objective2"]] if data.get("objective2") else [])
+    req = StudyRequest(
+        symbols=[s for s in SEPARATORS.split(data.get("symbols", "")) if s], start=start, end=end,
+        regimes=regimes, space=space, objectives=objectives, n_trials=numbers["trials"],
+        seed=numbers["seed"], fee_pct=numbers["fee"], slippage_bps=numbers["slippage"],
+        min_trades=numbers["min_trades"], force_regime=(data.get("force_regime") or "").upper(),
+        base_version=int(version) if version.isdigit() else None,
+    )  # fmt: skip
+    if len(days) == 2:
+        return req, errors + request_errors(req)
+    _, symbol_errors = parse_symbols(",".join(req.symbols))  # the dates' checks need readable dates
+    return req, errors + setting_errors(req) + space_errors(req) + symbol_errors
+
+
+DEFAULTS = {"trials": DEFAULT_TRIALS, "seed": 42, "min_trades": 5, "fee": UPBIT_FEE_PCT, "slippage": 5}
+NUMBERS = {"trials": int, "seed": int, "min_trades": int, "fee": Decimal, "slippage": Decimal}
+WORDS = {
+    "trials": "the number of trials",
+    "seed": "the seed",
+    "min_trades": "the minimum trades per trial",
+    "fee": "the fee (% per fill)",
+    "slippage": "the slippage (bps per fill)",
+}
+
+
+def _number(data, name: str, kind: type, errors: list[str]):
+    """The field's number, or its default (and the refusal) when it is not one."""
+    text = (data.get(name) or "").strip()
+    try:
+        value = kind(text)
+    except (ValueError, InvalidOperation):
+        value = None
+    if value is None or (kind is Decimal and not value.is_finite()):
+        whole = "a whole number" if kind is int else "a number"
+        errors.append(f"{WORDS[name]} must be {whole}, not '{text}'")
+        return kind(str(DEFAULTS[name]))
+    return value
+
+
+def objective_choices() -> list[tuple[str, str]]:
+    return [(o.name, o.label) for o in OBJECTIVES.values()]

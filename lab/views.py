@@ -1,0 +1,140 @@
+"""The Lab page: start a study (form and list), follow it, read its report, promote its result.
+
+Starting, cancelling and promoting change what the bot may come to trade with: they need the
+permission to change strategy configs, as the admin's edits do. Reading needs a login only.
+"""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from trading.models import StrategyConfig
+from trading.parameters import REGIMES
+
+from . import form as lab_form
+from .models import Study
+from .promote import PromoteRefused, promote_trial, version_diff
+from .report import study_report
+from .study import StudyRefused, cancel_study, create_study, progress, start_study
+from .walkforward import cancel_walk_forward, walk_forward_report
+
+PERMISSION = "trading.change_strategyconfig"
+REFUSED = (
+    "Starting, cancelling or promoting a study needs the permission to change strategy configs; ask an admin."
+)
+LISTED = 50
+
+
+def lab_page(request: HttpRequest) -> HttpResponse:
+    """The form (POST starts a study and opens it) and the studies so far."""
+    form, errors, status = lab_form.default_form(timezone.now()), [], 200
+    if request.method == "POST":
+        form = _posted(request.POST)
+        if not request.user.has_perm(PERMISSION):
+            errors, status = [REFUSED], 403
+        else:
+            req, errors = lab_form.read_form(request.POST)
+            if not errors:
+                try:
+                    study = create_study(req, request.user)
+                except StudyRefused as exc:  # checked again when stored
+                    errors = exc.messages
+                else:
+                    start_study(study)
+                    return redirect("lab-study", study_id=study.pk)
+            status = 400
+    studies = Study.objects.filter(parent__isnull=True).defer("result", "space")[:LISTED]
+    return render(
+        request,
+        "lab/lab.html",
+        {
+            "form": form,
+            "errors": errors,
+            "studies": studies,
+            "regimes": REGIMES,
+            "objectives": lab_form.objective_choices(),
+            "parameters": lab_form.parameter_table(),
+            "versions": StrategyConfig.objects.values_list("version", flat=True),
+            "may_change": request.user.has_perm(PERMISSION),
+        },
+        status=status,
+    )
+
+
+def _posted(data) -> dict:
+    """The form as posted, so a refused request stays on the page to be corrected."""
+    return {key: data.get(key, "") for key in data} | {"regimes": data.getlist("regimes")}
+
+
+def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = get_object_or_404(Study, pk=study_id)
+    report = None if study.walk_forward else study_report(study)  # a walk-forward run has no trials
+    active, diff = version_diff(study, report) if report else (None, [])
+    return render(
+        request,
+        "lab/study.html",
+        {
+            "study": study,
+            "state": progress(study),
+            "report": report,
+            "figures": report["figures"] if report else {},
+            "active": active,
+            "diff": diff,
+            "pareto": study.result.get("pareto", []) if study.multi_objective else [],
+            "may_change": request.user.has_perm(PERMISSION),
+            "admin_url": _admin_url(study),
+            "walk_forward": walk_forward_report(study) if study.walk_forward else None,
+        },
+    )
+
+
+def _admin_url(study: Study) -> str:
+    if not study.promoted_config_id:
+        return ""
+    return reverse("admin:trading_strategyconfig_change", args=[study.promoted_config_id])
+
+
+@never_cache
+def study_json(request: HttpRequest, study_id: int) -> JsonResponse:
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None:
+        return JsonResponse({"error": f"no study {study_id}"}, status=404)
+    return JsonResponse(progress(study) | {"finished": study.finished})
+
+
+@require_POST
+def study_cancel(request: HttpRequest, study_id: int) -> HttpResponse:
+    study = get_object_or_404(Study, pk=study_id)
+    if not request.user.has_perm(PERMISSION):
+        return HttpResponse(REFUSED, status=403, content_type="text/plain; charset=utf-8")
+    if (cancel_walk_forward if study.walk_forward else cancel_study)(study):
+        messages.success(request, f"Study {study.pk} cancelled; a trial already running finishes.")
+    else:
+        messages.info(request, f"Study {study.pk} had already ended ({study.status}).")
+    return redirect("lab-study", study_id=study.pk)
+
+
+@require_POST
+def study_promote(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Store the chosen trial's parameters as a new inactive version (never activated here)."""
+    study = get_object_or_404(Study, pk=study_id)
+    if not request.user.has_perm(PERMISSION):
+        return HttpResponse(REFUSED, status=403, content_type="text/plain; charset=utf-8")
+    number = request.POST.get("trial", "").strip()
+    try:
+        version = promote_trial(
+            study=study, user=request.user, number=int(number) if number.isdigit() else None
+        )
+    except PromoteRefused as exc:
+        messages.error(request, f"Not promoted: {exc}")
+    else:
+        messages.success(
+            request,
+            f"Stored as v{version.version}, inactive: the bot keeps trading the active version until you "
+            "activate this one in the admin.",
+        )
+    return redirect("lab-study", study_id=study.pk)
