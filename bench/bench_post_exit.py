@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.scratch import backend_cpu  # noqa: E402
+from market.copystream import LineReader  # noqa: E402
 
 DB = os.environ.get("BENCH_DB", "cp_postexit_bench")
 os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
@@ -82,26 +83,6 @@ def drop_database() -> None:
     admin_sql(f"DROP DATABASE IF EXISTS {DB}")
 
 
-class Lines:
-    """COPY text produced lazily (a file-like object for copy_expert)."""
-
-    def __init__(self, lines):
-        self.lines, self.pending = lines, ""
-
-    def read(self, size: int = -1) -> str:
-        chunks, length = [self.pending], len(self.pending)
-        for line in self.lines:
-            chunks.append(line)
-            length += len(line)
-            if 0 < size <= length:
-                break
-        text = "".join(chunks)
-        text, self.pending = (text[:size], text[size:]) if size > 0 else (text, "")
-        return text
-
-    readline = read
-
-
 def load_candles() -> None:
     from django.db import connection
 
@@ -119,7 +100,7 @@ def load_candles() -> None:
         cursor.cursor.copy_expert(
             "COPY market_data (symbol, interval, timestamp, open, high, low, close, volume, quote_volume) "
             "FROM STDIN",
-            Lines(lines()),
+            LineReader(lines()),
         )
     print(f"loaded {len(SYMBOLS) * BARS:,} candles in {time.perf_counter() - started:.0f} s")
 
