@@ -144,3 +144,26 @@ def store_minutes(symbol: str, minutes: int, *, end, seed: int = 11):
         ]
     )
     return frame
+
+
+def store_real_week(*symbols: str, rows: int | None = None) -> None:
+    """The real week of KRW-BTC minutes (tests/data), or its first `rows`, under each of `symbols`."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from market.models import Candle
+
+    df = pd.read_csv(TEST_DATA / "upbit_krw_btc_1m_20180125.csv").head(rows)
+    dec = lambda x: Decimal(str(x))  # noqa: E731
+    Candle.objects.bulk_create(
+        (
+            Candle(
+                symbol=symbol, timestamp=pd.Timestamp(r.timestamp).to_pydatetime(), open=dec(r.open),
+                high=dec(r.high), low=dec(r.low), close=dec(r.close), volume=dec(r.volume),
+            )
+            for symbol in symbols
+            for r in df.itertuples()
+        ),
+        batch_size=2000,
+    )  # fmt: skip

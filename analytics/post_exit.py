@@ -30,6 +30,7 @@ from prometheus_client import Counter
 
 from market.candles import parse_timestamp
 from market.models import Candle
+from trading.booking import decimal_str
 from trading.models import Side, Trade, TradeStatus
 
 WINDOWS = {label: timedelta(hours=int(label[:-1])) for label in ("1h", "4h", "12h", "24h")}
@@ -121,7 +122,7 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
             missed[label] += 1
             continue
         patches.setdefault(trade_id, {})[label] = {
-            "price": _plain(price),
+            "price": decimal_str(price),
             "change_pct": change_pct(exit_price, price),
             "tracked_at": at.isoformat(),
         }
@@ -136,7 +137,7 @@ def track_post_exit_prices(now: datetime, *, retry_for: timedelta = STALE_AFTER)
 
 def due_windows(now: datetime, retry_for: timedelta = STALE_AFTER) -> list[Window]:
     """Every due, unstored, fresh window of the recent FILLED SELLs (one query)."""
-    cutoff = now - max(WINDOWS.values()) - retry_for - TOLERANCE
+    cutoff = _oldest_exit(now, retry_for)
     # Which windows are stored is asked of the database (has_key): no JSON decoded in Python.
     stored_flags = {f"has_{label}": _has_key(label) for label in WINDOWS}
     rows = (
@@ -153,6 +154,11 @@ def due_windows(now: datetime, retry_for: timedelta = STALE_AFTER) -> list[Windo
         stored = {label for label, flag in zip(WINDOWS, flags, strict=True) if flag}
         windows += pending_windows(trade_id, symbol, price, executed_at or created_at, stored, now, retry_for)
     return windows
+
+
+def _oldest_exit(now: datetime, retry_for: timedelta) -> datetime:
+    """The earliest exit time that can still have a fresh window (both paths filter by it)."""
+    return now - max(WINDOWS.values()) - retry_for - TOLERANCE
 
 
 def _has_key(label: str) -> ExpressionWrapper:
@@ -258,7 +264,7 @@ def store_due_windows_postgresql(
     params = {
         "side": Side.SELL,
         "status": TradeStatus.FILLED,
-        "cutoff": now - max(WINDOWS.values()) - retry_for - TOLERANCE,
+        "cutoff": _oldest_exit(now, retry_for),
         "interval": interval,
         "tolerance": TOLERANCE,
     }
@@ -336,8 +342,3 @@ def merge_windows(patches: dict[int, dict]) -> None:
                 "json_patch(%s, coalesce(post_exit_prices, '{}')) WHERE id = %s",
                 [(json.dumps(patch), trade_id) for trade_id, patch in patches.items()],
             )
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -17,7 +17,6 @@ Issue 4's figures follow: the same rows stored again (all conflicts), and valida
 import argparse
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,12 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import scratch  # noqa: E402
 
-DB = os.environ.get("BENCH_DB", "cp_h4_bench")
-os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ.setdefault("COINPILOT_VAR_DIR", str(Path(tempfile.gettempdir()) / "coinpilot-bench-h4"))
-os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
+DB = scratch.use_database("cp_h4_bench", redis_db=4, var_dir="coinpilot-bench-h4")
 
 # The rollup as a from-scratch aggregation of the stored minutes (5m), and of those 5m bars (1h):
 # rows in one and not the other.

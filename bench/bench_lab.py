@@ -23,7 +23,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,12 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from bench import scratch  # noqa: E402
 
-DB = os.environ.get("BENCH_DB", "cp_labengine_bench")
-os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ.setdefault("COINPILOT_VAR_DIR", str(Path(tempfile.gettempdir()) / "coinpilot-bench-lab"))
-os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
+DB = scratch.use_database("cp_labengine_bench", redis_db=9, var_dir="coinpilot-bench-lab")
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 

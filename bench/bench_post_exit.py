@@ -18,23 +18,18 @@ from /proc, so only when the server runs on this machine).
 
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.scratch import backend_cpu  # noqa: E402
+from bench import scratch  # noqa: E402
 from market.copystream import LineReader  # noqa: E402
 
-DB = os.environ.get("BENCH_DB", "cp_postexit_bench")
-os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB}"
-os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/8"
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ.setdefault("COINPILOT_VAR_DIR", str(Path(tempfile.gettempdir()) / "coinpilot-bench-h8"))
+os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/8"  # this one, whatever the shell says
 os.environ["COINPILOT_READ_DOTENV"] = "0"
-os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
+DB = scratch.use_database("cp_postexit_bench", redis_db=8, var_dir="coinpilot-bench-h8")
 
 SYMBOLS = [f"KRW-B{n:03d}" for n in range(100)]
 BARS = 50_000  # per symbol: 5,000,000 in all
@@ -42,33 +37,10 @@ SELLS = 10_000
 NOW = datetime(2026, 11, 21, 0, 0, 30, tzinfo=UTC)
 
 
-def admin_sql(*statements: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    conn.close()
-
-
-def database_exists() -> bool:
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB])
-            return cur.fetchone() is not None
-    finally:
-        conn.close()
-
-
 def setup_database(fresh: bool = True) -> None:
     """A fresh scratch database with the schema, and Django set up on it."""
     if fresh:
-        admin_sql(f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}")
+        scratch.create_database(DB)
     import django
     from django.core.management import call_command
 
@@ -80,7 +52,7 @@ def drop_database() -> None:
     from django.db import connections
 
     connections.close_all()
-    admin_sql(f"DROP DATABASE IF EXISTS {DB}")
+    scratch.drop_database(DB)
 
 
 def load_candles() -> None:
@@ -160,7 +132,7 @@ def main() -> None:
     reuse = "--reuse" in sys.argv
     keep = "--keep" in sys.argv or reuse
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 5
-    if reuse and not database_exists():
+    if reuse and not scratch.database_exists(DB):
         raise SystemExit(f"--reuse: no database {DB}; run once with --keep first")
     setup_database(fresh=not reuse)
     try:
@@ -181,12 +153,12 @@ def main() -> None:
             for _ in range(runs):
                 Trade.objects.update(post_exit_prices={})
                 vacuum("trading_history")
-                server_before = backend_cpu()
+                server_before = scratch.backend_cpu()
                 started, cpu_started = time.perf_counter(), time.process_time()
                 result = track_post_exit_prices(NOW)
                 times.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - cpu_started)
-                server_cpu.append(backend_cpu() - server_before)
+                server_cpu.append(scratch.backend_cpu() - server_before)
             for series in (times, cpu, server_cpu):
                 series.sort()
             print(f"fillfactor {fillfactor}: {result.summary()} ({Trade.objects.count():,} SELLs stored)")

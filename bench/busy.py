@@ -46,8 +46,13 @@ def tree_cpu_seconds(root_pid: int) -> float:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _stat(int(entry.name))[:1] == [str(root_pid)]:
             pids.append(int(entry.name))
-    ticks = sum(int(f[10]) + int(f[11]) for f in map(_stat, pids) if len(f) > 11)
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(map(cpu_seconds, pids))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process; 0 for a process that cannot be read."""
+    fields = _stat(pid)
+    return (int(fields[10]) + int(fields[11])) / os.sysconf("SC_CLK_TCK") if len(fields) > 11 else 0.0
 
 
 def _stat(pid: int) -> list[str]:

@@ -2,9 +2,24 @@
 the CPU time of the server process behind a connection."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import psycopg2
+
+from bench.busy import cpu_seconds
+
+
+def use_database(default: str, *, redis_db: int, var_dir: str) -> str:
+    """Point Django (settings read later) at the scratch database BENCH_DB, else `default`; return
+    its name. Redis db `redis_db` on loopback and VAR_DIR under the temporary directory unless set."""
+    name = os.environ.get("BENCH_DB", default)
+    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+    os.environ.setdefault("REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    os.environ.setdefault("COINPILOT_VAR_DIR", str(Path(tempfile.gettempdir()) / var_dir))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "coinpilot_site.settings"
+    return name
 
 
 def _admin(statement: str) -> None:
@@ -27,6 +42,16 @@ def drop_database(name: str) -> None:
     _admin("DROP DATABASE IF EXISTS " + name)
 
 
+def database_exists(name: str) -> bool:
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            return cur.fetchone() is not None
+    finally:
+        conn.close()
+
+
 def backend_cpu() -> float:
     """CPU seconds (user + system) of Django's connection's PostgreSQL backend; 0 if not readable
     (read from /proc, so only with a server on this machine)."""
@@ -34,9 +59,4 @@ def backend_cpu() -> float:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(cursor.fetchone()[0])

@@ -71,27 +71,26 @@ def cached_page(rows: QuerySet, per_page: int, number, *, count_key: str) -> Pag
     return paginator.get_page(number)
 
 
-def _get(key: str):
+def _ask(call: Callable[[], T], fallback: T) -> T:
+    """`call()` on the cache, or `fallback` while it is down or when it fails."""
     if time.monotonic() < _down_until:
-        return _MISSING
+        return fallback
     try:
-        value = cache.get(key, _MISSING)
+        answer = call()
     except (RedisError, OSError) as error:
         _cache_failed(error)
-        return _MISSING
+        return fallback
     _cache_answered()
-    return value
+    return answer
+
+
+def _get(key: str):
+    return _ask(lambda: cache.get(key, _MISSING), _MISSING)
 
 
 def _claim(claim: str) -> bool:
     """True if this request is the one to compute (or the cache cannot say)."""
-    if time.monotonic() < _down_until:
-        return True
-    try:
-        return cache.add(claim, 1, WAIT_SECONDS)
-    except (RedisError, OSError) as error:
-        _cache_failed(error)
-        return True
+    return _ask(lambda: cache.add(claim, 1, WAIT_SECONDS), True)
 
 
 def _wait_for(key: str, claim: str):
@@ -109,21 +108,11 @@ def _wait_for(key: str, claim: str):
 
 
 def _release(claim: str) -> None:
-    if time.monotonic() < _down_until:
-        return
-    try:
-        cache.delete(claim)
-    except (RedisError, OSError) as error:
-        _cache_failed(error)
+    _ask(lambda: cache.delete(claim), None)
 
 
 def _set(key: str, value, seconds: int) -> None:
-    if time.monotonic() < _down_until:
-        return
-    try:
-        cache.set(key, value, seconds)
-    except (RedisError, OSError) as error:
-        _cache_failed(error)
+    _ask(lambda: cache.set(key, value, seconds), None)
 
 
 def _cache_failed(error: Exception) -> None:

@@ -1,7 +1,6 @@
 """The Lab page's form: what it starts with, and the study request it reads (the inputs of
 `manage.py optimize`, checked by lab.inputs with every refusal at once)."""
 
-import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -9,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
-from trading.backtest_runs import parse_symbols
+from trading.backtest_runs import SEPARATORS, parse_symbols
 from trading.config import load_strategy
 from trading.parameters import REGIMES, RegimeParams, declared
 
@@ -25,7 +24,6 @@ from .inputs import (
 )
 from .objectives import OBJECTIVES
 
-SEPARATORS = re.compile(r"[\s,]+")
 DEFAULT_TRIALS = 100
 DEFAULT_DAYS = 30
 

@@ -29,7 +29,7 @@ from .overfitting import (
     sharpe_ratio,
 )
 from .storage import quiet
-from .study import COUNTED, candidate_params, load_optuna_study, trial_row
+from .study import COUNTED, load_optuna_study, trial_params, trial_row
 
 FEW_DAYS = 64  # below this many days PBO uses 8 blocks (70 splits) rather than 16 (docs/lab.md)
 
@@ -67,7 +67,7 @@ def build_report(study: Study) -> dict:
         "overfitting": {"pbo": pbo, "dsr": dsr_of(chosen)},
         "dsr_by_trial": {str(t.number): dsr_of(t) for t in candidates},
         "monte_carlo": trade_bands(study, chosen),
-        "candidate": candidate_params(study, chosen.number),
+        "candidate": trial_params(study, chosen),
     }
 
 
@@ -186,12 +186,10 @@ def _statistic(compute: Callable[[], dict]) -> dict:
 def trade_bands(study: Study, trial: FrozenTrial) -> dict:
     """The chosen trial backtested once more for its trades; their shuffled and bootstrapped
     5/50/95 % bands of the final return and the maximum drawdown."""
-    values: dict[str, dict] = {}
-    for key, value in trial.params.items():
-        regime, name = key.split(".", 1)
-        values.setdefault(regime, {})[name] = value
     data = trials.load_study_data(study)  # not kept in the web process (trials.study_data would)
-    result = trials.backtest_result(data, trials.overlay(data.base, values, study.symbols))
+    result = trials.backtest_result(
+        data, trials.overlay(data.base, trials.by_regime(trial.params), study.symbols)
+    )
     returns = trials.trade_returns(result)
     try:
         mc = monte_carlo(returns, seed=study.seed)

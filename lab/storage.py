@@ -11,12 +11,15 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import optuna
 from django.conf import settings
 from django.db import connection
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._rdb import models as tables  # Optuna's own tables (optuna is pinned)
+from optuna.trial import TrialState
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -83,6 +86,44 @@ def _build(url: str) -> RDBStorage:
         grace_period=max(settings.LAB_STALE_TRIAL_SECONDS, settings.LAB_HEARTBEAT_SECONDS + 1),
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
     )
+
+
+def trial_durations(study_id: int) -> list[tuple[TrialState, timedelta | None]]:
+    """Each trial's state and duration in trial order, without its parameters and attributes (a
+    page poll reads these for thousands of trials; loading the trials read every daily return)."""
+    session = optuna_storage().scoped_session()
+    try:
+        rows = (
+            session.query(tables.TrialModel)
+            .filter(tables.TrialModel.study_id == study_id)
+            .order_by(tables.TrialModel.trial_id)
+        )
+        return [(row.state, _duration(row.datetime_start, row.datetime_complete)) for row in rows]
+    finally:
+        session.commit()  # ends the read transaction, as Optuna's own reads do
+
+
+def _duration(start, end) -> timedelta | None:
+    return end - start if start and end else None  # as FrozenTrial.duration
+
+
+def complete_values(study_id: int) -> list[tuple[int, list[float]]]:
+    """(trial id, values) of each completed trial in trial order, without loading the trials."""
+    session = optuna_storage().scoped_session()
+    value = tables.TrialValueModel
+    try:
+        rows = (
+            session.query(value.trial_id, value.objective, value.value, value.value_type)
+            .join(tables.TrialModel)
+            .filter(tables.TrialModel.study_id == study_id, tables.TrialModel.state == TrialState.COMPLETE)
+            .order_by(value.trial_id, value.objective)
+        )
+        values: dict[int, list[float]] = {}
+        for trial_id, _, stored, kind in rows:
+            values.setdefault(trial_id, []).append(value.stored_repr_to_value(stored, kind))
+        return list(values.items())
+    finally:
+        session.commit()
 
 
 def forget_storages() -> None:

@@ -16,11 +16,13 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import optuna
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from optuna.study._multi_objective import _get_pareto_front_trials_by_trials
 from optuna.trial import TrialState
 
 from core.redis_conn import get_redis
@@ -31,7 +33,7 @@ from . import trials
 from .inputs import StudyRequest, request_errors
 from .models import Study
 from .objectives import OBJECTIVES
-from .storage import heartbeat, optuna_storage, quiet
+from .storage import complete_values, heartbeat, optuna_storage, quiet, trial_durations
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +211,12 @@ def fail_study(study: Study, error: str) -> None:
     study.refresh_from_db()
 
 
-def state_counts(opt: optuna.Study, trials_: list | None = None) -> dict[TrialState, int]:
-    """How many trials are in each state (of `trials_` when the caller has them already)."""
+def state_counts(opt: optuna.Study, durations: list | None = None) -> dict[TrialState, int]:
+    """How many trials are in each state (of `durations`, lab.storage.trial_durations, when the
+    caller has them already)."""
     counts = dict.fromkeys(TrialState, 0)
-    for trial in opt.get_trials(deepcopy=False) if trials_ is None else trials_:
-        counts[trial.state] += 1
+    for state, _ in trial_durations(opt._study_id) if durations is None else durations:
+        counts[state] += 1
     return counts
 
 
@@ -229,14 +232,23 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict:
     }
 
 
-def summary(study: Study, opt: optuna.Study) -> dict:
+def pareto_front(opt: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """opt.best_trials, loading only the trials on the front (not every trial's attributes)."""
+    scored = [
+        SimpleNamespace(state=TrialState.COMPLETE, values=v, id=i) for i, v in complete_values(opt._study_id)
+    ]
+    front = _get_pareto_front_trials_by_trials(scored, opt.directions)
+    return [opt._storage.get_trial(t.id) for t in front]
+
+
+def summary(study: Study, opt: optuna.Study, counts: dict | None = None) -> dict:
     """Counts and the best trial (one objective) or the Pareto front (two), JSON-ready."""
-    counts = state_counts(opt)
+    counts = counts or state_counts(opt)
     result = {"counts": {state.name.lower(): n for state, n in counts.items() if n}}
     if not counts[TrialState.COMPLETE]:
         return result | {"best": None, "pareto": []}
     if study.multi_objective:
-        return result | {"best": None, "pareto": [trial_row(t) for t in opt.best_trials]}
+        return result | {"best": None, "pareto": [trial_row(t) for t in pareto_front(opt)]}
     return result | {"best": trial_row(opt.best_trial), "pareto": []}
 
 
@@ -244,16 +256,16 @@ def progress(study: Study) -> dict:
     """Trials done / total, running, failed, the best so far and an ETA, for the page."""
     study.refresh_from_db()
     opt = load_optuna_study(study)
-    all_trials = opt.get_trials(deepcopy=False)
-    counts = state_counts(opt, all_trials)
+    trials_ = trial_durations(opt._study_id)
+    counts = state_counts(opt, trials_)
     done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-    durations = [t.duration.total_seconds() for t in all_trials if t.state in COUNTED and t.duration]
+    durations = [duration.total_seconds() for state, duration in trials_ if state in COUNTED and duration]
     mean = sum(durations) / len(durations) if durations else None
     remaining = max(study.n_trials - done, 0)
     eta = None
     if mean is not None and not study.finished:
         eta = round(mean * remaining / max(1, counts[TrialState.RUNNING]), 1)
-    best = summary(study, opt) if counts[TrialState.COMPLETE] else {"best": None, "pareto": []}
+    best = summary(study, opt, counts) if counts[TrialState.COMPLETE] else {"best": None, "pareto": []}
     return {
         "status": study.status,
         "done": done,
@@ -284,9 +296,10 @@ def candidate_params(study: Study, number: int | None = None) -> dict[str, dict]
         trial = next((t for t in opt.get_trials(deepcopy=False) if t.number == number), None)
         if trial is None or trial.state != TrialState.COMPLETE:
             raise ValueError(f"trial {number} of study {study.pk} has no value to promote")
-    values: dict[str, dict] = {}
-    for key, value in trial.params.items():
-        regime, name = key.split(".", 1)
-        values.setdefault(regime, {})[name] = value
-    params = trials.overlay(trials.base_params(study), values, study.symbols)
+    return trial_params(study, trial)
+
+
+def trial_params(study: Study, trial: optuna.trial.FrozenTrial) -> dict[str, dict]:
+    """Every regime's full parameter block: the base version's with the trial's values."""
+    params = trials.overlay(trials.base_params(study), trials.by_regime(trial.params), study.symbols)
     return {regime: block.model_dump() for regime, block in params.regimes.items()}

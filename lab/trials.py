@@ -109,6 +109,15 @@ def _forget_old_files(folder: Path, days: int = 3) -> None:
             old.unlink(missing_ok=True)
 
 
+def by_regime(params: dict) -> dict[str, dict]:
+    """A trial's parameters ({"SIDEWAYS.rsi_14_max": 45}) per regime, as `overlay` takes them."""
+    values: dict[str, dict] = {}
+    for key, value in params.items():
+        regime, name = key.split(".", 1)
+        values.setdefault(regime, {})[name] = value
+    return values
+
+
 def overlay(base: StrategyParams, values: dict[str, dict], symbols: list[str]) -> StrategyParams:
     """The base version with the trial's values; refuses values that contradict each other."""
     regimes, problems = dict(base.regimes), []
@@ -128,11 +137,6 @@ def backtest_result(data: StudyData, params: StrategyParams):
         ((symbol, bars),) = data.bars.items()
         return run_backtest(symbol, bars, params, data.limits, data.options)
     return run_portfolio(data.bars, params, data.limits, data.options)
-
-
-def backtest_stats(data: StudyData, params: StrategyParams) -> dict:
-    """The report figures of one backtest."""
-    return backtest_result(data, params).stats
 
 
 def daily_return_series(result) -> list[float]:

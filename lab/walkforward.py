@@ -150,13 +150,7 @@ def lost_its_score(fold: Study) -> bool:
 def chosen_values(fold: Study) -> dict[str, dict] | None:
     """The best trial's values per regime, as trials.overlay takes them (None: no trial had one)."""
     best = (fold.result or {}).get("best")
-    if not best:
-        return None
-    values: dict[str, dict] = {}
-    for key, value in best["params"].items():
-        regime, name = key.split(".", 1)
-        values.setdefault(regime, {})[name] = value
-    return values
+    return trials.by_regime(best["params"]) if best else None
 
 
 def out_of_sample_view(fold: Study) -> Study:

@@ -16,7 +16,7 @@ SQLite (the embedded default, two weeks of data) aggregates on read and keeps no
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
-from itertools import chain
+from itertools import chain, compress, repeat
 from operator import itemgetter
 
 import numpy as np
@@ -134,7 +134,7 @@ class NewMinutes:
             chunk = rows[at : at + self.CHUNK]
             yield chunk
             if set(map(_INTERVAL, chunk)) != {"1m"}:
-                chunk = [row for row in chunk if row[1] == "1m"]  # only minutes are rolled up
+                chunk = list(compress(chunk, _column(chunk, 1) == "1m"))  # only minutes are rolled up
             if chunk:
                 self.chunks.append(self._parts(chunk))
 
@@ -185,7 +185,7 @@ class NewMinutes:
         fives_as_parts = {name: column for name, column in fives.items() if name != "bucket"}
         hours = _merge({**fives_as_parts, "first": fives["bucket"], "last": fives["bucket"]}, _MINUTES["1h"])
         levels = {"5m": fives, "1h": hours}
-        before = _StoredMinutes(newest, stored, self.codes)
+        before = _StoredMinutes(newest, stored, self.codes, self.minute_of)
         mixed = {bar: before.mask(levels[bar], _MINUTES[bar]) for bar in levels}
         with connection.cursor() as cursor:
             copy_lines(cursor, _COPY, _copy_text(levels, mixed, names))  # conflicts if a bucket had a row
@@ -241,23 +241,30 @@ def _merge(parts: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:
 class _StoredMinutes:
     """Which buckets held a stored minute before a COPY (see NewMinutes.store)."""
 
-    def __init__(self, newest: dict[tuple[str, str], datetime], stored: set, codes: dict[str, int]) -> None:
+    def __init__(
+        self,
+        newest: dict[tuple[str, str], datetime],
+        stored: set,
+        codes: dict[str, int],
+        minute_of: _MinuteOf,
+    ) -> None:
         self.newest = np.full(len(codes), np.iinfo(np.int64).min)
-        for (symbol, interval), moment in newest.items():
+        for (symbol, interval), moment in newest.items():  # one per series
             if interval == "1m" and symbol in codes:
-                self.newest[codes[symbol]] = (moment - ORIGIN) // MINUTE
-        self.stored = stored
-        self.symbols = list(codes)
+                self.newest[codes[symbol]] = minute_of[moment]
+        keys = list(stored)
+        code = np.fromiter(map(codes.get, map(_SYMBOL, keys), repeat(-1)), np.int64, len(keys))
+        minute = np.fromiter(map(minute_of.__getitem__, map(_TIME, keys)), np.int64, len(keys))
+        kept = (code >= 0) & (_column(keys, 1) == "1m")  # stored minutes of the COPY's symbols
+        self.code, self.minute = code[kept], minute[kept]
 
     def mask(self, buckets: dict[str, np.ndarray], width: int) -> np.ndarray:
         newest = self.newest[buckets["code"]]
         start = buckets["bucket"]
-        mixed = (start <= newest) & (newest < start + width)
-        for i in np.flatnonzero(start + width <= newest).tolist():  # before the newest: look
-            symbol, first = self.symbols[buckets["code"][i]], int(start[i])
-            minutes = (_moment(minute) for minute in range(first, first + width))
-            mixed[i] = any((symbol, "1m", moment) in self.stored for moment in minutes)
-        return mixed
+        holds_newest = (start <= newest) & (newest < start + width)
+        stored = np.unique((self.code << 32) + self.minute // width * width)  # as _merge keys them
+        before_newest = start + width <= newest
+        return holds_newest | (before_newest & np.isin((buckets["code"] << 32) + start, stored))
 
 
 def _copy_text(levels: dict[str, dict], mixed: dict[str, np.ndarray], names: np.ndarray) -> Iterator[str]:
@@ -285,12 +292,15 @@ def _copy_text(levels: dict[str, dict], mixed: dict[str, np.ndarray], names: np.
 
 
 def _spans(fives: dict[str, np.ndarray], names: np.ndarray) -> dict[str, tuple[datetime, datetime]]:
-    spans: dict[str, tuple[datetime, datetime]] = {}
-    for code, first, last in zip(*(fives[n].tolist() for n in ("code", "first", "last")), strict=True):
-        symbol = str(names[code])
-        low, high = spans.get(symbol, (first, last))
-        spans[symbol] = (min(low, first), max(high, last))
-    return {symbol: (_moment(first), _moment(last)) for symbol, (first, last) in spans.items()}
+    """Each symbol's (first, last) minute among the buckets."""
+    first = np.full(len(names), np.iinfo(np.int64).max)
+    last = np.full(len(names), np.iinfo(np.int64).min)
+    np.minimum.at(first, fives["code"], fives["first"])
+    np.maximum.at(last, fives["code"], fives["last"])
+    return {
+        str(names[code]): (_moment(int(first[code])), _moment(int(last[code])))
+        for code in np.unique(fives["code"]).tolist()
+    }
 
 
 def rebuild(symbols: Sequence[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 Two callers, one implementation:
 - the live cycle evaluates a window of the latest `LIVE_WINDOW_BARS` bars and reads the last
   row (`entry_signal`, `exit_signal`);
-- the backtester evaluates the whole series at once (`evaluate_entries`) and, per open trade,
+- the backtester evaluates the whole series at once (`entry_passes`) and, per open trade,
   the bars that follow it (`scan_exit`).
 Pure functions: arrays and config in, codes/Signals out, no I/O. Every value at bar t depends
 only on bars <= t, so truncating the data at t never changes the decision at t.
@@ -30,19 +30,6 @@ from .models import ExitReason
 LIVE_WINDOW_BARS = 1000
 
 ENTRY = "ENTRY"
-ENTRY_CHECKS = (
-    "REGIME_UNKNOWN",
-    "INDICATORS_NOT_READY",
-    "RSI14_TOO_HIGH",
-    "RSI7_NO_RECOVERY",
-    "RSI7_BOUNCE_TOO_SMALL",
-    "MA_FILTER",
-    "BELOW_BB_LOWER",
-    "VOLUME_TOO_LOW",
-    "VOLUME_SURGE",
-    "NO_BB_TOUCH_RECOVERY",
-)
-PASS_CODE = len(ENTRY_CHECKS)
 EXIT_ORDER = (
     ExitReason.STOP_LOSS,
     ExitReason.TRAILING_STOP,
@@ -146,7 +133,7 @@ def compute_indicators(bars: Bars, params: StrategyParams, atr: bool = True) -> 
 
 def _table(params: StrategyParams, name: str, unknown=np.nan) -> np.ndarray:
     """One parameter per regime code (UNKNOWN last), ready for `table[codes]`."""
-    values = [getattr(params.regimes[str(r)], name) for r in REGIMES[:UNKNOWN_CODE]]
+    values = [getattr(params.regimes[r], name) for r in REGIME_NAMES[:UNKNOWN_CODE]]
     return np.array([*[np.nan if v is None else v for v in values], unknown], dtype=np.float64)
 
 
@@ -165,11 +152,14 @@ class EntryBars:
         return v if self.rows is None else v[self.rows]
 
     def param(self, name: str, unknown=np.nan):
-        table = _table(self.params, name, unknown)
-        return table[self.regime] if self.regime is not None else table[self.codes]
+        return self._per_bar(_table(self.params, name, unknown))
 
     def ma_mode(self):
-        table = np.array([MA_MODES[self.params.regimes[r].ma_filter] for r in REGIME_NAMES[:3]] + [2])
+        modes = [MA_MODES[self.params.regimes[r].ma_filter] for r in REGIME_NAMES[:UNKNOWN_CODE]]
+        return self._per_bar(np.array([*modes, MA_MODES["none"]]))
+
+    def _per_bar(self, table: np.ndarray):
+        """`table` (one value per regime code) at these bars: one value when they share a regime."""
         return table[self.regime] if self.regime is not None else table[self.codes]
 
     def pick(self, prefix: str, attr: str) -> np.ndarray:
@@ -217,9 +207,9 @@ def _no_bb_touch_recovery(b: EntryBars) -> np.ndarray:
     return (b.param("bb_enabled", 0) > 0) & ~b.pick("bb_touch_", "bb_touch_lookback")
 
 
-# Each entry check: where it fails on the bars given. Written once, read by both the live cycle
-# (the first failing check of the newest bar is the reason it reports) and the backtester (the bars
-# where none fails are its candidates).
+# Each entry check, in the strategy's order: where it fails on the bars given. Written once, read by
+# both the live cycle (the first failing check of the newest bar is the reason it reports) and the
+# backtester (the bars where none fails are its candidates).
 ENTRY_FAILS = {
     "REGIME_UNKNOWN": lambda b: b.codes == UNKNOWN_CODE,
     "INDICATORS_NOT_READY": _not_ready,
@@ -232,6 +222,8 @@ ENTRY_FAILS = {
     "VOLUME_SURGE": _volume_surge,
     "NO_BB_TOUCH_RECOVERY": _no_bb_touch_recovery,
 }
+ENTRY_CHECKS = tuple(ENTRY_FAILS)  # evaluate_entries' codes: index of the first failing check
+PASS_CODE = len(ENTRY_CHECKS)
 # The order the backtester applies them in to narrow its candidates: the checks that refuse most
 # bars first (a pass needs all of them, so the order changes which bars pass in no way).
 NARROWING_ORDER = (

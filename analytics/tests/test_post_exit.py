@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from analytics import post_exit
 from analytics.post_exit import TOLERANCE, change_pct, nearest_bar, pending_windows, track_post_exit_prices
+from trading.booking import decimal_str
 from trading.models import Trade
 
 from .helpers import make_bars, minutes, sell
@@ -225,7 +226,7 @@ def per_trade_reference(now, retry_for=post_exit.STALE_AFTER):
                 continue
             at, price = found
             prices[window.label] = {
-                "price": post_exit._plain(price),
+                "price": decimal_str(price),
                 "change_pct": change_pct(trade.price, price),
                 "tracked_at": at.isoformat(),
             }

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agents.models import AgentDecision
+from analytics.tests import helpers
 from conftest import store_minutes
 from market.candles import CandleRow, store_candles
 from trading.dashboard import equity_curve
@@ -30,16 +31,7 @@ def real_cache(settings):
 
 
 def sell(n: int, pnl: str) -> Trade:
-    return Trade.objects.create(
-        symbol="KRW-BTC",
-        side="SELL",
-        price=1,
-        quantity=1,
-        status="FILLED",
-        client_order_id=f"cache-{n}",
-        executed_at=timezone.now() - timedelta(minutes=10 - n),
-        signal_info={"pnl": pnl},
-    )
+    return helpers.sell(timezone.now() - timedelta(minutes=10 - n), signal_info={"pnl": pnl})
 
 
 def test_equity_curve_is_cached_until_a_new_trade(django_assert_num_queries):
@@ -112,15 +104,7 @@ def test_the_market_chart_is_computed_again_at_a_new_candle_or_trade(client):
     one = Decimal(50_000_000)
     store_candles([CandleRow("KRW-BTC", "1m", end - timedelta(minutes=1), one, one, one, one, one, None)])
     assert chart_of(client, url)["points"] == 61
-    Trade.objects.create(
-        symbol="KRW-BTC",
-        side="BUY",
-        price=1,
-        quantity=1,
-        status="FILLED",
-        client_order_id="chart-buy",
-        executed_at=end - timedelta(minutes=5),
-    )
+    helpers.buy(end - timedelta(minutes=5))
     assert [m["side"] for m in chart_of(client, url)["trades"]] == ["BUY"]
 
 
@@ -128,7 +112,5 @@ def test_the_history_symbol_choices_follow_new_trades(client):
     client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
     sell(1, "1")
     assert list(client.get("/history/").context["symbols"]) == ["KRW-BTC"]
-    Trade.objects.create(
-        symbol="KRW-ETH", side="BUY", price=1, quantity=1, status="FILLED", client_order_id="eth-1"
-    )
+    helpers.buy(None, symbol="KRW-ETH")
     assert list(client.get("/history/").context["symbols"]) == ["KRW-BTC", "KRW-ETH"]

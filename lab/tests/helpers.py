@@ -3,14 +3,10 @@
 from datetime import datetime
 from decimal import Decimal
 
-import pandas as pd
-
-from conftest import TEST_DATA
+from conftest import store_real_week
 from lab.inputs import StudyRequest
-from market.models import Candle
 from trading.risk import KST
 
-CSV_FILE = TEST_DATA / "upbit_krw_btc_1m_20180125.csv"
 START = datetime(2018, 1, 26, tzinfo=KST)  # the warm-up before it: the day the file starts
 END = datetime(2018, 2, 1, 14, tzinfo=KST)
 SIDEWAYS_SPACE = {
@@ -22,19 +18,7 @@ SIDEWAYS_SPACE = {
 
 def store_week(*symbols: str) -> None:
     """The real week of KRW-BTC minutes under each of `symbols`."""
-    df = pd.read_csv(CSV_FILE)
-    dec = lambda x: Decimal(str(x))  # noqa: E731
-    Candle.objects.bulk_create(
-        (
-            Candle(
-                symbol=symbol, timestamp=pd.Timestamp(r.timestamp).to_pydatetime(), open=dec(r.open),
-                high=dec(r.high), low=dec(r.low), close=dec(r.close), volume=dec(r.volume),
-            )
-            for symbol in symbols
-            for r in df.itertuples()
-        ),
-        batch_size=2000,
-    )  # fmt: skip
+    store_real_week(*symbols)
 
 
 def request(**changes) -> StudyRequest:
