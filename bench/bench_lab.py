@@ -9,10 +9,11 @@ is stored in a scratch PostgreSQL database `cp_labengine_bench` (created, droppe
 parameters of every regime (lab.inputs.DEFAULT_TUNED) for the Sharpe ratio, TPE, seed 42.
 
 - baseline: `optuna.create_study()` in memory, each trial = suggest + `run_backtest` on bars
-  already in memory;
+  already in memory; then the same loop over the same parameters with the columns no parameter
+  changes computed once (`run_backtest(..., prepared=prepare(bars, base))`, timed on its own);
 - lab, inline: the lab's own trial loop in this process (`lab.study.run_trials`): ask under the
   study's lock, heartbeat, backtest, tell, all through the RDB storage in PostgreSQL; the candles
-  loaded once (timed on its own);
+  loaded and the columns no parameter changes computed once (timed on their own);
 - lab, N workers: `start_study` and N `manage.py rqworker lab` processes, wall time from the
   enqueue to the study's end, and the CPU time of the workers and their work-horses.
 Every figure is printed with the load average (2 shared cores).
@@ -87,8 +88,9 @@ def study_request(trials: int):
     )  # fmt: skip
 
 
-def baseline(data, space: dict, trials: int) -> list[dict]:
-    """A plain Optuna loop: in-memory storage, suggest, run_backtest, the Sharpe ratio."""
+def baseline(data, space: dict, trials: int, prepared=None) -> list[dict]:
+    """A plain Optuna loop: in-memory storage, suggest, run_backtest, the Sharpe ratio (with the
+    columns computed once when `prepared` is given)."""
     import optuna
 
     from lab.space import suggest
@@ -100,14 +102,16 @@ def baseline(data, space: dict, trials: int) -> list[dict]:
             params = overlay(data.base, suggest(trial, space, data.base), [SYMBOL])
         except TrialRefused:
             raise optuna.TrialPruned() from None
-        stats = run_backtest(SYMBOL, data.bars[SYMBOL], params, data.limits, data.options).stats
+        bars = data.bars[SYMBOL]
+        stats = run_backtest(SYMBOL, bars, params, data.limits, data.options, prepared=prepared).stats
         return stats["sharpe"] if stats["sharpe"] is not None else float("-inf")
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=42))
     wall, cpu = time.perf_counter(), time.process_time()
     study.optimize(objective, n_trials=trials)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"baseline, plain Optuna loop over run_backtest: {wall / trials:.3f} s/trial wall, "
+    how = "with prepare()" if prepared is not None else "(every column each trial)"
+    print(f"baseline, plain Optuna loop over run_backtest {how}: {wall / trials:.3f} s/trial wall, "
           f"{cpu / trials:.3f} s CPU ({trials} trials, load {load()})")  # fmt: skip
     return [t.params for t in study.trials]
 
@@ -115,13 +119,20 @@ def baseline(data, space: dict, trials: int) -> list[dict]:
 def inline(trials: int) -> None:
     from lab import trials as lab_trials
     from lab.study import create_study, load_optuna_study, run_trials
+    from trading.backtest import prepare
 
     study = create_study(study_request(trials))
     wall = time.perf_counter()
     data = lab_trials.study_data(study)
     bars = len(data.bars[SYMBOL])
-    print(f"lab: candles of the year loaded once in {time.perf_counter() - wall:.2f} s ({bars:,} bars)")
+    print(f"lab: candles of the year loaded and prepared once in {time.perf_counter() - wall:.2f} s "
+          f"({bars:,} bars)")  # fmt: skip
+    wall, cpu = time.perf_counter(), time.process_time()
+    prepared = prepare(data.bars[SYMBOL], data.base)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"  one prepare() of the year: {wall:.3f} s wall, {cpu:.3f} s CPU (load {load()})")
     tried = baseline(data, study.space, trials)
+    baseline(data, study.space, trials, prepared)
     opt = load_optuna_study(study)
     for params in tried:  # the lab runs the very parameters the baseline tried: the same backtests
         opt.enqueue_trial(params)

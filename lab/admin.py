@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Study
+from .models import LookaheadCheck, Study
 from .study import cancel_study
 
 
@@ -36,3 +36,17 @@ class StudyAdmin(admin.ModelAdmin):
     def cancel(self, request, queryset) -> None:
         stopped = sum(cancel_study(study) for study in queryset)
         self.message_user(request, f"{stopped} studies cancelled")
+
+
+@admin.register(LookaheadCheck)
+class LookaheadCheckAdmin(admin.ModelAdmin):
+    """Checks are asked from the Lab page; here they are read."""
+
+    list_display = ("id", "status", "passed", "config_version", "symbols", "start", "end", "created_by")
+    list_filter = ("status", "passed")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

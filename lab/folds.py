@@ -36,6 +36,11 @@ def _check(start: datetime, end: datetime, folds: int, ratio: float) -> None:
         raise ValueError("the range needs times with a time zone (stored times are UTC)")
     if end <= start:
         raise ValueError(f"the range ends ({kst_text(end)} KST) before it starts ({kst_text(start)} KST)")
+    check_shape(folds, ratio)
+
+
+def check_shape(folds: int, ratio: float) -> None:
+    """The number of folds and the ratio on their own (ValueError with the reason)."""
     if not 1 <= folds <= MAX_FOLDS:
         raise ValueError(f"the number of folds must be from 1 to {MAX_FOLDS}, not {folds}")
     if not 0 < ratio <= MAX_RATIO:

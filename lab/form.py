@@ -1,6 +1,7 @@
 """The Lab page's form: what it starts with, and the study request it reads (the inputs of
 `manage.py optimize`, checked by lab.inputs with every refusal at once)."""
 
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -12,6 +13,8 @@ from trading.backtest_runs import SEPARATORS, parse_symbols
 from trading.config import load_strategy
 from trading.parameters import REGIMES, RegimeParams, declared
 
+from .checks import check_errors
+from .folds import DEFAULT_RATIO
 from .inputs import (
     UPBIT_FEE_PCT,
     StudyRequest,
@@ -23,6 +26,7 @@ from .inputs import (
     table_range,
 )
 from .objectives import OBJECTIVES
+from .walkforward import walk_forward_errors
 
 DEFAULT_TRIALS = 100
 DEFAULT_DAYS = 30
@@ -56,6 +60,9 @@ def default_form(now: datetime) -> dict:
         "min_trades": 5,
         "force_regime": "",
         "config": "",
+        "walk_forward": "",
+        "folds_kind": "rolling",
+        "ratio": DEFAULT_RATIO,
     }
 
 
@@ -70,13 +77,7 @@ def parameter_table() -> list[dict]:
 def read_form(data) -> tuple[StudyRequest, list[str]]:
     """The request the form asks for, and every reason to refuse it (what could not be read and
     what lab.inputs refuses), all at once. Unreadable fields stand in as their defaults."""
-    errors: list[str] = []
-    days = {}
-    for name in ("from", "to"):
-        try:
-            days[name] = parse_day(data.get(name, ""))
-        except BoundsError:
-            errors.append(f"'{name}' must be a date (YYYY-MM-DD) between {EARLIEST_DAY} and {LATEST_DAY}")
+    days, errors = _days(data)
     regimes = [r for r in data.getlist("regimes") if r]
     space: dict[str, dict] = {}
     for line in (data.get("params") or "").splitlines():
@@ -106,6 +107,74 @@ def read_form(data) -> tuple[StudyRequest, list[str]]:
         return req, errors + request_errors(req)
     _, symbol_errors = parse_symbols(",".join(req.symbols))  # the dates' checks need readable dates
     return req, errors + setting_errors(req) + space_errors(req) + symbol_errors
+
+
+def _days(data) -> tuple[dict, list[str]]:
+    """The form's KST days that could be read, and a refusal for each that could not."""
+    days, errors = {}, []
+    for name in ("from", "to"):
+        try:
+            days[name] = parse_day(data.get(name, ""))
+        except BoundsError:
+            errors.append(f"'{name}' must be a date (YYYY-MM-DD) between {EARLIEST_DAY} and {LATEST_DAY}")
+    return days, errors
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """The form's walk-forward option: lab.walkforward.create_walk_forward's keywords."""
+
+    folds: int
+    anchored: bool
+    ratio: float
+
+
+def read_walk_forward(data, req: StudyRequest) -> tuple[WalkForward | None, list[str]]:
+    """The walk-forward option (None: an empty or 0 number of folds, a single study) and every
+    reason to refuse it, checked as `optimize --walk-forward` checks it (lab.walkforward)."""
+    text = (data.get("walk_forward") or "").strip()
+    if text in ("", "0"):
+        return None, []
+    errors = []
+    try:
+        folds = int(text)
+    except ValueError:
+        folds = None
+        errors.append(f"the number of walk-forward folds must be a whole number, not '{text}'")
+    ratio_text = (data.get("ratio") or "").strip() or str(DEFAULT_RATIO)
+    try:
+        ratio = float(ratio_text)
+    except ValueError:
+        ratio = None
+        errors.append(f"the in-sample / out-of-sample ratio must be a number, not '{ratio_text}'")
+    kind = data.get("folds_kind") or "rolling"
+    if kind not in FOLD_KINDS:
+        errors.append(f"walk-forward folds are rolling or anchored, not '{kind}'")
+    if folds is None or ratio is None or errors:
+        return None, errors
+    walk = WalkForward(folds, kind == "anchored", ratio)
+    dates = len(_days(data)[0]) == 2  # unreadable dates are refused already: no range to split
+    return walk, walk_forward_errors(req, **asdict(walk), dates=dates)
+
+
+FOLD_KINDS = ("rolling", "anchored")
+
+
+def read_check(data) -> tuple[dict, list[str]]:
+    """The look-ahead and warm-up check the form's symbols, days and version ask for
+    (lab.checks.create_check's arguments) and every reason to refuse it, all at once."""
+    days, errors = _days(data)
+    version = (data.get("config") or "").strip()
+    if version and not version.isdigit():
+        errors.append(f"strategy version '{version}' is not a version number")
+    today = timezone.localdate()
+    start, end = (timezone.make_aware(datetime.combine(days.get(k, today), time())) for k in ("from", "to"))
+    symbols = [s for s in SEPARATORS.split(data.get("symbols", "")) if s]
+    number = int(version) if version.isdigit() else None
+    args = {"symbols": symbols, "start": start, "end": end, "version": number}
+    if len(days) == 2:
+        return args, errors + check_errors(**args)
+    return args, errors + parse_symbols(",".join(symbols))[1]
 
 
 DEFAULTS = {"trials": DEFAULT_TRIALS, "seed": 42, "min_trades": 5, "fee": UPBIT_FEE_PCT, "slippage": 5}

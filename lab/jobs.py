@@ -5,7 +5,8 @@ from rq import Queue, Worker, get_current_job
 
 from core.redis_conn import get_redis
 
-from .models import Study
+from .checks import run_check
+from .models import LookaheadCheck, Study
 from .study import run_trials
 
 SLICE_SECONDS = 60  # a job runs trials this long, then queues its successor (fair to other studies)
@@ -57,3 +58,26 @@ def work_waiting(queues: list[str]) -> bool:
     for name in queues:
         pipe.llen(Queue.redis_queue_namespace_prefix + name)
     return any(pipe.execute())
+
+
+CHECK_TIMEOUT = 1800  # a year of minutes of MAX_SYMBOLS symbols, 50 cuts each
+
+
+def enqueue_lookahead_check(check_id: int) -> None:
+    django_rq.get_queue("lab").enqueue(
+        run_lookahead_check,
+        check_id,
+        job_timeout=CHECK_TIMEOUT,
+        result_ttl=3600,
+        failure_ttl=86400,
+        description=f"lab look-ahead check {check_id}",
+    )
+
+
+def run_lookahead_check(check_id: int) -> bool | None:
+    """Run a look-ahead and warm-up check asked from the Lab page; its verdict (passed or not,
+    None when it could not run) is stored with it."""
+    check = LookaheadCheck.objects.filter(pk=check_id).first()
+    if check is None or check.finished:
+        return None
+    return run_check(check).passed

@@ -42,11 +42,21 @@ class CheckResult:
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     history_needed: dict[str, int] = field(default_factory=dict)  # warm-up: bars each column needs
+    # per column, for a table: the first look-ahead found (epoch s of the bar and of the cut, the
+    # values with the cut data and with all of it, at how many of how many cuts) ...
+    lookahead: dict[str, dict] = field(default_factory=dict)
+    windows: dict[str, int] = field(default_factory=dict)  # ... and the history its window gives
+    columns: list[str] = field(default_factory=list)  # every column checked
+    cuts: int = 0
 
     def add(self, other: "CheckResult") -> "CheckResult":
         self.findings += other.findings
         self.notes += other.notes
         self.history_needed |= other.history_needed
+        self.lookahead |= other.lookahead
+        self.windows |= other.windows
+        self.columns += [name for name in other.columns if name not in self.columns]
+        self.cuts = max(self.cuts, other.cuts)
         self.passed = not self.findings
         return self
 
@@ -77,6 +87,11 @@ def agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _value(v) -> str:
     v = float(v)
     return "not computed (NaN)" if np.isnan(v) else f"{v:,.10g}"
+
+
+def _json(v) -> float | None:
+    v = float(v)
+    return None if np.isnan(v) else v
 
 
 def _time(bars: Bars, i: int) -> str:
@@ -112,8 +127,16 @@ def lookahead_check(
                 counts[name] = counts.get(name, 0) + 1
                 if name not in first or differ[0] < first[name][0]:
                     first[name] = (int(differ[0]), int(end), float(column[differ[0]]))
-    result = CheckResult(notes=[f"look-ahead: {len(full)} columns recomputed at {len(ends)} cut points"])
+    result = CheckResult(
+        notes=[f"look-ahead: {len(full)} columns recomputed at {len(ends)} cut points"],
+        columns=list(full),
+        cuts=len(ends),
+    )
     for name, (i, end, value) in first.items():
+        result.lookahead[name] = {
+            "bar": int(bars.ts[i]), "cut": int(bars.ts[end]), "value": _json(value),
+            "full": _json(full[name][i]), "changed": counts[name], "cuts": len(ends),
+        }  # fmt: skip
         result.findings.append(
             f"look-ahead: {name} at {_time(bars, i)} is {_value(value)} with the data up "
             f"to {_time(bars, end)} but {_value(full[name][i])} with all the data "
@@ -159,7 +182,7 @@ def warmup_check(
                 needed[name] = max(needed.get(name, 0), bars_needed)
                 if bars_needed > len(bars) - s:
                     never.add(name)
-    result = CheckResult(history_needed=needed)
+    result = CheckResult(history_needed=needed, windows=windows, columns=list(full))
     result.notes += [
         f"warm-up: {name} not checked, it needs more than {w:,} bars of data (only {len(bars):,})"
         for name, w in windows.items()
@@ -182,3 +205,44 @@ def check_strategy(
     """Both checks with their defaults: one result for the command and the Lab page."""
     result = lookahead_check(bars, params, seed=seed, columns=columns)
     return result.add(warmup_check(bars, params, seed=seed, columns=columns))
+
+
+def column_rows(result: CheckResult) -> list[dict]:
+    """One row per column, JSON-ready, in plain words: whether it reads later bars (the first bar
+    and cut where it did) and how much history it needs against the history its window gives."""
+    rows = []
+    for name in result.columns:
+        leak, needed, window = (
+            result.lookahead.get(name),
+            result.history_needed.get(name),
+            result.windows.get(name),
+        )
+        if leak:
+            at, cut = (kst_text(datetime.fromtimestamp(leak[k], UTC)) for k in ("bar", "cut"))
+            lookahead = (
+                f"reads later bars: at {at} KST it is {_value(_nan(leak['value']))} with the data cut at "
+                f"{cut} KST but {_value(_nan(leak['full']))} with all the data (changed at "
+                f"{leak['changed']} of {leak['cuts']} cuts)"
+            )
+        else:
+            lookahead = f"no look-ahead at {result.cuts} cut points"
+        if needed is None:
+            warmup_ok, warmup = (
+                None,
+                f"warm-up not checked: the data is shorter than its {window or 0:,}-bar window",
+            )
+        elif needed > (window or 0):
+            warmup_ok, warmup = False, f"needs {needed:,} bars of history; its window gives only {window:,}"
+        else:
+            warmup_ok, warmup = True, f"needs {needed:,} bars of history; its window gives {window:,}"
+        rows.append({
+            "column": name, "lookahead_ok": leak is None, "lookahead": lookahead,
+            "cut": leak["cut"] if leak else None, "history_needed": needed, "window": window,
+            "warmup_ok": warmup_ok, "warmup": warmup,
+            "passed": leak is None and warmup_ok is not False,
+        })  # fmt: skip
+    return rows
+
+
+def _nan(v: float | None) -> float:
+    return float("nan") if v is None else v

@@ -88,3 +88,41 @@ class Study(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.CANCELLED, self.Status.FAILED)
+
+
+class LookaheadCheck(models.Model):
+    """A look-ahead and warm-up check of a strategy version (lab.lookahead) asked from the Lab page
+    and run as a job on the `lab` queue; `result` holds each symbol's verdict per column."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    symbols = models.JSONField(help_text="markets checked, each on its own")
+    start = models.DateTimeField(help_text="first bar checked (the warm-up before it is read too)")
+    end = models.DateTimeField(help_text="end, exclusive")
+    config_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the strategy version checked (empty: the defaults)"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    passed = models.BooleanField(null=True, help_text="empty until it has run")
+    result = models.JSONField(default=dict, blank=True, help_text="per symbol: its verdict per column")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "lab_lookahead_check"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"look-ahead check {self.pk} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -1,5 +1,6 @@
-"""One trial: the study's candles (loaded once per machine), the trial's parameters laid over the
-base version's, the very backtester of `manage.py backtest`, and the objective's value."""
+"""One trial: the study's candles (loaded once per machine) and the columns no tuned parameter
+changes (computed once per process, trading.backtest.prepare), the trial's parameters laid over
+the base version's, the very backtester of `manage.py backtest`, and the objective's value."""
 
 import os
 import time
@@ -11,7 +12,15 @@ import numpy as np
 import optuna
 from django.conf import settings
 
-from trading.backtest import BacktestOptions, load_bars, run_backtest, run_portfolio, volatility_history
+from trading.backtest import (
+    BacktestOptions,
+    Prepared,
+    load_bars,
+    prepare,
+    run_backtest,
+    run_portfolio,
+    volatility_history,
+)
 from trading.config import (
     RiskLimits,
     StrategyParams,
@@ -34,12 +43,14 @@ REPORTED = ("trades", "total_return_pct", "max_drawdown_pct", "sharpe", "profit_
 
 @dataclass(frozen=True)
 class StudyData:
-    """What every trial of a study shares: candles, options, the base version, the risk limits."""
+    """What every trial of a study shares: candles, options, the base version, the risk limits,
+    and each symbol's columns that no tuned parameter changes (computed once per study)."""
 
     bars: dict[str, Bars]
     options: BacktestOptions
     base: StrategyParams
     limits: RiskLimits
+    prepared: dict[str, Prepared]
 
 
 class TrialRefused(Exception):
@@ -53,7 +64,7 @@ _loaded: dict[int, StudyData] = {}  # study id -> its data, in this process
 def study_data(study: Study) -> StudyData:
     """The study's candles and settings, loaded once per process (see market_of)."""
     if study.pk not in _loaded:
-        _loaded.clear()  # one study at a time per process: a year of minutes is ~25 MB per symbol
+        _loaded.clear()  # one study at a time per process: a year of minutes and its columns ~80 MB a symbol
         _loaded[study.pk] = load_study_data(study)
     return _loaded[study.pk]
 
@@ -72,7 +83,9 @@ def load_study_data(study: Study) -> StudyData:
         volatility=volatility,  # entries halved while the stored volatility state was high
     )
     limits = load_risk(study.risk_version) if study.risk_version else default_risk()
-    return StudyData(bars, options, base_params(study), limits)
+    base = base_params(study)
+    prepared = {symbol: prepare(b, base) for symbol, b in bars.items()}
+    return StudyData(bars, options, base, limits, prepared)
 
 
 def market_of(study: Study) -> tuple[dict[str, Bars], int, tuple]:
@@ -135,8 +148,8 @@ def backtest_result(data: StudyData, params: StrategyParams):
     """One backtest: a portfolio from one account, or one symbol (its result, stats included)."""
     if len(data.bars) == 1:
         ((symbol, bars),) = data.bars.items()
-        return run_backtest(symbol, bars, params, data.limits, data.options)
-    return run_portfolio(data.bars, params, data.limits, data.options)
+        return run_backtest(symbol, bars, params, data.limits, data.options, data.prepared[symbol])
+    return run_portfolio(data.bars, params, data.limits, data.options, data.prepared)
 
 
 def daily_return_series(result) -> list[float]:

@@ -4,6 +4,8 @@ Starting, cancelling and promoting change what the bot may come to trade with: t
 permission to change strategy configs, as the admin's edits do. Reading needs a login only.
 """
 
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,17 +18,23 @@ from trading.models import StrategyConfig
 from trading.parameters import REGIMES
 
 from . import form as lab_form
-from .models import Study
+from .checks import CheckRefused, create_check, start_check
+from .models import LookaheadCheck, Study
 from .promote import PromoteRefused, promote_trial, version_diff
 from .report import study_report
 from .study import StudyRefused, cancel_study, create_study, progress, start_study
-from .walkforward import cancel_walk_forward, walk_forward_report
+from .walkforward import cancel_walk_forward, create_walk_forward, start_walk_forward, walk_forward_report
 
 PERMISSION = "trading.change_strategyconfig"
 REFUSED = (
     "Starting, cancelling or promoting a study needs the permission to change strategy configs; ask an admin."
 )
+CHECK_REFUSED = (
+    "Checking a strategy version needs the permission to change strategy configs, as starting a study does; "
+    "ask an admin."
+)
 LISTED = 50
+CHECKS_LISTED = 5
 
 
 def lab_page(request: HttpRequest) -> HttpResponse:
@@ -38,15 +46,20 @@ def lab_page(request: HttpRequest) -> HttpResponse:
             errors, status = [REFUSED], 403
         else:
             req, errors = lab_form.read_form(request.POST)
+            walk, walk_errors = lab_form.read_walk_forward(request.POST, req)
+            errors += walk_errors
             if not errors:
                 try:
-                    study = create_study(req, request.user)
+                    study = _start(req, walk, request.user)
                 except StudyRefused as exc:  # checked again when stored
                     errors = exc.messages
                 else:
-                    start_study(study)
                     return redirect("lab-study", study_id=study.pk)
             status = 400
+    return _lab(request, form, errors, status)
+
+
+def _lab(request: HttpRequest, form: dict, errors: list[str], status: int) -> HttpResponse:
     studies = Study.objects.filter(parent__isnull=True).defer("result", "space")[:LISTED]
     return render(
         request,
@@ -55,6 +68,7 @@ def lab_page(request: HttpRequest) -> HttpResponse:
             "form": form,
             "errors": errors,
             "studies": studies,
+            "checks": LookaheadCheck.objects.defer("result")[:CHECKS_LISTED],
             "regimes": REGIMES,
             "objectives": lab_form.objective_choices(),
             "parameters": lab_form.parameter_table(),
@@ -63,6 +77,55 @@ def lab_page(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+@require_POST
+def lookahead_start(request: HttpRequest) -> HttpResponse:
+    """The Lab form's look-ahead button: check the chosen version on the chosen symbols and days
+    as a job on the `lab` queue (the page does not wait), then open the check's page."""
+    form = _posted(request.POST)
+    if not request.user.has_perm(PERMISSION):
+        return _lab(request, form, [CHECK_REFUSED], 403)
+    args, errors = lab_form.read_check(request.POST)
+    if not errors:
+        try:
+            check = create_check(**args, user=request.user)
+        except CheckRefused as exc:  # checked again when stored
+            errors = exc.messages
+        else:
+            start_check(check)
+            return redirect("lab-check", check_id=check.pk)
+    return _lab(request, form, errors, 400)
+
+
+def check_page(request: HttpRequest, check_id: int) -> HttpResponse:
+    """A look-ahead check: queued or running (the page reloads itself), then its verdict per column."""
+    check = get_object_or_404(LookaheadCheck, pk=check_id)
+    return render(request, "lab/check.html", {"check": check, "symbols": check_symbols(check)})
+
+
+def check_symbols(check: LookaheadCheck) -> list[dict]:
+    """Each symbol's verdict with its bars' first and last times, for the template."""
+    out = []
+    for symbol, part in (check.result or {}).items():
+        first, last = (_moment(part.get(key)) for key in ("first", "last"))
+        out.append(part | {"symbol": symbol, "first_at": first, "last_at": last})
+    return out
+
+
+def _moment(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+def _start(req, walk: lab_form.WalkForward | None, user) -> Study:
+    """Store and queue a study, or a walk-forward run (as `optimize [--walk-forward K]`)."""
+    if walk is None:
+        study = create_study(req, user)
+        start_study(study)
+        return study
+    parent = create_walk_forward(req, folds=walk.folds, anchored=walk.anchored, ratio=walk.ratio, user=user)
+    start_walk_forward(parent)
+    return parent
 
 
 def _posted(data) -> dict:

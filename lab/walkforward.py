@@ -23,7 +23,7 @@ from django.utils import timezone
 from trading.performance import daily_returns, sharpe
 
 from . import trials
-from .folds import DEFAULT_RATIO, walk_forward_folds
+from .folds import DEFAULT_RATIO, check_shape, walk_forward_folds
 from .inputs import StudyRequest, request_errors
 from .models import Study
 from .objectives import objective_value
@@ -47,15 +47,10 @@ def create_walk_forward(
 ) -> Study:
     """Store a walk-forward run: the parent and one queued study per fold over its in-sample
     part (raises StudyRefused with every reason, storing nothing)."""
-    errors = request_errors(req)
-    if len(req.objectives) > 1:
-        errors.append("a walk-forward run scores one parameter set per fold: choose one objective")
-    try:
-        parts = walk_forward_folds(req.start, req.end, folds, anchored=anchored, ratio=ratio)
-    except ValueError as exc:
-        errors.append(str(exc))
+    errors = request_errors(req) + walk_forward_errors(req, folds=folds, anchored=anchored, ratio=ratio)
     if errors:
         raise StudyRefused(errors)
+    parts = walk_forward_folds(req.start, req.end, folds, anchored=anchored, ratio=ratio)
     # Not one transaction: each Optuna study is written through its own connection, which a
     # transaction holding SQLite's write lock would block. A refused fold removes the whole run.
     parent = create_study(req, user)
@@ -72,6 +67,24 @@ def create_walk_forward(
         raise StudyRefused([f"fold {part.index}: {message}" for message in exc.messages]) from exc
     parent.refresh_from_db()
     return parent
+
+
+def walk_forward_errors(
+    req: StudyRequest, *, folds: int, anchored: bool, ratio: float, dates: bool = True
+) -> list[str]:
+    """Why the request cannot be split into walk-forward folds (besides lab.inputs' refusals);
+    `dates=False`: its dates could not be read, so the range is not checked."""
+    errors = []
+    if len(req.objectives) > 1:
+        errors.append("a walk-forward run scores one parameter set per fold: choose one objective")
+    try:
+        if dates:
+            walk_forward_folds(req.start, req.end, folds, anchored=anchored, ratio=ratio)
+        else:
+            check_shape(folds, ratio)
+    except ValueError as exc:
+        errors.append(str(exc))
+    return errors
 
 
 def remove_run(parent: Study) -> None:

@@ -49,7 +49,7 @@ def form(**changes) -> dict:
         "symbols": "KRW-BTC", "from": "2018-01-26", "to": "2018-02-01", "regimes": ["SIDEWAYS"],
         "params": "SIDEWAYS.rsi_14_max=35:70:5\nSIDEWAYS.take_profit_pct=1:4:0.5", "objective": "sharpe",
         "objective2": "", "trials": "4", "seed": "7", "fee": "0.05", "slippage": "5", "min_trades": "3",
-        "force_regime": "SIDEWAYS", "config": "",
+        "force_regime": "SIDEWAYS", "config": "", "walk_forward": "", "folds_kind": "rolling", "ratio": "3",
     }  # fmt: skip
     return values | changes
 
@@ -248,3 +248,68 @@ def test_two_objectives_show_the_pareto_front_and_promote_the_trial_chosen_on_it
     assert study.promoted_config.params["SIDEWAYS"]["rsi_14_max"] == last["params"][key]
     assert study.promoted_config.note.startswith(f"from study {study.pk}: sharpe ")
     assert "max_drawdown" in study.promoted_config.note and not study.promoted_config.is_active
+
+
+# --- walk-forward from the form
+
+
+def test_walk_forward_refusals_show_at_once_and_nothing_is_stored(trader, active, nothing_stored):
+    store_week("KRW-BTC")
+    response = trader.post(
+        "/lab/",
+        form(walk_forward="three", ratio="0", folds_kind="diagonal", trials="0", objective2="max_drawdown"),
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    for words in (
+        "the number of walk-forward folds must be a whole number, not &#x27;three&#x27;",
+        "walk-forward folds are rolling or anchored, not &#x27;diagonal&#x27;",
+        "0 trials asked",
+    ):
+        assert words in page, words
+    assert 'value="three"' in page  # the refused request stays in the form
+    response = trader.post("/lab/", form(walk_forward="3", ratio="0", objective2="max_drawdown"))
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "the in-sample / out-of-sample ratio must be above 0 and at most 20" in page
+    assert "a walk-forward run scores one parameter set per fold: choose one objective" in page
+    page = trader.post("/lab/", form(walk_forward="51")).content.decode()
+    assert "the number of folds must be from 1 to 50, not 51" in page
+    page = trader.post("/lab/", form(walk_forward="4", ratio="3")).content.decode()
+    assert "holds 8,640 one-minute bars; 4 folds with an in-sample part 3 times" in page  # 6 days: too short
+    page = trader.post("/lab/", form(walk_forward="2", ratio="x", **{"to": "soon"})).content.decode()
+    assert "&#x27;to&#x27; must be a date" in page and "ratio must be a number, not &#x27;x&#x27;" in page
+    assert nothing_stored()
+
+
+def test_a_walk_forward_needs_the_permission(reader, active, nothing_stored):
+    store_week("KRW-BTC")
+    assert reader.post("/lab/", form(walk_forward="2")).status_code == 403
+    assert nothing_stored()
+
+
+def test_a_walk_forward_starts_from_the_form_with_its_folds(trader, active):
+    from lab.folds import walk_forward_folds
+    from lab.walkforward import fold_studies, run_walk_forward
+
+    store_week("KRW-BTC")
+    queued = django_rq.get_queue("lab").count
+    response = trader.post("/lab/", form(walk_forward="2", folds_kind="anchored", ratio="2", trials="3"))
+    parent = Study.objects.get(parent__isnull=True)
+    assert response.status_code == 302 and response["Location"] == f"/lab/{parent.pk}/"
+    assert (parent.walk_forward, parent.anchored, parent.ratio, parent.n_trials) == (2, True, 2.0, 3)
+    assert parent.created_by.username == "trader"
+    folds = fold_studies(parent)
+    parts = walk_forward_folds(parent.start, parent.end, 2, anchored=True, ratio=2.0)
+    assert [(f.start, f.end, f.out_of_sample_start, f.out_of_sample_end) for f in folds] == [
+        (p.in_sample_start, p.in_sample_end, p.out_of_sample_start, p.out_of_sample_end) for p in parts
+    ]
+    assert folds[0].start == folds[1].start == parent.start  # anchored
+    assert django_rq.get_queue("lab").count >= queued + 2  # each fold's jobs
+    page = trader.get(f"/lab/{parent.pk}/").content.decode()
+    assert 'id="walk-forward"' in page and "2 anchored folds, in-sample 2.0 x out-of-sample" in page
+    assert "walk-forward, 2 anchored folds" in trader.get("/lab/").content.decode()
+    run_walk_forward(parent)
+    page = trader.get(f"/lab/{parent.pk}/").content.decode()
+    parent.refresh_from_db()
+    assert parent.status == Study.Status.DONE and "not scored yet" not in page

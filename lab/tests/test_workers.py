@@ -42,7 +42,8 @@ def running_trial_of(study: Study, workers: dict[int, object]):
     """(trial number, worker pid) of a trial running right now in one of `workers`' work-horses."""
     for trial in load_optuna_study(study).get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         process = trial.user_attrs.get("process")
-        if process and trial.params and parent_of(process["pid"]) in workers:
+        # every parameter stored: a trial killed half-way through suggesting is retried with fewer
+        if process and len(trial.params) == len(study.space) and parent_of(process["pid"]) in workers:
             return trial.number, parent_of(process["pid"])
     return None
 

@@ -79,3 +79,49 @@ def test_a_study_runs_from_the_lab_page_and_is_promoted_to_an_inactive_version(p
     page.wait_for_selector("#figure-history .main-svg")
     assert problems == []  # no CSP violation, no script error
     shoot(page, "lab-report")
+
+
+def test_a_walk_forward_and_a_look_ahead_check_start_from_the_lab_page(page, run_jobs):
+    end = timezone.now().replace(second=0, microsecond=0)
+    store_minutes("KRW-BTC", 4 * 1440, end=end, seed=5)
+    save_strategy_version(symbols=["KRW-BTC"], params=strategy_as_dict(default_strategy())["regimes"])
+    problems = watch_console(page)
+    page.goto(page.base + "/lab/")
+    today = timezone.localtime(end).date()
+    page.fill("input[name=from]", str(today - timedelta(days=3)))  # 3 whole days of stored minutes
+    page.fill("input[name=to]", str(today))
+    page.uncheck("input[name=regimes][value=BULL]")
+    page.uncheck("input[name=regimes][value=BEAR]")
+    page.select_option("select[name=force_regime]", "SIDEWAYS")
+    page.fill("textarea[name=params]", "SIDEWAYS.rsi_14_max=45:70:5")
+    page.fill("input[name=trials]", "2")
+    page.fill("input[name=min_trades]", "1")
+
+    page.click("#lookahead-button")  # the same symbols, days and version, checked on the lab queue
+    page.wait_for_url("**/lab/checks/*/")
+    assert page.inner_text("#check-status") == "queued"
+    run_jobs("lab")
+    page.wait_for_selector("#check-verdict", timeout=15000)  # the page reloads itself until it ends
+    assert "passed" in page.inner_text("#check-verdict")
+    table = page.inner_text("#check-KRW-BTC")
+    assert (
+        "rsi14" in table and "no look-ahead at 50 cut points" in table and "its window gives 1,000" in table
+    )
+    shoot(page, "lab-check")
+
+    page.go_back()
+    page.fill("input[name=walk_forward]", "1")
+    page.select_option("select[name=folds_kind]", "anchored")
+    page.fill("input[name=ratio]", "2")
+    page.click("#lab-form button[type=submit] >> text=Start study")
+    page.wait_for_url("**/lab/*/")
+    assert page.locator("#lab-errors").count() == 0
+    parent = Study.objects.get(parent__isnull=True)
+    assert (parent.walk_forward, parent.anchored, parent.ratio, parent.folds.count()) == (1, True, 2.0, 1)
+    assert "1 anchored folds, in-sample 2.0 x out-of-sample" in page.inner_text("#walk-forward")
+    run_jobs("lab")  # the fold's trials, then its out-of-sample score; the page reloads when it ends
+    expect(page.locator("#study-status")).to_have_text("done", timeout=30000)
+    page.reload()
+    row = page.inner_text("#walk-forward tbody tr")
+    assert "done" in row and "not scored yet" not in row
+    assert problems == []
