@@ -1,6 +1,7 @@
 """`notify(event_type, payload)`: the one entry point for alerts. It only enqueues; it never sends.
 
-It appends the alert to its webhook's outbox in Redis (so a burst is in the outbox before the
+It appends the alert to the outbox of each destination in Redis (its Discord webhook, each
+Telegram chat of TELEGRAM_ALERT_CHAT_IDS) (so a burst is in the outbox before the
 first delivery job runs, and is coalesced) and queues `send_notification` on the `notifications`
 queue, which does the sending (core/notifications/sender.py). Both are Redis calls: the
 caller returns within milliseconds whatever Discord does.
@@ -23,7 +24,6 @@ from rq import Retry
 
 from . import metrics
 from .notifications import config, outbox
-from .notifications.discord import fingerprint
 from .notifications.records import count
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,9 @@ def _queue(event_type: str, payload: dict) -> None:
 def enqueue_alert(event_type: str, payload: dict) -> str:
     """Outbox + job for one alert, now, with no cooldown (notify_test); returns the item id."""
     item_id = uuid4().hex
-    url = config.webhook_url(event_type)
-    if url:
-        outbox.push(fingerprint(url), outbox.make_item(item_id, event_type, payload))
+    item = outbox.make_item(item_id, event_type, payload)
+    for hook in config.destinations(event_type):  # the Discord webhook, then each Telegram chat
+        outbox.push(hook, item | {"id": config.item_id_for(item_id, hook)})
     queue = django_rq.get_queue("notifications", commit_mode="auto", connection=outbox.get_redis())
     queue.enqueue(
         SENDER,

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from agents import gate
+from core.logging_context import log_context
 from core.notify import notify
 from core.redis_conn import get_redis
 from market.candles import Candles
@@ -87,6 +88,7 @@ def run_cycle(
             hold = reconcile.before_cycle(executor)
     with timer.stage("config + state"):
         strategy, limits = load_strategy(), load_risk()  # a new config version applies at once
+        control = TradingControl.current()
         ctx = Context(
             now=now,
             slot=slot,
@@ -95,7 +97,8 @@ def run_cycle(
             market=market,
             executor=executor,
             positions={p.symbol: p for p in Position.objects.all()},
-            kill_switch=TradingControl.current().kill_switch,
+            kill_switch=control.kill_switch,
+            entries_paused=control.entries_paused,
             high_volatility=market.high_volatility(),
             write_status=write_status,
             ask_ai=ask_ai,
@@ -161,14 +164,16 @@ def entry_indicators(ctx: Context, symbols: list[str]) -> dict[str, dict[str, np
 
 def _run_isolated(ctx: Context, symbol: str) -> SymbolResult:
     """One symbol's decision; its failure is alerted and does not stop the others."""
-    try:
-        result = run_symbol(ctx, symbol)
-    except DatabaseError:
-        raise  # the database is gone: the whole cycle fails and the job wrapper alerts
-    except Exception as exc:
-        log.exception("cycle: %s failed", symbol)
-        notify("system", {"title": f"Bot cycle error on {symbol}", "detail": f"{type(exc).__name__}: {exc}"})
-        result = SymbolResult(symbol, "ERROR", type(exc).__name__, str(exc)[:300])
+    with log_context(symbol=symbol):  # on its log lines and error reports
+        try:
+            result = run_symbol(ctx, symbol)
+        except DatabaseError:
+            raise  # the database is gone: the whole cycle fails and the job wrapper alerts
+        except Exception as exc:
+            log.exception("cycle: %s failed", symbol)
+            detail = f"{type(exc).__name__}: {exc}"
+            notify("system", {"title": f"Bot cycle error on {symbol}", "detail": detail})
+            result = SymbolResult(symbol, "ERROR", type(exc).__name__, str(exc)[:300])
     CYCLE_ACTIONS.labels(result.action).inc()
     return result
 
@@ -333,6 +338,7 @@ def entry_context(
         limits=ctx.limits,
         high_volatility=ctx.high_volatility,
         kill_switch=ctx.kill_switch,
+        entries_paused=ctx.entries_paused,
         held_symbols=frozenset(ctx.positions),
         reconcile_hold=ctx.reconcile_hold,
         marked_exposure=marked_exposure(ctx),

@@ -95,6 +95,7 @@ class Context:
     positions: dict[str, Position]
     kill_switch: bool
     high_volatility: bool
+    entries_paused: bool = False  # an operator's pause: entries refused, exits run
     write_status: bool = True
     ask_ai: bool = True
     expected_bar: datetime | None = None  # open time of the bar that closed at the last minute

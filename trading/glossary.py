@@ -29,6 +29,7 @@ EXIT_REASONS: dict[str, str] = {
 # by the live books' reconciliation). Order: as the risk manager checks them, then the events.
 RISK_EVENTS: dict[str, str] = {
     "KILL_SWITCH": "refused: the kill switch is on (also recorded when it is switched)",
+    "ENTRIES_PAUSED": "refused: an operator paused new entries (Telegram /pause_entries); exits keep running",
     "RECONCILE_HOLD": "refused: the live books differ from Upbit until they are reconciled",
     "WEEKLY_HALTED": "refused: the weekly loss limit was reached; entries resume on Monday, midnight KST",
     "TRADING_HALTED": "refused: the daily loss limit was reached; entries resume at midnight KST",
@@ -53,6 +54,9 @@ RISK_EVENTS: dict[str, str] = {
     "RECONCILE_MISMATCH": "event: the live books and Upbit disagree; entries are held",
     "RECONCILE_RESUMED": "event: the live books match Upbit again; entries resume",
     "LIVE_ACCOUNT_SEEDED": "event: the live account's cash was first read from Upbit",
+    "ENTRIES_RESUMED": "event: an operator allowed new entries again after a pause",
+    "MANUAL_CLOSE": "event: an operator closed one position at market (who, and what was sold)",
+    "FLATTEN_ALL": "event: an operator turned the kill switch on and sold every position at market",
 }
 
 

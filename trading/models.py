@@ -216,6 +216,11 @@ class TradingControl(models.Model):
         default=False, help_text="On: no new entries. Exits (stop loss etc.) keep running."
     )
     reason = models.CharField(max_length=200, blank=True)
+    entries_paused = models.BooleanField(
+        default=False,
+        help_text="On: no new entries, without the kill switch's alarm (an operator's pause). "
+        "Exits keep running.",
+    )
     reconcile_mismatch = models.TextField(
         blank=True,
         help_text="Set when live balances differ from Upbit's: no new entries until an operator "

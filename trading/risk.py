@@ -117,6 +117,7 @@ class EntryContext:
     limits: RiskLimits
     high_volatility: bool = False
     kill_switch: bool = False
+    entries_paused: bool = False  # an operator's pause (trading.control.pause_entries)
     held_symbols: frozenset[str] = field(default_factory=frozenset)
     reconcile_hold: str = ""  # live books differ from Upbit or are not settled: why ("" = fine)
     marked_exposure: Decimal | None = None  # open positions at the latest closes (None: at cost)
@@ -228,6 +229,13 @@ class KillSwitch:
     def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
         if ctx.kill_switch:
             return Block("KILL_SWITCH", "kill switch is on: no new entries")
+        return None
+
+
+class EntriesPaused:
+    def check(self, ctx: EntryContext, size: Decimal) -> Block | None:
+        if ctx.entries_paused:
+            return Block("ENTRIES_PAUSED", "new entries are paused by an operator")
         return None
 
 
@@ -376,6 +384,7 @@ class MinimumOrder:
 
 ENTRY_RULES = (
     KillSwitch(),
+    EntriesPaused(),
     ReconcileHold(),
     WeeklyHalted(),
     TradingHalted(),

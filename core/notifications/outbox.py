@@ -1,6 +1,6 @@
 """The per-webhook outbox in Redis: what waits to be sent, and the pacing state shared by workers.
 
-Keys (`{hook}` is the webhook's fingerprint, never its URL):
+Keys (`{hook}` is the webhook's fingerprint, never its URL; a Telegram chat's is `tg:<hash>`):
 - `notify:outbox:{hook}`  list of JSON items {id, event, payload, at}; appended by `push`, and the
   head is removed only by the lock holder, only after Discord accepted it (or it failed for good);
 - `notify:item:{id}`      marks an item as pushed, so a retried job never queues it twice;
@@ -128,4 +128,5 @@ def pending() -> dict[str, int]:
     """{hook: items waiting} for every non-empty outbox (the System page)."""
     conn = get_redis()
     keys = list(conn.scan_iter(match="notify:outbox:*", count=100))
-    return {key.decode().rsplit(":", 1)[1]: conn.llen(key) for key in keys if conn.llen(key)}
+    prefix = outbox_key("")  # a Telegram chat's fingerprint ("tg:...") holds a colon itself
+    return {key.decode().removeprefix(prefix): conn.llen(key) for key in keys if conn.llen(key)}

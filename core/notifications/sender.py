@@ -1,4 +1,10 @@
-"""Delivery of alerts to Discord: the jobs of the `notifications` queue (the only place that sends).
+"""Delivery of alerts to Discord and Telegram: the jobs of the `notifications` queue (the only place
+that sends).
+
+Every destination (a Discord webhook, each chat of TELEGRAM_ALERT_CHAT_IDS) has its own outbox,
+lock and pacing, keyed by a fingerprint (a Telegram chat's is `tg:<hash of token and chat>`), and
+runs the same loop below; a Telegram chat gets one alert per message (telegram_text.py), about one
+a second, and has no 404 switch (every 4xx but 429 fails the message, as for Discord).
 
 How an alert travels. `notify()` appends an item to its webhook's outbox in Redis (outbox.py) and
 queues `send_notification(event, payload)` with the item's id as the job id. The job makes sure
@@ -26,6 +32,7 @@ held for long by a slow Discord.
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from uuid import uuid4
 
@@ -34,24 +41,30 @@ from redis.exceptions import LockError
 from rq import get_current_job
 
 from ..notify import notify
-from . import config, discord, embeds, limits, outbox, records
+from . import config, discord, embeds, limits, outbox, records, telegram, telegram_text
 
 log = logging.getLogger(__name__)
 KICK_TTL = 300
 
 
 def send_notification(event_type: str, payload: dict) -> str:
-    """RQ job: make sure this alert is in its webhook's outbox, then deliver what is due there."""
-    url = config.webhook_url(event_type)
-    if not url:
+    """RQ job: make sure this alert is in each destination's outbox, then deliver what is due.
+
+    The first destination (the Discord webhook, else the first Telegram chat) is delivered in this
+    job; every other one gets its own continuation job, so a slow channel never holds another.
+    """
+    hooks = config.destinations(event_type)
+    if not hooks:
         records.warn_once("no-url", "Discord alerts are off: DISCORD_WEBHOOK_URL is not set")
         records.count(event_type, "off")
         return "off: no webhook URL"
     job = get_current_job()
-    outbox.push(
-        discord.fingerprint(url), outbox.make_item(job.id if job else uuid4().hex, event_type, payload)
-    )
-    return deliver(discord.fingerprint(url))
+    item = outbox.make_item(job.id if job else uuid4().hex, event_type, payload)
+    for hook in hooks:
+        outbox.push(hook, item | {"id": config.item_id_for(item["id"], hook)})
+    for hook in hooks[1:]:
+        _kick(hook)
+    return deliver(hooks[0])
 
 
 def drain_webhook(hook: str) -> str:
@@ -74,8 +87,13 @@ def deliver(hook: str) -> str:
         _kick(hook)
         return "another worker is delivering for this webhook"
     try:
-        url = next((u for u in config.configured_urls() if discord.fingerprint(u) == hook), None)
-        summary = _Drain(hook, url, timings).run() if url else _reroute(hook)
+        if hook.startswith(config.TELEGRAM_PREFIX):
+            chat = config.telegram_chat_of(hook)
+            tg_timings = replace(timings, interval=config.TELEGRAM_INTERVAL)
+            summary = _TelegramDrain(hook, chat, tg_timings).run() if chat is not None else _drop(hook)
+        else:
+            url = next((u for u in config.configured_urls() if discord.fingerprint(u) == hook), None)
+            summary = _Drain(hook, url, timings).run() if url else _reroute(hook)
     finally:
         try:
             lock.release()
@@ -98,8 +116,11 @@ def _kick(hook: str) -> None:
 class _Drain:
     """One bounded pass of sending for one webhook (the caller holds its lock)."""
 
+    channel = "Discord"
+
     def __init__(self, hook: str, url: str, timings: config.Timings):
         self.hook, self.url, self.timings = hook, url, timings
+        self.label = discord.mask(url)  # what NotificationLog.webhook shows
         self.deadline = time.monotonic() + timings.slice
         self.sent = self.failed = 0
 
@@ -141,19 +162,22 @@ class _Drain:
             batch.append(item)
         return batch[: limits.pack([item["embed"] for item in batch])] if batch else []
 
-    def _post(self, batch: list[dict]) -> None:
+    def _send(self, batch: list[dict]) -> discord.Answer:
         message = {
             "username": "CoinPilot",
             "embeds": [item["embed"] for item in batch],
             "allowed_mentions": {"parse": []},  # text from payloads never pings anyone
         }
-        answer = discord.execute_webhook(self.url, message, timeout=self.timings.timeout)
+        return discord.execute_webhook(self.url, message, timeout=self.timings.timeout)
+
+    def _post(self, batch: list[dict]) -> None:
+        answer = self._send(batch)
         state = outbox.state(self.hook)
         posts, now = state["posts"] + 1, time.time()
         if answer.kind == discord.ACCEPTED:
             outbox.remove_head(self.hook, len(batch))  # first: whatever happens next, never resent
             self._reset(now + max(self.timings.interval, answer.retry_after))
-            records.record(batch, "sent", attempts=posts, webhook=discord.mask(self.url))
+            records.record(batch, "sent", attempts=posts, webhook=self.label)
             self.sent += len(batch)
         elif answer.kind == discord.RATE_LIMITED:
             self._again(batch, answer, state, posts, now, "rate_limited")
@@ -162,7 +186,7 @@ class _Drain:
         elif answer.kind == discord.GONE:
             self._gone(answer)
         else:
-            log.warning("Discord refused a message (%s); not retried", answer.error)
+            log.warning("%s refused a message (%s); not retried", self.channel, answer.error)
             self._fail(batch, posts, answer.error)
 
     def _again(self, batch, answer, state, posts, now, counter: str) -> None:
@@ -180,12 +204,12 @@ class _Drain:
         outbox.save_state(self.hook, **fields)
         for item in batch:
             records.count(item["event"], "rate_limited" if counter == "rate_limited" else "retry")
-        log.info("Discord: %s; retrying in %.2fs", answer.error, wait)
+        log.info("%s: %s; retrying in %.2fs", self.channel, answer.error, wait)
 
     def _fail(self, batch: list[dict], posts: int, error: str) -> None:
         outbox.remove_head(self.hook, len(batch))
         self._reset(time.time() + self.timings.interval)  # failed requests count against the limit too
-        records.record(batch, "failed", attempts=posts, error=error, webhook=discord.mask(self.url))
+        records.record(batch, "failed", attempts=posts, error=error, webhook=self.label)
         self.failed += len(batch)
 
     def _gone(self, answer: discord.Answer) -> None:
@@ -210,12 +234,50 @@ class _Drain:
 
     def _fail_everything(self, error: str) -> None:
         while items := outbox.head(self.hook, 100):
-            records.record(items, "failed", attempts=0, error=error, webhook=discord.mask(self.url))
+            records.record(items, "failed", attempts=0, error=error, webhook=self.label)
             outbox.remove_head(self.hook, len(items))
             self.failed += len(items)
 
     def _reset(self, next_at: float) -> None:
         outbox.save_state(self.hook, next_at=next_at, posts=0, errors=0, rate_limited=0, last_error="")
+
+
+class _TelegramDrain(_Drain):
+    """The same pass for one Telegram chat: one alert per message, about one message a second."""
+
+    channel = "Telegram"
+
+    def __init__(self, hook: str, chat_id: int, timings: config.Timings):
+        super().__init__(hook, "", timings)
+        self.chat_id, self.label = chat_id, telegram.label(chat_id)
+
+    def _next_batch(self) -> list[dict]:
+        """The oldest item switched on in the admin (the ones before it switched off are dropped)."""
+        switches = records.switches()
+        while items := outbox.head(self.hook, 1):
+            item = items[0]
+            if _enabled(switches, item):
+                item["embed"] = _render(item)
+                item["title"] = item["embed"].get("title", "")
+                return [item]
+            outbox.remove_head(self.hook, 1)
+            records.count(item["event"], "off")
+        return []
+
+    def _send(self, batch: list[dict]) -> discord.Answer:
+        text = telegram_text.render(batch[0]["embed"])
+        return telegram.send_message(self.chat_id, text, timeout=self.timings.timeout)
+
+
+def _drop(hook: str) -> str:
+    """Items of a Telegram chat no longer configured (removed, or a new token): counted as off."""
+    dropped = 0
+    while items := outbox.head(hook, 100):
+        for item in items:
+            records.count(item["event"], "off")
+        outbox.remove_head(hook, len(items))
+        dropped += len(items)
+    return f"Telegram chat no longer configured: dropped {dropped} item(s)"
 
 
 def _enabled(switches: dict, item: dict) -> bool:

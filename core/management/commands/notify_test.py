@@ -1,4 +1,4 @@
-"""Send one test alert of each event type to Discord (thin: the samples and sender do the work)."""
+"""Send one test alert of each event type to Discord and Telegram (the samples and sender do the work)."""
 
 import django_rq
 from django.core.management.base import BaseCommand, CommandError
@@ -8,6 +8,7 @@ from core.models import NotificationLog
 from core.notifications import config
 from core.notifications.discord import mask
 from core.notifications.samples import SAMPLES
+from core.notifications.telegram import label
 from core.notify import enqueue_alert
 
 
@@ -21,14 +22,23 @@ class Command(BaseCommand):
         parser.add_argument("--event", choices=sorted(SAMPLES), action="append", help="only these events")
 
     def handle(self, *args, now: bool, event: list[str] | None, **options) -> None:
-        if not config.configured_urls():
-            raise CommandError("Discord alerts are off: set DISCORD_WEBHOOK_URL (see .env.example).")
+        if not config.configured_urls() and not any(config.telegram_chats(e) for e in config.EVENT_TYPES):
+            raise CommandError(
+                "Discord alerts are off: set DISCORD_WEBHOOK_URL (see .env.example); "
+                "for Telegram set TELEGRAM_BOT_TOKEN and TELEGRAM_ALERT_CHAT_IDS."
+            )
         ids = {}
         for name in event or sorted(SAMPLES):
             payload = {**SAMPLES[name], "test": "sent by manage.py notify_test"}
-            ids[enqueue_alert(name, payload)] = name
+            item_id = enqueue_alert(name, payload)
             url = config.webhook_url(name)
-            self.stdout.write(f"{name:<20} queued for {mask(url) if url else 'nothing (no URL)'}")
+            if url:
+                ids[item_id] = name
+            for chat in config.telegram_chats(name):
+                ids[config.item_id_for(item_id, config.telegram_hook(chat))] = f"{name} -> {label(chat)}"
+            where = [mask(url)] if url else []
+            where += [label(chat) for chat in config.telegram_chats(name)]
+            self.stdout.write(f"{name:<20} queued for {', '.join(where) or 'nothing (no URL)'}")
         if not now:
             self.stdout.write(
                 "A worker on the `notifications` queue sends them (manage.py rqworker notifications)."

@@ -37,6 +37,8 @@ class Command(BaseCommand):
             # The embedded Redis starts empty: compute regimes and volatility now, not at their slots.
             "scheduler": [*manage, "run_scheduler", "--warm-up", "update_regime,retrain_volatility"],
         }
+        if settings.TELEGRAM_BOT_TOKEN:  # the remote-control bot (README, "Remote control")
+            commands["telegram"] = [*manage, "run_telegram"]
         children = {}
         # Ctrl-C and `kill` stop everything, even when started where SIGINT is ignored (a
         # background job), in which case Python would never raise KeyboardInterrupt by itself.
