@@ -2,6 +2,8 @@
 
 import os
 
+from core.logging_format import gunicorn_logconfig
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")  # noqa: S104  (inside the container)
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 # Threaded workers: an open Ask answer (a stream of up to ASK_TIME_LIMIT_SECONDS) holds one thread,
@@ -10,6 +12,11 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60
 accesslog = "-"
+# LOG_FORMAT=json: gunicorn's own lines (start-up, access log) are JSON objects too.
+logconfig_dict = (
+    gunicorn_logconfig(os.environ.get("LOG_FORMAT", "text"), "coinpilot_site.error_reports.secret_values")
+    or {}
+)
 
 
 def child_exit(server, worker) -> None:

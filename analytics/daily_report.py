@@ -21,6 +21,8 @@ from trading.glossary import EXIT_REASONS, PARTIAL
 from trading.models import DailyRiskState
 
 from .exits import Exit, load_exits
+from .fill_drift import one_line
+from .models import FillDriftReport
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class DailyReport:
     notes: list[str] = field(default_factory=list)
     summary: str = ""
     summary_source: str = ""  # "openai" or "fallback"
+    fill_drift: str = ""  # the newest fill drift report up to this day, one line
 
 
 def period(day: date) -> tuple[datetime, datetime]:
@@ -138,6 +141,7 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
         else:
             report.max_drawdown_pct = max_drawdown_pct(base, [e.pnl for e in known])
     report.by_exit_reason = by_exit_reason(exits)
+    report.fill_drift = fill_drift_line(day)
     post = [e.post_pct("1h") for e in exits if e.post_pct("1h") is not None]
     if post:
         report.avg_post_1h_pct = round(sum(post) / len(post), 2)
@@ -148,6 +152,12 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
     elif exits:
         report.notes.append("avg post-1h change: no SELL tracked yet")
     return report
+
+
+def fill_drift_line(day: date) -> str:
+    """The newest fill drift report of a day before `day` (the job runs after the report)."""
+    drift = FillDriftReport.objects.filter(day__lt=day).order_by("-day").first()
+    return one_line(drift) if drift else ""
 
 
 def facts(report: DailyReport) -> str:
@@ -166,6 +176,8 @@ def facts(report: DailyReport) -> str:
             f"  {reason}: {row['count']} exits, avg PnL {_pct(row['avg_pnl_pct'], signed=True)}"
             + (f" ({meaning})" if meaning else "")
         )
+    if report.fill_drift:
+        lines.append(f"Fill drift vs backtest, {report.fill_drift}")
     lines += [f"Note: {note}" for note in report.notes]
     return "\n".join(lines)
 
@@ -228,6 +240,7 @@ def payload(report: DailyReport) -> dict:
         },
         "period": f"{kst_text(report.start, SHORT)} - {kst_text(report.end, SHORT)} KST",
         "notes": report.notes,
+        "fill_drift": report.fill_drift,
     }
 
 

@@ -39,3 +39,49 @@ class TuningSuggestion(models.Model):
 
         change = f"{show(self.parameter, self.current_value)} -> {show(self.parameter, self.proposed_value)}"
         return f"{self.regime} {self.parameter} {change}"
+
+
+MONEY = {"max_digits": 28, "decimal_places": 8}
+BPS = {"max_digits": 12, "decimal_places": 2, "null": True, "blank": True}
+
+
+class FillDriftReport(models.Model):
+    """One KST day's paper/live fills against the backtest of that day (analytics/fill_drift.py).
+
+    A re-run of the same day replaces its row. `details` lists every matched fill (prices, bps,
+    PnL) and every unmatched one with its reason, the config parts replayed, the regime used.
+    """
+
+    day = models.DateField(unique=True, help_text="The KST day compared.")
+    live_trades = models.PositiveIntegerField(default=0, help_text="FILLED paper/live trades that day.")
+    backtest_trades = models.PositiveIntegerField(default=0, help_text="Fills the backtest made that day.")
+    matched = models.PositiveIntegerField(default=0)
+    live_only = models.PositiveIntegerField(default=0, help_text="Live fills the backtest did not make.")
+    backtest_only = models.PositiveIntegerField(default=0, help_text="Backtest fills live did not make.")
+    mean_bps = models.DecimalField(help_text="Mean price drift of matched fills, + = live worse.", **BPS)
+    mean_abs_bps = models.DecimalField(help_text="Mean absolute price drift of matched fills.", **BPS)
+    max_abs_bps = models.DecimalField(help_text="Largest absolute price drift of a matched fill.", **BPS)
+    live_pnl = models.DecimalField(default=0, help_text="Realised PnL of the live sales, KRW.", **MONEY)
+    backtest_pnl = models.DecimalField(
+        default=0, help_text="Realised PnL of the backtest's sales, KRW.", **MONEY
+    )
+    details = models.JSONField(default=dict, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "fill_drift_report"
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"fill drift {self.day}: {self.summary()}"
+
+    @property
+    def pnl_difference(self):
+        return self.live_pnl - self.backtest_pnl
+
+    def summary(self) -> str:
+        """'5 of 6 matched, 1 live only, 0 backtest only, PnL +1,234 KRW vs backtest'."""
+        return (
+            f"{self.matched} matched, {self.live_only} live only, {self.backtest_only} backtest only, "
+            f"PnL {self.pnl_difference:+,.0f} KRW vs the backtest"
+        )

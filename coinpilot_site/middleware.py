@@ -1,10 +1,27 @@
 """Server-Timing on every response: the time the server spent, readable in the browser's network
-panel and by bench/bench_pages.py (which measures the issue's server-time target from it)."""
+panel and by bench/bench_pages.py (which measures the issue's server-time target from it).
+X-Request-ID on every response: the id every log line and error report of the request carries."""
 
 import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+
+from core.logging_context import log_context, request_id_from
+
+
+def request_id(get_response: Callable[[HttpRequest], HttpResponse]):
+    """Take a sane X-Request-ID from the client (or a proxy), else make one; echo it back."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        rid = request_id_from(request.headers.get("X-Request-ID"))
+        request.request_id = rid
+        with log_context(request_id=rid):
+            response = get_response(request)
+        response["X-Request-ID"] = rid
+        return response
+
+    return middleware
 
 
 def server_timing(get_response: Callable[[HttpRequest], HttpResponse]):

@@ -83,6 +83,16 @@ SCHEDULES = [
         description="daily report of the 24 h ending 22:00 KST, with a three-line summary",
     ),
     Schedule(
+        name="fill_drift",
+        func="analytics.jobs.fill_drift",
+        cron="30 22 * * *",  # after the daily report
+        tz="Asia/Seoul",
+        queue="default",
+        grace=3600,
+        timeout=600,  # one backtest of a day per config version, over every symbol
+        description="the previous KST day's paper/live fills against its backtest (fill drift)",
+    ),
+    Schedule(
         name="weekly_exit_report",
         func="analytics.jobs.weekly_exit_report",
         cron="0 22 * * 0",

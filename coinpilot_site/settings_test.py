@@ -27,6 +27,7 @@ SECRETS = (
     "UPBIT_ACCESS_KEY",
     "UPBIT_SECRET_KEY",
     "COINPILOT_LIVE_TRADING",
+    "SENTRY_DSN",  # a developer's error tracking must not receive the tests' errors
 )
 for _name in list(os.environ):
     if _name.startswith("DISCORD_WEBHOOK_URL") or _name in SECRETS:

@@ -61,6 +61,7 @@ NUMBERS: dict[str, tuple[int, int, bool, str]] = {
     "ASK_TOOL_ROW_LIMIT": (1, 1000, True, "rows"),
     "ANALYTICS_WEEKLY_DAYS": (1, 365, True, "days"),
     "ANALYTICS_MIN_SAMPLE": (1, 10_000, True, "sells"),
+    "FILL_DRIFT_ALERT_BPS": (0, 1000, False, "bps (1000 = 10 %)"),
     "LAB_MAX_TRIALS": (1, 100_000, True, "trials"),
     "LAB_PARALLEL_JOBS": (1, 256, True, "jobs"),
     "LAB_HEARTBEAT_SECONDS": (1, 600, True, _SECONDS),
@@ -71,6 +72,8 @@ NUMBERS: dict[str, tuple[int, int, bool, str]] = {
     "DISCORD_MAX_RETRIES": (0, 10, True, "retries"),
     "DISCORD_SLICE_SECONDS": (0, 120, False, _SECONDS),
     "NOTIFY_RISK_COOLDOWN_SECONDS": (0, _DAY, True, _SECONDS),
+    "TELEGRAM_CONFIRM_SECONDS": (5, 3600, True, _SECONDS),
+    "TELEGRAM_POLL_SECONDS": (0, 50, True, _SECONDS),
     "SECURE_HSTS_SECONDS": (0, 2 * 365 * _DAY, True, _SECONDS),
 }
 # Zero would stop the thing altogether (no requests, no waiting at all): more than 0 is required.

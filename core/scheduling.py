@@ -38,6 +38,7 @@ from rq.exceptions import DuplicateJobError
 from rq.timeouts import JobTimeoutException
 
 from . import metrics
+from .logging_context import log_context
 from .redis_conn import get_redis
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ class SlotScheduler:
                 continue
             if (now - slot).total_seconds() > schedule.grace:
                 continue  # missed for good: never replayed
-            outcome = self._decide(schedule, slot)
+            with log_context(job_name=schedule.name, slot=slot.isoformat()):
+                outcome = self._decide(schedule, slot)
             self._decided[schedule.name] = slot
             metrics.SCHEDULER_TICKS.labels(schedule.name, outcome).inc()
             outcomes[schedule.name] = outcome

@@ -11,10 +11,22 @@ from rq.queue import Queue
 from rq.worker import Worker
 
 from . import metrics
+from .errors import tag_process
+from .logging_context import job_fields, log_context
 
 
 class CoinPilotWorker(Worker):
     """A forking worker that is safe with Django's database connections and multiprocess metrics."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        tag_process("worker")
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        # The job's id, name and slot on every log line and error report of it, in the worker and
+        # (inherited through the fork) in its work horse.
+        with log_context(**job_fields(job)):
+            super().execute_job(job, queue)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         # A connection opened in the parent must never be shared with the forked horse.

@@ -9,8 +9,10 @@ from prometheus_client.core import GaugeMetricFamily
 from market.candles import ONE_MINUTE, last_stored_timestamps
 from market.volatility import read_state
 
+from .booking import exposure_at_cost
 from .config import load_strategy
 from .models import Account, DailyRiskState, Position, TradingControl
+from .risk import kst_day
 
 SLIPPAGE = Histogram(
     "coinpilot_slippage_bps",
@@ -43,6 +45,21 @@ class TradingCollector:
             "coinpilot_kill_switch",
             "1 while the kill switch is on",
             value=1.0 if control and control.kill_switch else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "coinpilot_reconcile_hold",
+            "1 while live books differ from Upbit's and entries are refused (reconcile --resume clears)",
+            value=1.0 if control and control.reconcile_mismatch else 0.0,
+        )
+        today = DailyRiskState.objects.filter(date=kst_day(timezone.now())).first()
+        halted = GaugeMetricFamily(
+            "coinpilot_trading_halted", "1 while a loss limit stops entries (day or week)", labels=["scope"]
+        )
+        halted.add_metric(["day"], 1.0 if today and today.is_trading_halted else 0.0)
+        halted.add_metric(["week"], 1.0 if today and today.is_week_halted else 0.0)
+        yield halted
+        yield GaugeMetricFamily(
+            "coinpilot_positions_cost_krw", "Open positions at cost, KRW", value=float(exposure_at_cost())
         )
         ages = GaugeMetricFamily(
             "coinpilot_candle_age_seconds", "Seconds since the newest stored 1m bar closed", labels=["symbol"]

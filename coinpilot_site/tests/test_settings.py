@@ -83,16 +83,20 @@ def test_migrations_match_the_models():
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero on drift
 
 
-def test_production_compose_file_is_valid(tmp_path):
+@pytest.mark.parametrize("profile", [[], ["--profile", "monitoring"]], ids=["default", "monitoring"])
+def test_production_compose_file_is_valid(tmp_path, profile):
     compose = shutil.which("docker-compose")
     if compose is None:
         if os.environ.get("CI"):
             pytest.fail("docker-compose is not installed on CI (.ci/run installs it)")
         pytest.skip("docker-compose (Debian package) is not installed here")
     shutil.copy(ROOT / "docker-compose.yml", tmp_path)
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")  # the monitoring profile mounts its files
     (tmp_path / ".env").write_text((ROOT / ".env.example").read_text() + "POSTGRES_PASSWORD=pw\n")
     env = {"PATH": os.environ["PATH"]}
-    result = subprocess.run([compose, "config", "-q"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [compose, *profile, "config", "-q"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

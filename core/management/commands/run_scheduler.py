@@ -2,6 +2,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from core.errors import tag_process
 from core.scheduling import SlotScheduler, enqueue_now, get_schedules
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, warm_up: str, **options) -> None:
+        tag_process("scheduler")
         stop = {"requested": False}
 
         def request_stop(signum, frame) -> None:
