@@ -9,6 +9,7 @@ skipped only in the embedded mode, never when the servers are configured.
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import django_rq
@@ -17,6 +18,8 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent
 TEST_DATA = ROOT / "tests" / "data"  # real market data committed with the tests (see its README)
+# Every log line of the run is swept for configured secret values (tests/log_sweep.py).
+pytest_plugins = ["tests.log_sweep"]
 
 
 def real_services_configured() -> bool:
@@ -41,12 +44,47 @@ def clean_redis():
     conn.flushdb()
 
 
+@pytest.fixture(autouse=True)
+def books_stay_balanced(request):
+    """After every test that used the database: the paper account's money invariant (cash +
+    positions at cost + fees = initial cash + gross realised PnL) still holds. The balance keeps 8
+    decimals, so each booking may round by up to 1e-8 KRW (a book fill off the tick grid makes
+    price x quantity longer); SQLite keeps decimals as floats (a few 1e-8 of 10,000,000 KRW)."""
+    yield
+    if "django_db" not in request.keywords or request.node.get_closest_marker("books_written_by_hand"):
+        return
+    from django.db import DatabaseError, connection
+
+    from trading.booking import paper_books_gap
+    from trading.models import Trade
+
+    if connection.needs_rollback:  # the test ended inside a failed transaction on purpose
+        return
+    try:
+        gap = paper_books_gap()
+        bookings = Trade.objects.filter(status="FILLED").count()
+    except DatabaseError:  # a migration test left the tables at another state
+        return
+    tolerance = Decimal("1e-8") * bookings + (0 if connection.vendor == "postgresql" else Decimal("0.000001"))
+    assert gap is None or abs(gap) <= tolerance, f"the paper account's books are off by {gap} KRW"
+
+
 @pytest.fixture
 def fake_anthropic(settings):
     """The fake Anthropic Messages API (tests/fakes/anthropic.py), with CoinPilot pointed at it."""
     from tests.fakes.anthropic import FakeAnthropic, configure
 
     with FakeAnthropic() as server:
+        configure(settings, server)
+        yield server
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    """The fake Telegram Bot API (tests/fakes/telegram.py), with CoinPilot pointed at it."""
+    from tests.fakes.telegram import FakeTelegram, configure
+
+    with FakeTelegram() as server:
         configure(settings, server)
         yield server
 

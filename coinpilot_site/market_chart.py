@@ -137,8 +137,21 @@ def _page_chart(req: ChartRequest) -> dict:
         "symbol": data["symbol"],
         "bar": data["bar"],
         "points": data["points"],
+        "covers": coverage_note(req, data["t"]),
         "script": json_script(data, "chart-data"),
     }
+
+
+def coverage_note(req: ChartRequest, times: list[str]) -> str:
+    """ "" when the bars start where the range does; otherwise how much of it is stored ("1y" on a
+    two-week-old install shows two weeks)."""
+    if not times:
+        return ""
+    first = datetime.fromisoformat(times[0]).replace(tzinfo=KST)
+    if first - req.start < timedelta(minutes=req.bar[1]) + timedelta(days=1):
+        return ""
+    days = (req.end - first) / timedelta(days=1)
+    return f"Only {days:.0f} days of {req.range_key} are stored: the first bar is {times[0]} KST."
 
 
 def chart_data(req: ChartRequest) -> dict:
@@ -162,6 +175,8 @@ def chart_data(req: ChartRequest) -> dict:
         "bb_upper": _list(upper),
         "bb_lower": _list(lower),
         "rsi14": _list(ind.rsi(close, 14)) if len(close) else [],
+        # The axis spans the range asked for and ends now: plotly pads a bar's width past the last one.
+        "x_range": kst_minutes(pd.DatetimeIndex([req.start, req.end])),
         "regimes": regime_spans(req),
         "trades": trade_markers(req),
     }

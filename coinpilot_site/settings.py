@@ -3,6 +3,7 @@
 See `.env.example` for the full list of variables.
 """
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from coinpilot_site.security_settings import client_address_settings, inline_script_hashes
 from core.env_bounds import Env, check_numbers
+from core.errors import default_release, init_error_tracking
+from core.logging_format import formatters, log_format
+from core.notifications.config import parse_chat_ids as parse_alert_chats
+from core.notifications.config import parse_events as parse_alert_events
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COINPILOT_VAR_DIR", BASE_DIR / "var"))
@@ -40,7 +45,15 @@ PROMETHEUS_MULTIPROC_DIR = Path(
 )
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-COINPILOT_METRICS_COLLECTORS = ["trading.metrics.TradingCollector"]
+COINPILOT_METRICS_COLLECTORS = [
+    "trading.metrics.TradingCollector",
+    "agents.metrics.AgentsCollector",
+    "core.collectors.OperationsCollector",
+    "analytics.fill_drift.FillDriftCollector",
+]
+# The database's disk as this process sees it (compose mounts the PostgreSQL volume here read-only):
+# /metrics reports its free space. Empty: SQLite's folder, or nothing for a remote database.
+DATABASE_DISK_PATH = env.str("DATABASE_DISK_PATH", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -59,9 +72,13 @@ INSTALLED_APPS = [
     "agents",
     "analytics",
     "lab",  # the Strategy lab: Optuna studies over the backtester
+    "remote",  # remote control: the Telegram bot (manage.py run_telegram)
+    "api",  # the token API (/api/v1/), beside coinpilot_site on the top floor
+    "ninja",  # django-ninja's own static files: the API docs page is served offline
 ]
 
 MIDDLEWARE = [
+    "coinpilot_site.middleware.request_id",  # first: every later line of the request carries its id
     "coinpilot_site.middleware.server_timing",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -298,6 +315,8 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
 # --- Analytics -------------------------------------------------------------------------
 ANALYTICS_WEEKLY_DAYS = env.int("ANALYTICS_WEEKLY_DAYS", default=7)  # days the weekly exit report covers
 ANALYTICS_MIN_SAMPLE = env.int("ANALYTICS_MIN_SAMPLE", default=10)  # fewer SELLs: suggestions withheld
+# a `system` alert when a day's fills are on average further than this from the backtest's (bps)
+FILL_DRIFT_ALERT_BPS = env.str("FILL_DRIFT_ALERT_BPS", default="20")
 
 # --- Strategy lab (Optuna studies, trials as jobs on the `lab` queue) ----------------------------
 LAB_MAX_TRIALS = env.int("LAB_MAX_TRIALS", default=2000)  # trials one study may ask for
@@ -321,6 +340,18 @@ DISCORD_MAX_RETRIES = env.int("DISCORD_MAX_RETRIES", default=3)
 # One notifications job works at most this long, so a worker shared with the bot queue is freed.
 DISCORD_SLICE_SECONDS = env.float("DISCORD_SLICE_SECONDS", default=10.0)
 NOTIFY_RISK_COOLDOWN_SECONDS = env.int("NOTIFY_RISK_COOLDOWN_SECONDS", default=900)  # per kind+symbol
+
+# --- Telegram (remote/: the remote-control bot, `manage.py run_telegram`) ---------------------
+TELEGRAM_API_BASE_URL = env.str("TELEGRAM_API_BASE_URL", default="https://api.telegram.org/bot")
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")  # from @BotFather; never logged
+# Who may use the bot: "chat id:Django username" pairs, e.g. "12345:alice,67890:bob".
+TELEGRAM_ALLOWED_CHATS = env.str("TELEGRAM_ALLOWED_CHATS", default="")
+TELEGRAM_CONFIRM_SECONDS = env.int("TELEGRAM_CONFIRM_SECONDS", default=60)  # a Confirm button's life
+TELEGRAM_POLL_SECONDS = env.int("TELEGRAM_POLL_SECONDS", default=25)  # long poll: getUpdates timeout
+# Alerts to Telegram too (core/notifications/): chat ids, comma-separated; empty = Telegram alerts off.
+TELEGRAM_ALERT_CHAT_IDS = parse_alert_chats(env.str("TELEGRAM_ALERT_CHAT_IDS", default=""))
+# Which event types go there ("trade,risk,..."); empty = all of them.
+TELEGRAM_ALERT_EVENTS = parse_alert_events(env.str("TELEGRAM_ALERT_EVENTS", default=""))
 
 # --- Time, language, static -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -382,11 +413,24 @@ CONTENT_SECURITY_POLICY = {
 DEFAULT_EXCEPTION_REPORTER_FILTER = "coinpilot_site.error_reports.SecretsFilter"
 DEFAULT_EXCEPTION_REPORTER = "coinpilot_site.error_reports.SecretsReporter"
 
+# --- Errors and logs (README "Observability") -------------------------------------------------
+# Error tracking is opt-in: nothing is initialised or sent without SENTRY_DSN (core/errors.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+COINPILOT_RELEASE = env.str("COINPILOT_RELEASE", default="") or default_release(BASE_DIR)
+# text (the default) or json: one JSON object per line with the request id, job and symbol.
+LOG_FORMAT = log_format(env.str("LOG_FORMAT", default="text"))
+# Error reports and log lines replace every value this function lists with [Filtered].
+COINPILOT_SCRUBBED_VALUES = "coinpilot_site.error_reports.secret_values"
+logging.captureWarnings(LOG_FORMAT == "json")  # a Python warning becomes a log line in that format
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": formatters(LOG_FORMAT, scrub_values_of=COINPILOT_SCRUBBED_VALUES),
+    # The filter puts the request id, job and symbol (core/logging_context.py) on every record.
+    "filters": {"context": {"()": "core.logging_context.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "rq.worker": {"level": "WARNING"},
@@ -401,3 +445,9 @@ LOGGING = {
 # Every numeric setting above against its bounds (env_bounds.py): a typo stops the start here,
 # naming the variable, instead of failing later inside a bot cycle.
 check_numbers(globals())
+init_error_tracking(
+    dsn=SENTRY_DSN,
+    environment=SENTRY_ENVIRONMENT,
+    release=COINPILOT_RELEASE,
+    scrub_values_of=COINPILOT_SCRUBBED_VALUES,
+)

@@ -12,6 +12,7 @@ admin.site.site_header = "CoinPilot administration"
 urlpatterns = [
     path("", pages.overview, name="overview"),
     path("api/overview", pages.overview_json, name="overview-json"),
+    path("api/v1/", include("api.urls")),
     path("market/", pages.market, name="market"),
     path("risk/", trading_views.risk_page, name="risk"),
     path("history/", trading_views.history_page, name="history"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("system/", views.system_page, name="system"),
     path("ask/", include("coinpilot_site.ask.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", views.metrics, name="metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

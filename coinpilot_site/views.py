@@ -6,8 +6,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
@@ -15,10 +22,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from agents.models import AgentDecision
 from agents.status import guardrail_state, scorecard
+from analytics.fill_drift import latest_summary as fill_drift_summary
 from core import system
 from core.caching import cached, cached_page, newest_id
 from market.models import Regime, RegimeHistory
 from trading.config import load_strategy
+
+
+@login_not_required
+def favicon(request: HttpRequest) -> HttpResponse:
+    """/favicon.ico, which browsers ask for on pages without an icon link (the admin, JSON)."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
 
 
 @login_not_required
@@ -89,6 +103,7 @@ def system_page(request: HttpRequest) -> HttpResponse:
             lambda: scorecard(since=timezone.now() - timedelta(days=30)),
         ),
         "regimes": RegimeHistory.objects.order_by("-created_at")[:20],
+        "fill_drift": fill_drift_summary(),
     }
     return render(request, "coinpilot_site/system.html", context)
 

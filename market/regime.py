@@ -179,7 +179,8 @@ def _minute_hourly_closes(symbols: list[str], start: datetime, end: datetime) ->
     return {s: np.array(v, dtype=np.float64) for s, v in grouped.items()}
 
 
-def _dec(value: float | None, places: int) -> Decimal | None:
+def rounded_decimal(value: float | None, places: int) -> Decimal | None:
+    """A float as the Decimal a NUMERIC column keeps (None stays None)."""
     return None if value is None else Decimal(str(round(value, places)))
 
 
@@ -194,9 +195,9 @@ def update_regimes(symbols: list[str], now: datetime) -> list[RegimeReading]:
         RegimeHistory(
             coin_symbol=r.symbol,
             regime=r.regime,
-            ma50=_dec(r.ma50, 8),
-            ma200=_dec(r.ma200, 8),
-            diff_pct=_dec(r.diff_pct, 4),
+            ma50=rounded_decimal(r.ma50, 8),
+            ma200=rounded_decimal(r.ma200, 8),
+            diff_pct=rounded_decimal(r.diff_pct, 4),
         )
         for r in readings
     )

@@ -7,7 +7,7 @@ symbol or a portfolio (several symbols traded from one account, `run_portfolio`)
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import django_rq
 from django.utils import timezone
@@ -15,8 +15,10 @@ from rq import get_current_job
 from rq.job import Job, JobStatus
 
 from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
+from core.kst import kst_text
 from core.redis_conn import get_redis
 from market import listing
+from market.models import Candle
 
 from .backtest import BacktestOptions, load_bars, run_backtest, run_portfolio, volatility_history
 from .backtest_report import portfolio_report_data, report_data
@@ -88,20 +90,22 @@ def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
         except ConfigError as exc:
             errors += exc.messages
     if len(days) == 2:
-        if days["to"] <= days["from"]:
-            errors.append("'to' must be after 'from'")
-        elif (days["to"] - days["from"]).days > MAX_DAYS:
+        if days["to"] < days["from"]:
+            errors.append("'to' must not be before 'from'")
+        elif (days["to"] - days["from"]).days + 1 > MAX_DAYS:
             errors.append(f"at most {MAX_DAYS} days per run")
     if errors:
         return None, errors
-    start, end = (timezone.make_aware(datetime.combine(days[k], time())) for k in ("from", "to"))  # KST days
+    # KST days, both included as people read "from 11-01 to 11-30": the run ends at the midnight after 'to'
+    start = timezone.make_aware(datetime.combine(days["from"], time()))
+    end = timezone.make_aware(datetime.combine(days["to"] + timedelta(days=1), time()))
     number = int(version) if version else None
     return BacktestRequest(symbol or symbols[0], start, end, number, tuple(symbols)), []
 
 
 def start_run(req: BacktestRequest) -> str:
     """Queue the backtest; return the run id."""
-    days = f"{req.start:%Y-%m-%d}..{req.end:%Y-%m-%d}"
+    days = f"{req.start:%Y-%m-%d}..{req.end - timedelta(days=1):%Y-%m-%d}"  # the last day included
     if req.portfolio:
         func, what = execute_portfolio, list(req.symbols)
         description = f"portfolio backtest {', '.join(req.symbols)} {days}"
@@ -155,7 +159,8 @@ def _load(symbols: list[str], start: datetime, end: datetime) -> tuple[dict, Bac
     missing = without_candles(loaded)
     if missing:
         raise ValueError(
-            f"no candles stored for {', '.join(missing)} between {start:%Y-%m-%d} and {end:%Y-%m-%d}"
+            f"no candles stored for {', '.join(missing)} from {start:%Y-%m-%d} to "
+            f"{end - timedelta(minutes=1):%Y-%m-%d}"  # both days included, as the form reads them
         )
     first = loaded[symbols[0]][1]  # the same start for every symbol
     options = BacktestOptions(start=first, volatility=volatility_history(start, end))
@@ -218,6 +223,23 @@ def _exists(run_id: str) -> bool:
 def default_form(now: datetime) -> dict:
     today = timezone.localtime(now).date()
     return {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+
+
+def default_range_note(symbol: str, form: dict) -> str:
+    """ "" when the form's default days hold candles of `symbol`; otherwise what is stored (a new
+    install's first run would fail with "no candles" after a wait)."""
+    start = timezone.make_aware(datetime.combine(date.fromisoformat(form["from"]), time()))
+    end = timezone.make_aware(datetime.combine(date.fromisoformat(form["to"]) + timedelta(days=1), time()))
+    minutes = Candle.objects.filter(symbol=symbol, interval="1m")
+    if minutes.filter(timestamp__gte=start, timestamp__lt=end).exists():
+        return ""
+    first, last = minutes.order_by("timestamp").first(), minutes.order_by("-timestamp").first()
+    if first is None:
+        return f"No candles of {symbol} are stored yet: run `manage.py backfill` before a backtest."
+    return (
+        f"No candles of {symbol} from {form['from']} to {form['to']}: stored minutes cover "
+        f"{kst_text(first.timestamp, '%Y-%m-%d')} to {kst_text(last.timestamp, '%Y-%m-%d')} (KST)."
+    )
 
 
 def default_portfolio(symbols: list[str]) -> str:

@@ -57,6 +57,23 @@ def exposure_at_cost() -> Decimal:
     return total or Decimal(0)
 
 
+def paper_books_gap() -> Decimal | None:
+    """cash + positions at cost + fees paid - (initial cash + gross realised PnL) of the paper
+    account: zero when every krw moved through booking (None before the account exists). Open
+    positions are all the paper account's unless a live one exists (then None: not comparable)."""
+    account = Account.objects.filter(name="paper").first()
+    if account is None or Trade.objects.filter(mode=TradeMode.LIVE).exists():
+        return None
+    booked = Trade.objects.filter(status=TradeStatus.FILLED).exclude(mode=TradeMode.LIVE)
+    fees = booked.aggregate(total=Sum("fee"))["total"] or Decimal(0)
+    sales = list(booked.filter(side="SELL").values_list("signal_info", flat=True))
+    if any("gross_pnl" not in info for info in sales):
+        return None  # rows written outside booking (fixtures): nothing to compare
+    gross = sum((Decimal(info["gross_pnl"]) for info in sales), Decimal(0))
+    initial = Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
+    return account.balance + exposure_at_cost() + fees - (initial + gross)
+
+
 def day_row(at: datetime, account: Account) -> DailyRiskState:
     """Today's (KST) risk row. Call under the account lock.
 

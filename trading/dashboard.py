@@ -5,12 +5,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, F, Q, Sum, Value, Window
+from django.db.models import Count, DecimalField, F, Max, Min, Q, Sum, Value, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, RowNumber
+from django.db.models.functions import Cast, Coalesce, RowNumber, TruncHour
 from django.utils import timezone
 
 from core.caching import cached, newest_id
+from core.kst import KST
 from core.redis_conn import get_redis
 from market.candles import latest_closes
 from market.volatility import read_state
@@ -158,7 +159,7 @@ def risk_overview(now: datetime) -> dict:
         "halted": bool(today and today.is_trading_halted),
         "halt_reason": today.halt_reason if today else "",
         "kill_switch": TradingControl.current().kill_switch,
-        "volatility": read_state(),
+        "volatility": volatility_view(read_state()),
         "recent_days": DailyRiskState.objects.order_by("-date")[:14],
     }
 
@@ -174,6 +175,20 @@ def _usage(label: str, used, limit) -> dict:
     }
 
 
+MINUTES_PER_YEAR = 365 * 24 * 60  # crypto trades every minute of the year
+
+
+def volatility_view(state: dict | None) -> dict | None:
+    """The GARCH state as the Risk page shows it: the fit time as a datetime (shown in KST) and
+    the 1-minute volatility annualised (sigma x sqrt(minutes per year)), in percent."""
+    if state is None:
+        return None
+    return state | {
+        "fitted_at": datetime.fromisoformat(state["timestamp"]),
+        "annualised_pct": state["current_volatility"] * MINUTES_PER_YEAR**0.5 * 100,
+    }
+
+
 def audit_filters(params) -> Q:
     query = Q()
     if params.get("type"):
@@ -184,4 +199,18 @@ def audit_filters(params) -> Q:
 
 
 def audit_log(params):
-    return RiskAudit.objects.filter(audit_filters(params)).order_by("-created_at")
+    """The audit log with repeats folded: rows of the same type, symbol and description within
+    one KST hour are one row with their count and first/last time (a bot refusing the same entry
+    every minute wrote 300 identical rows otherwise). Newest first."""
+    return (
+        RiskAudit.objects.filter(audit_filters(params))
+        .annotate(hour=TruncHour("created_at", tzinfo=KST))
+        .values("violation_type", "symbol", "description", "hour")
+        .annotate(
+            count=Count("id"),
+            first_at=Min("created_at"),
+            last_at=Max("created_at"),
+            order=Max("related_order_id"),
+        )
+        .order_by("-last_at", "violation_type", "symbol")
+    )

@@ -14,17 +14,27 @@ from bisect import bisect_right
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from market.regime import REGIMES, regime_codes_per_bar
+from market.regime import REGIMES, hourly_closes, moving_diff, regime_codes_per_bar
 
 from .cycle import Market, Quote, SymbolResult, run_cycle
 from .executors.base import Executor
 from .strategy import LIVE_WINDOW_BARS
 
 log = logging.getLogger(__name__)
+
+
+class HourlyRegime(NamedTuple):
+    symbol: str
+    hour: datetime
+    regime: str
+    ma50: float | None
+    ma200: float | None
+    diff_pct: float | None
 
 
 class ReplayMarket:
@@ -44,6 +54,7 @@ class ReplayMarket:
             s: (f.index - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s") for s, f in self.frames.items()
         }
         self.ts = {s: np.asarray(t, dtype=np.int64) for s, t in self.ts.items()}
+        self.forced = bool(regime)
         self.codes = {
             s: np.full(len(f), REGIMES.index(regime), dtype=np.int8)
             if regime
@@ -91,17 +102,28 @@ class ReplayMarket:
             market.high_volatility = lambda: self.high_volatility(now)
         return market
 
-    def hourly_regimes(self, start: datetime, end: datetime) -> list[tuple[str, datetime, str]]:
-        """(symbol, hour, regime) at every whole hour in [start, end): the regime the cycles saw."""
+    def hourly_regimes(self, start: datetime, end: datetime) -> list[HourlyRegime]:
+        """The regime the cycles saw at every whole hour in [start, end), with the MA50 / MA200 /
+        diff it came from (the hours closed before that hour, as the hourly job reads them; None
+        for a forced regime or before 200 hours)."""
         first = pd.Timestamp(start).ceil("h")
         hours = pd.date_range(first, end, freq="h", inclusive="left")
         stamps = np.asarray((hours - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype=np.int64)
         rows = []
         for symbol, ts in self.ts.items():
             closed = np.searchsorted(ts, stamps - 60, side="right")
-            for hour, n in zip(hours, closed, strict=True):
+            hour_ids, closes = hourly_closes(ts, self.frames[symbol]["close"].to_numpy(dtype=np.float64))
+            averages = np.column_stack(moving_diff(closes)) if len(closes) else np.empty((0, 3))
+            seen = np.searchsorted(hour_ids, stamps // 3600, side="left") - 1  # the newest closed hour
+            for hour, n, k in zip(hours, closed, seen, strict=True):
                 if n:
-                    rows.append((symbol, hour.to_pydatetime(), str(REGIMES[self.codes[symbol][n - 1]])))
+                    ma = averages[k] if k >= 0 and not self.forced else (np.nan,) * 3
+                    rows.append(
+                        HourlyRegime(
+                            symbol, hour.to_pydatetime(), str(REGIMES[self.codes[symbol][n - 1]]),
+                            *(None if np.isnan(v) else float(v) for v in ma),
+                        )
+                    )  # fmt: skip
         return rows
 
 

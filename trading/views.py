@@ -178,6 +178,7 @@ def backtest_page(request: HttpRequest) -> HttpResponse:
             "runs": backtest_runs.recent_runs(),
             "symbols": symbols,
             "portfolio": backtest_runs.default_portfolio(symbols),
+            "range_note": "" if errors or not symbols else backtest_runs.default_range_note(symbols[0], form),
             "max_symbols": backtest_runs.MAX_SYMBOLS,
             "versions": StrategyConfig.objects.values_list("version", flat=True),
         },

@@ -3,12 +3,14 @@
 import pytest
 from django.core.management import get_commands, load_command_class
 
-PROJECT_APPS = {"core", "coinpilot_site", "market", "trading", "agents", "analytics", "lab"}
+PROJECT_APPS = {"core", "coinpilot_site", "market", "trading", "agents", "analytics", "lab", "remote", "api"}
 COMMANDS = sorted((name, app) for name, app in get_commands().items() if app in PROJECT_APPS)
 
 
 def test_the_project_has_commands():
-    assert {"optimize", "backtest", "lookahead_check", "run_embedded"} <= {name for name, _ in COMMANDS}
+    assert {"optimize", "backtest", "lookahead_check", "run_embedded", "run_telegram", "fill_drift"} <= {
+        name for name, _ in COMMANDS
+    }
 
 
 @pytest.mark.parametrize(("name", "app"), COMMANDS, ids=[name for name, _ in COMMANDS])

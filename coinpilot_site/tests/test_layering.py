@@ -3,9 +3,11 @@
 core (the ground floor: Redis, notify, the scheduler engine, metrics, ...) imports no app and not
 coinpilot_site; market imports only core; agents market and core; trading market, agents only
 through agents.gate and agents.status (the cycle asks "may I buy?"), and core; analytics trading,
-market, agents.llm and core; lab (the Strategy lab) trading, market and core. coinpilot_site
-(settings, URLs, the schedule table, the pages that read several apps) is the top floor and may
-import any; nothing below imports it.
+market, agents.llm, agents.models (fill drift reads the AI's vetoes) and core; lab (the Strategy
+lab) trading, market and core. coinpilot_site (settings, URLs, the schedule table, the pages that
+read several apps) is the top floor and may import any; nothing below imports it. api (the token
+API) stands beside it: it may import every app
+but lab and coinpilot_site. remote (the Telegram bot) stands beside it too, with the same rule.
 """
 
 import ast
@@ -16,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GROUND = "core"
 TOP = "coinpilot_site"
-APPS = {"market", "trading", "agents", "analytics", "lab"}
+APPS = {"market", "trading", "agents", "analytics", "lab", "api", "remote"}
 PROJECT = {GROUND, TOP, *APPS}
 # What each package may import besides itself (a rule covers the module and everything under it).
 ALLOWED = {
@@ -24,8 +26,10 @@ ALLOWED = {
     "market": {GROUND},
     "agents": {"market", GROUND},
     "trading": {"market", "agents.gate", "agents.status", GROUND},
-    "analytics": {"market", "trading", "agents.llm", GROUND},
+    "analytics": {"market", "trading", "agents.llm", "agents.models", GROUND},  # fill drift reads vetoes
     "lab": {"market", "trading", GROUND},  # the Strategy lab, beside analytics
+    "api": {"market", "agents", "trading", "analytics", GROUND},  # the token API, beside coinpilot_site
+    "remote": {"market", "agents", "trading", "analytics", GROUND},  # the Telegram bot, beside coinpilot_site
 }
 
 

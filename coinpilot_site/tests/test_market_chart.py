@@ -103,3 +103,18 @@ def test_scale_outs_are_marked_apart_from_full_exits_with_their_level_quantity_a
             sale.signal_info["pnl"]
         )
     assert abs(markers[1]["qty"] - float(scaled.buy.quantity) / 2) < 1e-8  # level 1 sold half
+
+
+def test_the_x_axis_spans_the_range_asked_for_and_ends_now(three_days):
+    data = market_chart.chart_data(market_chart.ChartRequest("KRW-BTC", "30d", END))
+    assert data["x_range"] == ["2029-12-11 09:00", "2030-01-10 09:00"]  # KST, no day past the end
+
+
+@pytest.mark.parametrize(
+    ("range_key", "said"), [("3d", ""), ("7d", "Only 3 days of 7d are stored"), ("1y", "Only 3 days of 1y")]
+)
+def test_a_range_longer_than_the_stored_data_says_so(three_days, range_key, said):
+    chart = market_chart.page_chart(market_chart.ChartRequest("KRW-BTC", range_key, END))
+    assert chart["covers"].startswith(said) if said else chart["covers"] == ""
+    if said:
+        assert "the first bar is 2030-01-07 09:00 KST" in chart["covers"]

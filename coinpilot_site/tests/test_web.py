@@ -16,7 +16,7 @@ from core.scheduling import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"healthz", "metrics", "login"}
+PUBLIC = {"healthz", "metrics", "login", "favicon"}  # favicon: browsers ask before a login
 
 
 @pytest.fixture
@@ -158,7 +158,22 @@ def test_system_page_shows_ai_usage_decisions_and_regimes(client, operator):
     RegimeHistory.objects.create(coin_symbol="KRW-BTC", regime="BULL", diff_pct=3.2)
     page = client.get("/system/").content.decode()
     assert "AI: off (no key)" in page and "Calls today" in page
+    assert "<td>$0.00 of $" in page and "0.000000" not in page  # cost as money
     assert "falling knife below the lower band" in page and "clean bounce" in page
     assert "Regime history" in page and "3.20" in page
     only_rejected = client.get("/system/?decision=REJECTED").content.decode()
     assert "falling knife" in only_rejected and "clean bounce" not in only_rejected
+
+
+def test_the_favicon_is_served_to_pages_and_to_browsers_asking_for_favicon_ico(client):
+    response = client.get("/favicon.ico")  # no login: browsers ask before anyone signs in
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    login = client.get("/login/").content.decode()
+    assert 'rel="icon"' in login and "favicon.svg" in login
+
+
+def test_the_queue_page_explains_its_empty_cron_scheduler_table(client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-123456789"))
+    page = client.get("/django-rq/").content.decode()
+    assert 'id="coinpilot-scheduler-note"' in page and "manage.py run_scheduler" in page
+    assert "Cron Schedulers" in page  # django-rq's own page, extended, not replaced

@@ -56,7 +56,6 @@
   function symbolRow(r) {
     const tr = document.createElement("tr");
     const refusals = Object.entries(r.refused_by).map(([rule, n]) => rule + " " + n).join(", ");
-    const tone = (v) => v > 0 ? "good" : (v < 0 ? "bad" : "");
     tr.append(cell(r.symbol), cell(fmt(r.trades, 0)), cell(fmt(r.open_trades, 0)), cell(fmt(r.win_rate_pct, 2, " %")),
       cell(fmt(r.closed_pnl_krw, 0), tone(r.closed_pnl_krw)), cell(fmt(r.pnl_krw, 0), tone(r.pnl_krw)),
       cell(fmt(r.profit_factor, 2)), cell(fmt(r.scale_outs, 0)),
@@ -83,7 +82,40 @@
       {displayModeBar: false, responsive: true});
   }
 
-  const draw = (r) => (r.per_symbol ? drawPortfolio(r) : drawSymbol(r));
+  const tone = (v) => v > 0 ? "good" : (v < 0 ? "bad" : "");
+  const row = (cells) => { const tr = document.createElement("tr"); tr.append(...cells); return tr; };
+  const MAX_TRADE_ROWS = 500;  // a year can hold thousands: the plain-text report has them all
+
+  // The report's sections as tables (the plain text stays below, folded, for copying).
+  function drawTables(r) {
+    const s = r.stats;
+    const figures = [
+      ["Total return", fmt(s.total_return_pct, 2, " %")], ["CAGR", fmt(s.cagr_pct, 2, " %")],
+      ["Win rate", fmt(s.win_rate_pct, 2, " %") + " (" + fmt(s.trades, 0) + " closed, " + fmt(s.open_trades, 0) + " open)"],
+      ["Profit factor", fmt(s.profit_factor, 2)], ["Max drawdown", fmt(s.max_drawdown_pct, 2, " %")],
+      ["Sharpe", fmt(s.sharpe, 2)], ["Sortino", fmt(s.sortino, 2)], ["Calmar", fmt(s.calmar, 2)],
+      ["Exposure", fmt(s.exposure_pct, 1, " %")], ["Average hold", fmt(s.avg_hold_hours, 1, " h")],
+      ["Risk refusals", s.blocked_by_risk ? Object.entries(s.blocked_by_risk).map(([k, n]) => k + " " + n).join(", ") || "none" : "none"],
+    ];
+    document.querySelector("#figures tbody").replaceChildren(...figures.map(([k, v]) => row([cell(k), cell(v)])));
+    const none = (text) => { const td = cell(text, "muted"); td.colSpan = 10; return row([td]); };
+    const groups = (id, rows, empty) => {
+      const lines = Object.entries(rows || {}).map(([name, g]) => row([cell(name), cell(fmt(g.count, 0)), cell(fmt(g.win_rate_pct, 2)),
+        cell(fmt(g.avg_pnl_pct, 3), tone(g.avg_pnl_pct)), cell(fmt(g.total_pnl_krw, 0), tone(g.total_pnl_krw))]));
+      document.querySelector(id + " tbody").replaceChildren(...(lines.length ? lines : [none(empty)]));
+    };
+    groups("#by-exit-reason", s.by_exit_reason, "No sale in this run.");
+    groups("#by-regime", s.by_regime, "No trade in this run.");
+    const shown = r.trades.slice(0, MAX_TRADE_ROWS);
+    document.getElementById("trades-shown").textContent = r.trades.length > shown.length
+      ? "(first " + shown.length + " of " + r.trades.length + ")" : "(" + r.trades.length + ")";
+    document.querySelector("#trade-list tbody").replaceChildren(...(shown.length ? [] : [none("No trade in this run.")]), ...shown.map((t) => row([
+      cell(t.symbol), cell(t.entry_at), cell(t.exit_at || "(open)"), cell(t.regime), cell(t.exit_reason || "-"),
+      cell(fmt(t.entry_price, 8)), cell(fmt(t.quantity, 8)), cell(t.exit_price === null ? "-" : fmt(t.exit_price, 8)),
+      cell(fmt(t.pnl, 0), tone(t.pnl)), cell(fmt(t.pnl_pct, 3), tone(t.pnl_pct))])));
+  }
+
+  const draw = (r) => { drawTables(r); return r.per_symbol ? drawPortfolio(r) : drawSymbol(r); };
 
   async function poll() {
     const response = await fetch(url, {credentials: "same-origin"});

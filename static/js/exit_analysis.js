@@ -22,6 +22,11 @@
   const regimes = [...new Set(d.table.map((r) => r.regime))];
   const reasons = [...new Set(d.table.map((r) => r.exit_reason))];
   const cell = (regime, reason) => { const row = d.table.find((r) => r.regime === regime && r.exit_reason === reason); return row ? row.avg_pnl_pct : null; };
-  Plotly.newPlot("heatmap", [{type: "heatmap", x: reasons, y: regimes, z: regimes.map((g) => reasons.map((r) => cell(g, r))),
-    colorscale: [[0, "#f85149"], [0.5, "#182029"], [1, "#3fb950"]], zmid: 0, colorbar: {title: "avg PnL %"}}], layout({margin: {t: 10, r: 10, b: 50, l: 90}}), config);
+  const z = regimes.map((g) => reasons.map((r) => cell(g, r)));
+  // Each cell prints its value: colour alone does not say +0.4 % from +2.1 %.
+  const labels = z.map((row) => row.map((v) => v === null ? "" : (v > 0 ? "+" : "") + Number(v).toFixed(2) + " %"));
+  Plotly.newPlot("heatmap", [{type: "heatmap", x: reasons, y: regimes, z, text: labels, texttemplate: "%{text}",
+    textfont: {color: "#e6e9ee"}, hovertemplate: "%{y} · %{x}<br>avg PnL %{text}<extra></extra>",
+    colorscale: [[0, "#f85149"], [0.5, "#182029"], [1, "#3fb950"]], zmid: 0, colorbar: {title: {text: "avg PnL %"}}}],
+    layout({margin: {t: 10, r: 10, b: 50, l: 90}}), config);
 })();

@@ -41,9 +41,10 @@
   Plotly.newPlot(el, traces, {
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {color: "#e6e9ee"}, shapes,
     margin: {t: 10, r: 10, b: 40, l: 80}, showlegend: true, legend: {orientation: "h", y: 1.04},
-    xaxis: {rangeslider: {visible: false}, gridcolor: grid},
-    yaxis: {domain: [0.3, 1], gridcolor: grid, title: "KRW"},
-    yaxis2: {domain: [0.16, 0.28], gridcolor: grid, title: "vol"},
-    yaxis3: {domain: [0, 0.14], gridcolor: grid, range: [0, 100], title: "RSI"},
+    // Anchored to the bottom panel: date labels under the RSI, not over the volume bars.
+    xaxis: {rangeslider: {visible: false}, gridcolor: grid, anchor: "y3", range: d.x_range},
+    yaxis: {domain: [0.3, 1], gridcolor: grid, title: {text: "Price (KRW)"}},
+    yaxis2: {domain: [0.16, 0.28], gridcolor: grid, title: {text: "Volume"}},
+    yaxis3: {domain: [0, 0.14], gridcolor: grid, range: [0, 100], title: {text: "RSI(14)"}},
   }, {displayModeBar: false, responsive: true});
 })();

@@ -4,6 +4,7 @@ Log in, open every page, check that the charts render (plotly drew data), and ru
 the page through a real rq worker. Screenshots go to $COINPILOT_SCREENSHOTS when it is set.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -77,6 +78,16 @@ def test_market_page_draws_candles_indicators_and_fills(page, market_data):
     page.select_option("select[name=range]", "1d")
     page.wait_for_url("**range=1d**")
     assert "bars of 1m" in page.inner_text("h1")
+    titles = page.inner_text("#market-chart")
+    assert "Volume" in titles and "RSI(14)" in titles  # each panel names what it plots
+    labels = page.eval_on_selector_all(
+        "#market-chart .xtick text", "els => els.map(e => e.getBoundingClientRect().top)"
+    )
+    volume_bottom = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('#market-chart .plot .bars path')]"
+        ".map(e => e.getBoundingClientRect().bottom))"
+    )
+    assert labels and min(labels) > volume_bottom  # date labels below the volume bars
     shoot(page, "market")
 
 
@@ -96,6 +107,7 @@ def test_risk_history_and_system_pages(page, market_data):
     page.goto(page.base + "/exits/?days=7")
     page.wait_for_selector("#pnl-box .main-svg")
     assert plotted_points(page, "#heatmap") >= 1
+    assert re.search(r"[+-]?\d+\.\d\d %", page.inner_text("#heatmap"))  # cells print their values
     shoot(page, "exit-analysis")
 
 
@@ -110,4 +122,11 @@ def test_a_backtest_runs_from_the_page(page, market_data, run_jobs):
     page.wait_for_selector("#report:not([hidden])", timeout=20000)
     assert "Total return" in page.inner_text("#stats")
     assert plotted_points(page, "#backtest-chart") > 100
+    assert "Sortino" in page.inner_text("#figures")  # the report's sections are tables, not <pre>
+    trades = (
+        page.evaluate("() => document.querySelectorAll('#trade-list tbody tr td:not(.muted)').length") // 10
+    )
+    assert page.inner_text("#trades-shown") == f"({trades})"
+    assert trades or "No trade in this run." in page.inner_text("#by-regime")
+    assert not page.is_visible("#report-text")  # the plain text is folded away
     shoot(page, "backtest")

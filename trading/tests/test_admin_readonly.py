@@ -9,6 +9,7 @@ from trading.models import Account, Position, Trade
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.books_written_by_hand  # writes a balance and rows by hand to show them read-only
 def test_trades_positions_and_balances_are_read_only(client):
     client.force_login(get_user_model().objects.create_superuser("boss", password="x-long-password-1"))
     trade = Trade.objects.create(

@@ -1,6 +1,6 @@
 """The Backtest page: validation, a run as a background job with progress, the report."""
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,7 +22,7 @@ def operator(client):
     [
         ({"symbol": "BTC", "from": "2030-01-01", "to": "2030-01-02"}, "not a KRW market like KRW-BTC"),
         ({"symbol": "KRW-BTC", "from": "soon", "to": "2030-01-02"}, "'from' must be a date (YYYY-MM-DD)"),
-        ({"symbol": "KRW-BTC", "from": "2030-01-02", "to": "2030-01-01"}, "'to' must be after 'from'"),
+        ({"symbol": "KRW-BTC", "from": "2030-01-02", "to": "2030-01-01"}, "'to' must not be before 'from'"),
         ({"symbol": "KRW-BTC", "from": "2028-01-01", "to": "2030-01-01"}, "at most 400 days per run"),
         (
             {"symbol": "KRW-BTC", "from": "2030-01-01", "to": "2030-01-02", "config": "99"},
@@ -72,3 +72,22 @@ def test_a_run_without_candles_fails_with_a_clear_error(client, operator, run_jo
 def test_unknown_runs_are_404(client, operator):
     assert client.get("/backtest/nope.json").status_code == 404
     assert client.get("/backtest/nope/").status_code == 404
+
+
+def test_the_to_day_is_included_as_people_read_it():
+    req, errors = backtest_runs.parse_form({"symbol": "KRW-BTC", "from": "2030-01-02", "to": "2030-01-02"})
+    assert errors == []
+    kst_midnight = lambda day: timezone.make_aware(datetime.combine(day, time()))  # noqa: E731
+    assert (req.start, req.end) == (kst_midnight(date(2030, 1, 2)), kst_midnight(date(2030, 1, 3)))
+    year = {"symbol": "KRW-BTC", "from": "2029-01-01"}
+    assert backtest_runs.parse_form(year | {"to": "2030-02-04"})[1] == []  # 400 days, both ends counted
+    assert backtest_runs.parse_form(year | {"to": "2030-02-05"})[1] == ["at most 400 days per run"]
+
+
+def test_the_form_says_when_its_default_days_hold_no_candles(client, operator):
+    assert "No candles of KRW-BTC are stored yet" in client.get("/backtest/").content.decode()
+    store_minutes("KRW-BTC", 60, end=timezone.now() - timedelta(days=90), seed=5)
+    note = client.get("/backtest/").context["range_note"]
+    assert note.startswith("No candles of KRW-BTC from ") and "stored minutes cover" in note
+    store_minutes("KRW-BTC", 60, end=timezone.now().replace(second=0, microsecond=0), seed=5)
+    assert client.get("/backtest/").context["range_note"] == ""

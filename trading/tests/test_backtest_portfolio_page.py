@@ -112,7 +112,7 @@ def test_a_portfolio_run_names_the_symbol_without_candles(client, operator, run_
     run_id = backtest_runs.start_run(req)
     run_jobs("default")
     error = client.get(f"/backtest/{run_id}.json").json()["error"]
-    assert "no candles stored for KRW-NONE between" in error and "KRW-BTC" not in error
+    assert "no candles stored for KRW-NONE from" in error and "KRW-BTC" not in error
 
 
 def test_the_single_symbol_run_keeps_its_page(client, operator, run_jobs):

@@ -99,6 +99,7 @@ def test_rule_approved_buy_is_executed_with_ai_off(btc, strategy_for_btc, monkey
     assert status(redis_conn)["action"] == "BUY"
 
 
+@pytest.mark.books_written_by_hand  # deletes/creates a position without booking it
 def test_a_retried_slot_does_not_trade_twice_even_after_a_redis_flush(
     btc, strategy_for_btc, monkeypatch, redis_conn
 ):

@@ -38,7 +38,8 @@ def operator(client):
 def rows_of(html: str, table: str = "trades") -> list[str]:
     """The text of each body row of a table (tags dropped)."""
     body = html.split(f'id="{table}"')[1].split("<tbody>")[1].split("</tbody>")[0]
-    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in body.split("<tr>")[1:]]
+    rows = re.split(r"<tr[ >]", body)[1:]
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
 
 
 def test_history_lists_each_scale_out_with_its_level_and_pnl(client, operator):

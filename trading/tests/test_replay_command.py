@@ -7,6 +7,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from market.models import RegimeHistory
+from market.regime import evaluate, fetch_hourly_closes, rounded_decimal
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
 from trading.models import DailyRiskState, Trade
 
@@ -36,6 +37,16 @@ def test_replay_books_trades_labelled_replay_and_refreshes_regimes(capsys):
     assert replayed.count() == 24
     assert replayed.order_by("created_at").first().created_at == datetime(2026, 11, 18, 15, tzinfo=UTC)
     assert set(replayed.values_list("regime", flat=True)) <= {"BULL", "SIDEWAYS", "BEAR", "UNKNOWN"}
+    # each replayed row carries the moving averages it came from, as the hourly job would store them
+    row = replayed.order_by("-created_at").first()
+    job = evaluate("KRW-BTC", fetch_hourly_closes(["KRW-BTC"], row.created_at)["KRW-BTC"])
+    assert (row.regime, row.ma50, row.ma200, row.diff_pct) == (
+        job.regime,
+        rounded_decimal(job.ma50, 8),
+        rounded_decimal(job.ma200, 8),
+        rounded_decimal(job.diff_pct, 4),
+    )
+    assert row.ma50 is not None and not replayed.filter(ma50__isnull=True).exists()
     assert RegimeHistory.objects.filter(
         coin_symbol="KRW-BTC", created_at__gte=datetime(2026, 11, 20, 12, tzinfo=UTC)
     ).exists()

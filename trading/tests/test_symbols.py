@@ -236,6 +236,7 @@ def test_the_live_market_reads_the_flags_only_with_the_upbit_source(settings, dj
     assert found == {"KRW-BTC": MarketStatus("KRW-BTC", warning=True), "KRW-ETH": MarketStatus("KRW-ETH")}
 
 
+@pytest.mark.books_written_by_hand  # deletes/creates a position without booking it
 def test_the_overview_shows_a_delisted_held_market(admin_client):
     now = timezone.now()
     UpbitMarket.objects.create(market="KRW-XRP", listed=False, first_seen=now, last_seen=now, delisted_at=now)

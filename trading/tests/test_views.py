@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from market.models import Candle
-from trading import booking
+from trading import booking, dashboard
 from trading.config import default_risk
 from trading.fills import buy_fill, sell_fill
 from trading.models import DailyRiskState, RiskAudit, Trade, TradingControl
@@ -107,7 +107,6 @@ def test_equity_curve_is_in_kst_and_bounded(trades):
 
 
 def test_equity_curve_keeps_every_nth_point_and_the_last(monkeypatch):
-    from trading import dashboard
 
     start = timezone.now() - timedelta(days=2)
     pnls = [D("1000.5"), D("-250"), None, D("75.25")] * 6 + [D("-1"), D("3")]  # 26, some without PnL
@@ -140,6 +139,34 @@ def test_risk_page_shows_usage_and_the_audit_log(client, operator, trades):
     assert "Open positions" in page and "1 / 3" in page and "MAX_POSITIONS" in page
     filtered = client.get("/risk/?type=COOLDOWN").content.decode()
     assert "MAX_POSITIONS</td>" not in filtered and "Nothing was refused" in filtered
+
+
+def test_risk_audit_log_folds_repeated_refusals_within_an_hour(client, operator):
+    start = datetime(2030, 1, 6, 1, 0, tzinfo=UTC)  # 10:00 KST
+    same = {"violation_type": "DAILY_TRADE_LIMIT", "description": "10 entries today, limit 10"}
+    RiskAudit.objects.bulk_create(
+        [
+            RiskAudit(symbol="KRW-BTC", created_at=start + timedelta(seconds=10 * i), **same)
+            for i in range(303)
+        ]
+        + [RiskAudit(symbol="KRW-ETH", created_at=start + timedelta(minutes=5), **same)]
+        + [RiskAudit(symbol="KRW-BTC", created_at=start + timedelta(hours=1, minutes=1), **same)]
+    )
+    rows = list(client.get("/risk/").context["page"])
+    assert [(r["symbol"], r["count"]) for r in rows] == [("KRW-BTC", 1), ("KRW-BTC", 303), ("KRW-ETH", 1)]
+    folded = rows[1]
+    assert (folded["first_at"], folded["last_at"]) == (start, start + timedelta(seconds=3020))
+    page = client.get("/risk/").content.decode()
+    assert "&times;303" in page and "first 10:00:00" in page and page.count('class="audit-row"') == 3
+
+
+def test_risk_page_shows_the_volatility_fit_in_kst_and_annualised(client, operator, monkeypatch):
+    state = {"current_volatility": 0.001, "long_run_volatility": 0.001, "is_high_volatility": False,
+             "alpha": 0.1, "beta": 0.8, "timestamp": "2030-01-06T00:05:00+00:00"}  # fmt: skip
+    monkeypatch.setattr(dashboard, "read_state", lambda: state)
+    page = client.get("/risk/").content.decode()
+    assert "72.5 % a year" in page  # 0.001 x sqrt(525,600) = 0.725
+    assert "fitted 2030-01-06 09:05 KST" in page and "+00:00" not in page
 
 
 def test_history_filters_and_shows_pnl_per_sell(client, operator, trades):

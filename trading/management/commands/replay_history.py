@@ -8,11 +8,11 @@ from django.utils import timezone
 from core.bounds import float_option
 from market.candles import load_frames
 from market.models import RegimeHistory
-from market.regime import update_regimes
+from market.regime import rounded_decimal, update_regimes
 from trading.config import load_strategy
 from trading.executors.paper import PaperExecutor
 from trading.models import Trade, TradeMode
-from trading.replay import ReplayMarket, replay
+from trading.replay import HourlyRegime, ReplayMarket, replay
 from trading.risk import KST, kst_day_start
 from trading.strategy import LIVE_WINDOW_BARS
 
@@ -83,12 +83,18 @@ class Command(BaseCommand):
         self.stdout.write("regimes now: " + ", ".join(f"{r.symbol} {r.regime}" for r in readings))
 
 
-def record_regimes(readings: list) -> None:
+def record_regimes(readings: list[HourlyRegime]) -> None:
     """Store the hourly regimes the replayed cycles saw, at their own hours (the Market page shades
     the replayed days from them); `created_at` is set on insert, so it is written back after."""
     rows = RegimeHistory.objects.bulk_create(
-        [RegimeHistory(coin_symbol=symbol, regime=regime) for symbol, _, regime in readings]
-    )
-    for row, (_, hour, _) in zip(rows, readings, strict=True):
-        row.created_at = hour
+        [
+            RegimeHistory(
+                coin_symbol=r.symbol, regime=r.regime, ma50=rounded_decimal(r.ma50, 8),
+                ma200=rounded_decimal(r.ma200, 8), diff_pct=rounded_decimal(r.diff_pct, 4),
+            )
+            for r in readings
+        ]
+    )  # fmt: skip
+    for row, reading in zip(rows, readings, strict=True):
+        row.created_at = reading.hour
     RegimeHistory.objects.bulk_update(rows, ["created_at"], batch_size=500)
