@@ -47,6 +47,6 @@ def test_a_portfolio_backtest_runs_from_the_page(page, run_jobs):
     names = page.eval_on_selector("#backtest-chart", "el => el.data.map((t) => t.name)")
     assert names == ["equity (KRW)", "drawdown %", "exposure % of equity"]
     assert plotted_points(page, "#backtest-chart") > 3 * 1440
-    assert "per symbol" in page.inner_text("#report-text")
+    assert "per symbol" in page.text_content("#report-text")
     assert problems == []  # no CSP violation, no script error
     shoot(page, "backtest-portfolio")

@@ -102,4 +102,4 @@ def test_the_risk_page_lists_the_reentry_cooldown_refusal(page, scaled):
     page.wait_for_url("**type=REENTRY_COOLDOWN**")
     [row] = page.locator("#audit tbody tr").all()
     assert "KRW-BTC was sold lately: no new entry until" in row.inner_text()
-    assert row.locator("td").nth(1).get_attribute("title") == RISK_EVENTS["REENTRY_COOLDOWN"]
+    assert row.locator("td").nth(2).get_attribute("title") == RISK_EVENTS["REENTRY_COOLDOWN"]
