@@ -22,6 +22,15 @@ TEST_DATA = ROOT / "tests" / "data"  # real market data committed with the tests
 pytest_plugins = ["tests.log_sweep"]
 
 
+def pytest_sessionstart(session):
+    """The Korean catalog compiled (locale/*.po -> .mo, only what changed): pages are tested in both
+    languages."""
+    if not hasattr(session.config, "workerinput"):  # once, in the controlling process
+        import dev
+
+        dev.compile_messages({**os.environ, "DEBUG": "1", "COINPILOT_EMBEDDED": "1"})
+
+
 def real_services_configured() -> bool:
     return bool(settings.REDIS_URL) and settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
@@ -33,6 +42,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "real_services" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the default language: a Korean request or override must not leak into
+    the next test run by the same process."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

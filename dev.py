@@ -8,6 +8,9 @@ beyond the package index).
     python3 dev.py test     set up .venv with the test tools and run the whole test suite
                             (extra arguments go to pytest). With DATABASE_URL / REDIS_URL set, the
                             suite runs against those real servers.
+    python3 dev.py messages after marking new strings: collect them into locale/ko/LC_MESSAGES/*.po
+                            (makemessages), for a translator to fill in; `test` then says what is
+                            missing or fuzzy.
     python3 dev.py lock     regenerate the hashed lock files (requirements*.lock) after editing
                             a requirements*.txt list (pip-compile, from the test tools).
 
@@ -17,6 +20,7 @@ bytes on every machine, and a changed or substituted package refuses to install.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -27,6 +31,7 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 
 
+TEST_PROCESSES = ["-n", "2", "--dist", "loadfile"]  # `python3 dev.py test -n 0` runs in this one process
 LOCKS = ("requirements", "requirements-embedded", "requirements-dev")  # each NAME.txt -> NAME.lock
 
 
@@ -53,8 +58,47 @@ def lock() -> int:
     return 0
 
 
-def manage(*args: str, env: dict | None = None) -> None:
-    subprocess.run([PYTHON, ROOT / "manage.py", *args], check=True, env=env)
+def manage(*args: str, env: dict | None = None, root: Path = ROOT) -> None:
+    subprocess.run([PYTHON, root / "manage.py", *args], check=True, env=env, cwd=root)
+
+
+# What makemessages/compilemessages must not walk: installed packages (their own catalogs), built files.
+I18N_IGNORE = (".venv", "staticfiles", "var", "node_modules", "docs", "bench")
+I18N_DOMAINS = ("django", "djangojs")  # Python and templates; static/js
+
+
+def compile_messages(env: dict | None = None) -> None:
+    """locale/*.po -> .mo (only those changed since the last compile)."""
+    if not shutil.which("msgfmt"):
+        sys.exit(
+            "CoinPilot's Korean pages need GNU gettext's msgfmt: install it (Debian: apt install gettext)."
+        )
+    manage("compilemessages", *(f"--ignore={name}" for name in I18N_IGNORE), "--verbosity=0", env=env)
+
+
+def make_messages(root: Path = ROOT, env: dict | None = None) -> None:
+    """Every marked string of the code under `root` into root/locale/ko/LC_MESSAGES/*.po (makemessages)."""
+    env = {**(env or os.environ), "DEBUG": "1", "COINPILOT_EMBEDDED": "1"}
+    ignore = [f"--ignore={name}/*" for name in I18N_IGNORE]
+    for domain in I18N_DOMAINS:
+        manage(
+            "makemessages",
+            "--locale=ko",
+            f"--domain={domain}",
+            "--no-obsolete",
+            "--add-location=file",
+            "--verbosity=0",
+            *ignore,
+            env=env,
+            root=root,
+        )
+
+
+def messages() -> int:
+    ensure_venv("requirements-dev.lock")
+    make_messages()
+    print("locale/ko/LC_MESSAGES/*.po updated: translate the new entries (empty msgstr, or marked fuzzy)")
+    return 0
 
 
 def up() -> None:
@@ -62,6 +106,8 @@ def up() -> None:
     env = dict(os.environ)
     env.setdefault("DEBUG", "1")  # the embedded default is a local demo: dev secret key, no TLS
     env.setdefault("COINPILOT_EMBEDDED", "1")  # SQLite + fakeredis unless DATABASE_URL / REDIS_URL
+    env.setdefault("COINPILOT_LANGUAGE", "ko")  # the demo speaks Korean to a browser that asks for neither
+    compile_messages(env)
     manage("migrate", "--no-input", env=env)
     # 14 days of simulated candles so the regime is known at once (a few seconds the first
     # time; later starts only add the minutes since the last one). Skipped for a real source.
@@ -74,8 +120,11 @@ def up() -> None:
 
 
 def test(args: list[str]) -> int:
-    ensure_venv("requirements-dev.lock")
-    return subprocess.run([PYTHON, "-m", "pytest", *args], cwd=ROOT).returncode
+    ensure_venv("requirements-dev.lock")  # conftest compiles the translations (compile_messages)
+    # Two processes (pytest-xdist), a test file each at a time: most tests wait on real processes,
+    # servers and browsers, so two share the 2 cores well (the suite in about half the time).
+    parallel = [] if any(a.startswith(("-n", "--numprocesses")) for a in args) else TEST_PROCESSES
+    return subprocess.run([PYTHON, "-m", "pytest", *parallel, *args], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":
@@ -84,6 +133,8 @@ if __name__ == "__main__":
         sys.exit(test(sys.argv[2:]))
     elif sys.argv[1:] == ["lock"]:
         sys.exit(lock())
+    elif sys.argv[1:] == ["messages"]:
+        sys.exit(messages())
     elif sys.argv[1:] in ([], ["up"]):
         up()
     else:

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AnalyticsConfig(AppConfig):
     name = "analytics"
-    verbose_name = "Analytics"
+    verbose_name = _("Analytics")

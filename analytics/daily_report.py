@@ -7,6 +7,10 @@ exit_reason count and average PnL %, average post-1h change. A figure that canno
 is left out and named in `notes`. The three-line summary is written by OpenAI through
 agents/llm.py (analytics -> agents is allowed for this one call); when that fails a plain summary
 is used instead: the report is always sent.
+
+Its words are written in the active language: `send_daily_report` builds it in
+COINPILOT_ALERT_LANGUAGE (the notes and summary travel in the payload as text), the Telegram
+/daily reply in the asking user's language.
 """
 
 import logging
@@ -15,8 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+
+from core import formatting
 from core.kst import KST, kst_text
-from core.notify import notify
+from core.notify import alert_language, notify
 from trading.glossary import EXIT_REASONS, PARTIAL
 from trading.models import DailyRiskState
 
@@ -117,14 +125,20 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
     report = DailyReport(day=day, start=start, end=end, trade_count=len(exits))
     known = [e for e in exits if e.pnl is not None]
     if not exits:
-        report.notes.append("no SELLs in the period: win rate and drawdown not applicable")
+        report.notes.append(_("no SELLs in the period: win rate and drawdown not applicable"))
     unknown = [e for e in exits if e.pnl is None]
     if unknown:
         listed = ", ".join(f"#{e.id} {e.symbol}" for e in unknown[:10])
         listed += " ..." if len(unknown) > 10 else ""
         report.notes.append(
-            f"{len(unknown)} SELL(s) excluded, PnL unknown (no entry_avg_price, BUY lots do not cover "
-            f"them): {listed}"
+            ngettext(
+                "%(count)s SELL excluded, PnL unknown (no entry_avg_price, BUY lots do not cover it): "
+                "%(listed)s",
+                "%(count)s SELLs excluded, PnL unknown (no entry_avg_price, BUY lots do not cover them): "
+                "%(listed)s",
+                len(unknown),
+            )
+            % {"count": len(unknown), "listed": listed}
         )
     report.total_pnl = sum((e.pnl for e in known), Decimal(0))
     if known:
@@ -132,12 +146,15 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
         scale_outs = sum(e.exit_reason == PARTIAL for e in known)
         if scale_outs:  # a scale-out is a sale at a profit level, so it lifts a per-SELL win rate
             report.notes.append(
-                f"win rate counts every SELL: {scale_outs} of the {len(known)} are scale-outs "
-                f"({PARTIAL}), part of a position sold while the rest stayed open"
+                _(
+                    "win rate counts every SELL: %(scale_outs)s of the %(known)s are scale-outs "
+                    "(%(code)s), part of a position sold while the rest stayed open"
+                )
+                % {"scale_outs": scale_outs, "known": len(known), "code": PARTIAL}
             )
         base = starting_equity(start, known)
         if base is None:
-            report.notes.append("max drawdown: starting equity unknown (no daily risk state row)")
+            report.notes.append(_("max drawdown: starting equity unknown (no daily risk state row)"))
         else:
             report.max_drawdown_pct = max_drawdown_pct(base, [e.pnl for e in known])
     report.by_exit_reason = by_exit_reason(exits)
@@ -147,10 +164,11 @@ def build_daily_report(day: date, now: datetime) -> DailyReport:
         report.avg_post_1h_pct = round(sum(post) / len(post), 2)
         if len(post) < len(exits):
             report.notes.append(
-                f"avg post-1h change over {len(post)} of {len(exits)} SELLs (rest not tracked yet)"
+                _("avg post-1h change over %(tracked)s of %(count)s SELLs (rest not tracked yet)")
+                % {"tracked": len(post), "count": len(exits)}
             )
     elif exits:
-        report.notes.append("avg post-1h change: no SELL tracked yet")
+        report.notes.append(_("avg post-1h change: no SELL tracked yet"))
     return report
 
 
@@ -161,33 +179,49 @@ def fill_drift_line(day: date) -> str:
 
 
 def facts(report: DailyReport) -> str:
-    """The report as plain lines (the summary's input and the terminal output)."""
+    """The report as plain lines (the summary's input, the terminal output and the /daily reply)."""
     lines = [
-        f"Daily report {report.day} (KST), {kst_text(report.start, SHORT)} - {kst_text(report.end, SHORT)}",
-        f"SELLs: {report.trade_count}",
-        f"Realized PnL: {report.total_pnl:+,.0f} KRW",
-        f"Win rate: {_pct(report.win_rate)}",
-        f"Max drawdown (realized equity): {_pct(report.max_drawdown_pct)}",
-        f"Avg post-1h change: {_pct(report.avg_post_1h_pct, signed=True)}",
+        _("Daily report %(day)s (KST), %(start)s - %(end)s")
+        % {"day": report.day, "start": kst_text(report.start, SHORT), "end": kst_text(report.end, SHORT)},
+        _("SELLs: %(count)s") % {"count": report.trade_count},
+        _("Realized PnL: %(pnl)s") % {"pnl": formatting.krw(report.total_pnl, sign=True)},
+        _("Win rate: %(pct)s") % {"pct": _pct(report.win_rate)},
+        _("Max drawdown (realized equity): %(pct)s") % {"pct": _pct(report.max_drawdown_pct)},
+        _("Avg post-1h change: %(pct)s") % {"pct": _pct(report.avg_post_1h_pct, signed=True)},
     ]
     for reason, row in report.by_exit_reason.items():
         meaning = EXIT_REASONS.get(reason)  # the summary's model reads the codes, so it is told them
-        lines.append(
-            f"  {reason}: {row['count']} exits, avg PnL {_pct(row['avg_pnl_pct'], signed=True)}"
-            + (f" ({meaning})" if meaning else "")
-        )
+        line = ngettext(
+            "  %(reason)s: %(count)s exit, avg PnL %(pct)s",
+            "  %(reason)s: %(count)s exits, avg PnL %(pct)s",
+            row["count"],
+        ) % {"reason": reason, "count": row["count"], "pct": _pct(row["avg_pnl_pct"], signed=True)}
+        lines.append(line + (f" ({meaning})" if meaning else ""))
     if report.fill_drift:
-        lines.append(f"Fill drift vs backtest, {report.fill_drift}")
-    lines += [f"Note: {note}" for note in report.notes]
+        lines.append(_("Fill drift vs backtest, %(line)s") % {"line": report.fill_drift})
+    lines += [_("Note: %(note)s") % {"note": note} for note in report.notes]
     return "\n".join(lines)
 
 
 def fallback_summary(report: DailyReport) -> str:
     """Three plain lines from the numbers alone."""
     if not report.trade_count:
-        return "No SELLs in this period.\nRealized PnL 0 KRW.\nNothing to review."
-    first = f"{report.trade_count} SELLs, realized {report.total_pnl:+,.0f} KRW, "
-    first += f"win rate {_pct(report.win_rate)}."
+        return "\n".join(
+            [
+                _("No SELLs in this period."),
+                _("Realized PnL %(pnl)s.") % {"pnl": formatting.krw(0)},
+                _("Nothing to review."),
+            ]
+        )
+    first = ngettext(
+        "%(count)s SELL, realized %(pnl)s, win rate %(win_rate)s.",
+        "%(count)s SELLs, realized %(pnl)s, win rate %(win_rate)s.",
+        report.trade_count,
+    ) % {
+        "count": report.trade_count,
+        "pnl": formatting.krw(report.total_pnl, sign=True),
+        "win_rate": _pct(report.win_rate),
+    }
     ranked = sorted(
         (
             (row["avg_pnl_pct"], reason)
@@ -196,13 +230,20 @@ def fallback_summary(report: DailyReport) -> str:
         )
     )
     second = (
-        f"Best exit reason {ranked[-1][1]} ({ranked[-1][0]:+.2f} %), "
-        f"worst {ranked[0][1]} ({ranked[0][0]:+.2f} %)."
+        _("Best exit reason %(best)s (%(best_pct)s), worst %(worst)s (%(worst_pct)s).")
+        % {
+            "best": ranked[-1][1],
+            "best_pct": _pct(ranked[-1][0], signed=True),
+            "worst": ranked[0][1],
+            "worst_pct": _pct(ranked[0][0], signed=True),
+        }
         if ranked
-        else "PnL per exit reason unknown."
+        else _("PnL per exit reason unknown.")
     )
-    third = f"Max drawdown {_pct(report.max_drawdown_pct)}; "
-    third += f"avg post-1h change {_pct(report.avg_post_1h_pct, signed=True)}."
+    third = _("Max drawdown %(drawdown)s; avg post-1h change %(post)s.") % {
+        "drawdown": _pct(report.max_drawdown_pct),
+        "post": _pct(report.avg_post_1h_pct, signed=True),
+    }
     return "\n".join([first, second, third])
 
 
@@ -211,9 +252,11 @@ def summarize(report: DailyReport) -> None:
     from agents import llm  # analytics -> agents: only for this summary (see the module docstring)
 
     try:
+        instructions = SUMMARY_INSTRUCTIONS
+        if (get_language() or "").startswith("ko"):  # the report's readers read Korean
+            instructions += " Write the three lines in Korean."
         lines = [
-            line.strip()
-            for line in llm.summarize(facts(report), instructions=SUMMARY_INSTRUCTIONS).splitlines()
+            line.strip() for line in llm.summarize(facts(report), instructions=instructions).splitlines()
         ]
         report.summary = "\n".join([line for line in lines if line][:3])
         report.summary_source = "openai"
@@ -221,7 +264,7 @@ def summarize(report: DailyReport) -> None:
         log.warning("daily report summary by OpenAI failed: %s", exc)
         report.summary = fallback_summary(report)
         report.summary_source = "fallback"
-        report.notes.append(f"summary: plain fallback (OpenAI: {str(exc)[:120]})")
+        report.notes.append(_("summary: plain fallback (OpenAI: %(error)s)") % {"error": str(exc)[:120]})
 
 
 def payload(report: DailyReport) -> dict:
@@ -245,14 +288,16 @@ def payload(report: DailyReport) -> dict:
 
 
 def send_daily_report(day: date, now: datetime) -> DailyReport:
-    """Build, summarise and queue the `daily-report` notification."""
-    report = build_daily_report(day, now)
-    summarize(report)
-    notify("daily-report", payload(report))
+    """Build, summarise and queue the `daily-report` notification.
+
+    Built in the alerts' language: the notes and summary are text in the payload, written now.
+    """
+    with alert_language():
+        report = build_daily_report(day, now)
+        summarize(report)
+        notify("daily-report", payload(report))
     return report
 
 
 def _pct(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:+.2f} %" if signed else f"{value:.2f} %"
+    return _("n/a") if value is None else formatting.percent(value, 2, sign=signed)

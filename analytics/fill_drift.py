@@ -30,13 +30,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from prometheus_client.core import GaugeMetricFamily
 from redis.exceptions import RedisError
 
 from agents.models import AgentDecision
+from core import formatting
 from core.kst import KST, kst_text
 from core.models import JobRun
-from core.notify import notify
+from core.notify import alert_language, notify
 from core.redis_conn import get_redis
 from market.models import Candle, RegimeHistory
 from trading.backtest import BacktestOptions, load_bars, run_portfolio, volatility_history
@@ -555,18 +557,23 @@ def alert_if_drifting(report: FillDriftReport) -> bool:
     limit = Decimal(str(settings.FILL_DRIFT_ALERT_BPS))
     if report.mean_abs_bps is None or report.mean_abs_bps <= limit:
         return False
-    notify(
-        "system",
-        {
-            "title": f"Fill drift {report.mean_abs_bps} bps on {report.day}",
-            "detail": (
-                f"Fills of {report.day} (KST) are {report.mean_abs_bps} bps from the backtest on average "
-                f"(max {report.max_abs_bps}, limit FILL_DRIFT_ALERT_BPS {limit}); {report.summary()}. "
-                "Details on the System page."
-            ),
-            "level": "warning",
-        },
-    )
+    with alert_language():
+        values = {
+            "bps": report.mean_abs_bps,
+            "day": report.day,
+            "max": report.max_abs_bps,
+            "limit": limit,
+            "summary": summary_text(report),
+        }
+        title = _("Fill drift %(bps)s bps on %(day)s") % values
+        detail = (
+            _(
+                "Fills of %(day)s (KST) are %(bps)s bps from the backtest on average (max %(max)s, limit "
+                "FILL_DRIFT_ALERT_BPS %(limit)s); %(summary)s. Details on the System page."
+            )
+            % values
+        )
+    notify("system", {"title": title, "detail": detail, "level": "warning"})
     return True
 
 
@@ -605,37 +612,66 @@ class FillDriftCollector:
         yield unmatched
 
 
+def summary_text(report: FillDriftReport) -> str:
+    """'5 matched, 1 live only, 0 backtest only, PnL +1,234 KRW vs the backtest', in the active language."""
+    return _(
+        "%(matched)s matched, %(live_only)s live only, %(backtest_only)s backtest only, "
+        "PnL %(pnl)s vs the backtest"
+    ) % {
+        "matched": report.matched,
+        "live_only": report.live_only,
+        "backtest_only": report.backtest_only,
+        "pnl": formatting.krw(report.pnl_difference, sign=True),
+    }
+
+
 def one_line(report: FillDriftReport) -> str:
     """'2026-12-01: 5 matched, ...; mean |drift| 3.20 bps (max 8.10)' for reports and job runs."""
-    drift = (
-        f"mean |drift| {report.mean_abs_bps} bps (max {report.max_abs_bps})"
-        if report.mean_abs_bps is not None
-        else "no matched fill to price"
-    )
-    return f"{report.day} (KST): {report.summary()}; {drift}"
+    if report.mean_abs_bps is not None:
+        drift = _("mean |drift| %(bps)s bps (max %(max)s)") % {
+            "bps": report.mean_abs_bps,
+            "max": report.max_abs_bps,
+        }
+    else:
+        drift = _("no matched fill to price")
+    return _("%(day)s (KST): %(summary)s; %(drift)s") % {
+        "day": report.day,
+        "summary": summary_text(report),
+        "drift": drift,
+    }
 
 
 def render_text(report: FillDriftReport) -> str:
     """The report as the command prints it: the figures, then every unmatched fill and why."""
     details = report.details or {}
+    parts = ", ".join(
+        _("from %(from)s strategy %(strategy)s risk %(risk)s")
+        % {"from": p["from"], "strategy": _version(p["strategy"]), "risk": _version(p["risk"])}
+        for p in details.get("parts", [])
+    )
     lines = [
-        f"Fill drift {one_line(report)}",
-        f"Fills: {report.live_trades} booked, {report.backtest_trades} in the backtest; "
-        f"PnL live {report.live_pnl:+,.0f} KRW, backtest {report.backtest_pnl:+,.0f} KRW",
-        f"Regime: {details.get('regime', '?')}; config parts: "
-        + ", ".join(
-            f"from {p['from']} strategy {_version(p['strategy'])} risk {_version(p['risk'])}"
-            for p in details.get("parts", [])
-        ),
+        _("Fill drift %(line)s") % {"line": one_line(report)},
+        _(
+            "Fills: %(live)s booked, %(backtest)s in the backtest; PnL live %(live_pnl)s, "
+            "backtest %(backtest_pnl)s"
+        )
+        % {
+            "live": report.live_trades,
+            "backtest": report.backtest_trades,
+            "live_pnl": formatting.krw(report.live_pnl, sign=True),
+            "backtest_pnl": formatting.krw(report.backtest_pnl, sign=True),
+        },
+        _("Regime: %(regime)s; config parts: %(parts)s")
+        % {"regime": details.get("regime", "?"), "parts": parts},
     ]
-    for side, title in ((LIVE_ONLY, "Live only"), (BACKTEST_ONLY, "Backtest only")):
+    for side, title in ((LIVE_ONLY, _("Live only")), (BACKTEST_ONLY, _("Backtest only"))):
         for row in details.get(side, []):
             lines.append(
                 f"  {title}: {row['at']} {row['side']} {row['symbol']} @ {row['price']}: {row['reason']}"
             )
-    lines += [f"Note: {note}" for note in details.get("notes", [])]
+    lines += [_("Note: %(note)s") % {"note": note} for note in details.get("notes", [])]
     return "\n".join(lines)
 
 
 def _version(number: int) -> str:
-    return f"v{number}" if number else "defaults (no version stored yet)"
+    return f"v{number}" if number else _("defaults (no version stored yet)")

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class TuningSuggestion(models.Model):
@@ -11,22 +12,33 @@ class TuningSuggestion(models.Model):
     strategy version and records who did it and which version came out.
     """
 
-    report_date = models.DateField(help_text="The KST day of the weekly report that made it.")
-    regime = models.CharField(max_length=10)
-    parameter = models.CharField(max_length=40)
-    current_value = models.FloatField()
-    proposed_value = models.FloatField()
-    reason = models.CharField(max_length=300)
-    strategy_version = models.PositiveIntegerField(help_text="The strategy version it was computed against.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    applied_at = models.DateTimeField(null=True, blank=True)
-    applied_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    report_date = models.DateField(
+        _("report date"), help_text=_("The KST day of the weekly report that made it.")
     )
-    applied_version = models.PositiveIntegerField(null=True, blank=True)
+    regime = models.CharField(_("regime"), max_length=10)
+    parameter = models.CharField(_("parameter"), max_length=40)
+    current_value = models.FloatField(_("current value"))
+    proposed_value = models.FloatField(_("proposed value"))
+    reason = models.CharField(_("reason"), max_length=300)
+    strategy_version = models.PositiveIntegerField(
+        _("strategy version"), help_text=_("The strategy version it was computed against.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("applied by"),
+    )
+    applied_version = models.PositiveIntegerField(_("applied version"), null=True, blank=True)
 
     class Meta:
         db_table = "tuning_suggestion"
+        verbose_name = _("tuning suggestion")
+        verbose_name_plural = _("tuning suggestions")
         ordering = ["-report_date", "regime", "parameter"]
         constraints = [
             models.UniqueConstraint(
@@ -52,24 +64,42 @@ class FillDriftReport(models.Model):
     PnL) and every unmatched one with its reason, the config parts replayed, the regime used.
     """
 
-    day = models.DateField(unique=True, help_text="The KST day compared.")
-    live_trades = models.PositiveIntegerField(default=0, help_text="FILLED paper/live trades that day.")
-    backtest_trades = models.PositiveIntegerField(default=0, help_text="Fills the backtest made that day.")
-    matched = models.PositiveIntegerField(default=0)
-    live_only = models.PositiveIntegerField(default=0, help_text="Live fills the backtest did not make.")
-    backtest_only = models.PositiveIntegerField(default=0, help_text="Backtest fills live did not make.")
-    mean_bps = models.DecimalField(help_text="Mean price drift of matched fills, + = live worse.", **BPS)
-    mean_abs_bps = models.DecimalField(help_text="Mean absolute price drift of matched fills.", **BPS)
-    max_abs_bps = models.DecimalField(help_text="Largest absolute price drift of a matched fill.", **BPS)
-    live_pnl = models.DecimalField(default=0, help_text="Realised PnL of the live sales, KRW.", **MONEY)
-    backtest_pnl = models.DecimalField(
-        default=0, help_text="Realised PnL of the backtest's sales, KRW.", **MONEY
+    day = models.DateField(_("day"), unique=True, help_text=_("The KST day compared."))
+    live_trades = models.PositiveIntegerField(
+        _("live trades"), default=0, help_text=_("FILLED paper/live trades that day.")
     )
-    details = models.JSONField(default=dict, blank=True)
-    computed_at = models.DateTimeField(auto_now=True)
+    backtest_trades = models.PositiveIntegerField(
+        _("backtest trades"), default=0, help_text=_("Fills the backtest made that day.")
+    )
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    live_only = models.PositiveIntegerField(
+        _("live only"), default=0, help_text=_("Live fills the backtest did not make.")
+    )
+    backtest_only = models.PositiveIntegerField(
+        _("backtest only"), default=0, help_text=_("Backtest fills live did not make.")
+    )
+    mean_bps = models.DecimalField(
+        _("mean drift (bps)"), help_text=_("Mean price drift of matched fills, + = live worse."), **BPS
+    )
+    mean_abs_bps = models.DecimalField(
+        _("mean absolute drift (bps)"), help_text=_("Mean absolute price drift of matched fills."), **BPS
+    )
+    max_abs_bps = models.DecimalField(
+        _("max absolute drift (bps)"), help_text=_("Largest absolute price drift of a matched fill."), **BPS
+    )
+    live_pnl = models.DecimalField(
+        _("live PnL"), default=0, help_text=_("Realised PnL of the live sales, KRW."), **MONEY
+    )
+    backtest_pnl = models.DecimalField(
+        _("backtest PnL"), default=0, help_text=_("Realised PnL of the backtest's sales, KRW."), **MONEY
+    )
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
 
     class Meta:
         db_table = "fill_drift_report"
+        verbose_name = _("fill drift report")
+        verbose_name_plural = _("fill drift reports")
         ordering = ["-day"]
 
     def __str__(self) -> str:

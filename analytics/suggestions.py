@@ -16,7 +16,9 @@ from datetime import date
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
+from core.formatting import number
 from trading.config import TRADING_REGIMES, load_strategy, save_strategy_version
 
 from .exit_performance import MIN_RULE_EXITS, RATE_TRIGGER, GroupStats
@@ -31,7 +33,7 @@ class Rule:
     exit_reason: str
     rate: str  # "early" or "over"
     parameter: str
-    what: str  # how the evidence reads: "{hits} of {base} <what>"
+    what: str  # how the evidence reads: "{hits} of {base} <what>" (stored with the suggestion, in English)
 
     def propose(self, current: float) -> float:
         if self.parameter == "trailing_stop_pct":
@@ -48,18 +50,73 @@ RULES = (
 )
 
 
+def evidence(exit_reason: str, hits: int, base: int) -> str:
+    """A rule's evidence in the reader's language: "7 of 10 trailing exits rose >= 2 % within 24 h"."""
+    figures = {"hits": number(hits), "base": number(base)}
+    if exit_reason == "TRAILING_STOP":
+        text = ngettext(
+            "%(hits)s of %(base)s trailing exit rose >= 2 %% within 24 h",
+            "%(hits)s of %(base)s trailing exits rose >= 2 %% within 24 h",
+            base,
+        )
+    elif exit_reason == "TAKE_PROFIT":
+        text = ngettext(
+            "%(hits)s of %(base)s take-profit exit rose >= 2 %% within 24 h",
+            "%(hits)s of %(base)s take-profit exits rose >= 2 %% within 24 h",
+            base,
+        )
+    else:
+        text = ngettext(
+            "%(hits)s of %(base)s time-limit exit closed at a loss",
+            "%(hits)s of %(base)s time-limit exits closed at a loss",
+            base,
+        )
+    return text % figures
+
+
+def suggestion_text(item: dict) -> str:
+    """One suggestion (Suggestion's fields) as a line in the reader's language."""
+    reason = (
+        evidence(item["exit_reason"], item["hits"], item["base"])
+        if item.get("exit_reason")
+        else item["reason"]
+    )
+    return gettext("%(regime)s %(parameter)s %(current)s -> %(proposed)s: %(reason)s") % {
+        "regime": item["regime"],
+        "parameter": item["parameter"],
+        "current": show(item["parameter"], item["current"]),
+        "proposed": show(item["parameter"], item["proposed"]),
+        "reason": reason,
+    }
+
+
+def suggestion_lines(data: dict) -> list[str]:
+    """The lines of Suggestions.as_dict() in the reader's language (a cached page's data may have
+    been built for a reader of the other language)."""
+    if data["status"] == WITHHELD:
+        return [
+            gettext("suggestions withheld: not enough data (%(sells)s SELLs, minimum %(minimum)s)")
+            % {"sells": number(data.get("sells", 0)), "minimum": number(data.get("minimum", 0))}
+        ]
+    if data["status"] == KEEP:
+        return [gettext("keep current settings")]
+    return [suggestion_text(item) for item in data["items"]]
+
+
 @dataclass(frozen=True)
 class Suggestion:
     regime: str
     parameter: str
     current: float
     proposed: float
-    reason: str
+    reason: str  # English, as stored for the admin
+    exit_reason: str = ""  # the rule's evidence, to say it in the reader's language
+    hits: int = 0
+    base: int = 0
 
     @property
     def text(self) -> str:
-        change = f"{show(self.parameter, self.current)} -> {show(self.parameter, self.proposed)}"
-        return f"{self.regime} {self.parameter} {change}: {self.reason}"
+        return suggestion_text(asdict(self))
 
 
 def show(parameter: str, value: float) -> str:
@@ -75,14 +132,28 @@ class Suggestions:
     status: str  # withheld / keep / suggest
     items: tuple[Suggestion, ...]
     strategy_version: int
-    lines: tuple[str, ...]
+    sells: int = 0  # SELLs in the period, and the minimum sample (a withheld status says both)
+    minimum: int = 0
 
-    def as_dict(self) -> dict:
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """What to say, in the active language (the page, or a report's ALERT_LANGUAGE)."""
+        return tuple(suggestion_lines(self._data()))
+
+    def _data(self) -> dict:
         return {
             "status": self.status,
             "strategy_version": self.strategy_version,
-            "lines": list(self.lines),
-            "items": [asdict(item) | {"text": item.text} for item in self.items],
+            "sells": self.sells,
+            "minimum": self.minimum,
+            "items": [asdict(item) for item in self.items],
+        }
+
+    def as_dict(self) -> dict:
+        data = self._data()
+        return data | {
+            "lines": suggestion_lines(data),
+            "items": [item | {"text": suggestion_text(item)} for item in data["items"]],
         }
 
 
@@ -93,8 +164,7 @@ def suggest(
     strategy = strategy or load_strategy()
     minimum = settings.ANALYTICS_MIN_SAMPLE if min_sample is None else min_sample
     if len(exits) < minimum:
-        line = f"suggestions withheld: not enough data ({len(exits)} SELLs, minimum {minimum})"
-        return Suggestions(WITHHELD, (), strategy.version, (line,))
+        return Suggestions(WITHHELD, (), strategy.version, sells=len(exits), minimum=minimum)
     rows = {(row.regime, row.exit_reason): row for row in table}
     items = []
     for regime in TRADING_REGIMES:
@@ -112,11 +182,20 @@ def suggest(
             proposed = rule.propose(current)
             if proposed != current:
                 items.append(
-                    Suggestion(regime, rule.parameter, current, proposed, f"{hits} of {base} {rule.what}")
+                    Suggestion(
+                        regime,
+                        rule.parameter,
+                        current,
+                        proposed,
+                        f"{hits} of {base} {rule.what}",
+                        exit_reason=rule.exit_reason,
+                        hits=hits,
+                        base=base,
+                    )  # fmt: skip
                 )
     if not items:
-        return Suggestions(KEEP, (), strategy.version, ("keep current settings",))
-    return Suggestions(SUGGEST, tuple(items), strategy.version, tuple(item.text for item in items))
+        return Suggestions(KEEP, (), strategy.version, sells=len(exits), minimum=minimum)
+    return Suggestions(SUGGEST, tuple(items), strategy.version, sells=len(exits), minimum=minimum)
 
 
 def store_suggestions(report_date: date, suggestions: Suggestions) -> list[TuningSuggestion]:

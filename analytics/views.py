@@ -12,6 +12,7 @@ from trading.models import Trade
 from .exit_performance import exit_analysis
 from .exits import sell_details
 from .models import TuningSuggestion
+from .suggestions import suggestion_lines
 
 PERIODS = {"7": 7, "14": 14, "30": 30, "90": 90}
 
@@ -21,6 +22,8 @@ def exit_analysis_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     newest_trade = newest_id(Trade)
     data = cached(f"exit-analysis:{days}:{newest_trade}", lambda: exit_analysis(now, days=days))
+    # cached for readers of either language: the suggestions are worded for this one
+    data = data | {"suggestions": data["suggestions"] | {"lines": suggestion_lines(data["suggestions"])}}
     sells = cached_page(
         sell_details(now - timedelta(days=days), now),
         25,

@@ -3,6 +3,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from . import tokens
 from .auth import CONTROL_PERMISSION
@@ -24,14 +26,23 @@ class NewTokenForm(forms.ModelForm):
         if user is None:
             return data
         if self.creator is not None and not self.creator.is_superuser and user != self.creator:
-            self.add_error("user", "you may create tokens only for yourself (a superuser may for anyone)")
+            self.add_error(
+                "user", gettext("you may create tokens only for yourself (a superuser may for anyone)")
+            )
         elif not user.is_active:
-            self.add_error("user", f"{user.get_username()} is inactive: the token could never be used")
+            self.add_error(
+                "user",
+                gettext("%(user)s is inactive: the token could never be used")
+                % {"user": user.get_username()},
+            )
         elif scope == AccessToken.Scope.CONTROL and not user.has_perm(CONTROL_PERMISSION):
             self.add_error(
                 "scope",
-                f"{user.get_username()} may not change trading controls (permission {CONTROL_PERMISSION}): "
-                "give a 'read' token, or the permission first",
+                gettext(
+                    "%(user)s may not change trading controls (permission %(permission)s): "
+                    "give a 'read' token, or the permission first"
+                )
+                % {"user": user.get_username(), "permission": CONTROL_PERMISSION},
             )
         return data
 
@@ -74,17 +85,23 @@ class AccessTokenAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         """Show the token on this one page (rendered now, so the message is never stored)."""
         plain = request.__dict__.pop("_api_plain_token")
-        messages.warning(request, f"The token '{obj.name}' was created: copy it now, it is not shown again.")
+        messages.warning(
+            request,
+            gettext("The token '%(name)s' was created: copy it now, it is not shown again.")
+            % {"name": obj.name},
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "token": obj,
             "plain": plain,
-            "title": "API token created",
+            "title": gettext("API token created"),
         }
         return TemplateResponse(request, "admin/api/accesstoken/created.html", context)
 
-    @admin.action(description="Revoke the selected tokens (they stop working at once)")
+    @admin.action(description=_("Revoke the selected tokens (they stop working at once)"))
     def revoke(self, request, queryset) -> None:
         count = tokens.revoke(queryset)
-        self.message_user(request, f"{count} token(s) revoked")
+        self.message_user(
+            request, ngettext("%(n)s token revoked", "%(n)s tokens revoked", count) % {"n": count}
+        )

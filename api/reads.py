@@ -255,7 +255,7 @@ def jobs(now: datetime, failures: int) -> dict:
                 "cron": job.cron,
                 "tz": job.tz,
                 "queue": job.queue,
-                "description": job.description,
+                "description": str(job.description),  # a lazy translation: written in the caller's language
                 **times("next_slot", job.next_slot),
                 "runs_24h": job.runs_24h,
                 "failures_24h": job.failures_24h,

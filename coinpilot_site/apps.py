@@ -10,5 +10,6 @@ class CoinPilotSiteConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             checks,  # noqa: F401  (registers the live-trading check)
+            language,  # noqa: F401  (copies a saved language into the session at sign-in)
             login_lockout,  # noqa: F401  (logs each login lock-out)
         )

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import ngettext
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,20 @@ def lockout_page(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
 ) -> HttpResponse:
     """The lock-out page (429), in the site's look, also for the admin's login."""
-    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "wait": _cool_off_text()}
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "wait": cool_off_words()}
     return render(request, "registration/locked_out.html", context, status=settings.AXES_HTTP_RESPONSE_CODE)
 
 
 def _cool_off_text() -> str:
+    """The lock-out's length for the log (English, like every log line)."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
+
+
+def cool_off_words() -> str:
+    """The lock-out's length for the page, in the reader's language."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}

@@ -15,6 +15,7 @@ from django.db.models import F, Q, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lag
 from django.utils.html import json_script
+from django.utils.translation import gettext, ngettext
 
 from core.caching import cached, newest_id
 from core.kst import KST, kst_text
@@ -69,13 +70,20 @@ class ChartRequest:
 def parse_request(params, symbols: list[str], now: datetime) -> tuple[ChartRequest, list[str]]:
     """Symbol and range from the query string; unknown values fall back with a message."""
     problems = []
-    symbol = params.get("symbol") or (symbols[0] if symbols else "KRW-BTC")
+    fallback = symbols[0] if symbols else "KRW-BTC"
+    symbol = params.get("symbol") or fallback
     if symbol not in symbols:
-        problems.append(f"unknown symbol {symbol!r}; showing {symbols[0] if symbols else 'KRW-BTC'}")
-        symbol = symbols[0] if symbols else "KRW-BTC"
+        problems.append(
+            gettext("unknown symbol %(symbol)s; showing %(fallback)s")
+            % {"symbol": repr(symbol), "fallback": fallback}
+        )
+        symbol = fallback
     range_key = params.get("range", "1d")
     if range_key not in RANGES:
-        problems.append(f"unknown range {range_key!r}; showing 1d")
+        problems.append(
+            gettext("unknown range %(range)s; showing %(fallback)s")
+            % {"range": repr(range_key), "fallback": "1d"}
+        )
         range_key = "1d"
     return ChartRequest(symbol, range_key, now), problems
 
@@ -128,7 +136,11 @@ def page_chart(req: ChartRequest) -> dict:
     newest_bar = last_stored_timestamps([req.symbol])[req.symbol]
     stamp = f"{newest_bar:%Y%m%d%H%M}" if newest_bar else "none"
     newest_rows = f"{stamp}:{newest_id(Trade)}:{newest_id(RegimeHistory)}"
-    return cached(f"market-page-chart:{req.symbol}:{req.range_key}:{newest_rows}", lambda: _page_chart(req))
+    chart = cached(
+        f"market-page-chart:v2:{req.symbol}:{req.range_key}:{newest_rows}", lambda: _page_chart(req)
+    )
+    # The note is worded here, outside the cache: readers of either language share the cached chart.
+    return {**chart, "covers": coverage_note(req, chart["first_bar"])}
 
 
 def _page_chart(req: ChartRequest) -> dict:
@@ -137,7 +149,7 @@ def _page_chart(req: ChartRequest) -> dict:
         "symbol": data["symbol"],
         "bar": data["bar"],
         "points": data["points"],
-        "covers": coverage_note(req, data["t"]),
+        "first_bar": data["t"][:1],
         "script": json_script(data, "chart-data"),
     }
 
@@ -150,8 +162,12 @@ def coverage_note(req: ChartRequest, times: list[str]) -> str:
     first = datetime.fromisoformat(times[0]).replace(tzinfo=KST)
     if first - req.start < timedelta(minutes=req.bar[1]) + timedelta(days=1):
         return ""
-    days = (req.end - first) / timedelta(days=1)
-    return f"Only {days:.0f} days of {req.range_key} are stored: the first bar is {times[0]} KST."
+    days = round((req.end - first) / timedelta(days=1))
+    return ngettext(
+        "Only %(days)s day of %(range)s is stored: the first bar is %(first)s KST.",
+        "Only %(days)s days of %(range)s are stored: the first bar is %(first)s KST.",
+        days,
+    ) % {"days": days, "range": req.range_key, "first": times[0]}
 
 
 def chart_data(req: ChartRequest) -> dict:

@@ -22,7 +22,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "coinpilot_site/overview.html",
         {
             "data": data,
-            "ai": gate.AI_OFF if not gate.enabled() else "AI: on",
+            "ai_on": gate.enabled(),
             "live": _live_payload(data),
             "curve": equity_curve(),
             "outages": outages(p["symbol"] for p in data["positions"]),

@@ -1,7 +1,9 @@
-"""Every periodic job of CoinPilot, in one table.
+"""Every periodic job of CoinPilot, in one table (the descriptions are the System page's tooltips).
 
 Cron expressions are evaluated in each job's own time zone; 6-field expressions put seconds last.
 """
+
+from django.utils.translation import gettext_lazy as _
 
 from core.scheduling import Schedule
 
@@ -13,7 +15,7 @@ SCHEDULES = [
         queue="default",
         grace=55,
         timeout=30,
-        description="proves a worker picks up scheduled work",
+        description=_("proves a worker picks up scheduled work"),
     ),
     Schedule(
         name="collect_candles",
@@ -22,7 +24,7 @@ SCHEDULES = [
         queue="market",
         grace=55,
         timeout=120,  # a long gap is filled 36 pages per symbol per run; later slots are skipped meanwhile
-        description="newest closed 1m candles of every active symbol; fills the gap after downtime",
+        description=_("newest closed 1m candles of every active symbol; fills the gap after downtime"),
     ),
     Schedule(
         name="bot_cycle",
@@ -33,7 +35,7 @@ SCHEDULES = [
         queue="bot",
         grace=30,
         timeout=55,
-        description="the trading loop: exits, entries, risk, AI gate, execution, bot status",
+        description=_("the trading loop: exits, entries, risk, AI gate, execution, bot status"),
     ),
     Schedule(
         name="update_regime",
@@ -42,7 +44,7 @@ SCHEDULES = [
         queue="default",
         grace=300,
         timeout=600,
-        description="BULL/SIDEWAYS/BEAR/UNKNOWN per active symbol from hourly MA50 vs MA200",
+        description=_("BULL/SIDEWAYS/BEAR/UNKNOWN per active symbol from hourly MA50 vs MA200"),
     ),
     Schedule(
         name="retrain_volatility",
@@ -51,7 +53,7 @@ SCHEDULES = [
         queue="default",
         grace=3600,
         timeout=600,
-        description="GARCH(1,1) volatility state of the bellwether symbol",
+        description=_("GARCH(1,1) volatility state of the bellwether symbol"),
     ),
     Schedule(
         name="refresh_upbit_markets",
@@ -61,7 +63,9 @@ SCHEDULES = [
         queue="market",
         grace=3600,
         timeout=120,
-        description="Upbit's market list: real KRW markets, warning/caution flags, delistings (upbit source)",
+        description=_(
+            "Upbit's market list: real KRW markets, warning/caution flags, delistings (upbit source)"
+        ),
     ),
     Schedule(
         name="track_post_exit_prices",
@@ -70,7 +74,7 @@ SCHEDULES = [
         queue="default",
         grace=300,
         timeout=300,
-        description="price 1h/4h/12h/24h after each SELL (post_exit_prices)",
+        description=_("price 1h/4h/12h/24h after each SELL (post_exit_prices)"),
     ),
     Schedule(
         name="daily_report",
@@ -80,7 +84,7 @@ SCHEDULES = [
         queue="default",
         grace=3600,
         timeout=300,  # the OpenAI summary is bounded by OPENAI_TIMEOUT_SECONDS
-        description="daily report of the 24 h ending 22:00 KST, with a three-line summary",
+        description=_("daily report of the 24 h ending 22:00 KST, with a three-line summary"),
     ),
     Schedule(
         name="fill_drift",
@@ -90,7 +94,7 @@ SCHEDULES = [
         queue="default",
         grace=3600,
         timeout=600,  # one backtest of a day per config version, over every symbol
-        description="the previous KST day's paper/live fills against its backtest (fill drift)",
+        description=_("the previous KST day's paper/live fills against its backtest (fill drift)"),
     ),
     Schedule(
         name="weekly_exit_report",
@@ -100,7 +104,7 @@ SCHEDULES = [
         queue="default",
         grace=3600,
         timeout=300,
-        description="exit performance by regime x exit reason, with tuning suggestions",
+        description=_("exit performance by regime x exit reason, with tuning suggestions"),
     ),
     Schedule(
         name="track_ai_decision_prices",
@@ -109,6 +113,6 @@ SCHEDULES = [
         queue="default",
         grace=300,
         timeout=300,
-        description="price 1h/4h/24h after each AI decision (the veto scorecard)",
+        description=_("price 1h/4h/24h after each AI decision (the veto scorecard)"),
     ),
 ]

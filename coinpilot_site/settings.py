@@ -13,6 +13,7 @@ import plotly
 from django.core.exceptions import ImproperlyConfigured
 
 from coinpilot_site.security_settings import client_address_settings, inline_script_hashes
+from core import i18n
 from core.env_bounds import Env, check_numbers
 from core.errors import default_release, init_error_tracking
 from core.logging_format import formatters, log_format
@@ -85,10 +86,12 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # cookie, Accept-Language, COINPILOT_LANGUAGE
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "coinpilot_site.middleware.preferred_language",  # a signed-in user's saved language wins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -134,6 +137,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "coinpilot_site.context_processors.trading_mode",
             ],
         },
@@ -354,7 +358,19 @@ TELEGRAM_ALERT_CHAT_IDS = parse_alert_chats(env.str("TELEGRAM_ALERT_CHAT_IDS", d
 TELEGRAM_ALERT_EVENTS = parse_alert_events(env.str("TELEGRAM_ALERT_EVENTS", default=""))
 
 # --- Time, language, static -------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# Korean and English (core/i18n.py says how a page picks one); translations in locale/, compiled by
+# dev.py, the Dockerfile and the test run (compilemessages).
+LANGUAGES = i18n.LANGUAGES
+LANGUAGE_CODE = i18n.parse_language(env.str("COINPILOT_LANGUAGE", default="en"), "COINPILOT_LANGUAGE")
+# Alerts (Discord, Telegram) and the daily/weekly reports go to a channel, not a person: one language.
+ALERT_LANGUAGE = i18n.parse_language(
+    env.str("COINPILOT_ALERT_LANGUAGE", default=LANGUAGE_CODE), "COINPILOT_ALERT_LANGUAGE"
+)
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "Asia/Seoul"  # shown to people; everything is stored in UTC
 USE_I18N = True
 USE_TZ = True

@@ -19,7 +19,10 @@ if os.environ.get("REDIS_URL"):
     from urllib.parse import urlsplit, urlunsplit
 
     _url = urlsplit(os.environ["REDIS_URL"])
-    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{os.environ.get('REDIS_TEST_DB', '15')}"))
+    # Under pytest-xdist each worker process flushes its own database: 15, 14, ... (gw0, gw1, ...).
+    _worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    _db = int(os.environ.get("REDIS_TEST_DB", "15")) - _worker
+    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
 os.environ["COINPILOT_READ_DOTENV"] = "0"  # a developer's .env must not bring keys or webhooks in
 SECRETS = (
     "ANTHROPIC_API_KEY",

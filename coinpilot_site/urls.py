@@ -1,13 +1,18 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_page
+from django.views.i18n import JavaScriptCatalog
 
 from analytics import views as analytics_views
 from trading import views as trading_views
 
-from . import pages, views
+from . import language, pages, views
 
-admin.site.site_header = "CoinPilot administration"
+admin.site.site_header = _("CoinPilot administration")
+admin.site.site_title = _("CoinPilot administration")  # the browser tab
 
 urlpatterns = [
     path("", pages.overview, name="overview"),
@@ -27,6 +32,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", views.metrics, name="metrics"),
+    path("language/", language.set_language, name="set-language"),
+    # The Korean strings of static/js (djangojs catalog); cached a day per language (the cache key has it).
+    path(
+        "jsi18n/",
+        login_not_required(cache_page(86400)(JavaScriptCatalog.as_view())),
+        name="javascript-catalog",
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from .models import JobRun, NotificationLog, NotificationSetting
 
@@ -34,14 +36,14 @@ class NotificationSettingAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Webhook (masked)")
+    @admin.display(description=_("Webhook (masked)"))
     def webhook(self, obj: NotificationSetting) -> str:
         from .notifications.config import webhook_url
         from .notifications.discord import mask
 
-        return mask(webhook_url(obj.event)) or "not set: alerts off"
+        return mask(webhook_url(obj.event)) or gettext("not set: alerts off")
 
-    @admin.display(description="Webhook state")
+    @admin.display(description=_("Webhook state"))
     def webhook_state(self, obj: NotificationSetting) -> str:
         from .notifications.config import webhook_url
         from .notifications.discord import fingerprint
@@ -49,10 +51,12 @@ class NotificationSettingAdmin(admin.ModelAdmin):
         url = webhook_url(obj.event)
         if url and obj.webhook_gone == fingerprint(url):
             since = localtime(obj.webhook_gone_at)
-            return f"answered 404 at {since:%Y-%m-%d %H:%M} KST: off until the URL changes"
-        return "ok" if url else "-"
+            return gettext("answered 404 at %(time)s KST: off until the URL changes") % {
+                "time": f"{since:%Y-%m-%d %H:%M}"
+            }
+        return pgettext("webhook state", "ok") if url else "-"
 
-    @admin.action(description="Send again to the current webhook URL (clear a 404)")
+    @admin.action(description=_("Send again to the current webhook URL (clear a 404)"))
     def clear_webhook_gone(self, request, queryset) -> None:
         queryset.update(webhook_gone="", webhook_gone_at=None)
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Max, Model, QuerySet
+from django.utils.translation import get_language
 from redis.exceptions import RedisError
 
 T = TypeVar("T")
@@ -39,7 +40,10 @@ def cached(key: str, compute: Callable[[], T], *, seconds: int = 60) -> T:
     When the value is missing, one request computes it; the others asking meanwhile wait for it
     (up to WAIT_SECONDS, then compute it themselves) rather than all compute the same value at
     once: a page that everyone watches goes stale for everyone at the same new row.
+
+    The active language is part of the key: a value may hold translated text (chart titles, reasons).
     """
+    key = f"{key}:{get_language() or 'none'}"
     value = _get(key)
     if value is not _MISSING:
         return value

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class JobRun(models.Model):
@@ -17,34 +18,42 @@ class JobRun(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued"  # claimed by a scheduler and enqueued, not started yet
-        RUNNING = "running"
-        SUCCESS = "success"
-        FAILURE = "failure"
-        TIMEOUT = "timeout"
-        SKIPPED = "skipped"
-        LOST = "lost"  # the process died without recording an end (killed, OOM)
+        QUEUED = "queued", _("Queued")  # claimed by a scheduler and enqueued, not started yet
+        RUNNING = "running", _("Running")
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        TIMEOUT = "timeout", _("Timeout")
+        SKIPPED = "skipped", _("Skipped")
+        LOST = "lost", _("Lost")  # the process died without recording an end (killed, OOM)
 
-    job = models.CharField(max_length=64)
-    slot = models.DateTimeField(help_text="The cron slot this run belongs to (UTC).")
+    job = models.CharField(_("job"), max_length=64)
+    slot = models.DateTimeField(_("slot"), help_text=_("The cron slot this run belongs to (UTC)."))
     claim = models.CharField(
+        _("claim"),
         max_length=100,
         unique=True,
         null=True,
         blank=True,
-        help_text="The slot's job id: one row per scheduled slot, whatever Redis remembers.",
+        help_text=_("The slot's job id: one row per scheduled slot, whatever Redis remembers."),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    started_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
     heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Renewed every few seconds while the run is alive."
+        _("heartbeat at"),
+        null=True,
+        blank=True,
+        help_text=_("Renewed every few seconds while the run is alive."),
     )
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    worker = models.CharField(max_length=200, blank=True)
-    message = models.TextField(blank=True, help_text="Summary on success, the error otherwise.")
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+    message = models.TextField(
+        _("message"), blank=True, help_text=_("Summary on success, the error otherwise.")
+    )
 
     class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
         db_table = "job_runs"
         indexes = [
             models.Index(fields=["job", "-started_at"], name="jobrun_job_started"),
@@ -154,20 +163,26 @@ class NotificationLog(models.Model):
     """
 
     class Status(models.TextChoices):
-        SENT = "sent"
-        FAILED = "failed"
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
-    ref = models.CharField(max_length=64, unique=True, help_text="Outbox item id (idempotent writes).")
-    event = models.CharField(max_length=32)
-    status = models.CharField(max_length=16, choices=Status.choices)
-    title = models.CharField(max_length=256, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    webhook = models.CharField(max_length=120, blank=True, help_text="Masked webhook URL.")
-    created_at = models.DateTimeField(default=timezone.now, help_text="When the event was raised.")
-    finished_at = models.DateTimeField(default=timezone.now)
+    ref = models.CharField(
+        _("reference"), max_length=64, unique=True, help_text=_("Outbox item id (idempotent writes).")
+    )
+    event = models.CharField(_("event"), max_length=32)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    title = models.CharField(_("title"), max_length=256, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    webhook = models.CharField(_("webhook"), max_length=120, blank=True, help_text=_("Masked webhook URL."))
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, help_text=_("When the event was raised.")
+    )
+    finished_at = models.DateTimeField(_("finished at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("notification log entry")
+        verbose_name_plural = _("notification log")
         db_table = "notification_log"
         indexes = [models.Index(fields=["-created_at"], name="notiflog_created")]
         ordering = ["-created_at"]
@@ -179,19 +194,51 @@ class NotificationLog(models.Model):
 class NotificationSetting(models.Model):
     """Per event type: the operator's on/off switch, and whether its webhook answered 404."""
 
-    event = models.CharField(max_length=32, unique=True)
-    enabled = models.BooleanField(default=True)
+    event = models.CharField(_("event"), max_length=32, unique=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
     webhook_gone = models.CharField(
+        _("webhook gone"),
         max_length=32,
         blank=True,
-        help_text="Fingerprint of a webhook URL that answered 404; sending stays off until the URL "
-        "changes or this is cleared.",
+        help_text=_(
+            "Fingerprint of a webhook URL that answered 404; sending stays off until the URL "
+            "changes or this is cleared."
+        ),
     )
-    webhook_gone_at = models.DateTimeField(null=True, blank=True)
+    webhook_gone_at = models.DateTimeField(_("webhook gone at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("notification setting")
+        verbose_name_plural = _("notification settings")
         db_table = "notification_settings"
         ordering = ["event"]
 
     def __str__(self) -> str:
         return f"{self.event} ({'on' if self.enabled else 'off'})"
+
+
+class UserPreference(models.Model):
+    """What a signed-in person chose for themselves (today: the language of the pages and chat replies)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+    )
+    # The choices stay the languages' own names (한국어, English): a language menu is read in any language.
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, help_text=_("ko or en")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"
+
+    @classmethod
+    def language_of(cls, user) -> str | None:
+        """The user's saved language, or None (then the browser's Accept-Language decides)."""
+        if user is None or not user.is_authenticated:
+            return None
+        return cls.objects.filter(user=user).values_list("language", flat=True).first()

@@ -20,6 +20,7 @@ from uuid import uuid4
 import django_rq
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from rq import Retry
 
 from . import metrics
@@ -27,6 +28,17 @@ from .notifications import config, outbox
 from .notifications.records import count
 
 log = logging.getLogger(__name__)
+
+
+def alert_language() -> translation.override:
+    """Alerts and reports are written for a channel, not a person: in COINPILOT_ALERT_LANGUAGE.
+
+    The sender writes each message in it (sender._render); a caller that puts its own words in a
+    payload (a title, a detail) writes them inside `with alert_language():`, or passes
+    gettext_lazy text, which notify() writes in that language.
+    """
+    return translation.override(settings.ALERT_LANGUAGE)
+
 
 EVENT_TYPES = frozenset(config.EVENT_TYPES)
 SENDER = "core.notifications.sender.send_notification"
@@ -43,7 +55,8 @@ def notify(event_type: str, payload: dict) -> None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown notification event {event_type!r}; one of {sorted(EVENT_TYPES)}")
     try:
-        payload = _plain(payload)
+        with alert_language():  # lazily translated text in the payload is written here, in that language
+            payload = _plain(payload)
         if transaction.get_connection().in_atomic_block:
             # Like django-rq's default commit mode: an alert raised inside a transaction that
             # rolls back (a trade that did not happen) is never sent.
@@ -63,6 +76,8 @@ def _queue(event_type: str, payload: dict) -> None:
 
 def enqueue_alert(event_type: str, payload: dict) -> str:
     """Outbox + job for one alert, now, with no cooldown (notify_test); returns the item id."""
+    with alert_language():  # notify_test's samples carry lazy text
+        payload = _plain(payload)
     item_id = uuid4().hex
     item = outbox.make_item(item_id, event_type, payload)
     for hook in config.destinations(event_type):  # the Discord webhook, then each Telegram chat

@@ -33,6 +33,7 @@ from croniter import croniter
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from redis.exceptions import LockError
 from rq.exceptions import DuplicateJobError
 from rq.timeouts import JobTimeoutException
@@ -235,7 +236,7 @@ def run_scheduled(name: str, slot_iso: str, on_demand: bool = False) -> str:
     try:
         run = _prepare(name, slot, claim, lock)
     except Exception as exc:  # the database or Redis is down: say so, the next slot tries again
-        _alert_failure(name, slot, "failed", f"{type(exc).__name__}: {exc}")
+        _alert_failure(name, slot, False, f"{type(exc).__name__}: {exc}")
         _release(lock)
         raise
     if isinstance(run, str):
@@ -340,14 +341,13 @@ class Heartbeat:
 
 
 def alert_lost(run) -> None:
-    from .notify import notify
+    from .notify import alert_language, notify
 
     log.error("%s: run of slot %s lost: %s", run.job, run.slot, run.message)
     metrics.JOB_RUNS.labels(run.job, "lost").inc()
-    notify(
-        "system",
-        {"title": f"Job {run.job} died", "slot": run.slot.isoformat(), "detail": run.message},
-    )
+    with alert_language():
+        title = _("Job %(name)s died") % {"name": run.job}
+    notify("system", {"title": title, "slot": run.slot.isoformat(), "detail": run.message})
 
 
 def _run_locked(schedule: Schedule, slot: datetime, run) -> str:
@@ -371,13 +371,15 @@ def _fail(run, schedule: Schedule, slot: datetime, started: float, status: str, 
         _finish(run, schedule, started, status, message)
     except Exception:
         log.exception("%s: could not record the %s", schedule.name, status)
-    _alert_failure(schedule.name, slot, "timed out" if status == "timeout" else "failed", message)
+    _alert_failure(schedule.name, slot, status == "timeout", message)
 
 
-def _alert_failure(name: str, slot: datetime, verb: str, message: str) -> None:
-    from .notify import notify
+def _alert_failure(name: str, slot: datetime, timed_out: bool, message: str) -> None:
+    from .notify import alert_language, notify
 
-    notify("system", {"title": f"Job {name} {verb}", "slot": slot.isoformat(), "detail": message})
+    with alert_language():
+        title = (_("Job %(name)s timed out") if timed_out else _("Job %(name)s failed")) % {"name": name}
+    notify("system", {"title": title, "slot": slot.isoformat(), "detail": message})
 
 
 def _finish(run, schedule: Schedule, started: float, status: str, message: str) -> None:

@@ -137,7 +137,8 @@ def job_health(now: datetime | None = None) -> list[JobHealth]:
 
 
 def notifications_summary(now: datetime | None = None) -> dict:
-    """Discord alerts of the last 24 hours: counts by status, the latest failures, what waits."""
+    """Alerts of the last 24 hours (Discord and Telegram): which channels are on, counts by status,
+    the latest failures, what waits."""
     from .models import NotificationLog
     from .notifications import config, outbox
 
@@ -148,8 +149,13 @@ def notifications_summary(now: datetime | None = None) -> dict:
         waiting = sum(outbox.pending().values())
     except Exception:
         waiting = None  # Redis down: the Stores card says so
+    discord = bool(config.configured_urls())
+    # Telegram sends only with a bot token and at least one chat (config.telegram_chats).
+    telegram_chats = len(settings.TELEGRAM_ALERT_CHAT_IDS) if settings.TELEGRAM_BOT_TOKEN else 0
     return {
-        "enabled": bool(config.configured_urls()),
+        "enabled": discord or bool(telegram_chats),
+        "discord": discord,
+        "telegram_chats": telegram_chats,
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
         "waiting": waiting,

@@ -23,7 +23,7 @@ def main(base: str, username: str, password: str) -> None:
         page.goto(f"{base}/login/")
         page.fill("#id_username", username)
         page.fill("#id_password", password)
-        page.click("button[type=submit]")
+        page.click("#login-form button[type=submit]")
         for path in PAGES:
             page.goto(f"{base}/{path}")
             page.wait_for_timeout(2000)

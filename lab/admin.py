@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import LookaheadCheck, Study
 from .study import cancel_study
@@ -31,11 +33,13 @@ class StudyAdmin(admin.ModelAdmin):
         return request.user.has_perm("trading.change_strategyconfig")  # as starting one
 
     @admin.action(
-        description="Cancel the selected studies (a running trial finishes)", permissions=["cancel"]
+        description=_("Cancel the selected studies (a running trial finishes)"), permissions=["cancel"]
     )
     def cancel(self, request, queryset) -> None:
         stopped = sum(cancel_study(study) for study in queryset)
-        self.message_user(request, f"{stopped} studies cancelled")
+        self.message_user(
+            request, ngettext("%(n)s study cancelled", "%(n)s studies cancelled", stopped) % {"n": stopped}
+        )
 
 
 @admin.register(LookaheadCheck)

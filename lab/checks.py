@@ -7,13 +7,15 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.formatting import number
 from trading.backtest import load_bars
 from trading.backtest_runs import parse_symbols
 from trading.config import load_strategy
 from trading.models import StrategyConfig
 
-from .inputs import StudyRequest, market_errors
+from .inputs import StudyRequest, market_errors, too_many_days
 from .lookahead import Columns, check_strategy, column_rows, strategy_columns
 from .models import LookaheadCheck
 
@@ -38,10 +40,16 @@ def check_errors(symbols: list[str], start: datetime, end: datetime, version: in
                        n_trials=1, base_version=version)  # fmt: skip
     errors = market_errors(req)
     if len(dict.fromkeys(symbols)) > MAX_SYMBOLS:
-        errors.append(f"{len(symbols)} symbols: check at most {MAX_SYMBOLS} at a time")
+        errors.append(
+            _("%(count)s symbols: check at most %(most)s at a time")
+            % {"count": len(symbols), "most": MAX_SYMBOLS}
+        )
     if end > start and (end - start).days > MAX_DAYS:
-        errors = [e for e in errors if not e.startswith("at most ")]  # said below in the check's terms
-        errors.append(f"at most {MAX_DAYS} days per check, not {(end - start).days}")
+        errors = [e for e in errors if e != too_many_days(req)]  # said below in the check's terms
+        errors.append(
+            _("at most %(most)s days per check, not %(days)s")
+            % {"most": number(MAX_DAYS), "days": number((end - start).days)}
+        )
     return errors
 
 
@@ -52,7 +60,7 @@ def create_check(
     errors = check_errors(symbols, start, end, version)
     if errors:
         raise CheckRefused(errors)
-    names, _ = parse_symbols(",".join(symbols))
+    names, _errors = parse_symbols(",".join(symbols))
     if version is None:
         active = StrategyConfig.objects.filter(is_active=True).first()
         version = active.version if active else None
@@ -79,7 +87,7 @@ def run_check(check: LookaheadCheck, *, columns: Columns = strategy_columns) -> 
         log.exception("look-ahead check %s failed", check.pk)
         LookaheadCheck.objects.filter(pk=check.pk).update(
             status=LookaheadCheck.Status.FAILED, finished_at=timezone.now(),
-            error=f"the check could not run: {type(exc).__name__}: {exc}"[:2000],
+            error=f"the check could not run: {type(exc).__name__}: {exc}"[:2000],  # English: lab.wording
         )  # fmt: skip
     else:
         passed = all(part["passed"] for part in result.values())
@@ -93,7 +101,7 @@ def run_check(check: LookaheadCheck, *, columns: Columns = strategy_columns) -> 
 def check_symbol(symbol: str, check: LookaheadCheck, params, columns: Columns) -> dict:
     """One symbol's stored bars (with the warm-up before the range, as a backtest reads them)
     through both checks, JSON-ready."""
-    bars, _ = load_bars(symbol, check.start, check.end)
+    bars, _start = load_bars(symbol, check.start, check.end)
     if len(bars) < 3:
         found = f"only {len(bars)} candles of {symbol}: the check needs at least 3"
         return {"bars": len(bars), "passed": False, "columns": [], "notes": [], "findings": [found]}

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext
+
+from core.formatting import number
 from core.kst import kst_text
 
 BAR = timedelta(minutes=1)
@@ -35,16 +38,25 @@ def _check(start: datetime, end: datetime, folds: int, ratio: float) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("the range needs times with a time zone (stored times are UTC)")
     if end <= start:
-        raise ValueError(f"the range ends ({kst_text(end)} KST) before it starts ({kst_text(start)} KST)")
+        raise ValueError(
+            gettext("the range ends (%(end)s KST) before it starts (%(start)s KST)")
+            % {"end": kst_text(end), "start": kst_text(start)}
+        )
     check_shape(folds, ratio)
 
 
 def check_shape(folds: int, ratio: float) -> None:
     """The number of folds and the ratio on their own (ValueError with the reason)."""
     if not 1 <= folds <= MAX_FOLDS:
-        raise ValueError(f"the number of folds must be from 1 to {MAX_FOLDS}, not {folds}")
+        raise ValueError(
+            gettext("the number of folds must be from 1 to %(most)s, not %(folds)s")
+            % {"most": MAX_FOLDS, "folds": folds}
+        )
     if not 0 < ratio <= MAX_RATIO:
-        raise ValueError(f"the in-sample / out-of-sample ratio must be above 0 and at most {MAX_RATIO:g}")
+        raise ValueError(
+            gettext("the in-sample / out-of-sample ratio must be above 0 and at most %(most)s")
+            % {"most": f"{MAX_RATIO:g}"}
+        )
 
 
 def walk_forward_folds(
@@ -65,9 +77,21 @@ def walk_forward_folds(
     if min(oos_bars, is_bars) < min_bars:
         need = math.ceil((folds + ratio) * min_bars * max(1.0, 1 / ratio))  # the shorter part gets min_bars
         raise ValueError(
-            f"{kst_text(start)} to {kst_text(end)} KST holds {bars:,} one-minute bars; {folds} folds with an "
-            f"in-sample part {ratio:g} times the out-of-sample part and at least {min_bars:,} bars in "
-            f"each part need {need:,} ({need / 1440:,.1f} days)"
+            gettext(
+                "%(start)s to %(end)s KST holds %(bars)s one-minute bars; %(folds)s folds with an in-sample "
+                "part %(ratio)s times the out-of-sample part and at least %(least)s bars in each part need "
+                "%(need)s (%(days)s days)"
+            )
+            % {
+                "start": kst_text(start),
+                "end": kst_text(end),
+                "bars": number(bars, 0),
+                "folds": folds,
+                "ratio": f"{ratio:g}",
+                "least": number(min_bars, 0),
+                "need": number(need, 0),
+                "days": number(need / 1440, 1),
+            }  # fmt: skip
         )
     first_oos = end - folds * oos_bars * BAR
     out = []

@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
 from trading.backtest_runs import SEPARATORS, parse_symbols
@@ -27,6 +29,7 @@ from .inputs import (
 )
 from .objectives import OBJECTIVES
 from .walkforward import walk_forward_errors
+from .wording import objective_label
 
 DEFAULT_TRIALS = 100
 DEFAULT_DAYS = 30
@@ -66,10 +69,32 @@ def default_form(now: datetime) -> dict:
     }
 
 
+# The parameter table's units in the reader's language (a unit not listed is shown as declared).
+UNITS = {
+    "%": "%",
+    "% of equity": _("% of equity"),
+    "% of the position": _("% of the position"),
+    "% profit": _("% profit"),
+    "RSI points": _("RSI points"),
+    "bars": _("bars"),
+    "hours": _("hours"),
+    "minutes": _("minutes"),
+    "trades": _("trades"),
+    "x ATR(14)": _("x ATR(14)"),
+    "x Kelly": _("x Kelly"),
+    "x average": _("x average"),
+}
+
+
+def unit_label(unit) -> str:
+    text = str(unit or "")
+    return str(UNITS.get(text, text))
+
+
 def parameter_table() -> list[dict]:
     """Every tunable parameter with the range the table declares (the form's reference)."""
     return [
-        {"name": name, "range": range_text(table_range(name)), "unit": declared(info).get("unit", "")}
+        {"name": name, "range": range_text(table_range(name)), "unit": unit_label(declared(info).get("unit"))}
         for name, info in RegimeParams.model_fields.items()
     ]
 
@@ -90,7 +115,7 @@ def read_form(data) -> tuple[StudyRequest, list[str]]:
     numbers = {name: _number(data, name, kind, errors) for name, kind in NUMBERS.items()}
     version = (data.get("config") or "").strip()
     if version and not version.isdigit():
-        errors.append(f"strategy version '{version}' is not a version number")
+        errors.append(_not_a_version(version))
     today = timezone.localdate()
     start, end = (
         timezone.make_aware(datetime.combine(days.get(k, today), time())) for k in ("from", "to")
@@ -105,7 +130,7 @@ def read_form(data) -> tuple[StudyRequest, list[str]]:
     )  # fmt: skip
     if len(days) == 2:
         return req, errors + request_errors(req)
-    _, symbol_errors = parse_symbols(",".join(req.symbols))  # the dates' checks need readable dates
+    _names, symbol_errors = parse_symbols(",".join(req.symbols))  # the dates' checks need readable dates
     return req, errors + setting_errors(req) + space_errors(req) + symbol_errors
 
 
@@ -116,8 +141,19 @@ def _days(data) -> tuple[dict, list[str]]:
         try:
             days[name] = parse_day(data.get(name, ""))
         except BoundsError:
-            errors.append(f"'{name}' must be a date (YYYY-MM-DD) between {EARLIEST_DAY} and {LATEST_DAY}")
+            errors.append(
+                gettext("'%(field)s' must be a date (YYYY-MM-DD) between %(earliest)s and %(latest)s")
+                % {"field": FIELDS[name], "earliest": EARLIEST_DAY, "latest": LATEST_DAY}
+            )
     return days, errors
+
+
+# Translators: the Lab form's date fields, named in its refusals ("'from' must be a date ...").
+FIELDS = {"from": _("from"), "to": _("to")}
+
+
+def _not_a_version(version: str) -> str:
+    return gettext("strategy version '%(version)s' is not a version number") % {"version": version}
 
 
 @dataclass(frozen=True)
@@ -140,16 +176,22 @@ def read_walk_forward(data, req: StudyRequest) -> tuple[WalkForward | None, list
         folds = int(text)
     except ValueError:
         folds = None
-        errors.append(f"the number of walk-forward folds must be a whole number, not '{text}'")
+        errors.append(
+            gettext("the number of walk-forward folds must be a whole number, not '%(text)s'")
+            % {"text": text}
+        )
     ratio_text = (data.get("ratio") or "").strip() or str(DEFAULT_RATIO)
     try:
         ratio = float(ratio_text)
     except ValueError:
         ratio = None
-        errors.append(f"the in-sample / out-of-sample ratio must be a number, not '{ratio_text}'")
+        errors.append(
+            gettext("the in-sample / out-of-sample ratio must be a number, not '%(text)s'")
+            % {"text": ratio_text}
+        )
     kind = data.get("folds_kind") or "rolling"
     if kind not in FOLD_KINDS:
-        errors.append(f"walk-forward folds are rolling or anchored, not '{kind}'")
+        errors.append(gettext("walk-forward folds are rolling or anchored, not '%(kind)s'") % {"kind": kind})
     if folds is None or ratio is None or errors:
         return None, errors
     walk = WalkForward(folds, kind == "anchored", ratio)
@@ -166,7 +208,7 @@ def read_check(data) -> tuple[dict, list[str]]:
     days, errors = _days(data)
     version = (data.get("config") or "").strip()
     if version and not version.isdigit():
-        errors.append(f"strategy version '{version}' is not a version number")
+        errors.append(_not_a_version(version))
     today = timezone.localdate()
     start, end = (timezone.make_aware(datetime.combine(days.get(k, today), time())) for k in ("from", "to"))
     symbols = [s for s in SEPARATORS.split(data.get("symbols", "")) if s]
@@ -179,12 +221,13 @@ def read_check(data) -> tuple[dict, list[str]]:
 
 DEFAULTS = {"trials": DEFAULT_TRIALS, "seed": 42, "min_trades": 5, "fee": UPBIT_FEE_PCT, "slippage": 5}
 NUMBERS = {"trials": int, "seed": int, "min_trades": int, "fee": Decimal, "slippage": Decimal}
-WORDS = {
-    "trials": "the number of trials",
-    "seed": "the seed",
-    "min_trades": "the minimum trades per trial",
-    "fee": "the fee (% per fill)",
-    "slippage": "the slippage (bps per fill)",
+# One sentence per field and kind: "%(text)s" is what was typed.
+REFUSALS = {
+    "trials": _("the number of trials must be a whole number, not '%(text)s'"),
+    "seed": _("the seed must be a whole number, not '%(text)s'"),
+    "min_trades": _("the minimum trades per trial must be a whole number, not '%(text)s'"),
+    "fee": _("the fee (%% per fill) must be a number, not '%(text)s'"),
+    "slippage": _("the slippage (bps per fill) must be a number, not '%(text)s'"),
 }
 
 
@@ -196,11 +239,10 @@ def _number(data, name: str, kind: type, errors: list[str]):
     except (ValueError, InvalidOperation):
         value = None
     if value is None or (kind is Decimal and not value.is_finite()):
-        whole = "a whole number" if kind is int else "a number"
-        errors.append(f"{WORDS[name]} must be {whole}, not '{text}'")
+        errors.append(str(REFUSALS[name]) % {"text": text})
         return kind(str(DEFAULTS[name]))
     return value
 
 
 def objective_choices() -> list[tuple[str, str]]:
-    return [(o.name, o.label) for o in OBJECTIVES.values()]
+    return [(o.name, objective_label(o.name)) for o in OBJECTIVES.values()]

@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
+from core.formatting import number
 from market import listing
 from market.models import Candle
 from trading.backtest_runs import MAX_DAYS, parse_symbols
@@ -74,11 +76,16 @@ def parse_param(text: str) -> tuple[str, dict | None, str]:
     (the table's range) -> (key, range or None, refusal)."""
     match = PARAM_RE.match(text or "")
     if not match:
-        return "", None, f"'{text}' is not REGIME.parameter=LOW:HIGH[:STEP], e.g. SIDEWAYS.rsi_14_max=30:60"
+        return (
+            "",
+            None,
+            _("'%(text)s' is not REGIME.parameter=LOW:HIGH[:STEP], e.g. SIDEWAYS.rsi_14_max=30:60")
+            % {"text": text},
+        )
     regime, name, spec = match.group(1).upper(), match.group(2), match.group(3)
     key = f"{regime}.{name}"
     if name not in RegimeParams.model_fields:
-        return key, None, f"{key}: unknown parameter '{name}' (manage.py strategy_params lists them)"
+        return key, None, _unknown_parameter(key, name)
     if spec is None or spec == "":
         return key, table_range(name), ""
     if ":" in spec:
@@ -88,7 +95,15 @@ def parse_param(text: str) -> tuple[str, dict | None, str]:
         except ValueError:
             numbers = []
         if len(parts) not in (2, 3) or len(numbers) != len(parts) or not all(map(math.isfinite, numbers)):
-            return key, None, f"{key}: '{spec}' is not a range LOW:HIGH or LOW:HIGH:STEP of numbers"
+            return (
+                key,
+                None,
+                _("%(key)s: '%(spec)s' is not a range LOW:HIGH or LOW:HIGH:STEP of numbers")
+                % {
+                    "key": key,
+                    "spec": spec,
+                },
+            )
         default_step = table_range(name).get("step")
         step = numbers[2] if len(numbers) == 3 else default_step
         return key, {"low": _plain(numbers[0]), "high": _plain(numbers[1]), "step": _plain(step)}, ""
@@ -96,9 +111,16 @@ def parse_param(text: str) -> tuple[str, dict | None, str]:
     return key, {"choices": values}, ""
 
 
-def _plain(number):
+def _unknown_parameter(key: str, name: str) -> str:
+    return _("%(key)s: unknown parameter '%(name)s' (manage.py strategy_params lists them)") % {
+        "key": key,
+        "name": name,
+    }
+
+
+def _plain(value):
     """30.0 -> 30 (a whole number stays whole in the stored request and in trial parameters)."""
-    return int(number) if isinstance(number, float) and number.is_integer() else number
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _choice(text: str):
@@ -114,15 +136,29 @@ def range_errors(key: str, spec: dict) -> list[str]:
         allowed = [False, True] if kind(info) is bool else list(choices(info))
         values = spec.get("choices")
         if not values:
-            return [f"{key}: the choice list is empty; try some of {_listed(allowed)}"]
+            return [
+                _("%(key)s: the choice list is empty; try some of %(allowed)s")
+                % {"key": key, "allowed": _listed(allowed)}
+            ]
         wrong = [v for v in values if v not in allowed or isinstance(v, bool) != (kind(info) is bool)]
-        return [f"{key}: {_listed(wrong)} is not one of {_listed(allowed)}"] if wrong else []
+        if not wrong:
+            return []
+        return [
+            _("%(key)s: %(wrong)s is not one of %(allowed)s")
+            % {"key": key, "wrong": _listed(wrong), "allowed": _listed(allowed)}
+        ]
     if "choices" in spec:
-        return [f"{key} is a number: give a range LOW:HIGH, e.g. {key}={_range_text(table_range(name))}"]
+        return [
+            _("%(key)s is a number: give a range LOW:HIGH, e.g. %(key)s=%(example)s")
+            % {"key": key, "example": _range_text(table_range(name))}
+        ]
     low, high, step = spec["low"], spec["high"], spec["step"]
     errors = []
     if low >= high:
-        errors.append(f"{key}: the range {low} to {high} is empty; the low end must be below the high end")
+        errors.append(
+            _("%(key)s: the range %(low)s to %(high)s is empty; the low end must be below the high end")
+            % {"key": key, "low": low, "high": high}
+        )
     lowest, highest, above = bounds(info)
     for end in (low, high):
         if (lowest is not None and (end < lowest or (above and end == lowest))) or (
@@ -130,16 +166,23 @@ def range_errors(key: str, spec: dict) -> list[str]:
         ):
             errors.append(f"{key}: {out_of_bounds(key, end, info)}")
     if step is None or step <= 0:
-        errors.append(f"{key}: the step must be above 0, not {step}")
+        errors.append(_("%(key)s: the step must be above 0, not %(step)s") % {"key": key, "step": step})
     elif kind(info) is int and not float(step).is_integer():
-        unit = declared(info)["unit"] or "units"
-        errors.append(f"{key} counts whole {unit}: the step must be whole, not {step}")
+        unit = declared(info)["unit"] or _("units")
+        errors.append(
+            _("%(key)s counts whole %(unit)s: the step must be whole, not %(step)s")
+            % {"key": key, "unit": unit, "step": step}
+        )
     elif low < high and step > high - low:
-        errors.append(f"{key}: the step {step} is larger than the range {low} to {high}")
+        errors.append(
+            _("%(key)s: the step %(step)s is larger than the range %(low)s to %(high)s")
+            % {"key": key, "step": step, "low": low, "high": high}
+        )
     return errors
 
 
 def _listed(values) -> str:
+    # yes / no are what the form's text box takes for a choice: kept as typed
     return ", ".join("yes" if v is True else "no" if v is False else str(v) for v in values)
 
 
@@ -150,15 +193,21 @@ def _range_text(spec: dict) -> str:
 def space_errors(req: StudyRequest) -> list[str]:
     errors = []
     if not req.space:
-        errors.append("name at least one parameter to tune, e.g. SIDEWAYS.rsi_14_max=30:60")
+        errors.append(_("name at least one parameter to tune, e.g. SIDEWAYS.rsi_14_max=30:60"))
     for key, spec in req.space.items():
-        regime, _, name = key.partition(".")
+        regime, _dot, name = key.partition(".")
         if regime not in REGIMES:
-            errors.append(f"{key}: unknown regime '{regime}'; the regimes are {', '.join(REGIMES)}")
+            errors.append(
+                _("%(key)s: unknown regime '%(regime)s'; the regimes are %(regimes)s")
+                % {"key": key, "regime": regime, "regimes": ", ".join(REGIMES)}
+            )
         elif name not in RegimeParams.model_fields:
-            errors.append(f"{key}: unknown parameter '{name}' (manage.py strategy_params lists them)")
+            errors.append(_unknown_parameter(key, name))
         elif regime not in req.regimes:
-            errors.append(f"{key}: {regime} is not among the regimes to tune ({', '.join(req.regimes)})")
+            errors.append(
+                _("%(key)s: %(regime)s is not among the regimes to tune (%(regimes)s)")
+                % {"key": key, "regime": regime, "regimes": ", ".join(req.regimes)}
+            )
         else:
             errors += range_errors(key, spec)
     return errors
@@ -168,40 +217,69 @@ def setting_errors(req: StudyRequest) -> list[str]:
     errors = []
     unknown = [r for r in req.regimes if r not in REGIMES]
     if not req.regimes or unknown:
-        named = _listed(unknown) or "none named"
-        errors.append(f"regimes to tune: {named}; choose from {', '.join(REGIMES)}")
+        named = _listed(unknown) or _("none named")
+        errors.append(
+            _("regimes to tune: %(named)s; choose from %(regimes)s")
+            % {"named": named, "regimes": ", ".join(REGIMES)}
+        )
     if req.force_regime and req.force_regime not in REGIMES:
-        errors.append(f"every bar as regime '{req.force_regime}': choose one of {', '.join(REGIMES)}")
+        errors.append(
+            _("every bar as regime '%(regime)s': choose one of %(regimes)s")
+            % {"regime": req.force_regime, "regimes": ", ".join(REGIMES)}
+        )
     elif req.force_regime and req.regimes and req.regimes != [req.force_regime]:
         errors.append(
-            f"with every bar treated as {req.force_regime} only {req.force_regime} parameters are used: "
-            f"tune {req.force_regime} alone"
+            _(
+                "with every bar treated as %(regime)s only %(regime)s parameters are used: "
+                "tune %(regime)s alone"
+            )
+            % {"regime": req.force_regime}
         )
     errors += objective_errors(req.objectives)
     if not 1 <= req.n_trials <= settings.LAB_MAX_TRIALS:
         most = settings.LAB_MAX_TRIALS
-        errors.append(f"{req.n_trials:,} trials asked: from 1 to {most:,} (LAB_MAX_TRIALS)")
+        errors.append(
+            _("%(trials)s trials asked: from 1 to %(most)s (LAB_MAX_TRIALS)")
+            % {"trials": number(req.n_trials), "most": number(most)}
+        )
     if not 0 <= req.seed <= MAX_SEED:
-        errors.append(f"the seed must be a whole number from 0 to {MAX_SEED:,}")
+        errors.append(_("the seed must be a whole number from 0 to %(most)s") % {"most": number(MAX_SEED)})
     if not UPBIT_FEE_PCT <= req.fee_pct <= MAX_FEE_PCT:
         errors.append(
-            f"fee {req.fee_pct} % per fill: from Upbit's {UPBIT_FEE_PCT.normalize()} % to {MAX_FEE_PCT} % "
-            "(every simulated fill pays Upbit's fee; more is charged as extra slippage)"
+            _(
+                "fee %(fee)s %% per fill: from Upbit's %(upbit)s %% to %(most)s %% "
+                "(every simulated fill pays Upbit's fee; more is charged as extra slippage)"
+            )
+            % {"fee": req.fee_pct, "upbit": UPBIT_FEE_PCT.normalize(), "most": MAX_FEE_PCT}
         )
     if not 0 <= req.slippage_bps <= MAX_SLIPPAGE_BPS:
-        errors.append(f"slippage {req.slippage_bps} bps: from 0 to {MAX_SLIPPAGE_BPS} bps (10 %)")
+        errors.append(
+            _("slippage %(slippage)s bps: from 0 to %(most)s bps (10 %%)")
+            % {"slippage": req.slippage_bps, "most": MAX_SLIPPAGE_BPS}
+        )
     if not 1 <= req.min_trades <= MAX_MIN_TRADES:
-        errors.append(f"minimum trades per trial: from 1 to {MAX_MIN_TRADES:,}, not {req.min_trades}")
+        errors.append(
+            _("minimum trades per trial: from 1 to %(most)s, not %(trades)s")
+            % {"most": number(MAX_MIN_TRADES), "trades": req.min_trades}
+        )
     return errors
 
 
 def objective_errors(names: list[str]) -> list[str]:
     known = ", ".join(OBJECTIVES)
-    errors = [f"unknown objective '{n}': choose from {known}" for n in names if n not in OBJECTIVES]
+    errors = [
+        _("unknown objective '%(name)s': choose from %(known)s") % {"name": n, "known": known}
+        for n in names
+        if n not in OBJECTIVES
+    ]
     if not names or len(names) > 2:
-        errors.append("choose one objective, or two for a Pareto front (e.g. total_return and max_drawdown)")
+        errors.append(
+            _("choose one objective, or two for a Pareto front (e.g. total_return and max_drawdown)")
+        )
     elif len(names) == 2 and names[0] == names[1]:
-        errors.append(f"the two objectives are both {names[0]}: choose two different figures")
+        errors.append(
+            _("the two objectives are both %(name)s: choose two different figures") % {"name": names[0]}
+        )
     return errors
 
 
@@ -227,23 +305,45 @@ def order_errors(req: StudyRequest) -> list[str]:
                 or (smallest == largest and not strict)
             ):
                 continue
-            where = "" if low_spec and high_spec else " in the base version"
-            below = "below" if strict else "at or below"
-            errors.append(
-                f"{regime}: {lower} (at least {smallest}) can never be {below} {upper} (at most {largest})"
-                f"{where}: no trial could run; widen or move the ranges"
-            )
+            figures = {
+                "regime": regime,
+                "lower": lower,
+                "smallest": smallest,
+                "upper": upper,
+                "largest": largest,
+            }
+            if strict and low_spec and high_spec:
+                text = _(
+                    "%(regime)s: %(lower)s (at least %(smallest)s) can never be below %(upper)s "
+                    "(at most %(largest)s): no trial could run; widen or move the ranges"
+                )
+            elif strict:
+                text = _(
+                    "%(regime)s: %(lower)s (at least %(smallest)s) can never be below %(upper)s "
+                    "(at most %(largest)s) in the base version: no trial could run; widen or move the ranges"
+                )
+            elif low_spec and high_spec:
+                text = _(
+                    "%(regime)s: %(lower)s (at least %(smallest)s) can never be at or below %(upper)s "
+                    "(at most %(largest)s): no trial could run; widen or move the ranges"
+                )
+            else:
+                text = _(
+                    "%(regime)s: %(lower)s (at least %(smallest)s) can never be at or below %(upper)s "
+                    "(at most %(largest)s) in the base version: no trial could run; widen or move the ranges"
+                )
+            errors.append(text % figures)
     return errors
 
 
 def market_errors(req: StudyRequest) -> list[str]:
     """Symbols, dates, the stored candles in the range, the base version."""
-    _, errors = parse_symbols(",".join(req.symbols))
+    _names, errors = parse_symbols(",".join(req.symbols))
     symbols = [s for s in map(listing.normalise, req.symbols) if s and listing.format_error(s) is None]
     if req.end <= req.start:
-        errors.append("the end date must be after the start date")
+        errors.append(_("the end date must be after the start date"))
     elif (req.end - req.start).days > MAX_DAYS:
-        errors.append(f"at most {MAX_DAYS} days per study, not {(req.end - req.start).days}")
+        errors.append(too_many_days(req))
     else:
         for symbol in dict.fromkeys(symbols):
             stored = Candle.objects.filter(
@@ -251,14 +351,25 @@ def market_errors(req: StudyRequest) -> list[str]:
             )[:2].count()
             if stored < 2:
                 errors.append(
-                    f"no candles stored for {symbol} between {req.start:%Y-%m-%d} and {req.end:%Y-%m-%d}: "
-                    "backfill them first (manage.py backfill)"
+                    _(
+                        "no candles stored for %(symbol)s between %(start)s and %(end)s: "
+                        "backfill them first (manage.py backfill)"
+                    )
+                    % {"symbol": symbol, "start": f"{req.start:%Y-%m-%d}", "end": f"{req.end:%Y-%m-%d}"}
                 )
     try:
         load_strategy(req.base_version)
     except ConfigError as exc:
         errors += exc.messages
     return errors
+
+
+def too_many_days(req: StudyRequest) -> str:
+    """A study's refusal of a range longer than MAX_DAYS (a check says it in its own terms)."""
+    return _("at most %(most)s days per study, not %(days)s") % {
+        "most": number(MAX_DAYS),
+        "days": number((req.end - req.start).days),
+    }
 
 
 def request_errors(req: StudyRequest) -> list[str]:

@@ -10,6 +10,7 @@ trade closes, so the dip inside a trade is not seen. Every run is drawn at once 
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils.translation import gettext_noop
 
 from trading.performance import drawdown_series
 
@@ -20,11 +21,12 @@ MAX_RUNS = 100_000
 MIN_TRADES = 10  # fewer: the percentiles repeat a handful of trades back
 PERCENTILES = (5, 50, 95)
 
-SHUFFLE_EXPLAINED = (
+# Stored with a study's report in English; the page translates them (lab.wording).
+SHUFFLE_EXPLAINED = gettext_noop(
     "Shuffled order: the same trades in 1,000 random orders; the drawdown band shows how deep the "
     "losses could have run with the same luck arriving in another order."
 )
-BOOTSTRAP_EXPLAINED = (
+BOOTSTRAP_EXPLAINED = gettext_noop(
     "Bootstrap: 1,000 histories drawn from the same trades with replacement; a 5th percentile "
     "final return below zero means the result leans on a few lucky trades."
 )

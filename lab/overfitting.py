@@ -18,22 +18,26 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from django.utils.translation import gettext_noop
 from scipy.special import ndtr, ndtri
 from scipy.stats import rankdata
 
-PBO_EXPLAINED = (
+# Stored with a study's report in English; the page translates them (lab.wording).
+PBO_EXPLAINED = gettext_noop(
     "PBO: how often the configuration that looked best in-sample ranked below the median out of "
     "sample; above 0.5 means the optimisation picked noise."
 )
-DSR_EXPLAINED = (
+DSR_EXPLAINED = gettext_noop(
     "Deflated Sharpe: the probability that the best Sharpe ratio is really above zero, after "
     "allowing for how many configurations were tried and for fat tails; below 0.95 it may be luck."
 )
-DEGRADATION_EXPLAINED = (
+DEGRADATION_EXPLAINED = gettext_noop(
     "Degradation: how much of the in-sample performance of the chosen configuration survives out "
     "of sample (slope 1 keeps all of it, 0 or below keeps none)."
 )
-LOSS_EXPLAINED = "Probability of loss: how often the chosen configuration lost money out of sample."
+LOSS_EXPLAINED = gettext_noop(
+    "Probability of loss: how often the chosen configuration lost money out of sample."
+)
 
 DEFAULT_BLOCKS = 16
 SIGNIFICANT_DSR = 0.95  # the usual 5 % level of a one-sided test

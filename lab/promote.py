@@ -4,6 +4,7 @@ version, audited like an admin edit. Never activated here: the operator activate
 
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from trading.config import ConfigError, default_strategy, diff_strategy, save_strategy_version
 from trading.models import StrategyConfig
@@ -22,7 +23,7 @@ def promote_trial(*, study: Study, user, number: int | None = None) -> StrategyC
     the study and write the admin's log entry; raises PromoteRefused."""
     report = study_report(study)
     if report is None or report["chosen"] is None:
-        raise PromoteRefused(f"study {study.pk} has no result to promote yet")
+        raise PromoteRefused(_("study %(number)s has no result to promote yet") % {"number": study.pk})
     row = report["chosen"] if number is None else _pareto_row(study, number)
     try:
         params = candidate_params(study, row["number"])
@@ -33,7 +34,8 @@ def promote_trial(*, study: Study, user, number: int | None = None) -> StrategyC
         locked = Study.objects.select_for_update().get(pk=study.pk)  # two clicks store one version
         if locked.promoted_config_id:
             raise PromoteRefused(
-                f"study {study.pk} was already promoted as v{locked.promoted_config.version}"
+                _("study %(number)s was already promoted as v%(version)s")
+                % {"number": study.pk, "version": locked.promoted_config.version}
             )
         try:
             version = save_strategy_version(
@@ -57,7 +59,10 @@ def _pareto_row(study: Study, number: int) -> dict:
     rows = [study.result.get("best")] if study.result.get("best") else study.result.get("pareto", [])
     row = next((r for r in rows if r and r["number"] == number), None)
     if row is None:
-        raise PromoteRefused(f"trial {number} is not among study {study.pk}'s best trials")
+        raise PromoteRefused(
+            _("trial %(trial)s is not among study %(number)s's best trials")
+            % {"trial": number, "number": study.pk}
+        )
     return row
 
 

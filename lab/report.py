@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import optuna
+from django.utils.translation import gettext_noop
 from optuna.trial import FrozenTrial, TrialState
 
 from . import trials
@@ -53,7 +54,7 @@ def build_report(study: Study) -> dict:
     complete = [t for t in all_trials if t.state == TrialState.COMPLETE]
     running = any(t.state == TrialState.RUNNING for t in all_trials)
     if not complete:
-        none = {"na": "n/a: no trial has a value (see the pruned trials' reasons)"}
+        none = {"na": gettext_noop("n/a: no trial has a value (see the pruned trials' reasons)")}
         return {"running": running, "chosen": None, "figures": {}, "overfitting": {"pbo": none, "dsr": none},
                 "dsr_by_trial": {}, "monte_carlo": none, "candidate": None}  # fmt: skip
     chosen = chosen_trial(study, opt)
@@ -122,10 +123,14 @@ def overfitting(complete: list[FrozenTrial], tried: int) -> tuple[dict, Callable
     """PBO of the completed trials' daily returns, and a function giving a trial's DSR."""
     series = {t.number: t.user_attrs.get("daily_returns") for t in complete}
     if any(s is None for s in series.values()):
-        why = {"na": "n/a: this study's trials kept no daily returns (run before the Lab stored them)"}
+        why = {
+            "na": gettext_noop(
+                "n/a: this study's trials kept no daily returns (run before the Lab stored them)"
+            )
+        }
         return why, lambda trial: why
     if len({len(s) for s in series.values()}) != 1:
-        why = {"na": "n/a: the trials' daily returns cover different days"}
+        why = {"na": gettext_noop("n/a: the trials' daily returns cover different days")}
         return why, lambda trial: why
     matrix = np.array(list(series.values()), dtype=np.float64).T  # days x trials
     pbo = _statistic(lambda: pbo_figures(matrix))

@@ -22,6 +22,7 @@ import optuna
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from optuna.study._multi_objective import _get_pareto_front_trials_by_trials
 from optuna.trial import TrialState
 
@@ -290,12 +291,17 @@ def candidate_params(study: Study, number: int | None = None) -> dict[str, dict]
     opt = load_optuna_study(study)
     if number is None:
         if study.multi_objective:
-            raise ValueError("a study with two objectives has a Pareto front: name the trial to promote")
+            raise ValueError(
+                gettext("a study with two objectives has a Pareto front: name the trial to promote")
+            )
         trial = opt.best_trial  # ValueError without a completed trial
     else:
         trial = next((t for t in opt.get_trials(deepcopy=False) if t.number == number), None)
         if trial is None or trial.state != TrialState.COMPLETE:
-            raise ValueError(f"trial {number} of study {study.pk} has no value to promote")
+            raise ValueError(
+                gettext("trial %(trial)s of study %(number)s has no value to promote")
+                % {"trial": number, "number": study.pk}
+            )
     return trial_params(study, trial)
 
 

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -20,16 +22,18 @@ from trading.parameters import REGIMES
 from . import form as lab_form
 from .checks import CheckRefused, create_check, start_check
 from .models import LookaheadCheck, Study
+from .objectives import OBJECTIVES
 from .promote import PromoteRefused, promote_trial, version_diff
 from .report import study_report
 from .study import StudyRefused, cancel_study, create_study, progress, start_study
 from .walkforward import cancel_walk_forward, create_walk_forward, start_walk_forward, walk_forward_report
+from .wording import figure_words, objective_label, status_label, translate, translate_all
 
 PERMISSION = "trading.change_strategyconfig"
-REFUSED = (
+REFUSED = _(
     "Starting, cancelling or promoting a study needs the permission to change strategy configs; ask an admin."
 )
-CHECK_REFUSED = (
+CHECK_REFUSED = _(
     "Checking a strategy version needs the permission to change strategy configs, as starting a study does; "
     "ask an admin."
 )
@@ -60,7 +64,12 @@ def lab_page(request: HttpRequest) -> HttpResponse:
 
 
 def _lab(request: HttpRequest, form: dict, errors: list[str], status: int) -> HttpResponse:
-    studies = Study.objects.filter(parent__isnull=True).defer("result", "space")[:LISTED]
+    studies = list(Study.objects.filter(parent__isnull=True).defer("result", "space")[:LISTED])
+    checks = list(LookaheadCheck.objects.defer("result")[:CHECKS_LISTED])
+    for row in [*studies, *checks]:  # the lists' words in the reader's language
+        row.status_label = status_label(row.status)
+    for study in studies:
+        study.objective_labels = [objective_label(name) for name in study.objectives]
     return render(
         request,
         "lab/lab.html",
@@ -68,7 +77,7 @@ def _lab(request: HttpRequest, form: dict, errors: list[str], status: int) -> Ht
             "form": form,
             "errors": errors,
             "studies": studies,
-            "checks": LookaheadCheck.objects.defer("result")[:CHECKS_LISTED],
+            "checks": checks,
             "regimes": REGIMES,
             "objectives": lab_form.objective_choices(),
             "parameters": lab_form.parameter_table(),
@@ -101,15 +110,27 @@ def lookahead_start(request: HttpRequest) -> HttpResponse:
 def check_page(request: HttpRequest, check_id: int) -> HttpResponse:
     """A look-ahead check: queued or running (the page reloads itself), then its verdict per column."""
     check = get_object_or_404(LookaheadCheck, pk=check_id)
-    return render(request, "lab/check.html", {"check": check, "symbols": check_symbols(check)})
+    context = {
+        "check": check,
+        "symbols": check_symbols(check),
+        "status_label": status_label(check.status),
+        "error": translate(check.error),
+    }
+    return render(request, "lab/check.html", context)
 
 
 def check_symbols(check: LookaheadCheck) -> list[dict]:
-    """Each symbol's verdict with its bars' first and last times, for the template."""
+    """Each symbol's verdict with its bars' first and last times, for the template; the stored
+    sentences in the reader's language."""
     out = []
     for symbol, part in (check.result or {}).items():
         first, last = (_moment(part.get(key)) for key in ("first", "last"))
-        out.append(part | {"symbol": symbol, "first_at": first, "last_at": last})
+        columns = [
+            row | {"lookahead": translate(row.get("lookahead")), "warmup": translate(row.get("warmup"))}
+            for row in part.get("columns", [])
+        ]
+        words = {"findings": translate_all(part.get("findings")), "notes": translate_all(part.get("notes"))}
+        out.append(part | words | {"columns": columns, "symbol": symbol, "first_at": first, "last_at": last})
     return out
 
 
@@ -137,22 +158,55 @@ def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = get_object_or_404(Study, pk=study_id)
     report = None if study.walk_forward else study_report(study)  # a walk-forward run has no trials
     active, diff = version_diff(study, report) if report else (None, [])
+    state = progress(study)
+    walk_forward = walk_forward_report(study) if study.walk_forward else None
+    labels = {
+        OBJECTIVES[name].label: objective_label(name) for name in study.objectives if name in OBJECTIVES
+    }
     return render(
         request,
         "lab/study.html",
         {
             "study": study,
-            "state": progress(study),
-            "report": report,
-            "figures": report["figures"] if report else {},
+            "state": state
+            | {"status_label": status_label(state["status"]), "error": translate(state["error"])},
+            "objective_labels": [objective_label(name) for name in study.objectives],
+            "report": report_words(report) if report else None,
+            "figures": {name: figure_words(f, labels) for name, f in report["figures"].items()}
+            if report
+            else {},
             "active": active,
             "diff": diff,
             "pareto": study.result.get("pareto", []) if study.multi_objective else [],
             "may_change": request.user.has_perm(PERMISSION),
             "admin_url": _admin_url(study),
-            "walk_forward": walk_forward_report(study) if study.walk_forward else None,
+            "walk_forward": walk_forward_words(walk_forward) if walk_forward else None,
         },
     )
+
+
+def report_words(report: dict) -> dict:
+    """The stored report with its reasons and explanations in the reader's language (a copy)."""
+    stats = report.get("overfitting") or {}
+    pbo, dsr, mc = stats.get("pbo") or {}, stats.get("dsr") or {}, report.get("monte_carlo") or {}
+    keys = ("na", "explained", "loss_explained", "degradation_explained")
+
+    def words(part: dict) -> dict:
+        return part | {key: translate(part[key]) for key in keys if part.get(key)}
+
+    mc = words(mc) | {
+        name: words(mc[name]) for name in ("shuffle", "bootstrap") if isinstance(mc.get(name), dict)
+    }
+    return report | {"overfitting": stats | {"pbo": words(pbo), "dsr": words(dsr)}, "monte_carlo": mc}
+
+
+def walk_forward_words(report: dict) -> dict:
+    """The walk-forward report with the folds' reasons and the objective in the reader's language."""
+    folds = [
+        fold | {"reason": translate(fold.get("reason")), "status_label": status_label(fold["status"])}
+        for fold in report["folds"]
+    ]
+    return report | {"folds": folds, "objective_label": objective_label(report["objective"])}
 
 
 def _admin_url(study: Study) -> str:
@@ -166,7 +220,8 @@ def study_json(request: HttpRequest, study_id: int) -> JsonResponse:
     study = Study.objects.filter(pk=study_id).first()
     if study is None:
         return JsonResponse({"error": f"no study {study_id}"}, status=404)
-    return JsonResponse(progress(study) | {"finished": study.finished})
+    state = progress(study)  # the page's script shows the error as it is: in the reader's language
+    return JsonResponse(state | {"finished": study.finished, "error": translate(state["error"])})
 
 
 @require_POST
@@ -175,9 +230,16 @@ def study_cancel(request: HttpRequest, study_id: int) -> HttpResponse:
     if not request.user.has_perm(PERMISSION):
         return HttpResponse(REFUSED, status=403, content_type="text/plain; charset=utf-8")
     if (cancel_walk_forward if study.walk_forward else cancel_study)(study):
-        messages.success(request, f"Study {study.pk} cancelled; a trial already running finishes.")
+        messages.success(
+            request,
+            gettext("Study %(number)s cancelled; a trial already running finishes.") % {"number": study.pk},
+        )
     else:
-        messages.info(request, f"Study {study.pk} had already ended ({study.status}).")
+        messages.info(
+            request,
+            gettext("Study %(number)s had already ended (%(status)s).")
+            % {"number": study.pk, "status": status_label(study.status)},
+        )
     return redirect("lab-study", study_id=study.pk)
 
 
@@ -193,11 +255,14 @@ def study_promote(request: HttpRequest, study_id: int) -> HttpResponse:
             study=study, user=request.user, number=int(number) if number.isdigit() else None
         )
     except PromoteRefused as exc:
-        messages.error(request, f"Not promoted: {exc}")
+        messages.error(request, gettext("Not promoted: %(reason)s") % {"reason": exc})
     else:
         messages.success(
             request,
-            f"Stored as v{version.version}, inactive: the bot keeps trading the active version until you "
-            "activate this one in the admin.",
+            gettext(
+                "Stored as v%(version)s, inactive: the bot keeps trading the active version until you "
+                "activate this one in the admin."
+            )
+            % {"version": version.version},
         )
     return redirect("lab-study", study_id=study.pk)

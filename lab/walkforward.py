@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import optuna
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from trading.performance import daily_returns, sharpe
 
@@ -64,7 +65,9 @@ def create_walk_forward(
             )  # fmt: skip
     except StudyRefused as exc:
         remove_run(parent)
-        raise StudyRefused([f"fold {part.index}: {message}" for message in exc.messages]) from exc
+        raise StudyRefused(
+            [gettext("fold %(fold)s: %(message)s") % {"fold": part.index, "message": m} for m in exc.messages]
+        ) from exc
     parent.refresh_from_db()
     return parent
 
@@ -76,7 +79,7 @@ def walk_forward_errors(
     `dates=False`: its dates could not be read, so the range is not checked."""
     errors = []
     if len(req.objectives) > 1:
-        errors.append("a walk-forward run scores one parameter set per fold: choose one objective")
+        errors.append(gettext("a walk-forward run scores one parameter set per fold: choose one objective"))
     try:
         if dates:
             walk_forward_folds(req.start, req.end, folds, anchored=anchored, ratio=ratio)
@@ -180,7 +183,11 @@ def score_fold(fold: Study) -> dict:
     fold.refresh_from_db()
     values = chosen_values(fold)
     if values is None:
-        score = {"params": None, "reason": "no trial had a value in sample (see the n/a reasons)"}
+        # Stored in English; the page translates it (lab.wording).
+        score = {
+            "params": None,
+            "reason": gettext_noop("no trial had a value in sample (see the n/a reasons)"),
+        }
     else:
         data = trials.load_study_data(out_of_sample_view(fold))
         result = trials.backtest_result(data, trials.overlay(data.base, values, fold.symbols))
@@ -359,9 +366,11 @@ def why_not_combined(folds: list[Study]) -> str:
     scores = {f.fold_index: (f.result or {}).get("out_of_sample") for f in folds}
     empty = [str(i) for i, score in scores.items() if score and score["params"] is None]
     if empty:
-        return f"no combined history: fold(s) {', '.join(empty)} chose no parameters (no trial had a value)"
+        return gettext(
+            "no combined history: fold(s) %(folds)s chose no parameters (no trial had a value)"
+        ) % {"folds": ", ".join(empty)}
     waiting = [str(i) for i, score in scores.items() if not score]
-    return f"no combined history yet: fold(s) {', '.join(waiting)} not scored"
+    return gettext("no combined history yet: fold(s) %(folds)s not scored") % {"folds": ", ".join(waiting)}
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import RegimeHistory, UpbitMarket
 
@@ -36,7 +37,7 @@ class UpbitMarketAdmin(admin.ModelAdmin):
     list_filter = ["listed", "warning"]
     search_fields = ["market", "korean_name", "english_name"]
 
-    @admin.display(description="caution flags on")
+    @admin.display(description=_("caution flags on"))
     def cautions(self, obj: UpbitMarket) -> str:
         flags = obj.caution if isinstance(obj.caution, dict) else {}
         return ", ".join(name for name, on in flags.items() if on is True) or "-"

@@ -20,9 +20,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from core.notify import notify
+from core.notify import alert_language, notify
 
 from .models import UpbitMarket
 from .upbit import UpbitClient, UpbitError
@@ -354,15 +355,14 @@ def alert_delisted(held: list[str], known: dict[str, MarketStatus]) -> list[str]
         )
         if claimed:
             alerted.append(symbol)
-            notify(
-                "system",
-                {
-                    "title": f"{symbol} delisted from Upbit while held",
-                    "detail": f"{symbol} is gone from Upbit's market list and a position is held in "
-                    "it: no new entries; its exits still run, or close it now (admin: Positions, "
-                    "Close at market) before Upbit stops trading it.",
-                },
-            )
+            with alert_language():
+                title = _("%(symbol)s delisted from Upbit while held") % {"symbol": symbol}
+                detail = _(
+                    "%(symbol)s is gone from Upbit's market list and a position is held in it: no new "
+                    "entries; its exits still run, or close it now (admin: Positions, Close at market) "
+                    "before Upbit stops trading it."
+                ) % {"symbol": symbol}
+            notify("system", {"title": title, "detail": detail})
     return alerted
 
 

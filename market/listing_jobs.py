@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import django_rq
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from core.notify import notify
 
@@ -67,7 +68,10 @@ def backfill_new_symbols(symbols: list[str]) -> str:
         source.close()
     failed = [f"{r.symbol}: {r.error}" for r in reports if r.error]
     if failed:
-        notify("system", {"title": "Backfill of new symbols failed", "detail": "; ".join(failed)[:1000]})
+        notify(
+            "system",
+            {"title": gettext_lazy("Backfill of new symbols failed"), "detail": "; ".join(failed)[:1000]},
+        )
     readings = regime.update_regimes(symbols, now)
     stored = sum(r.stored for r in reports)
     regimes = ", ".join(f"{r.symbol} {r.regime}" for r in readings)

@@ -16,9 +16,10 @@ from decimal import Decimal
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext as _
 from prometheus_client import Counter, Histogram
 
-from core.notify import notify
+from core.notify import alert_language, notify
 from core.redis_conn import get_redis
 
 from .orderbook import OrderBook, parse_upbit_orderbook
@@ -253,14 +254,13 @@ class UpbitClient:
         seconds = ban_seconds(response)
         if self.limiter.ban(time.time() + seconds):
             log.error("upbit banned this IP for %.0fs: %s", seconds, response.text[:200])
-            notify(
-                "system",
-                {
-                    "title": "Upbit ban (HTTP 418)",
-                    "detail": f"calls to Upbit stopped for {seconds:.0f}s after {where}",
-                    "body": response.text[:500],
-                },
-            )
+            with alert_language():
+                title = _("Upbit ban (HTTP 418)")
+                detail = _("calls to Upbit stopped for %(seconds)s s after %(where)s") % {
+                    "seconds": f"{seconds:.0f}",
+                    "where": where,
+                }
+            notify("system", {"title": title, "detail": detail, "body": response.text[:500]})
         raise BannedError(f"{where}: 418 banned for {seconds:.0f}s", seconds_left=seconds)
 
 

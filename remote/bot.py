@@ -7,6 +7,8 @@ crash between handling and confirming. Control actions are at most once whatever
 Confirmation is claimed atomically (remote/actions.py).
 
 No inbound port: the bot only calls out. The token is never logged (a filter masks it).
+Each reply is written in the language of the chat's Django user (their saved preference, else
+COINPILOT_ALERT_LANGUAGE): remote/access.py.
 """
 
 import asyncio
@@ -19,6 +21,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, close_old_connections
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
@@ -35,11 +39,15 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from . import actions, replies
+from .access import speaking_to
 from .models import HandledUpdate
 
 log = logging.getLogger("remote.telegram")
 READ_COMMANDS = ["status", "positions", "profit", "daily", "risk", "ai", "system", "help", "start"]
 KEEP_HANDLED = timedelta(days=7)  # Telegram keeps an unconfirmed update for 24 hours
+# Fixed replies, translated when they are said (_say), in the user's language.
+UNKNOWN = gettext_noop("Not a command I know: /help lists them.")
+FAILED = gettext_noop("Sorry, that failed on the server; it is in the log.")
 
 
 # PTB 22 warns on every RetryAfter that `retry_after` will become a timedelta: both are handled.
@@ -130,7 +138,8 @@ class Bot:
     async def read(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         name = update.message.text.split()[0].lstrip("/").split("@")[0]
         name = "help" if name == "start" else name
-        text = await sync_to_async(_answer_read)(name, list(context.args or []))
+        user_pk = self.chats[update.effective_chat.id]
+        text = await sync_to_async(_answer_read)(name, list(context.args or []), user_pk)
         await update.message.reply_text(text)
 
     async def control(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -145,7 +154,8 @@ class Bot:
 
     async def pressed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        outcome = await sync_to_async(_press)(query.data or "", update.effective_chat.id)
+        chat_id = update.effective_chat.id
+        outcome = await sync_to_async(_press)(query.data or "", chat_id, self.chats[chat_id])
         await query.answer(outcome[:190])  # the toast; the message below shows all of it
         try:
             await query.edit_message_text(outcome, reply_markup=None)
@@ -154,15 +164,22 @@ class Bot:
 
     async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message:
-            await update.message.reply_text("Not a command I know: /help lists them.")
+            user_pk = self.chats[update.effective_chat.id]
+            text = await sync_to_async(_say)(user_pk, UNKNOWN)
+            await update.message.reply_text(text)
 
     async def failed(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: handling an update failed: %s", context.error, exc_info=context.error)
         if isinstance(update, Update) and update.effective_chat and update.effective_chat.id in self.chats:
+            chat_id = update.effective_chat.id
             try:
-                await context.bot.send_message(
-                    update.effective_chat.id, "Sorry, that failed on the server; it is in the log."
+                text = await sync_to_async(_say)(
+                    self.chats[chat_id], "Sorry, that failed on the server; it is in the log."
                 )
+            except Exception:  # the database may be what failed: say it in English
+                text = FAILED
+            try:
+                await context.bot.send_message(chat_id, text)
             except TelegramError:
                 pass
 
@@ -224,27 +241,36 @@ class Bot:
 # --- the synchronous parts (ORM), run in a thread by sync_to_async ------------------------------
 
 
-def _answer_read(name: str, args: list[str]) -> str:
+def _say(user_pk: int, message: str) -> str:
     close_old_connections()
-    try:
-        return replies.read_command(name, args, timezone.now())
-    except replies.BadArgument as exc:
-        return str(exc)
+    with speaking_to(user_pk):
+        return _(message)
+
+
+def _answer_read(name: str, args: list[str], user_pk: int | None = None) -> str:
+    close_old_connections()
+    with speaking_to(user_pk):
+        try:
+            return replies.read_command(name, args, timezone.now())
+        except replies.BadArgument as exc:
+            return str(exc)
 
 
 def _propose(name: str, args: list[str], chat_id: int, user_pk: int) -> actions.Reply:
     close_old_connections()
-    try:
-        request = actions.parse(name, args)
-    except replies.BadArgument as exc:
-        return actions.Reply(str(exc))
-    user = get_user_model().objects.get(pk=user_pk)
-    return actions.propose(request, chat_id=chat_id, user=user, now=timezone.now())
+    with speaking_to(user_pk):
+        try:
+            request = actions.parse(name, args)
+        except replies.BadArgument as exc:
+            return actions.Reply(str(exc))
+        user = get_user_model().objects.get(pk=user_pk)
+        return actions.propose(request, chat_id=chat_id, user=user, now=timezone.now())
 
 
-def _press(data: str, chat_id: int) -> str:
+def _press(data: str, chat_id: int, user_pk: int | None = None) -> str:
     close_old_connections()
-    return actions.press(data, chat_id=chat_id, now=timezone.now())
+    with speaking_to(user_pk):
+        return actions.press(data, chat_id=chat_id, now=timezone.now())
 
 
 def _handled(update_id: int) -> bool:

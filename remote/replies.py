@@ -1,5 +1,8 @@
 """The read commands' answers as plain text, from the same functions the pages use.
 
+Written in the active language (the bot activates the asking user's: remote/access.py), with
+figures through core.formatting.
+
 Each function takes `now` and returns the message; `fit` keeps it within Telegram's 4,096
 characters. Nothing here knows about Telegram, so every reply is tested without it.
 """
@@ -9,11 +12,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from agents.status import guardrail_state
 from analytics.daily_report import build_daily_report, day_at, facts
 from analytics.exits import load_exits
 from core import system
+from core.formatting import krw, number, percent, price, quantity, usd
 from core.kst import kst_text
 from market.candles import latest_closes
 from market.models import Candle
@@ -22,7 +28,7 @@ from trading.dashboard import account_overview, positions_marked, risk_overview
 from trading.models import Position, TradingControl
 
 LIMIT = 4096  # Telegram's maximum message length
-TRUNCATED = "\n… (cut: Telegram allows 4,096 characters; the full view is on the web pages)"
+TRUNCATED = gettext_noop("\n… (cut: Telegram allows 4,096 characters; the full view is on the web pages)")
 MAX_PROFIT_DAYS = 365
 
 
@@ -34,24 +40,15 @@ def fit(text: str, limit: int = LIMIT) -> str:
     """`text` within `limit` characters, cut at a line end with a note when it is longer."""
     if len(text) <= limit:
         return text
-    room = limit - len(TRUNCATED)
+    note = _(TRUNCATED)
+    room = limit - len(note)
     cut = text.rfind("\n", 0, room)
-    return text[: cut if cut > 0 else room] + TRUNCATED
-
-
-def krw(value) -> str:
-    return "n/a" if value is None else f"{Decimal(value):,.0f} KRW"
+    return text[: cut if cut > 0 else room] + note
 
 
 def signed_krw(value) -> str:
-    return "n/a" if value is None else f"{Decimal(value):+,.0f} KRW"
-
-
-def price(value) -> str:
-    if value is None:
-        return "n/a"
-    value = Decimal(str(value))
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.4f}".rstrip("0").rstrip(".")
+    """A gain or loss in whole won, "+" on gains (core.formatting's krw)."""
+    return krw(value, sign=True)
 
 
 def switches() -> list[str]:
@@ -59,15 +56,20 @@ def switches() -> list[str]:
     control = TradingControl.current()
     lines = []
     if control.kill_switch:
-        lines.append("KILL SWITCH ON: no new entries" + (f" ({control.reason})" if control.reason else ""))
+        lines.append(
+            _("KILL SWITCH ON: no new entries (%(reason)s)") % {"reason": control.reason}
+            if control.reason
+            else _("KILL SWITCH ON: no new entries")
+        )
     if control.entries_paused:
-        lines.append("ENTRIES PAUSED: no new entries (/resume to allow them)")
+        lines.append(_("ENTRIES PAUSED: no new entries (/resume to allow them)"))
     if control.reconcile_mismatch:
-        lines.append(f"RECONCILE HOLD: {control.reconcile_mismatch[:200]}")
+        lines.append(_("RECONCILE HOLD: %(why)s") % {"why": control.reconcile_mismatch[:200]})
     return lines
 
 
-HELP = """CoinPilot remote control
+# Translators: the bot's /help. Keep the commands (/status, on|off, SYMBOL, KRW-BTC) as they are.
+HELP = gettext_lazy("""CoinPilot remote control
 
 Read:
 /status - per symbol: price, regime, position, last action and why
@@ -83,43 +85,57 @@ Control (each asks Confirm / Cancel, valid 60 s):
 /flatten - kill switch on and sell every position at market
 /close SYMBOL - sell one position at market, e.g. /close KRW-BTC
 /pause_entries [reason] - pause new entries without the kill switch
-/resume - allow new entries again after /pause_entries"""
+/resume - allow new entries again after /pause_entries""")
 
 
 def help_text() -> str:
-    return HELP
+    return str(HELP)
+
+
+def _na(value) -> str:
+    return _("n/a") if value in (None, "") else str(value)
 
 
 def status_text(now: datetime) -> str:
     data = account_overview(now)
     held = {p["symbol"]: p for p in data["positions"]}
     lines = [
-        f"Status {kst_text(now)} KST ({data['mode']})",
-        f"Equity {krw(data['equity'])}, cash {krw(data['cash'])}",
-        f"Today: realized {signed_krw(data['realized_today'])}, unrealized {signed_krw(data['unrealized'])}",
+        _("Status %(at)s KST (%(mode)s)") % {"at": kst_text(now), "mode": data["mode"]},
+        _("Equity %(equity)s, cash %(cash)s") % {"equity": krw(data["equity"]), "cash": krw(data["cash"])},
+        _("Today: realized %(realized)s, unrealized %(unrealized)s")
+        % {"realized": signed_krw(data["realized_today"]), "unrealized": signed_krw(data["unrealized"])},
         *switches(),
     ]
     if data["halted"]:
-        lines.append(f"HALTED today: {data['halt_reason']}")
+        lines.append(_("HALTED today: %(why)s") % {"why": data["halt_reason"]})
     for row in data["statuses"]:
         symbol, status = row["symbol"], row["status"] or {}
         position = held.get(symbol)
         lines.append("")
-        lines.append(f"{symbol}  {price(status.get('price'))}  regime {status.get('regime') or 'n/a'}")
         lines.append(
-            f"  position: {position['quantity']} @ {price(position['avg_price'])} "
-            f"({signed_krw(position['unrealized_pnl'])})"
+            _("%(symbol)s  %(price)s  regime %(regime)s")
+            % {"symbol": symbol, "price": price(status.get("price")), "regime": _na(status.get("regime"))}
+        )
+        lines.append(
+            _("  position: %(quantity)s @ %(price)s (%(pnl)s)")
+            % {
+                "quantity": quantity(position["quantity"]),
+                "price": price(position["avg_price"]),
+                "pnl": signed_krw(position["unrealized_pnl"]),
+            }
             if position
-            else "  position: none"
+            else _("  position: none")
         )
         if status:
             age = status.get("age_s")
+            last = {"action": status.get("action", "?"), "reason": status.get("reason", ""), "age": age}
             lines.append(
-                f"  last: {status.get('action', '?')} - {status.get('reason', '')}"
-                + (f" ({age} s ago)" if age is not None else "")
+                _("  last: %(action)s - %(reason)s (%(age)s s ago)") % last
+                if age is not None
+                else _("  last: %(action)s - %(reason)s") % last
             )
         else:
-            lines.append("  last: no cycle status (the bot has not run lately)")
+            lines.append(_("  last: no cycle status (the bot has not run lately)"))
     return fit("\n".join(lines))
 
 
@@ -127,15 +143,23 @@ def positions_text(now: datetime) -> str:
     held = list(Position.objects.values_list("symbol", flat=True))
     rows = positions_marked(latest_closes(held), held)
     if not rows:
-        return "No open positions."
-    lines = [f"Open positions ({len(rows)}), {kst_text(now)} KST"]
+        return _("No open positions.")
+    lines = [_("Open positions (%(count)s), %(at)s KST") % {"count": len(rows), "at": kst_text(now)}]
     for p in rows:
-        pct = f" ({p['unrealized_pct']:+.2f} %)" if p["unrealized_pct"] is not None else ""
+        pct = f" ({percent(p['unrealized_pct'], sign=True)})" if p["unrealized_pct"] is not None else ""
         lines += [
             "",
-            f"{p['symbol']} ({p['regime'] or 'n/a'}) since {kst_text(p['opened_at'])} KST",
-            f"  {p['quantity']} @ {price(p['avg_price'])}, now {price(p['price'])}",
-            f"  value {krw(p['value'])}, unrealized {signed_krw(p['unrealized_pnl'])}{pct}",
+            _("%(symbol)s (%(regime)s) since %(at)s KST")
+            % {"symbol": p["symbol"], "regime": _na(p["regime"]), "at": kst_text(p["opened_at"])},
+            _("  %(quantity)s @ %(avg_price)s, now %(price)s")
+            % {
+                "quantity": quantity(p["quantity"]),
+                "avg_price": price(p["avg_price"]),
+                "price": price(p["price"]),
+            },
+            _("  value %(value)s, unrealized %(pnl)s")
+            % {"value": krw(p["value"]), "pnl": signed_krw(p["unrealized_pnl"])}
+            + pct,
         ]
     return fit("\n".join(lines))
 
@@ -146,8 +170,8 @@ def parse_days(args: list[str]) -> int:
         return 7
     if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_PROFIT_DAYS:
         raise BadArgument(
-            f"/profit takes a number of days from 1 to {MAX_PROFIT_DAYS}, e.g. /profit 7 "
-            f"(got: {' '.join(args)[:40]})"
+            _("/profit takes a number of days from 1 to %(max)s, e.g. /profit 7 (got: %(got)s)")
+            % {"max": MAX_PROFIT_DAYS, "got": " ".join(args)[:40]}
         )
     return int(args[0])
 
@@ -156,17 +180,35 @@ def profit_text(days: int, now: datetime) -> str:
     exits = load_exits(now - timedelta(days=days), now)
     known = [e for e in exits if e.pnl is not None]
     total = sum((e.pnl for e in known), Decimal(0))
-    lines = [f"Realized PnL, last {days} day(s) to {kst_text(now)} KST: {signed_krw(total)}"]
+    lines = [
+        ngettext(
+            "Realized PnL, last %(days)s day to %(at)s KST: %(pnl)s",
+            "Realized PnL, last %(days)s days to %(at)s KST: %(pnl)s",
+            days,
+        )
+        % {"days": days, "at": kst_text(now), "pnl": signed_krw(total)}
+    ]
     if not exits:
-        return lines[0] + "\nNo sales in the period."
+        return lines[0] + "\n" + _("No sales in the period.")
     wins = sum(e.pnl > 0 for e in known)
-    lines.append(f"Sales: {len(exits)}, won {wins} of {len(known)} with known PnL")
+    lines.append(
+        _("Sales: %(count)s, won %(wins)s of %(known)s with known PnL")
+        % {"count": len(exits), "wins": wins, "known": len(known)}
+    )
     if len(known) < len(exits):
-        lines.append(f"{len(exits) - len(known)} sale(s) without a known PnL are left out")
+        unknown = len(exits) - len(known)
+        lines.append(
+            ngettext(
+                "%(count)s sale without a known PnL is left out",
+                "%(count)s sales without a known PnL are left out",
+                unknown,
+            )
+            % {"count": unknown}
+        )
     per_day: dict[str, Decimal] = defaultdict(Decimal)
     for exit_ in known:
         per_day[kst_text(exit_.at, "%Y-%m-%d")] += exit_.pnl
-    lines += ["", "Per KST day:"] + [f"{day}  {signed_krw(pnl)}" for day, pnl in sorted(per_day.items())]
+    lines += ["", _("Per KST day:")] + [f"{day}  {signed_krw(pnl)}" for day, pnl in sorted(per_day.items())]
     return fit("\n".join(lines))
 
 
@@ -176,65 +218,112 @@ def daily_text(now: datetime) -> str:
 
 def risk_text(now: datetime) -> str:
     data = risk_overview(now)
-    lines = [f"Risk today ({kst_text(now)} KST), equity {krw(data['equity'])}", *switches()]
+    lines = [
+        _("Risk today (%(at)s KST), equity %(equity)s")
+        % {"at": kst_text(now), "equity": krw(data["equity"])},
+        *switches(),
+    ]
     for row in data["usage"]:
-        lines.append(f"{row['label']}: {_amount(row['used'])} of {_amount(row['limit'])} ({row['pct']} %)")
-    lines.append(f"Realized PnL today: {signed_krw(data['daily_pnl'])}")
+        shown = krw if row.get("money") else _amount
+        lines.append(
+            _("%(label)s: %(used)s of %(limit)s (%(pct)s)")
+            % {
+                "label": row["label"],
+                "used": shown(row["used"]),
+                "limit": shown(row["limit"]),
+                "pct": percent(row["pct"], 0),
+            }
+        )
+    lines.append(_("Realized PnL today: %(pnl)s") % {"pnl": signed_krw(data["daily_pnl"])})
     cooldown = data["cooldown_until"]
-    lines.append(f"Cooldown: until {kst_text(cooldown)} KST" if cooldown else "Cooldown: none")
-    lines.append(f"Halted: {data['halt_reason'] or 'yes'}" if data["halted"] else "Halted: no")
+    lines.append(
+        _("Cooldown: until %(at)s KST") % {"at": kst_text(cooldown)} if cooldown else _("Cooldown: none")
+    )
+    if data["halted"]:
+        lines.append(_("Halted: %(why)s") % {"why": data["halt_reason"] or _("yes")})
+    else:
+        lines.append(_("Halted: no"))
     volatility = data["volatility"]
     if volatility:
-        lines.append(f"High volatility: {'yes' if volatility.get('high_volatility') else 'no'}")
+        lines.append(
+            _("High volatility: yes") if volatility.get("high_volatility") else _("High volatility: no")
+        )
     return fit("\n".join(lines))
 
 
 def _amount(value) -> str:
-    return f"{value:,.0f}" if isinstance(value, Decimal) else str(value)
+    return number(value, 0) if isinstance(value, Decimal | int | float) else str(value)
 
 
 def ai_text(now: datetime) -> str:
     state = guardrail_state(list(load_strategy().symbols), now)
     lines = [
-        f"AI: {state['label']} (model {state['model']})",
-        f"Calls this hour: {state['usage_hour']} of {state['cap_hour']}",
-        f"Calls today: {state['usage_day']} of {state['cap_day']}",
-        f"Tokens today: {state['tokens_in_today']:,} in, {state['tokens_out_today']:,} out",
-        f"Cost today: {state['cost_today_usd']} USD of {state['budget_usd']} USD budget",
-        f"Error streak: {state['error_streak']} of {state['error_streak_limit']}",
+        _("AI: %(label)s (model %(model)s)") % {"label": state["label"], "model": state["model"]},
+        _("Calls this hour: %(used)s of %(cap)s") % {"used": state["usage_hour"], "cap": state["cap_hour"]},
+        _("Calls today: %(used)s of %(cap)s") % {"used": state["usage_day"], "cap": state["cap_day"]},
+        _("Tokens today: %(tokens_in)s in, %(tokens_out)s out")
+        % {"tokens_in": number(state["tokens_in_today"]), "tokens_out": number(state["tokens_out_today"])},
+        _("Cost today: %(cost)s of %(budget)s budget")
+        % {"cost": usd(state["cost_today_usd"]), "budget": usd(state["budget_usd"])},
+        _("Error streak: %(streak)s of %(limit)s")
+        % {"streak": state["error_streak"], "limit": state["error_streak_limit"]},
     ]
     if state["global_block"]:
         minutes = round(state["global_block_seconds_left"] / 60)
-        lines.append(f"BLOCKED: {state['global_block']} ({minutes} min left)")
+        lines.append(
+            _("BLOCKED: %(why)s (%(minutes)s min left)") % {"why": state["global_block"], "minutes": minutes}
+        )
     for symbol, cooldown in state["cooldowns"].items():
         lines.append(
-            f"{symbol}: cooldown {round(cooldown['seconds_left'] / 60)} min left "
-            f"after {cooldown['reject_count']} rejection(s)"
+            ngettext(
+                "%(symbol)s: cooldown %(minutes)s min left after %(count)s rejection",
+                "%(symbol)s: cooldown %(minutes)s min left after %(count)s rejections",
+                cooldown["reject_count"],
+            )
+            % {
+                "symbol": symbol,
+                "minutes": round(cooldown["seconds_left"] / 60),
+                "count": cooldown["reject_count"],
+            }
         )
     return fit("\n".join(lines))
 
 
 def system_text(now: datetime) -> str:
     database, redis = system.check_database(), system.check_redis()
-    lines = [f"System {kst_text(now)} KST", f"Database: {database or 'ok'}", f"Redis: {redis or 'ok'}"]
+    ok = _("ok")
+    lines = [
+        _("System %(at)s KST") % {"at": kst_text(now)},
+        _("Database: %(state)s") % {"state": database or ok},
+        _("Redis: %(state)s") % {"state": redis or ok},
+    ]
     if redis is None:
         scheduler = system.scheduler_status(now)
         lines.append(
-            f"Scheduler: alive, beat {scheduler['age_s']} s ago"
+            _("Scheduler: alive, beat %(age)s s ago") % {"age": scheduler["age_s"]}
             if scheduler["alive"]
-            else "Scheduler: NOT RUNNING (no recent heartbeat)"
+            else _("Scheduler: NOT RUNNING (no recent heartbeat)")
         )
         workers = system.workers()
-        lines.append(f"Workers: {len(workers)}" + "".join(f"\n  {w['name']} {w['state']}" for w in workers))
+        lines.append(
+            _("Workers: %(count)s") % {"count": len(workers)}
+            + "".join(f"\n  {w['name']} {w['state']}" for w in workers)
+        )
         for queue in system.queues():
-            lines.append(f"Queue {queue['name']}: {queue['queued']} waiting, {queue['failed']} failed")
+            lines.append(
+                _("Queue %(name)s: %(queued)s waiting, %(failed)s failed")
+                % {"name": queue["name"], "queued": queue["queued"], "failed": queue["failed"]}
+            )
     if database is None:
-        lines.append("Jobs (last run, failures in 24 h):")
+        lines.append(_("Jobs (last run, failures in 24 h):"))
         for job in system.job_health(now):
             run = job.last_run
-            last = f"{run.status} {kst_text(run.started_at)}" if run else "never ran"
-            lines.append(f"  {job.name}: {last}, {job.failures_24h} failed of {job.runs_24h}")
-        lines.append("Data age (newest 1m bar):")
+            last = f"{run.status} {kst_text(run.started_at)}" if run else _("never ran")
+            lines.append(
+                _("  %(name)s: %(last)s, %(failures)s failed of %(runs)s")
+                % {"name": job.name, "last": last, "failures": job.failures_24h, "runs": job.runs_24h}
+            )
+        lines.append(_("Data age (newest 1m bar):"))
         lines += [f"  {symbol}: {age}" for symbol, age in data_ages(now).items()]
     return fit("\n".join(lines))
 
@@ -251,17 +340,21 @@ def data_ages(now: datetime) -> dict[str, str]:
     ages = {}
     for symbol in symbols:
         last = newest.get(symbol)
-        ages[symbol] = "no bars" if last is None else f"{_duration((now - last).total_seconds())} old"
+        ages[symbol] = (
+            _("no bars")
+            if last is None
+            else _("%(age)s old") % {"age": _duration((now - last).total_seconds())}
+        )
     return ages
 
 
 def _duration(seconds: float) -> str:
     seconds = max(int(seconds), 0)
     if seconds < 120:
-        return f"{seconds} s"
+        return _("%(n)s s") % {"n": seconds}
     if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
+        return _("%(n)s min") % {"n": seconds // 60}
+    return _("%(n)s h") % {"n": number(seconds // 3600)}
 
 
 READERS = {
@@ -281,5 +374,7 @@ def read_command(name: str, args: list[str], now: datetime) -> str:
     if name == "profit":
         return profit_text(parse_days(args), now)
     if args:
-        raise BadArgument(f"/{name} takes no arguments (got: {' '.join(args)[:40]})")
+        raise BadArgument(
+            _("/%(name)s takes no arguments (got: %(got)s)") % {"name": name, "got": " ".join(args)[:40]}
+        )
     return READERS[name](now)

@@ -7,6 +7,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from market.candles import latest_closes
 
@@ -52,7 +54,7 @@ class PositionAdmin(ReadOnlyAdmin):
     list_display = ["symbol", "quantity", "avg_price", "regime", "high_water_mark", "opened_at"]
     actions = ["close_at_market"]
 
-    @admin.action(description="Close the selected positions at market (exit reason MANUAL)")
+    @admin.action(description=gettext_lazy("Close the selected positions at market (exit reason MANUAL)"))
     def close_at_market(self, request, queryset):
         symbols = [p.symbol for p in queryset]
         if request.POST.get("confirm") != "yes":
@@ -61,10 +63,11 @@ class PositionAdmin(ReadOnlyAdmin):
                 action="close_at_market",
                 selected=queryset,
                 symbols=symbols,
-                title="Sell these positions at market?",
-                explanation="Each is sold now at market (paper or live, as the bot trades), "
-                "exit reason MANUAL.",
-                button="Yes, sell them at market",
+                title=_("Sell these positions at market?"),
+                explanation=_(
+                    "Each is sold now at market (paper or live, as the bot trades), exit reason MANUAL."
+                ),
+                button=_("Yes, sell them at market"),
                 cancel_url=reverse("admin:trading_position_changelist"),
             )
         for line in flatten_all(symbols, reason=ExitReason.MANUAL):
@@ -94,7 +97,7 @@ class TradingControlAdmin(admin.ModelAdmin):
     readonly_fields = ["reconcile_mismatch"]  # set by reconciliation; cleared with the action below
     actions = ["kill_and_flatten", "resume_after_reconciliation"]
 
-    @admin.action(description="Kill switch ON and close every position at market")
+    @admin.action(description=gettext_lazy("Kill switch ON and close every position at market"))
     def kill_and_flatten(self, request, queryset):
         if request.POST.get("confirm") != "yes":
             return confirm_close(
@@ -102,25 +105,29 @@ class TradingControlAdmin(admin.ModelAdmin):
                 action="kill_and_flatten",
                 selected=queryset,
                 symbols=None,
-                title="Turn the kill switch on and sell every position at market?",
-                explanation="No new entry is made until the kill switch is turned off, and every open "
-                "position below is sold now at market (exit reason KILL_SWITCH).",
-                button="Yes, stop and sell everything",
+                title=_("Turn the kill switch on and sell every position at market?"),
+                explanation=_(
+                    "No new entry is made until the kill switch is turned off, and every open "
+                    "position below is sold now at market (exit reason KILL_SWITCH)."
+                ),
+                button=_("Yes, stop and sell everything"),
                 cancel_url=reverse("admin:trading_tradingcontrol_changelist"),
             )
         set_kill_switch(True, reason="kill switch and flatten all (admin)", user=request.user)
-        self.message_user(request, "kill switch ON: no new entries")
+        self.message_user(request, _("kill switch ON: no new entries"))
         for line in flatten_all(reason=ExitReason.KILL_SWITCH):
             self.message_user(request, line)
         return None
 
-    @admin.action(description="Resume entries after a reconciliation mismatch (I fixed the cause)")
+    @admin.action(
+        description=gettext_lazy("Resume entries after a reconciliation mismatch (I fixed the cause)")
+    )
     def resume_after_reconciliation(self, request, queryset) -> None:
         from .reconcile import resume
 
         resume(user=request.user)
         self.message_user(
-            request, "reconciliation hold cleared; the next live cycle checks the balances again"
+            request, _("reconciliation hold cleared; the next live cycle checks the balances again")
         )
 
     def has_add_permission(self, request) -> bool:
@@ -151,11 +158,17 @@ class RiskAuditAdmin(ReadOnlyAdmin):
 
 # --- Versioned configuration: every save is a new version; nothing is edited in place ----------
 
-VERSION_HELP = (
+VERSION_HELP = gettext_lazy(
     "Saving stores a NEW version and makes it active; the bot uses it from its next cycle. "
     "The version you started from stays in the history unchanged."
 )
-RAW_TITLE = "Advanced: the stored parameters as YAML (read-only)"
+RAW_TITLE = gettext_lazy("Advanced: the stored parameters as YAML (read-only)")
+# One title per regime (not "%(regime)s regime"): Korean names the regime in one word.
+REGIME_TITLES = {
+    "BULL": gettext_lazy("BULL regime"),
+    "SIDEWAYS": gettext_lazy("SIDEWAYS regime"),
+    "BEAR": gettext_lazy("BEAR regime"),
+}
 VERSION_FIELDS = [
     "version",
     "is_active",
@@ -182,23 +195,27 @@ class VersionedAdmin(admin.ModelAdmin):
     def previous(self, obj):
         return type(obj).objects.filter(version__lt=obj.version).order_by("-version").first()
 
-    @admin.display(description="changes from the previous version")
+    @admin.display(description=gettext_lazy("changes from the previous version"))
     def changes(self, obj):
         if obj is None or obj.pk is None:
             return "-"
         return _lines(self.diff(self.previous(obj), obj))
 
-    @admin.display(description="differences from the active version")
+    @admin.display(description=gettext_lazy("differences from the active version"))
     def changes_from_active(self, obj):
         if obj is None or obj.pk is None:
             return "-"
         if obj.is_active:
-            return "this is the active version"
+            return _("this is the active version")
         active = type(obj).objects.filter(is_active=True).first()
         if active is None:
-            return "no version is active"
-        lines = [f"{line} (v{active.version} -> this)" for line in self.diff(active, obj)]
-        return _lines(lines) if lines else f"same settings as the active v{active.version}"
+            return _("no version is active")
+        # Translators: one changed setting, then which version it is compared with ("-> this": this version).
+        compared = _("%(change)s (v%(version)s -> this)")
+        lines = [compared % {"change": line, "version": active.version} for line in self.diff(active, obj)]
+        if lines:
+            return _lines(lines)
+        return _("same settings as the active v%(version)s") % {"version": active.version}
 
     def save_model(self, request, obj, form, change):
         config.store_new_version(obj, request.user, form.cleaned_data.get("note", ""))
@@ -221,14 +238,16 @@ class VersionedAdmin(admin.ModelAdmin):
         try:
             new = config.restore_version(row, request.user)
         except config.ConfigError as exc:
+            text = _("Could not restore v%(version)s: %(reasons)s")
             self.message_user(
-                request, f"Could not restore v{row.version}: {'; '.join(exc.messages)}", messages.ERROR
+                request, text % {"version": row.version, "reasons": "; ".join(exc.messages)}, messages.ERROR
             )
             return
         self.log_addition(request, new, f"Restored from v{row.version}.")
         self.message_user(
             request,
-            f"Restored v{row.version} as v{new.version}, now active; the bot uses it from its next cycle.",
+            _("Restored v%(old)s as v%(new)s, now active; the bot uses it from its next cycle.")
+            % {"old": row.version, "new": new.version},
             messages.SUCCESS,
         )
 
@@ -244,10 +263,12 @@ class VersionedAdmin(admin.ModelAdmin):
         self.restore(request, row)
         return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
 
-    @admin.action(description="Make the selected version active again (stored as a new version)")
+    @admin.action(
+        description=gettext_lazy("Make the selected version active again (stored as a new version)")
+    )
     def reactivate(self, request, queryset):
         if queryset.count() != 1:
-            self.message_user(request, "Select exactly one version.", messages.ERROR)
+            self.message_user(request, _("Select exactly one version."), messages.ERROR)
             return
         self.restore(request, queryset.get())
 
@@ -260,20 +281,17 @@ class StrategyConfigAdmin(VersionedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         regimes = [
-            (f"{regime} regime", {"fields": regime_rows(regime), "description": REGIME_HELP[regime]})
+            (REGIME_TITLES[regime], {"fields": regime_rows(regime), "description": REGIME_HELP[regime]})
             for regime in config.TRADING_REGIMES
         ]
         return [
             (None, {"fields": ["symbols", "note"], "description": VERSION_HELP}),
             *regimes,
-            ("Version", {"fields": VERSION_FIELDS}),
-            (
-                "Advanced: the stored parameters as YAML (read-only)",
-                {"fields": ["raw_params"], "classes": ["collapse"]},
-            ),
+            (_("Version"), {"fields": VERSION_FIELDS}),
+            (RAW_TITLE, {"fields": ["raw_params"], "classes": ["collapse"]}),
         ]
 
-    @admin.display(description="parameters (YAML)")
+    @admin.display(description=gettext_lazy("parameters (YAML)"))
     def raw_params(self, obj):
         if obj is None or obj.pk is None:
             return "-"
@@ -297,7 +315,7 @@ class RiskConfigAdmin(VersionedAdmin):
         return [
             (None, {"fields": ["note"], "description": VERSION_HELP}),
             *groups,
-            ("Version", {"fields": VERSION_FIELDS}),
+            (_("Version"), {"fields": VERSION_FIELDS}),
         ]
 
     def diff(self, old, new):

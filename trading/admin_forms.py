@@ -8,6 +8,10 @@ The number inputs carry the same bounds as HTML min/max, so the browser stops ob
 import re
 
 from django import forms
+from django.utils import translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 from pydantic.fields import FieldInfo
 
 from . import config, parameters
@@ -37,9 +41,12 @@ LAYOUT = [
     ("kelly_fraction", "kelly_trades"),
 ]
 REGIME_HELP = {
-    "BULL": "Used while the hourly MA50 is at least 2 % above MA200.",
-    "SIDEWAYS": "Used while the hourly MA50 is within 2 % of MA200.",
-    "BEAR": "Used while the hourly MA50 is at least 2 % below MA200.",
+    # xgettext:no-python-format
+    "BULL": _("Used while the hourly MA50 is at least 2 % above MA200."),
+    # xgettext:no-python-format
+    "SIDEWAYS": _("Used while the hourly MA50 is within 2 % of MA200."),
+    # xgettext:no-python-format
+    "BEAR": _("Used while the hourly MA50 is at least 2 % below MA200."),
 }
 
 
@@ -49,16 +56,32 @@ def field_name(regime: str, name: str) -> str:
 
 
 def label_of(name: str, info: dict) -> str:
-    label, unit, _ = info[name]
-    return f"{label} ({unit})" if unit else label
+    """The label with its unit, translated when shown: "Take profit (%)"."""
+    label, unit, _help = info[name]
+    return format_lazy("{} ({})", label, unit) if unit else label
+
+
+def _translated(text: str) -> str:
+    return gettext(text) if text else ""  # gettext("") is the catalog's header
 
 
 def strategy_params(model: type[parameters.RegimeParams]) -> dict[str, tuple[str, str, str]]:
-    """name: (label, unit, help text) of every parameter, from the parameter table."""
+    """name: (label, unit, help text) of every parameter in the active language, from the parameter table."""
     return {
-        name: (info.title, parameters.declared(info)["unit"], info.description)
+        name: (
+            _translated(info.title),
+            _translated(parameters.declared(info)["unit"]),
+            _translated(info.description),
+        )
         for name, info in model.model_fields.items()
     }
+
+
+def parameter_label(info: FieldInfo) -> str:
+    """parameters.label in the language of the page it is shown on (the form class is built once)."""
+    unit = parameters.declared(info)["unit"]
+    title = gettext_lazy(info.title)
+    return format_lazy("{} ({})", title, gettext_lazy(unit)) if unit else title
 
 
 def _html_bounds(info: FieldInfo) -> dict:
@@ -69,18 +92,19 @@ def _html_bounds(info: FieldInfo) -> dict:
 
 def parameter_field(info: FieldInfo) -> forms.Field:
     """A typed form field for one strategy parameter, as the parameter table declares it."""
-    common = {"label": parameters.label(info), "help_text": info.description}
+    common = {"label": parameter_label(info), "help_text": gettext_lazy(info.description)}
     kind = parameters.kind(info)
     if kind is bool:
         return forms.BooleanField(required=False, **common)
     if kind is str:
         labels = parameters.declared(info)["labels"]
-        return forms.ChoiceField(choices=[(c, labels.get(c, c)) for c in parameters.choices(info)], **common)
+        choices = [(c, gettext_lazy(labels.get(c, c))) for c in parameters.choices(info)]
+        return forms.ChoiceField(choices=choices, **common)
     attrs = _html_bounds(info) | {"step": "1" if kind is int else "any", "style": "width: 7em"}
     if kind is int:
-        invalid = {"invalid": "Enter a whole number, e.g. 10."}
+        invalid = {"invalid": _("Enter a whole number, e.g. 10.")}
         return forms.IntegerField(widget=forms.NumberInput(attrs), error_messages=invalid, **common)
-    invalid = {"invalid": "Enter a number, e.g. 3 or 2.5."}
+    invalid = {"invalid": _("Enter a number, e.g. 3 or 2.5.")}
     return forms.FloatField(
         required=not parameters.optional(info),
         widget=forms.NumberInput(attrs),
@@ -109,7 +133,7 @@ def regime_rows(regime: str) -> list[tuple[str, ...]]:
 def _humane(text: str, info: dict) -> str:
     """Parameter names in a rule's message replaced by what the trader sees on the page."""
     for name in sorted(info, key=len, reverse=True):
-        text = re.sub(rf"\b{name}\b", info[name][0], text)
+        text = re.sub(rf"\b{name}\b", str(info[name][0]), text)
     return text[:1].upper() + text[1:]
 
 
@@ -132,15 +156,17 @@ PHRASES = {  # the first that begins the message wins
 }
 
 
-def strategy_error(message: str) -> tuple[str | None, str]:
-    """(form field or None, trader text) for one message of parse_strategy."""
+def strategy_error(message: str, english: str | None = None) -> tuple[str | None, str]:
+    """(form field or None, trader text) for one message of parse_strategy. The field is found in
+    the message's English words: pass them as `english` when `message` is a translation."""
     head, sep, rest = message.partition(": ")
     if head == "symbols" and sep:
         return "symbols", rest[:1].upper() + rest[1:]
     if head not in config.TRADING_REGIMES or not sep:
         return None, message
-    name = _first_mentioned(rest, config.RegimeParams.model_fields)
-    phrase = next((p for p in PHRASES if rest.startswith(p)), None)
+    english_rest = (english or message).partition(": ")[2]
+    name = _first_mentioned(english_rest, config.RegimeParams.model_fields)
+    phrase = next((p for p in PHRASES if english_rest.startswith(p)), None)
     if phrase:
         name = PHRASES[phrase]
     text = _humane(rest, strategy_params(config.RegimeParams))
@@ -158,10 +184,10 @@ class StrategyFormBase(forms.ModelForm):
     """Symbols plus one typed field per parameter and regime; saving rebuilds the per-regime blocks."""
 
     symbols = forms.CharField(
-        label="Symbols",
+        label=_("Symbols"),
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Upbit KRW markets, separated by commas or new lines, e.g. KRW-BTC, KRW-ETH.",
-        error_messages={"required": "List at least one market to trade, such as KRW-BTC."},
+        help_text=_("Upbit KRW markets, separated by commas or new lines, e.g. KRW-BTC, KRW-ETH."),
+        error_messages={"required": _("List at least one market to trade, such as KRW-BTC.")},
     )
 
     class Meta:
@@ -200,15 +226,27 @@ class StrategyFormBase(forms.ModelForm):
         if self.errors:
             return cleaned  # a field that is not even a number: that message first
         params = self.params_from(cleaned)
-        try:
-            config.parse_strategy(cleaned["symbols"], params)
-            config.check_symbols_for_save(cleaned["symbols"])  # the count, Upbit's market list
-        except config.ConfigError as exc:
-            for message in exc.messages:
-                self.add_error(*strategy_error(message))
+        # The field a message concerns is found in its English words; the page shows it translated.
+        with translation.override("en"):
+            english = _strategy_problems(cleaned["symbols"], params)
+        if english:
+            in_english = (translation.get_language() or "en").startswith("en")
+            shown = english if in_english else _strategy_problems(cleaned["symbols"], params)
+            for message, words in zip(shown, english, strict=True):
+                self.add_error(*strategy_error(message, words))
             return cleaned
         self.instance.symbols, self.instance.params = cleaned["symbols"], params
         return cleaned
+
+
+def _strategy_problems(symbols: list[str], params: dict) -> list[str]:
+    """What parse_strategy and the save checks refuse, in the active language; [] when valid."""
+    try:
+        config.parse_strategy(symbols, params)
+        config.check_symbols_for_save(symbols)  # the count, Upbit's market list
+    except config.ConfigError as exc:
+        return exc.messages
+    return []
 
 
 def strategy_form_class() -> type[StrategyFormBase]:
@@ -224,69 +262,87 @@ StrategyConfigForm = strategy_form_class()
 
 RISK_PARAMS = {
     "max_position_size_pct": (
-        "Position size",
-        "% of equity",
-        "Each entry buys at most this share of equity (halved while volatility is high).",
+        _("Position size"),
+        # xgettext:no-python-format
+        _("% of equity"),
+        _("Each entry buys at most this share of equity (halved while volatility is high)."),
     ),
     "max_total_exposure_pct": (
-        "Total exposure",
-        "% of equity",
-        "All open positions together, at cost, stay below this share of equity.",
+        _("Total exposure"),
+        # xgettext:no-python-format
+        _("% of equity"),
+        _("All open positions together, at cost, stay below this share of equity."),
     ),
     "max_concurrent_positions": (
-        "Open positions at once",
-        "positions",
-        "No new entry while this many are open.",
+        _("Open positions at once"),
+        _("positions"),
+        _("No new entry while this many are open."),
     ),
-    "min_order_krw": ("Minimum order", "KRW", "Smaller orders are not placed; Upbit's minimum is 5,000 KRW."),
+    "min_order_krw": (
+        _("Minimum order"),
+        "KRW",
+        _("Smaller orders are not placed; Upbit's minimum is 5,000 KRW."),
+    ),
     "max_daily_loss_pct": (
-        "Daily loss limit",
-        "% of the day's starting equity",
-        "Realized loss in one KST day that halts trading until 00:00 KST.",
+        _("Daily loss limit"),
+        # xgettext:no-python-format
+        _("% of the day's starting equity"),
+        _("Realized loss in one KST day that halts trading until 00:00 KST."),
     ),
     "daily_loss_includes_unrealized": (
-        "Count unrealized losses in the daily limit",
+        _("Count unrealized losses in the daily limit"),
         "",
-        "Also refuse entries while cash plus open positions at the latest prices is the daily loss "
-        "limit or more below the day's starting equity (mark-to-market). Off: realized losses only.",
+        _(
+            "Also refuse entries while cash plus open positions at the latest prices is the daily loss "
+            "limit or more below the day's starting equity (mark-to-market). Off: realized losses only."
+        ),
     ),
-    "max_daily_trades": ("Entries per day", "entries", "New positions per KST day."),
+    "max_daily_trades": (_("Entries per day"), _("entries"), _("New positions per KST day.")),
     "max_weekly_loss_pct": (
-        "Weekly loss limit",
-        "% of the week's starting equity",
-        "Realized loss in one KST week (from Monday 00:00 KST) that halts entries until the next "
-        "Monday 00:00 KST. Not below the daily loss limit.",
+        _("Weekly loss limit"),
+        # xgettext:no-python-format
+        _("% of the week's starting equity"),
+        _(
+            "Realized loss in one KST week (from Monday 00:00 KST) that halts entries until the next "
+            "Monday 00:00 KST. Not below the daily loss limit."
+        ),
     ),
     "consecutive_loss_limit": (
-        "Losing streak limit",
-        "losses in a row",
-        "After this many losing trades in a row, entries pause for the cooldown.",
+        _("Losing streak limit"),
+        _("losses in a row"),
+        _("After this many losing trades in a row, entries pause for the cooldown."),
     ),
-    "cooldown_hours": ("Cooldown", "hours", "How long entries pause after the losing streak limit."),
+    "cooldown_hours": (
+        _("Cooldown"),
+        _("hours"),
+        _("How long entries pause after the losing streak limit."),
+    ),
     "liquidity_warn_slippage_pct": (
-        "Warn above expected slippage",
+        _("Warn above expected slippage"),
         "%",
-        "Before a buy the order book is walked for the order's KRW amount: a RiskAudit warning and a "
-        "risk alert when its average price is more than this above the best ask. A book that cannot "
-        "fill the order refuses it.",
+        _(
+            "Before a buy the order book is walked for the order's KRW amount: a RiskAudit warning and a "
+            "risk alert when its average price is more than this above the best ask. A book that cannot "
+            "fill the order refuses it."
+        ),
     ),
     "liquidity_warn_levels": (
-        "Warn above book levels",
-        "levels",
-        "... or when the buy would take more order-book levels than this (Upbit shows 30).",
+        _("Warn above book levels"),
+        _("levels"),
+        _("... or when the buy would take more order-book levels than this (Upbit shows 30)."),
     ),
 }
 RISK_GROUPS = {
-    "Position sizing": [
+    _("Position sizing"): [
         "max_position_size_pct",
         "max_total_exposure_pct",
         "max_concurrent_positions",
         "min_order_krw",
     ],
-    "Daily limits": ["max_daily_loss_pct", "daily_loss_includes_unrealized", "max_daily_trades"],
-    "Weekly limit": ["max_weekly_loss_pct"],
-    "Streaks & cooldown": ["consecutive_loss_limit", "cooldown_hours"],
-    "Order book": ["liquidity_warn_slippage_pct", "liquidity_warn_levels"],
+    _("Daily limits"): ["max_daily_loss_pct", "daily_loss_includes_unrealized", "max_daily_trades"],
+    _("Weekly limit"): ["max_weekly_loss_pct"],
+    _("Streaks & cooldown"): ["consecutive_loss_limit", "cooldown_hours"],
+    _("Order book"): ["liquidity_warn_slippage_pct", "liquidity_warn_levels"],
 }
 
 
@@ -295,7 +351,7 @@ def risk_groups() -> dict[str, list[str]]:
     placed = {name for names in RISK_GROUPS.values() for name in names}
     groups = {title: [n for n in names if n in config.RISK_FIELDS] for title, names in RISK_GROUPS.items()}
     rest = [name for name in config.RISK_FIELDS if name not in placed]
-    return groups | ({"Other limits": rest} if rest else {})
+    return groups | ({_("Other limits"): rest} if rest else {})
 
 
 def risk_error(message: str) -> tuple[str | None, str]:

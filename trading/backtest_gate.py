@@ -3,7 +3,8 @@
 Before the first entry of a KST day on a symbol, backtest the last N days of that symbol with
 the active configuration; when the result misses any threshold, refuse entries on that symbol
 for the rest of the day. The verdict is cached in Redis per (symbol, KST day), so the backtest
-runs at most once per symbol per day.
+runs at most once per symbol per day. The refusal is worded in the active language when the
+backtest runs (it is recorded as the refusal's description).
 """
 
 import json
@@ -11,7 +12,10 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from core.formatting import number, percent
 from core.kst import KST
 from core.redis_conn import get_redis
 
@@ -32,20 +36,27 @@ DEFAULT_THRESHOLDS = {
 
 def misses(stats: dict, thresholds: dict) -> list[str]:
     """Every threshold the backtest statistics miss, in words (a figure that is n/a misses)."""
+    at_least, at_most = (lambda v, t: v >= t), (lambda v, t: v <= t)
     checks = [
-        ("total_return_pct", "min_return_pct", "return {v:.2f} % < {t} %", lambda v, t: v >= t),
-        ("win_rate_pct", "min_win_rate_pct", "win rate {v:.1f} % < {t} %", lambda v, t: v >= t),
-        ("profit_factor", "min_profit_factor", "profit factor {v:.2f} < {t}", lambda v, t: v >= t),
-        ("sharpe", "min_sharpe", "Sharpe {v:.2f} < {t}", lambda v, t: v >= t),
-        ("max_drawdown_pct", "max_drawdown_pct", "max drawdown {v:.2f} % > {t} %", lambda v, t: v <= t),
+        ("total_return_pct", "min_return_pct", _("return"), lambda v: percent(v, 2), at_least),
+        ("win_rate_pct", "min_win_rate_pct", _("win rate"), lambda v: percent(v, 1), at_least),
+        ("profit_factor", "min_profit_factor", _("profit factor"), lambda v: number(v, 2), at_least),
+        ("sharpe", "min_sharpe", _("Sharpe"), lambda v: number(v, 2), at_least),
+        ("max_drawdown_pct", "max_drawdown_pct", _("max drawdown"), lambda v: percent(v, 2), at_most),
     ]
     out = []
-    for stat, limit, text, ok in checks:
+    for stat, limit, name, shown, ok in checks:
         value, threshold = stats.get(stat), thresholds[limit]
         if value is None:
-            out.append(f"{stat.replace('_pct', '').replace('_', ' ')} n/a (no closed trades)")
+            out.append(_("%(figure)s n/a (no closed trades)") % {"figure": name})
         elif not ok(value, threshold):
-            out.append(text.format(v=value, t=threshold))
+            # Translators: a backtest figure below its minimum ("<") or above its maximum (">").
+            text = (
+                _("%(figure)s %(value)s < %(threshold)s")
+                if ok is at_least
+                else _("%(figure)s %(value)s > %(threshold)s")
+            )
+            out.append(text % {"figure": name, "value": shown(value), "threshold": shown(threshold)})
     return out
 
 
@@ -70,10 +81,16 @@ def _run(symbol: str, now: datetime) -> str | None:
     thresholds = DEFAULT_THRESHOLDS | getattr(settings, "COINPILOT_BACKTEST_GATE_THRESHOLDS", {})
     bars, first = load_bars(symbol, now - timedelta(days=days), now)
     if len(bars) < 2:
-        return f"backtest gate: no candles for the last {days} days"
+        return ngettext(
+            "backtest gate: no candles for the last %(days)s day",
+            "backtest gate: no candles for the last %(days)s days",
+            days,
+        ) % {"days": number(days)}
     result = run_backtest(symbol, bars, load_strategy(), load_risk(), BacktestOptions(start=first))
     failed = misses(result.stats, thresholds)
     if not failed:
         return None
     log.info("backtest gate refuses %s today: %s", symbol, "; ".join(failed))
-    return f"backtest gate ({days} days): " + "; ".join(failed)
+    return ngettext(
+        "backtest gate (%(days)s day): %(misses)s", "backtest gate (%(days)s days): %(misses)s", days
+    ) % {"days": number(days), "misses": "; ".join(failed)}

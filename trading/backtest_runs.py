@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import django_rq
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from rq import get_current_job
 from rq.job import Job, JobStatus
 
+from core import formatting
 from core.bounds import EARLIEST_DAY, LATEST_DAY, BoundsError, parse_day
 from core.kst import kst_text
 from core.redis_conn import get_redis
@@ -30,6 +33,27 @@ MAX_DAYS = 400
 MAX_SYMBOLS = 20  # a portfolio run loads every symbol's minutes: 20 x 400 days fits the job's time
 RESULT_TTL = 86400
 SEPARATORS = re.compile(r"[\s,]+")
+
+# A run's stage is kept in job.meta as a code and its figures, and worded when shown, in the
+# reader's language (not the language of whoever started the run).
+STAGES = {
+    "queued": gettext_lazy("queued"),
+    "loading": gettext_lazy("loading candles"),
+    "running": gettext_lazy("running over %(bars)s bars"),
+    "running_portfolio": gettext_lazy("running %(markets)s markets over %(bars)s bars"),
+    "reporting": gettext_lazy("building the report"),
+    "done": pgettext_lazy("backtest stage", "done"),
+}
+STATUSES = {  # rq's job statuses as the page names them
+    "queued": pgettext_lazy("backtest status", "queued"),
+    "started": pgettext_lazy("backtest status", "running"),
+    "deferred": pgettext_lazy("backtest status", "waiting"),
+    "scheduled": pgettext_lazy("backtest status", "scheduled"),
+    "finished": pgettext_lazy("backtest status", "finished"),
+    "failed": pgettext_lazy("backtest status", "failed"),
+    "stopped": pgettext_lazy("backtest status", "stopped"),
+    "canceled": pgettext_lazy("backtest status", "canceled"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,12 +74,17 @@ def parse_symbols(text: str) -> tuple[list[str], list[str]]:
     (the order the live cycle visits them in), or every reason the list is refused."""
     names = [listing.normalise(name) for name in SEPARATORS.split(text or "") if name.strip()]
     if not names:
-        return [], ["name the markets of the portfolio, e.g. KRW-BTC, KRW-ETH"]
+        return [], [_("name the markets of the portfolio, e.g. KRW-BTC, KRW-ETH")]
     if len(names) > MAX_SYMBOLS:  # one message, not one per name of a pasted list
-        return [], [f"at most {MAX_SYMBOLS} markets per portfolio run, not {len(names)}"]
+        message = ngettext(
+            "at most %(most)s market per portfolio run, not %(count)s",
+            "at most %(most)s markets per portfolio run, not %(count)s",
+            MAX_SYMBOLS,
+        )
+        return [], [message % {"most": MAX_SYMBOLS, "count": formatting.number(len(names))}]
     errors = [_shorten(message) for message in listing.format_errors(names)]
     twice = sorted({name for name in names if names.count(name) > 1})
-    errors += [f"{name} is listed twice: name each market once" for name in twice]
+    errors += [_("%(symbol)s is listed twice: name each market once") % {"symbol": name} for name in twice]
     return ([] if errors else names), errors
 
 
@@ -74,16 +103,24 @@ def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
     else:
         symbol = data.get("symbol", "").strip().upper()
         if not SYMBOL_RE.match(symbol):
-            errors.append(f"symbol {symbol!r} is not a KRW market like KRW-BTC")
+            errors.append(
+                _("symbol '%(symbol)s' is not a KRW market like KRW-BTC") % {"symbol": _shorten(symbol)}
+            )
     days = {}
+    bad_day = {
+        # Translators: 'from' is the form's "From (KST)" field.
+        "from": _("'from' must be a date (YYYY-MM-DD) between %(earliest)s and %(latest)s"),
+        # Translators: 'to' is the form's "To (KST, included)" field.
+        "to": _("'to' must be a date (YYYY-MM-DD) between %(earliest)s and %(latest)s"),
+    }
     for name in ("from", "to"):
         try:
             days[name] = parse_day(data.get(name, ""))  # never year 1: the warm-up before it overflows
         except BoundsError:
-            errors.append(f"'{name}' must be a date (YYYY-MM-DD) between {EARLIEST_DAY} and {LATEST_DAY}")
+            errors.append(bad_day[name] % {"earliest": EARLIEST_DAY, "latest": LATEST_DAY})
     version = data.get("config", "").strip()
     if version and not version.isdigit():
-        errors.append("config version must be a number")
+        errors.append(_("the strategy version must be a number"))
     else:  # checked with the rest, so every problem is shown at once
         try:
             load_strategy(int(version) if version else None)
@@ -91,9 +128,9 @@ def parse_form(data) -> tuple[BacktestRequest | None, list[str]]:
             errors += exc.messages
     if len(days) == 2:
         if days["to"] < days["from"]:
-            errors.append("'to' must not be before 'from'")
+            errors.append(_("'to' must not be before 'from'"))
         elif (days["to"] - days["from"]).days + 1 > MAX_DAYS:
-            errors.append(f"at most {MAX_DAYS} days per run")
+            errors.append(_("at most %(days)s days per run") % {"days": formatting.number(MAX_DAYS)})
     if errors:
         return None, errors
     # KST days, both included as people read "from 11-01 to 11-30": the run ends at the midnight after 'to'
@@ -108,7 +145,7 @@ def start_run(req: BacktestRequest) -> str:
     days = f"{req.start:%Y-%m-%d}..{req.end - timedelta(days=1):%Y-%m-%d}"  # the last day included
     if req.portfolio:
         func, what = execute_portfolio, list(req.symbols)
-        description = f"portfolio backtest {', '.join(req.symbols)} {days}"
+        description = f"portfolio backtest {', '.join(req.symbols)} {days}"  # rq's own pages: English
     else:
         func, what, description = execute, req.symbol, f"backtest {req.symbol} {days}"
     job = django_rq.get_queue("default", commit_mode="auto").enqueue(
@@ -117,11 +154,16 @@ def start_run(req: BacktestRequest) -> str:
         req.start.isoformat(),
         req.end.isoformat(),
         req.config_version,
+        translation.get_language(),  # the report's text in the language of who asked for it
         job_timeout=600,
         result_ttl=RESULT_TTL,
         failure_ttl=RESULT_TTL,
         description=description,
-        meta={"mode": "portfolio" if req.portfolio else "single"},
+        meta={
+            "mode": "portfolio" if req.portfolio else "single",
+            "symbols": ", ".join(req.symbols or (req.symbol,)),
+            "days": days,
+        },
     )
     pipe = get_redis().pipeline()
     pipe.lpush(RUNS_KEY, job.id)
@@ -130,26 +172,33 @@ def start_run(req: BacktestRequest) -> str:
     return job.id
 
 
-def execute(symbol: str, start_iso: str, end_iso: str, config_version: int | None) -> dict:
-    """The job: load candles, run the very backtester the command uses, return the report data."""
-    _progress("loading candles", 10)
-    start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
-    bars, options = _load([symbol], start, end)
-    _progress(f"running over {len(bars[symbol]):,} bars", 50)
-    result = run_backtest(symbol, bars[symbol], load_strategy(config_version), load_risk(), options)
-    _progress("building the report", 90)
-    return report_data(result)
+def execute(
+    symbol: str, start_iso: str, end_iso: str, config_version: int | None, language: str | None = None
+) -> dict:
+    """The job: load candles, run the very backtester the command uses, return the report data
+    (its text in `language`, the default language without one)."""
+    with translation.override(language or translation.get_language()):
+        _progress("loading", 10)
+        start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
+        bars, options = _load([symbol], start, end)
+        _progress("running", 50, bars=len(bars[symbol]))
+        result = run_backtest(symbol, bars[symbol], load_strategy(config_version), load_risk(), options)
+        _progress("reporting", 90)
+        return report_data(result)
 
 
-def execute_portfolio(symbols: list[str], start_iso: str, end_iso: str, config_version: int | None) -> dict:
+def execute_portfolio(
+    symbols: list[str], start_iso: str, end_iso: str, config_version: int | None, language: str | None = None
+) -> dict:
     """The job of a portfolio run: every symbol from one account, with every risk rule."""
-    _progress("loading candles", 10)
-    start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
-    bars, options = _load(symbols, start, end)
-    _progress(f"running {len(symbols)} markets over {sum(len(b) for b in bars.values()):,} bars", 50)
-    result = run_portfolio(bars, load_strategy(config_version), load_risk(), options)
-    _progress("building the report", 90)
-    return portfolio_report_data(result)
+    with translation.override(language or translation.get_language()):
+        _progress("loading", 10)
+        start, end = datetime.fromisoformat(start_iso), datetime.fromisoformat(end_iso)
+        bars, options = _load(symbols, start, end)
+        _progress("running_portfolio", 50, markets=len(symbols), bars=sum(len(b) for b in bars.values()))
+        result = run_portfolio(bars, load_strategy(config_version), load_risk(), options)
+        _progress("reporting", 90)
+        return portfolio_report_data(result)
 
 
 def _load(symbols: list[str], start: datetime, end: datetime) -> tuple[dict, BacktestOptions]:
@@ -158,9 +207,13 @@ def _load(symbols: list[str], start: datetime, end: datetime) -> tuple[dict, Bac
     loaded = {symbol: load_bars(symbol, start, end) for symbol in symbols}
     missing = without_candles(loaded)
     if missing:
-        raise ValueError(
-            f"no candles stored for {', '.join(missing)} from {start:%Y-%m-%d} to "
-            f"{end - timedelta(minutes=1):%Y-%m-%d}"  # both days included, as the form reads them
+        raise ValueError(  # shown on the run's page
+            _("no candles stored for %(symbols)s from %(start)s to %(end)s")
+            % {
+                "symbols": ", ".join(missing),
+                "start": f"{start:%Y-%m-%d}",
+                "end": f"{end - timedelta(minutes=1):%Y-%m-%d}",  # both days included, as the form reads them
+            }
         )
     first = loaded[symbols[0]][1]  # the same start for every symbol
     options = BacktestOptions(start=first, volatility=volatility_history(start, end))
@@ -177,11 +230,31 @@ def without_candles(loaded: dict[str, tuple[Bars, int | None]]) -> list[str]:
     ]
 
 
-def _progress(stage: str, pct: int) -> None:
+def _progress(stage: str, pct: int, **figures: int) -> None:
+    """Record the stage (a STAGES code and its figures) and the percentage done."""
     job = get_current_job()
     if job is not None:
-        job.meta.update({"stage": stage, "pct": pct})
+        job.meta.update({"stage": stage, "stage_figures": figures, "pct": pct})
         job.save_meta()
+
+
+def stage_text(stage: str, figures: dict | None = None) -> str:
+    """A stage code in words ("running over 1,440 bars"); a stage of an older run as it was stored."""
+    if stage not in STAGES:
+        return stage
+    return str(STAGES[stage]) % {name: formatting.number(value) for name, value in (figures or {}).items()}
+
+
+def run_title(job: Job) -> str:
+    """What a run is, in the reader's language ("backtest KRW-BTC 2030-01-01..2030-01-03")."""
+    meta = job.meta
+    if "symbols" not in meta:  # a run queued before the titles were worded here
+        return job.description
+    if meta.get("mode") == "portfolio":
+        text = _("portfolio backtest %(symbols)s %(days)s")
+    else:
+        text = _("backtest %(symbols)s %(days)s")
+    return text % {"symbols": meta["symbols"], "days": meta["days"]}
 
 
 def run_status(run_id: str) -> dict | None:
@@ -189,20 +262,21 @@ def run_status(run_id: str) -> dict | None:
     job = Job.fetch(run_id, connection=get_redis()) if _exists(run_id) else None
     if job is None:
         return None
-    status = job.get_status()
+    status = JobStatus(job.get_status()).value
     body = {
         "id": run_id,
-        "status": JobStatus(status).value,
-        "description": job.description,
-        "stage": job.meta.get("stage", "queued"),
+        "status": status,
+        "status_label": str(STATUSES.get(status, status)),
+        "description": run_title(job),
+        "stage": stage_text(job.meta.get("stage", "queued"), job.meta.get("stage_figures")),
         "pct": job.meta.get("pct", 0),
         "mode": job.meta.get("mode", "single"),
     }
     if status == JobStatus.FINISHED:
-        body |= {"pct": 100, "stage": "done", "report": job.return_value()}
+        body |= {"pct": 100, "stage": stage_text("done"), "report": job.return_value()}
     elif status == JobStatus.FAILED:
         result = job.latest_result()
-        body["error"] = (result.exc_string or "").strip().splitlines()[-1] if result else "failed"
+        body["error"] = (result.exc_string or "").strip().splitlines()[-1] if result else _("the run failed")
     return body
 
 
@@ -212,7 +286,7 @@ def recent_runs() -> list[dict]:
     for run_id in ids:
         status = run_status(run_id)
         if status:
-            rows.append({k: status[k] for k in ("id", "status", "description", "stage")})
+            rows.append({k: status[k] for k in ("id", "status", "status_label", "description", "stage")})
     return rows
 
 
@@ -235,11 +309,19 @@ def default_range_note(symbol: str, form: dict) -> str:
         return ""
     first, last = minutes.order_by("timestamp").first(), minutes.order_by("-timestamp").first()
     if first is None:
-        return f"No candles of {symbol} are stored yet: run `manage.py backfill` before a backtest."
-    return (
-        f"No candles of {symbol} from {form['from']} to {form['to']}: stored minutes cover "
-        f"{kst_text(first.timestamp, '%Y-%m-%d')} to {kst_text(last.timestamp, '%Y-%m-%d')} (KST)."
-    )
+        return _("No candles of %(symbol)s are stored yet: run `manage.py backfill` before a backtest.") % {
+            "symbol": symbol
+        }
+    return _(
+        "No candles of %(symbol)s from %(start)s to %(end)s: "
+        "stored minutes cover %(first)s to %(last)s (KST)."
+    ) % {
+        "symbol": symbol,
+        "start": form["from"],
+        "end": form["to"],
+        "first": kst_text(first.timestamp, "%Y-%m-%d"),
+        "last": kst_text(last.timestamp, "%Y-%m-%d"),
+    }
 
 
 def default_portfolio(symbols: list[str]) -> str:

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from core.notify import notify
 
@@ -26,7 +27,12 @@ def set_kill_switch(on: bool, *, reason: str = "", user=None) -> TradingControl:
         transaction.on_commit(
             lambda: notify(
                 "risk",
-                {"kind": "KILL_SWITCH", "symbol": "", "title": "Kill switch", "description": description},
+                {
+                    "kind": "KILL_SWITCH",
+                    "symbol": "",
+                    "title": gettext_lazy("Kill switch"),
+                    "description": description,
+                },
             )
         )
     return control
@@ -93,7 +99,8 @@ def _set_entries_paused(paused: bool, *, user, reason: str) -> TradingControl:
         RiskAudit.objects.create(violation_type=kind, description=description[:2000])
         transaction.on_commit(
             lambda: notify(
-                "risk", {"kind": kind, "symbol": "", "title": "Entries", "description": description}
+                "risk",
+                {"kind": kind, "symbol": "", "title": gettext_lazy("Entries"), "description": description},
             )
         )
     return control

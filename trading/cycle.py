@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 
 from agents import gate
 from core.logging_context import log_context
-from core.notify import notify
+from core.notify import alert_language, notify
 from core.redis_conn import get_redis
 from market.candles import Candles
 from market.listing import alert_delisted
@@ -172,7 +173,9 @@ def _run_isolated(ctx: Context, symbol: str) -> SymbolResult:
         except Exception as exc:
             log.exception("cycle: %s failed", symbol)
             detail = f"{type(exc).__name__}: {exc}"
-            notify("system", {"title": f"Bot cycle error on {symbol}", "detail": detail})
+            with alert_language():
+                title = _("Bot cycle error on %(symbol)s") % {"symbol": symbol}
+            notify("system", {"title": title, "detail": detail})
             result = SymbolResult(symbol, "ERROR", type(exc).__name__, str(exc)[:300])
     CYCLE_ACTIONS.labels(result.action).inc()
     return result

@@ -9,6 +9,7 @@ from django.db.models import Count, DecimalField, F, Max, Min, Q, Sum, Value, Wi
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, RowNumber, TruncHour
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.caching import cached, newest_id
 from core.kst import KST
@@ -146,12 +147,17 @@ def risk_overview(now: datetime) -> dict:
         "limits": limits,
         "equity": equity,
         "usage": [
-            _usage("Exposure (KRW at cost)", exposure, equity * limits.max_total_exposure_pct / 100),
-            _usage("Open positions", positions["n"], limits.max_concurrent_positions),
-            _usage("Entries today", today.trade_count if today else 0, limits.max_daily_trades),
-            _usage("Realized loss today (KRW)", max(-pnl, ZERO), loss_limit),
             _usage(
-                "Straight losses", today.consecutive_losses if today else 0, limits.consecutive_loss_limit
+                _("Exposure (KRW at cost)"),
+                exposure,
+                equity * limits.max_total_exposure_pct / 100,
+                money=True,
+            ),
+            _usage(_("Open positions"), positions["n"], limits.max_concurrent_positions),
+            _usage(_("Entries today"), today.trade_count if today else 0, limits.max_daily_trades),
+            _usage(_("Realized loss today (KRW)"), max(-pnl, ZERO), loss_limit, money=True),
+            _usage(
+                _("Straight losses"), today.consecutive_losses if today else 0, limits.consecutive_loss_limit
             ),
         ],
         "daily_pnl": pnl,
@@ -164,10 +170,12 @@ def risk_overview(now: datetime) -> dict:
     }
 
 
-def _usage(label: str, used, limit) -> dict:
+def _usage(label: str, used, limit, money: bool = False) -> dict:
+    """One usage row; `money` rows are KRW amounts (whole won on the page), the others counts."""
     ratio = float(used) / float(limit) if limit else 0.0
     return {
         "label": label,
+        "money": money,
         "used": used,
         "limit": limit,
         "pct": round(min(ratio, 1.0) * 100),

@@ -28,13 +28,38 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+
+def _(message: str) -> str:
+    """Marks a declared text (a label, a help text, a unit) for makemessages, as gettext_noop does:
+    the admin translates it where it is shown, and the README table keeps the English."""
+    return message
+
+
+def gettext(message: str) -> str:
+    """`message` in the active language when Django runs (the admin, the bot, the lab), as written
+    otherwise: this module stays usable without Django settings."""
+    try:
+        from django.conf import settings
+        from django.utils.translation import gettext as translated
+    except ImportError:
+        return message
+    return translated(message) if settings.configured else message
+
+
 REGIMES = ("BULL", "SIDEWAYS", "BEAR")
 MAX_LOOKBACK_BARS = 200  # the live window (strategy.LIVE_WINDOW_BARS) must cover every lookback
 MAX_TIME_LIMIT_HOURS = 24 * 30
+# Percent units that are no format strings ("% o" would read as one to xgettext).
+# xgettext:no-python-format
+PCT_OF_EQUITY = _("% of equity")
+# xgettext:no-python-format
+PCT_OF_POSITION = _("% of the position")
+# xgettext:no-python-format
+PCT_PROFIT = _("% profit")
 MA_FILTER_LABELS = {
-    "above": "close above MA20",
-    "proximity_or_above": "close near or above MA20 (see proximity)",
-    "none": "no moving-average filter",
+    "above": _("close above MA20"),
+    "proximity_or_above": _("close near or above MA20 (see proximity)"),
+    "none": _("no moving-average filter"),
 }
 
 
@@ -91,167 +116,187 @@ class RegimeParams(BaseModel):
 
     # --- entry
     rsi_14_max: Number = param(
-        55, per_regime={"SIDEWAYS": 45, "BEAR": 40}, title="Max RSI(14)", ge=0, le=100,
-        noun="an RSI level", search=(35, 70, 5),
-        help="Entry check 1: no entry while RSI(14) is above this level (0-100).",
+        55, per_regime={"SIDEWAYS": 45, "BEAR": 40}, title=_("Max RSI(14)"), ge=0, le=100,
+        noun=_("an RSI level"), search=(35, 70, 5),
+        help=_("Entry check 1: no entry while RSI(14) is above this level (0-100)."),
     )  # fmt: skip
     rsi_7_trigger: Number = param(
-        35, per_regime={"SIDEWAYS": 30, "BEAR": 25}, title="RSI(7) dip level", ge=0, le=100,
-        noun="an RSI level", search=(15, 45, 5),
-        help="Entry check 2: RSI(7) must have dipped to or below this level within the lookback ...",
+        35, per_regime={"SIDEWAYS": 30, "BEAR": 25}, title=_("RSI(7) dip level"), ge=0, le=100,
+        noun=_("an RSI level"), search=(15, 45, 5),
+        help=_("Entry check 2: RSI(7) must have dipped to or below this level within the lookback ..."),
     )  # fmt: skip
     rsi_7_recover: Number = param(
-        40, per_regime={"SIDEWAYS": 35, "BEAR": 30}, title="RSI(7) recovery level", ge=0, le=100,
-        noun="an RSI level", search=(20, 50, 5),
-        help="... and be back at or above this level now.",
+        40, per_regime={"SIDEWAYS": 35, "BEAR": 30}, title=_("RSI(7) recovery level"), ge=0, le=100,
+        noun=_("an RSI level"), search=(20, 50, 5),
+        help=_("... and be back at or above this level now."),
     )  # fmt: skip
     rsi_7_lookback: Whole = param(
-        10, title="RSI(7) dip lookback", unit="bars", ge=1, le=MAX_LOOKBACK_BARS, search=(5, 30, 5),
-        help="How many 1-minute bars back the dip may be.",
+        10, title=_("RSI(7) dip lookback"), unit=_("bars"), ge=1, le=MAX_LOOKBACK_BARS, search=(5, 30, 5),
+        help=_("How many 1-minute bars back the dip may be."),
     )  # fmt: skip
     min_rsi_7_bounce_pct: Number = param(
-        3.0, title="Min RSI(7) bounce", unit="RSI points", ge=0, le=100, search=(0.0, 10.0, 1.0),
-        help="Entry check 3: RSI(7) now minus its lowest value in the lookback must be at least this.",
+        3.0, title=_("Min RSI(7) bounce"), unit=_("RSI points"), ge=0, le=100, search=(0.0, 10.0, 1.0),
+        help=_("Entry check 3: RSI(7) now minus its lowest value in the lookback must be at least this."),
     )  # fmt: skip
     ma_filter: Literal[tuple(MA_FILTER_LABELS)] = param(  # type: ignore[valid-type]
         "above", per_regime={"SIDEWAYS": "none", "BEAR": "proximity_or_above"},
-        title="Moving-average filter", labels=MA_FILTER_LABELS,
-        help="Entry check 4: where the close must be against MA20.",
+        title=_("Moving-average filter"), labels=MA_FILTER_LABELS,
+        help=_("Entry check 4: where the close must be against MA20."),
     )  # fmt: skip
     ma_proximity_pct: Number = param(
-        3.0, title="MA20 proximity", unit="%", ge=0, le=50, search=(0.5, 5.0, 0.5),
-        help="With 'near or above MA20': how far below MA20 the close may be.",
+        3.0, title=_("MA20 proximity"), unit="%", ge=0, le=50, search=(0.5, 5.0, 0.5),
+        help=_("With 'near or above MA20': how far below MA20 the close may be."),
     )  # fmt: skip
     require_price_above_bb_lower: StrictBool = param(
-        True, title="Refuse below the lower Bollinger band",
-        help="Entry check 5 (falling knife): no entry while the close is under the lower band.",
+        True, title=_("Refuse below the lower Bollinger band"),
+        help=_("Entry check 5 (falling knife): no entry while the close is under the lower band."),
     )  # fmt: skip
     volume_min_ratio: Number = param(
-        0.5, title="Min volume ratio", unit="x average", ge=0, le=100, search=(0.0, 2.0, 0.25),
-        help="Entry check 6: the latest volume divided by its average must be at least this.",
+        0.5, title=_("Min volume ratio"), unit=_("x average"), ge=0, le=100, search=(0.0, 2.0, 0.25),
+        help=_("Entry check 6: the latest volume divided by its average must be at least this."),
     )  # fmt: skip
     volume_surge_check: StrictBool = param(
-        False, per_regime={"BEAR": True}, title="Refuse on a volume surge",
-        help="Entry check 7: treat a surge as panic selling.",
+        False, per_regime={"BEAR": True}, title=_("Refuse on a volume surge"),
+        help=_("Entry check 7: treat a surge as panic selling."),
     )  # fmt: skip
     volume_surge_ratio: Number = param(
-        2.0, title="Volume surge ratio", unit="x average", gt=0, le=100, search=(1.5, 5.0, 0.5),
-        help="With the surge check on: no entry at or above this volume ratio.",
+        2.0, title=_("Volume surge ratio"), unit=_("x average"), gt=0, le=100, search=(1.5, 5.0, 0.5),
+        help=_("With the surge check on: no entry at or above this volume ratio."),
     )  # fmt: skip
     bb_enabled: StrictBool = param(
-        False, per_regime={"SIDEWAYS": True}, title="Require a lower-band touch and recovery",
-        help="Entry check 8 (used in SIDEWAYS only): the low touched the lower band and the close recovered.",
+        False, per_regime={"SIDEWAYS": True}, title=_("Require a lower-band touch and recovery"),
+        help=_(
+            "Entry check 8 (used in SIDEWAYS only): the low touched the lower band and the close recovered."
+        ),
     )  # fmt: skip
     bb_touch_lookback: Whole = param(
-        30, title="Band touch lookback", unit="bars", ge=1, le=MAX_LOOKBACK_BARS, search=(10, 60, 10),
-        help="How many 1-minute bars back the touch may be.",
+        30, title=_("Band touch lookback"), unit=_("bars"), ge=1, le=MAX_LOOKBACK_BARS, search=(10, 60, 10),
+        help=_("How many 1-minute bars back the touch may be."),
     )  # fmt: skip
     ai_prefilter_max_drop_pct_6h: Number | None = param(
-        None, per_regime={"BEAR": 5.0}, title="AI pre-filter: max 6 h drop", unit="%", ge=0, le=100,
+        None, per_regime={"BEAR": 5.0}, title=_("AI pre-filter: max 6 h drop"), unit="%", ge=0, le=100,
         search=(2.0, 10.0, 1.0),
-        help="BEAR only: skip the AI (no entry) when the price fell more than this over 6 hours. "
-        "Empty: no such pre-filter.",
+        help=_(
+            "BEAR only: skip the AI (no entry) when the price fell more than this over 6 hours. "
+            "Empty: no such pre-filter."
+        ),
     )  # fmt: skip
     # --- exit
     take_profit_pct: Number = param(
-        5.0, per_regime={"SIDEWAYS": 3.0, "BEAR": 2.5}, title="Take profit", unit="%", gt=0, le=100,
+        5.0, per_regime={"SIDEWAYS": 3.0, "BEAR": 2.5}, title=_("Take profit"), unit="%", gt=0, le=100,
         search=(1.0, 10.0, 0.5),
-        help="Exit when the price is this far above the average entry price.",
+        help=_("Exit when the price is this far above the average entry price."),
     )  # fmt: skip
     stop_loss_pct: Number = param(
-        3.0, per_regime={"SIDEWAYS": 2.5, "BEAR": 2.0}, title="Stop loss", unit="%", gt=0, le=50,
+        3.0, per_regime={"SIDEWAYS": 2.5, "BEAR": 2.0}, title=_("Stop loss"), unit="%", gt=0, le=50,
         search=(0.5, 6.0, 0.5),
-        help="Exit when the price is this far below the average entry price; "
-        "not larger than the take profit.",
+        help=_(
+            "Exit when the price is this far below the average entry price; "
+            "not larger than the take profit."
+        ),
     )  # fmt: skip
     trailing_stop_pct: Number = param(
-        2.0, per_regime={"SIDEWAYS": 1.5, "BEAR": 1.2}, title="Trailing stop", unit="%", gt=0, le=50,
+        2.0, per_regime={"SIDEWAYS": 1.5, "BEAR": 1.2}, title=_("Trailing stop"), unit="%", gt=0, le=50,
         search=(0.5, 4.0, 0.25),
-        help="Once active, exit when the price falls this far below its highest price since entry.",
+        help=_("Once active, exit when the price falls this far below its highest price since entry."),
     )  # fmt: skip
     trailing_activation_pct: Number = param(
-        1.0, per_regime={"BEAR": 0.8}, title="Trailing stop activation", unit="% profit", ge=0, le=100,
+        1.0, per_regime={"BEAR": 0.8}, title=_("Trailing stop activation"), unit=PCT_PROFIT, ge=0, le=100,
         search=(0.0, 3.0, 0.25),
-        help="The trailing stop starts once the price was this far above the entry price.",
+        help=_("The trailing stop starts once the price was this far above the entry price."),
     )  # fmt: skip
     rsi_overbought: Number = param(
-        75, per_regime={"SIDEWAYS": 70, "BEAR": 65}, title="RSI(14) overbought level", ge=0, le=100,
-        noun="an RSI level", search=(60, 85, 5),
-        help="Exit when RSI(14) reaches this level ...",
+        75, per_regime={"SIDEWAYS": 70, "BEAR": 65}, title=_("RSI(14) overbought level"), ge=0, le=100,
+        noun=_("an RSI level"), search=(60, 85, 5),
+        help=_("Exit when RSI(14) reaches this level ..."),
     )  # fmt: skip
     rsi_exit_min_profit_pct: Number = param(
-        1.0, per_regime={"SIDEWAYS": 0.5, "BEAR": 0.5}, title="Min profit for the RSI exit", unit="%",
+        1.0, per_regime={"SIDEWAYS": 0.5, "BEAR": 0.5}, title=_("Min profit for the RSI exit"), unit="%",
         ge=0, le=100, search=(0.0, 3.0, 0.5),
-        help="... and the profit is at least this.",
+        help=_("... and the profit is at least this."),
     )  # fmt: skip
     time_limit_hours: Number = param(
-        48, per_regime={"SIDEWAYS": 24, "BEAR": 8}, title="Time limit", unit="hours", gt=0,
+        48, per_regime={"SIDEWAYS": 24, "BEAR": 8}, title=_("Time limit"), unit=_("hours"), gt=0,
         le=MAX_TIME_LIMIT_HOURS, search=(4, 72, 4),
-        help="Exit a position held longer than this.",
+        help=_("Exit a position held longer than this."),
     )  # fmt: skip
     # --- position management (every option off by default: the v3.1 behaviour)
     atr_stop_k: Number | None = param(
-        None, title="ATR stop loss", unit="x ATR(14)", gt=0, le=20, search=(1.0, 6.0, 0.5),
-        help="Instead of the percentage: stop this many ATR(14) below the entry price (ATR at the "
-        "entry bar). Empty: the percentage stop.",
+        None, title=_("ATR stop loss"), unit=_("x ATR(14)"), gt=0, le=20, search=(1.0, 6.0, 0.5),
+        help=_(
+            "Instead of the percentage: stop this many ATR(14) below the entry price (ATR at the "
+            "entry bar). Empty: the percentage stop."
+        ),
     )  # fmt: skip
     atr_take_profit_k: Number | None = param(
-        None, title="ATR take profit", unit="x ATR(14)", gt=0, le=50, search=(1.0, 12.0, 0.5),
-        help="Instead of the percentage: take profit this many ATR(14) above the entry price (ATR "
-        "at the entry bar). Empty: the percentage take profit.",
+        None, title=_("ATR take profit"), unit=_("x ATR(14)"), gt=0, le=50, search=(1.0, 12.0, 0.5),
+        help=_(
+            "Instead of the percentage: take profit this many ATR(14) above the entry price (ATR "
+            "at the entry bar). Empty: the percentage take profit."
+        ),
     )  # fmt: skip
     atr_trailing_k: Number | None = param(
-        None, title="ATR trailing stop", unit="x ATR(14)", gt=0, le=20, search=(1.0, 6.0, 0.5),
-        help="Instead of the percentage: once active, exit this many ATR(14) (of the current bar) "
-        "below the highest price since entry. Empty: the percentage trailing stop.",
+        None, title=_("ATR trailing stop"), unit=_("x ATR(14)"), gt=0, le=20, search=(1.0, 6.0, 0.5),
+        help=_(
+            "Instead of the percentage: once active, exit this many ATR(14) (of the current bar) "
+            "below the highest price since entry. Empty: the percentage trailing stop."
+        ),
     )  # fmt: skip
     partial_tp_1_pct: Number | None = param(
-        None, title="Scale-out level 1", unit="% profit", gt=0, le=100, search=(0.5, 5.0, 0.5),
-        help="Sell part of the position once the price is this far above the entry price. "
-        "Empty: no scale-out.",
+        None, title=_("Scale-out level 1"), unit=PCT_PROFIT, gt=0, le=100, search=(0.5, 5.0, 0.5),
+        help=_(
+            "Sell part of the position once the price is this far above the entry price. "
+            "Empty: no scale-out."
+        ),
     )  # fmt: skip
     partial_tp_1_sell_pct: Number = param(
-        50, title="Scale-out level 1: sell", unit="% of the position", gt=0, le=100,
-        search=(10, 90, 10), help="Share of the quantity bought at entry sold at level 1.",
+        50, title=_("Scale-out level 1: sell"), unit=PCT_OF_POSITION, gt=0, le=100,
+        search=(10, 90, 10), help=_("Share of the quantity bought at entry sold at level 1."),
     )  # fmt: skip
     partial_tp_2_pct: Number | None = param(
-        None, title="Scale-out level 2", unit="% profit", gt=0, le=100, search=(1.0, 8.0, 0.5),
-        help="A second, higher level (needs level 1). Empty: none.",
+        None, title=_("Scale-out level 2"), unit=PCT_PROFIT, gt=0, le=100, search=(1.0, 8.0, 0.5),
+        help=_("A second, higher level (needs level 1). Empty: none."),
     )  # fmt: skip
     partial_tp_2_sell_pct: Number = param(
-        25, title="Scale-out level 2: sell", unit="% of the position", gt=0, le=100,
-        search=(10, 90, 10), help="Share of the quantity bought at entry sold at level 2.",
+        25, title=_("Scale-out level 2: sell"), unit=PCT_OF_POSITION, gt=0, le=100,
+        search=(10, 90, 10), help=_("Share of the quantity bought at entry sold at level 2."),
     )  # fmt: skip
     partial_tp_3_pct: Number | None = param(
-        None, title="Scale-out level 3", unit="% profit", gt=0, le=100, search=(1.5, 10.0, 0.5),
-        help="A third, higher level (needs level 2). Empty: none.",
+        None, title=_("Scale-out level 3"), unit=PCT_PROFIT, gt=0, le=100, search=(1.5, 10.0, 0.5),
+        help=_("A third, higher level (needs level 2). Empty: none."),
     )  # fmt: skip
     partial_tp_3_sell_pct: Number = param(
-        25, title="Scale-out level 3: sell", unit="% of the position", gt=0, le=100,
-        search=(10, 90, 10), help="Share of the quantity bought at entry sold at level 3.",
+        25, title=_("Scale-out level 3: sell"), unit=PCT_OF_POSITION, gt=0, le=100,
+        search=(10, 90, 10), help=_("Share of the quantity bought at entry sold at level 3."),
     )  # fmt: skip
     breakeven_after_partial: StrictBool = param(
-        False, title="Stop to break-even after a scale-out",
-        help="After the first scale-out level sold, the stop loss moves up to the entry price.",
+        False, title=_("Stop to break-even after a scale-out"),
+        help=_("After the first scale-out level sold, the stop loss moves up to the entry price."),
     )  # fmt: skip
     reentry_cooldown_minutes: Number = param(
-        0, title="Re-entry cooldown", unit="minutes", ge=0, le=1440, search=(0, 240, 30),
-        help="No new entry in a symbol for this long after it was sold (0: none); the regime "
-        "at the new entry decides.",
+        0, title=_("Re-entry cooldown"), unit=_("minutes"), ge=0, le=1440, search=(0, 240, 30),
+        help=_(
+            "No new entry in a symbol for this long after it was sold (0: none); the regime "
+            "at the new entry decides."
+        ),
     )  # fmt: skip
     risk_per_trade_pct: Number | None = param(
-        None, title="Risk per trade", unit="% of equity", gt=0, le=10, search=(0.25, 3.0, 0.25),
-        help="Size each entry so that its stop loss costs this share of equity: size = risk / stop "
-        "distance, never above the max position size. Empty: the fixed max position size.",
+        None, title=_("Risk per trade"), unit=PCT_OF_EQUITY, gt=0, le=10, search=(0.25, 3.0, 0.25),
+        help=_(
+            "Size each entry so that its stop loss costs this share of equity: size = risk / stop "
+            "distance, never above the max position size. Empty: the fixed max position size."
+        ),
     )  # fmt: skip
     kelly_fraction: Number | None = param(
-        None, title="Kelly cap fraction", unit="x Kelly", gt=0, le=1, search=(0.1, 1.0, 0.05),
-        help="Cap the size at this fraction of the Kelly bet from the symbol's last closed trades "
-        "in this regime (0.25: a quarter Kelly). Empty: no Kelly cap.",
+        None, title=_("Kelly cap fraction"), unit=_("x Kelly"), gt=0, le=1, search=(0.1, 1.0, 0.05),
+        help=_(
+            "Cap the size at this fraction of the Kelly bet from the symbol's last closed trades "
+            "in this regime (0.25: a quarter Kelly). Empty: no Kelly cap."
+        ),
     )  # fmt: skip
     kelly_trades: Whole = param(
-        30, title="Kelly cap: trades", unit="trades", ge=5, le=500, search=(10, 100, 10),
-        help="How many of the latest closed trades the Kelly cap reads; with fewer it does nothing.",
+        30, title=_("Kelly cap: trades"), unit=_("trades"), ge=5, le=500, search=(10, 100, 10),
+        help=_("How many of the latest closed trades the Kelly cap reads; with fewer it does nothing."),
     )  # fmt: skip
 
     def partial_levels(self) -> tuple[tuple[float, float], ...]:
@@ -276,25 +321,32 @@ def rule_violations(p: RegimeParams) -> list[str]:
     """Settings each valid on its own that make no sense together."""
     errors = []
     if p.rsi_7_trigger >= p.rsi_7_recover:
-        errors.append(
-            f"rsi_7_trigger ({p.rsi_7_trigger}) must be below rsi_7_recover ({p.rsi_7_recover}): "
+        # Translators: keep rsi_7_trigger / rsi_7_recover as written, followed by a space or a
+        # bracket: the admin replaces them with the parameters' labels.
+        text = gettext(
+            "rsi_7_trigger (%(trigger)s) must be below rsi_7_recover (%(recover)s): "
             "RSI(7) first dips to the trigger, then recovers above it"
         )
+        errors.append(text % {"trigger": p.rsi_7_trigger, "recover": p.rsi_7_recover})
     if p.stop_loss_pct > p.take_profit_pct:
-        errors.append(
-            f"stop loss ({p.stop_loss_pct}%) is larger than take profit ({p.take_profit_pct}%): "
+        text = gettext(
+            "stop loss (%(stop)s%%) is larger than take profit (%(take)s%%): "
             "every win would be smaller than every loss"
         )
+        errors.append(text % {"stop": p.stop_loss_pct, "take": p.take_profit_pct})
     if p.volume_surge_check and p.volume_surge_ratio <= p.volume_min_ratio:
-        errors.append(
-            f"volume_surge_ratio ({p.volume_surge_ratio}) must be above volume_min_ratio "
-            f"({p.volume_min_ratio}), or no volume could ever pass"
+        # Translators: keep volume_surge_ratio / volume_min_ratio as written, followed by a space.
+        text = gettext(
+            "volume_surge_ratio (%(surge)s) must be above volume_min_ratio (%(minimum)s), "
+            "or no volume could ever pass"
         )
+        errors.append(text % {"surge": p.volume_surge_ratio, "minimum": p.volume_min_ratio})
     if p.atr_stop_k is not None and p.atr_take_profit_k is not None and p.atr_stop_k > p.atr_take_profit_k:
-        errors.append(
-            f"ATR stop loss ({p.atr_stop_k}x) is larger than ATR take profit ({p.atr_take_profit_k}x): "
+        text = gettext(
+            "ATR stop loss (%(stop)sx) is larger than ATR take profit (%(take)sx): "
             "every win would be smaller than every loss"
         )
+        errors.append(text % {"stop": p.atr_stop_k, "take": p.atr_take_profit_k})
     return errors + _scale_out_violations(p)
 
 
@@ -302,19 +354,28 @@ def _scale_out_violations(p: RegimeParams) -> list[str]:
     errors = []
     for k in (2, 3):
         if getattr(p, f"partial_tp_{k}_pct") is not None and getattr(p, f"partial_tp_{k - 1}_pct") is None:
-            errors.append(f"scale-out level {k} is set but level {k - 1} is empty: fill the levels in order")
+            text = gettext(
+                "scale-out level %(level)s is set but level %(previous)s is empty: fill the levels in order"
+            )
+            errors.append(text % {"level": k, "previous": k - 1})
     levels = p.partial_levels()
     for (low, _), (high, _) in zip(levels, levels[1:], strict=False):
         if high <= low:
-            errors.append(f"scale-out levels must rise: {high}% is not above {low}%")
+            errors.append(
+                gettext("scale-out levels must rise: %(high)s%% is not above %(low)s%%")
+                % {"high": high, "low": low}
+            )
     sold = sum(share for _, share in levels)
     if sold > 100:
-        errors.append(f"the scale-out levels sell {sold}% of the position: at most 100%")
-    if levels and p.atr_take_profit_k is None and levels[-1][0] >= p.take_profit_pct:
         errors.append(
-            f"scale-out level {len(levels)} ({levels[-1][0]}%) is not below the take profit "
-            f"({p.take_profit_pct}%): the take profit would sell everything first"
+            gettext("the scale-out levels sell %(sold)s%% of the position: at most 100%%") % {"sold": sold}
         )
+    if levels and p.atr_take_profit_k is None and levels[-1][0] >= p.take_profit_pct:
+        text = gettext(
+            "scale-out level %(level)s (%(at)s%%) is not below the take profit (%(take)s%%): "
+            "the take profit would sell everything first"
+        )
+        errors.append(text % {"level": len(levels), "at": levels[-1][0], "take": p.take_profit_pct})
     return errors
 
 
@@ -387,23 +448,36 @@ def regime_defaults(model: type[RegimeParams], regime: str) -> dict:
 BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than_equal"}
 
 
+# Translators of the refusals below: keep %(name)s followed by a space or a bracket; the admin
+# replaces the parameter's name with its label.
 def out_of_bounds(name: str, value, info: FieldInfo) -> str:
     low, high, above = bounds(info)
     unit, noun = declared(info)["unit"], declared(info)["noun"]
+    args = {
+        "name": name,
+        "value": value,
+        "low": low,
+        "high": high,
+        "noun": gettext(noun) if noun else "",
+        "unit": gettext(unit) if unit else "",
+    }
     if noun:
-        return f"{name} is {value}, {noun} must be between {low} and {high}"
+        return gettext("%(name)s is %(value)s, %(noun)s must be between %(low)s and %(high)s") % args
     if unit.startswith("%"):
         if value > high:
-            return f"{name} is {value}%, it must be at most {high}%"
+            return gettext("%(name)s is %(value)s%%, it must be at most %(high)s%%") % args
         if above and value == low:
-            return f"{name} must be above {low}%"
-        return f"{name} is {value}%, it must be between {low} and {high}"
+            return gettext("%(name)s must be above %(low)s%%") % args
+        return gettext("%(name)s is %(value)s%%, it must be between %(low)s and %(high)s") % args
     if unit == "x average":
         if value > high:
-            return f"{name} is {value}, it must be at most {high}x the average"
-        return f"{name} is {value}, it must be {'above' if above else 'at least'} {low}"
-    span = f"above {low} and at most {high}" if above else f"between {low} and {high}"
-    return f"{name} must be {span} {unit}".rstrip()
+            return gettext("%(name)s is %(value)s, it must be at most %(high)sx the average") % args
+        if above:
+            return gettext("%(name)s is %(value)s, it must be above %(low)s") % args
+        return gettext("%(name)s is %(value)s, it must be at least %(low)s") % args
+    if above:
+        return (gettext("%(name)s must be above %(low)s and at most %(high)s %(unit)s") % args).rstrip()
+    return (gettext("%(name)s must be between %(low)s and %(high)s %(unit)s") % args).rstrip()
 
 
 def field_refusal(model: type[RegimeParams], name: str, value, error: str) -> str:
@@ -412,13 +486,22 @@ def field_refusal(model: type[RegimeParams], name: str, value, error: str) -> st
     if error in BOUND_ERRORS:
         return out_of_bounds(name, value, info)
     if kind(info) is bool:
-        return f"{name} must be yes or no, not {value!r}"
+        return gettext("%(name)s must be yes or no, not %(value)s") % {"name": name, "value": repr(value)}
     if kind(info) is str:
-        return f"{name} '{value}' must be one of {', '.join(choices(info))}"
+        text = gettext("%(name)s '%(value)s' must be one of %(choices)s")
+        return text % {"name": name, "value": value, "choices": ", ".join(choices(info))}
     if error == "whole_number":
         unit = declared(info)["unit"]
-        return f"{name} must be a whole number{f' of {unit}' if unit else ''}, not {value}"
-    return f"{name} must be a number{' or empty' if optional(info) else ''}, not {value!r}"
+        if unit:
+            text = gettext("%(name)s must be a whole number of %(unit)s, not %(value)s")
+            return text % {"name": name, "unit": gettext(unit), "value": value}
+        return gettext("%(name)s must be a whole number, not %(value)s") % {"name": name, "value": value}
+    if optional(info):
+        return gettext("%(name)s must be a number or empty, not %(value)s") % {
+            "name": name,
+            "value": repr(value),
+        }
+    return gettext("%(name)s must be a number, not %(value)s") % {"name": name, "value": repr(value)}
 
 
 def refusals(model: type[RegimeParams], exc: ValidationError, block: dict) -> list[str]:
@@ -433,7 +516,7 @@ def refusals(model: type[RegimeParams], exc: ValidationError, block: dict) -> li
             continue  # a number is tried as int and as float: one message
         seen.add(name)
         if error["type"] == "extra_forbidden":
-            messages.append(f"unknown setting '{name}'")
+            messages.append(gettext("unknown setting '%(name)s'") % {"name": name})
         else:
             messages.append(field_refusal(model, str(name), block[name], error["type"]))
     return messages
@@ -441,9 +524,15 @@ def refusals(model: type[RegimeParams], exc: ValidationError, block: dict) -> li
 
 def validate_block(model: type[RegimeParams], block: dict) -> tuple[RegimeParams | None, list[str]]:
     """(parameters, []) or (None, what is wrong); every parameter must be named, none added."""
-    missing = [f"'{name}' is missing" for name in model.model_fields if name not in block]
+    missing = [
+        gettext("'%(name)s' is missing") % {"name": name} for name in model.model_fields if name not in block
+    ]
     if missing:
-        unknown = [f"unknown setting '{key}'" for key in block if key not in model.model_fields]
+        unknown = [
+            gettext("unknown setting '%(name)s'") % {"name": key}
+            for key in block
+            if key not in model.model_fields
+        ]
         return None, unknown + missing
     try:
         return model.model_validate(block), []

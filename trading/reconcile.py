@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from core.notify import notify
 from market.upbit import UpbitError
@@ -144,9 +145,11 @@ def record_mismatch(description: str) -> None:
             lambda: notify(
                 "system",
                 {
-                    "title": "Live books differ from Upbit: new entries stopped",
+                    "title": gettext_lazy("Live books differ from Upbit: new entries stopped"),
                     "detail": description[:1500],
-                    "action": "check the account, fix the books, then run `manage.py reconcile --resume`",
+                    "action": gettext_lazy(
+                        "check the account, fix the books, then run `manage.py reconcile --resume`"
+                    ),
                 },
             )
         )

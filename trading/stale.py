@@ -26,9 +26,10 @@ import pandas as pd
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from core.kst import kst_text
-from core.notify import notify
+from core.notify import alert_language, notify
 from core.redis_conn import get_redis
 from market.candles import ONE_MINUTE, last_stored_timestamps
 
@@ -193,14 +194,16 @@ def watch(now: datetime, results: list[cycle_base.SymbolResult]) -> None:
         _set(began_unprot, now, unprotected_since=now)
         _set([r.symbol for r in ended_unprot], now, unprotected_since=None)
         # Alerts go out on commit. A symbol no longer traded is only cleared, not announced.
-        for symbol in began_stale:
-            notify("system", stopped_alert(symbol, now, newest[symbol], symbol in held, unpriced.get(symbol)))
-        for row in (r for r in ended_stale if r.symbol in newest):
-            notify("system", back_alert(row, newest[row.symbol]))
-        if began_unprot:
-            notify("system", unprotected_alert(began_unprot, last_price, unpriced))
-        if protected := [r for r in ended_unprot if r.symbol in newest]:
-            notify("system", protected_alert(protected, held))
+        with alert_language():  # the alerts' words, in COINPILOT_ALERT_LANGUAGE
+            for symbol in began_stale:
+                alert = stopped_alert(symbol, now, newest[symbol], symbol in held, unpriced.get(symbol))
+                notify("system", alert)
+            for row in (r for r in ended_stale if r.symbol in newest):
+                notify("system", back_alert(row, newest[row.symbol]))
+            if began_unprot:
+                notify("system", unprotected_alert(began_unprot, last_price, unpriced))
+            if protected := [r for r in ended_unprot if r.symbol in newest]:
+                notify("system", protected_alert(protected, held))
 
 
 def is_stale(now: datetime, newest_bar: datetime | None, *, held: bool) -> bool:
@@ -229,31 +232,44 @@ def _set(symbols: list[str], now: datetime, **fields) -> None:
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min"
+    return _("%(minutes)s min") % {"minutes": f"{seconds / 60:.0f}"}
 
 
 def stopped_alert(
     symbol: str, now: datetime, newest: datetime | None, held: bool, unpriced: str | None
 ) -> dict:
     if newest is None:
-        detail = "No 1m bar stored at all."
+        detail = _("No 1m bar stored at all.")
     else:
         closed = newest + ONE_MINUTE
-        since = kst_text(closed, KST_MINUTE)
-        detail = f"No new 1m bar since {since} ({_minutes((now - closed).total_seconds())})."
-    detail += " No new entries on it until bars come back."
+        detail = _("No new 1m bar since %(since)s (%(ago)s).") % {
+            "since": kst_text(closed, KST_MINUTE),
+            "ago": _minutes((now - closed).total_seconds()),
+        }
+    detail += " " + _("No new entries on it until bars come back.")
     if held and unpriced:
-        detail += f" A position is held and there is no ticker price either: {unpriced}."
+        detail += " " + _("A position is held and there is no ticker price either: %(why)s.") % {
+            "why": unpriced
+        }
     elif held:
-        detail += " A position is held: its stop loss, trailing stop and time limit run on the ticker price."
-    return {"title": f"Market data stopped: {symbol}", "detail": detail, "level": "warning", "symbol": symbol}
+        detail += " " + _(
+            "A position is held: its stop loss, trailing stop and time limit run on the ticker price."
+        )
+    title = _("Market data stopped: %(symbol)s") % {"symbol": symbol}
+    return {"title": title, "detail": detail, "level": "warning", "symbol": symbol}
 
 
 def back_alert(row: SymbolState, newest: datetime | None) -> dict:
-    seen = f"newest bar closed {kst_text(newest + ONE_MINUTE, KST_MINUTE)}" if newest else "bars stored again"
-    detail = f"Bars again ({seen}); the outage was alerted at {kst_text(row.stale_since, KST_MINUTE)}."
+    if newest:
+        seen = _("newest bar closed %(at)s") % {"at": kst_text(newest + ONE_MINUTE, KST_MINUTE)}
+    else:
+        seen = _("bars stored again")
+    detail = _("Bars again (%(seen)s); the outage was alerted at %(at)s.") % {
+        "seen": seen,
+        "at": kst_text(row.stale_since, KST_MINUTE),
+    }
     return {
-        "title": f"Market data back: {row.symbol}",
+        "title": _("Market data back: %(symbol)s") % {"symbol": row.symbol},
         "detail": detail,
         "level": "warning",
         "symbol": row.symbol,
@@ -262,23 +278,29 @@ def back_alert(row: SymbolState, newest: datetime | None) -> dict:
 
 def unprotected_alert(symbols: list[str], last_price, unpriced: dict[str, str]) -> dict:
     lines = [
-        f"{s}: no candle and no ticker price since {kst_text(last_price(s), KST_MINUTE)} ({unpriced[s]})"
+        _("%(symbol)s: no candle and no ticker price since %(at)s (%(why)s)")
+        % {"symbol": s, "at": kst_text(last_price(s), KST_MINUTE), "why": unpriced[s]}
         for s in symbols
     ]
     return {
-        "title": f"Positions unprotected: {', '.join(symbols)}",
-        "detail": "Stop loss, trailing stop and time limit cannot fire for:\n" + "\n".join(lines),
+        "title": _("Positions unprotected: %(symbols)s") % {"symbols": ", ".join(symbols)},
+        "detail": _("Stop loss, trailing stop and time limit cannot fire for:") + "\n" + "\n".join(lines),
     }
 
 
 def protected_alert(rows: list[SymbolState], held: dict) -> dict:
     lines = [
-        f"{r.symbol}: {'a price again' if r.symbol in held else 'position closed'} "
-        f"(unprotected alert at {kst_text(r.unprotected_since, KST_MINUTE)})"
+        (
+            _("%(symbol)s: a price again (unprotected alert at %(at)s)")
+            if r.symbol in held
+            else _("%(symbol)s: position closed (unprotected alert at %(at)s)")
+        )
+        % {"symbol": r.symbol, "at": kst_text(r.unprotected_since, KST_MINUTE)}
         for r in rows
     ]
     symbols = ", ".join(r.symbol for r in rows)
-    return {"title": f"Positions protected again: {symbols}", "detail": "\n".join(lines), "level": "warning"}
+    title = _("Positions protected again: %(symbols)s") % {"symbols": symbols}
+    return {"title": title, "detail": "\n".join(lines), "level": "warning"}
 
 
 # --- what the Overview reads -----------------------------------------------------------

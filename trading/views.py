@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from core.caching import cached, newest_id
@@ -55,7 +56,7 @@ def history_filter(params) -> tuple[Q, dict]:
         try:
             day = date.fromisoformat(value) if value else None
         except ValueError:
-            shown[f"{name}_error"] = f"'{value}' is not a date (YYYY-MM-DD)"
+            shown[f"{name}_error"] = _("'%(value)s' is not a date (YYYY-MM-DD)") % {"value": value}
             continue
         if day:
             start = timezone.make_aware(datetime.combine(day + timedelta(days=shift), time()))  # KST midnight
@@ -118,8 +119,9 @@ CSV_FIELDS = [
 
 
 def history_csv(request: HttpRequest) -> StreamingHttpResponse:
-    """The filtered trades as CSV, streamed row by row (KST times, KRW amounts)."""
-    query, _ = history_filter(request.GET)
+    """The filtered trades as CSV, streamed row by row (KST times, KRW amounts): machine-readable, so
+    exact decimals without separators and an English header in every language."""
+    query, _shown = history_filter(request.GET)
     writer = csv.writer(_Echo())
 
     def rows():
@@ -189,7 +191,7 @@ def backtest_page(request: HttpRequest) -> HttpResponse:
 def backtest_run(request: HttpRequest, run_id: str) -> HttpResponse:
     status = backtest_runs.run_status(run_id)
     if status is None:
-        raise Http404("no such backtest run (runs are kept for a day)")
+        raise Http404(_("No such backtest run (runs are kept for a day)."))
     return render(request, "trading/backtest_run.html", {"run": status})
 
 
@@ -197,5 +199,5 @@ def backtest_run(request: HttpRequest, run_id: str) -> HttpResponse:
 def backtest_run_json(request: HttpRequest, run_id: str) -> JsonResponse:
     status = backtest_runs.run_status(run_id)
     if status is None:
-        return JsonResponse({"error": "no such backtest run"}, status=404)
+        return JsonResponse({"error": _("No such backtest run (runs are kept for a day).")}, status=404)
     return JsonResponse(status)

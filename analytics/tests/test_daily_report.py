@@ -77,7 +77,7 @@ def test_daily_figures_on_hand_computed_trades(day_sells):
     assert report.avg_post_1h_pct == 0.5
     # equity at 22:00 the day before = 1000 - (-60 booked before midnight) = 1060 -> 1000 -> 1100
     assert report.max_drawdown_pct == 5.66
-    assert any(n.startswith("1 SELL(s) excluded, PnL unknown") and "KRW-XRP" in n for n in report.notes)
+    assert any(n.startswith("1 SELL excluded, PnL unknown") and "KRW-XRP" in n for n in report.notes)
     assert any("post-1h change over 2 of 3" in note for note in report.notes)
 
 
@@ -134,7 +134,7 @@ def test_openai_failure_falls_back_to_a_plain_summary_and_the_report_is_still_se
     assert len(openai_server.requests) == 1  # insufficient_quota is not retried
     [embed] = discord.embeds
     assert embed["title"] == "Daily report · 2026-11-21 (KST)"
-    assert embed["description"].startswith("3 SELLs, realized +40 KRW, win rate 50.00 %.")
+    assert embed["description"].startswith("3 SELLs, realized +40 KRW, win rate 50.00%.")
     fields = {field["name"]: field["value"] for field in embed["fields"]}
     assert fields["Realized PnL"] == "+40 KRW"
     assert "plain fallback" in fields["Notes"]

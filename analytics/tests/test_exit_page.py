@@ -78,3 +78,18 @@ def test_every_sell_is_listed_newest_first_and_paginated(client):
     rows = second.split("</section>")[0]
     assert "page 2 of 2 (27 rows)" in rows
     assert rows.count("<td>KRW-ETH</td>") == 2 and "TAKE_PROFIT" not in rows  # the two oldest
+
+
+def test_exit_analysis_page_in_korean_and_english(client):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    round_trip(1, "103000000", "TAKE_PROFIT")
+    round_trip(2, "97500000", "STOP_LOSS")
+    korean = client.get("/exits/?days=7", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "최근 7일간 매도 2건" in korean and "시장 국면 x 청산 사유" in korean and "평균 손익 (%)" in korean
+    assert (
+        "제안 보류: 데이터 부족 (매도 2건, 최소 10건 필요)" in korean
+    )  # worded for this reader, not the cache
+    assert "103,000,000" in korean  # the sell price with its separators
+    english = client.get("/exits/?days=7").content.decode()
+    assert "2 sells in the last 7 days" in english and "Avg PnL (%)" in english and "103,000,000" in english
+    assert "suggestions withheld: not enough data (2 SELLs, minimum 10)" in english

@@ -118,3 +118,25 @@ def test_a_rule_needs_enough_exits_of_its_kind():
 def test_the_trigger_is_fifty_percent_inclusive(flat, fires):
     exits = [make_exit(post={"1h": 3.0})] * 5 + [make_exit(post={"1h": 0.0})] * flat  # 5/10, 5/11
     assert (run(exits).status == SUGGEST) is fires
+
+
+def test_suggestion_lines_follow_the_language():
+    from django.utils import translation
+
+    from analytics.suggestions import Suggestion, Suggestions, suggestion_lines
+
+    item = Suggestion("BULL", "trailing_stop_pct", 2.0, 2.5, "7 of 10 trailing exits rose >= 2 % within 24 h",
+                      exit_reason="TRAILING_STOP", hits=7, base=10)  # fmt: skip
+    found = Suggestions(SUGGEST, (item,), 1, sells=12, minimum=10)
+    with translation.override("ko"):
+        assert found.lines == (
+            "BULL trailing_stop_pct 2.0 -> 2.5: 추적 손절 청산 10건 중 7건이 24시간 안에 2% 이상 올랐습니다",
+        )
+        assert suggestion_lines({"status": WITHHELD, "sells": 1234, "minimum": 2000}) == [
+            "제안 보류: 데이터 부족 (매도 1,234건, 최소 2,000건 필요)"
+        ]
+    with translation.override("en"):
+        assert found.lines == (
+            "BULL trailing_stop_pct 2.0 -> 2.5: 7 of 10 trailing exits rose >= 2 % within 24 h",
+        )
+    assert item.reason == "7 of 10 trailing exits rose >= 2 % within 24 h"  # stored for the admin in English

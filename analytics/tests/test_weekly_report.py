@@ -68,8 +68,8 @@ def test_weekly_job_sends_the_table_and_keeps_the_suggestions(
     assert embed["title"] == "Weekly exit report · last 7 days"
     assert "BULL trailing_stop_pct 2.0 -> 2.5" in embed["description"]
     fields = {field["name"]: field["value"] for field in embed["fields"]}
-    assert "Early exit 70 % (7/10)" in fields["BULL · TRAILING_STOP"]
-    assert "Over hold 100 % (3/3)" in fields["SIDEWAYS · TIME_LIMIT"]
+    assert "Early exit 70% (7/10)" in fields["BULL · TRAILING_STOP"]
+    assert "Over hold 100% (3/3)" in fields["SIDEWAYS · TIME_LIMIT"]
     assert validate_message({"embeds": [embed]}) == []
     assert load_strategy().version == 1  # nothing applied automatically
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.browser.conftest import ARGS, CHROMIUM
+from tests.browser.conftest import ARGS, CHROMIUM, LOGIN_BUTTON
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),  # the live server's thread reads the database
@@ -33,7 +33,7 @@ def test_the_docs_page_lists_every_operation_without_a_csp_violation(live_server
         tab.goto(f"{live_server.url}/login/?next=/api/v1/docs")
         tab.fill("#id_username", "ops")
         tab.fill("#id_password", "pw-123456789-long")
-        tab.click("button[type=submit]")
+        tab.click(LOGIN_BUTTON)
         tab.wait_for_selector(".opblock-summary-path", timeout=15000)
         paths = tab.locator(".opblock-summary-path").all_inner_texts()
         browser.close()

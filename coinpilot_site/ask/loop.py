@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from agents import costs, gate, guardrails, llm
 from agents.models import ChatMessage
@@ -65,7 +66,7 @@ def refusal(now: datetime, *, set_block: bool = True) -> tuple[str, str] | None:
     """(status, reason) when no question may be asked now, else None. Over the budget this sets the
     global block, as the agent does (`set_block=False`: only look, for the page)."""
     if not gate.enabled():
-        return Status.OFF, "The assistant is off: no ANTHROPIC_API_KEY is set."
+        return Status.OFF, _("The assistant is off: no ANTHROPIC_API_KEY is set.")
     block = get_redis().get(guardrails.BLOCK_KEY)
     if block is None and costs.over_budget(now):
         if set_block:
@@ -73,7 +74,9 @@ def refusal(now: datetime, *, set_block: bool = True) -> tuple[str, str] | None:
         block = guardrails.BUDGET
     if block is not None:
         reason = block.decode() if isinstance(block, bytes) else str(block)
-        return Status.PAUSED, f"The assistant is paused: the AI is blocked ({reason}); try again later."
+        return Status.PAUSED, _(
+            "The assistant is paused: the AI is blocked (%(reason)s); try again later."
+        ) % {"reason": reason}
     return None
 
 
@@ -177,14 +180,20 @@ def _run_tool(use: dict, now: datetime, out: Answer):
 
 def _stop(out: Answer, status: str) -> None:
     out.status = status
-    out.notice = {
-        Status.TIME_LIMIT: f"Stopped: the answer took longer than the {settings.ASK_TIME_LIMIT_SECONDS:g} s "
-        "limit (ASK_TIME_LIMIT_SECONDS). What is above may be incomplete.",
-        Status.CALL_LIMIT: f"Stopped: the question needed more than {settings.ASK_MAX_TOOL_CALLS} tool "
-        "calls (ASK_MAX_TOOL_CALLS). What is above may be incomplete; ask a narrower question.",
-        Status.TOKEN_LIMIT: f"Stopped: the answer reached the length limit of {settings.ASK_MAX_TOKENS} "
-        "tokens (ASK_MAX_TOKENS).",
-    }[status]
+    if status == Status.TIME_LIMIT:
+        out.notice = _(
+            "Stopped: the answer took longer than the %(seconds)s s limit (ASK_TIME_LIMIT_SECONDS). "
+            "What is above may be incomplete."
+        ) % {"seconds": f"{settings.ASK_TIME_LIMIT_SECONDS:g}"}
+    elif status == Status.CALL_LIMIT:
+        out.notice = _(
+            "Stopped: the question needed more than %(calls)s tool calls (ASK_MAX_TOOL_CALLS). "
+            "What is above may be incomplete; ask a narrower question."
+        ) % {"calls": settings.ASK_MAX_TOOL_CALLS}
+    else:
+        out.notice = _(
+            "Stopped: the answer reached the length limit of %(tokens)s tokens (ASK_MAX_TOKENS)."
+        ) % {"tokens": settings.ASK_MAX_TOKENS}
 
 
 def _failed(out: Answer, exc: llm.LLMError) -> None:
@@ -195,13 +204,15 @@ def _failed(out: Answer, exc: llm.LLMError) -> None:
     if exc.kind in llm.BLOCKING_KINDS:
         guardrails.set_block(exc.kind)
         out.status = Status.PAUSED
-        out.notice = (
-            f"The assistant is paused: Anthropic refused the call ({exc.kind.replace('_', ' ')}). "
+        out.notice = _(
+            "The assistant is paused: Anthropic refused the call (%(kind)s). "
             "The AI is blocked for everyone (trading agent too) until the block expires."
-        )
+        ) % {"kind": exc.kind.replace("_", " ")}
         return None
     out.status = Status.ERROR
-    out.notice = f"The assistant could not answer: the model call failed ({exc.kind.replace('_', ' ')})."
+    out.notice = _("The assistant could not answer: the model call failed (%(kind)s).") % {
+        "kind": exc.kind.replace("_", " ")
+    }
     return None
 
 

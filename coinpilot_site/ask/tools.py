@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agents.models import AgentDecision
 from analytics.daily_report import build_daily_report, day_at
@@ -141,8 +142,10 @@ def trades(args: dict, now: datetime) -> ToolResult:
         for t in rows
     ]
     history = {k: args.get(k) for k in ("symbol", "side", "exit_reason", "regime")}
-    sources = [link("History", page("history", **history))] + admin_links(
-        rows, lambda t: f"Trade #{t.pk} {t.side} {t.symbol}", model="trading_trade"
+    sources = [link(_("History"), page("history", **history))] + admin_links(
+        rows,
+        lambda t: _("Trade #%(id)s %(side)s %(symbol)s") % {"id": t.pk, "side": t.side, "symbol": t.symbol},
+        model="trading_trade",
     )
     reasons = legend((t.exit_reason for t in rows), EXIT_REASONS)
     return ToolResult(_listing(data, more, args, exit_reasons=reasons), len(data), sources)
@@ -173,8 +176,13 @@ def ai_decisions(args: dict, now: datetime) -> ToolResult:
         }
         for d in rows
     ]
-    sources = [link("System (AI scorecard)", page("system"))] + admin_links(
-        rows, lambda d: f"AI decision #{d.pk} {d.symbol} {d.decision}", model="agents_agentdecision"
+    sources = [link(_("System (AI scorecard)"), page("system"))] + admin_links(
+        rows,
+        lambda d: (
+            _("AI decision #%(id)s %(symbol)s %(decision)s")
+            % {"id": d.pk, "symbol": d.symbol, "decision": d.decision}
+        ),
+        model="agents_agentdecision",
     )
     return ToolResult(_listing(data, more, args), len(data), sources)
 
@@ -197,8 +205,10 @@ def risk_audits(args: dict, now: datetime) -> ToolResult:
         for a in rows
     ]
     risk_page = page("risk", type=args.get("violation_type"), symbol=args.get("symbol"))
-    sources = [link("Risk", risk_page)] + admin_links(
-        rows, lambda a: f"Risk audit #{a.pk} {a.violation_type}", model="trading_riskaudit"
+    sources = [link(_("Risk"), risk_page)] + admin_links(
+        rows,
+        lambda a: _("Risk audit #%(id)s %(type)s") % {"id": a.pk, "type": a.violation_type},
+        model="trading_riskaudit",
     )
     types = legend((a.violation_type for a in rows), RISK_EVENTS)
     return ToolResult(_listing(data, more, args, types=types), len(data), sources)
@@ -220,7 +230,7 @@ def regime_history(args: dict, now: datetime) -> ToolResult:
         for r in rows
     ]
     symbols = sorted({r.coin_symbol for r in rows})
-    sources = [link(f"Market {s}", page("market", symbol=s)) for s in symbols]
+    sources = [link(_("Market %(symbol)s") % {"symbol": s}, page("market", symbol=s)) for s in symbols]
     return ToolResult(_listing(data, more, args), len(data), sources)
 
 
@@ -241,7 +251,7 @@ def positions_now(args: dict, now: datetime) -> ToolResult:
         "positions": positions,
         "prices_are": "latest stored 1-minute close",
     }
-    return ToolResult(plain(data), len(positions), [link("Overview", page("overview"))])
+    return ToolResult(plain(data), len(positions), [link(_("Overview"), page("overview"))])
 
 
 def bot_status(args: dict, now: datetime) -> ToolResult:
@@ -250,7 +260,9 @@ def bot_status(args: dict, now: datetime) -> ToolResult:
     for row in rows:
         if row["status"] is None:
             row["status"] = "no status in the last 5 minutes (the bot cycle did not report this symbol)"
-    return ToolResult(plain({"now": now, "symbols": rows}), len(rows), [link("Overview", page("overview"))])
+    return ToolResult(
+        plain({"now": now, "symbols": rows}), len(rows), [link(_("Overview"), page("overview"))]
+    )
 
 
 def risk_state(args: dict, now: datetime) -> ToolResult:
@@ -273,7 +285,7 @@ def risk_state(args: dict, now: datetime) -> ToolResult:
             for d in days
         ],
     }
-    return ToolResult(plain(data), len(days), [link("Risk", page("risk"))])
+    return ToolResult(plain(data), len(days), [link(_("Risk"), page("risk"))])
 
 
 def daily_report(args: dict, now: datetime) -> ToolResult:
@@ -292,7 +304,7 @@ def daily_report(args: dict, now: datetime) -> ToolResult:
         "notes": report.notes,
     }
     history = page("history", side="SELL", **{"from": report.start.date().isoformat()})
-    return ToolResult(plain(data), 1, [link("History (SELLs)", history)])
+    return ToolResult(plain(data), 1, [link(_("History (SELLs)"), history)])
 
 
 def weekly_exit_report(args: dict, now: datetime) -> ToolResult:
@@ -304,7 +316,7 @@ def weekly_exit_report(args: dict, now: datetime) -> ToolResult:
         "exit_reasons": legend((row.exit_reason for row in report.table), EXIT_REASONS),
         "suggestions": list(report.suggestions.lines),
     }
-    return ToolResult(plain(data), len(report.table), [link("Exit analysis", page("exit-analysis"))])
+    return ToolResult(plain(data), len(report.table), [link(_("Exit analysis"), page("exit-analysis"))])
 
 
 def current_config(args: dict, now: datetime) -> ToolResult:
@@ -317,8 +329,8 @@ def current_config(args: dict, now: datetime) -> ToolResult:
         "risk_limits": limits,
     }
     sources = [
-        link("Risk", page("risk")),
-        link("Strategy versions", reverse("admin:trading_strategyconfig_changelist"), admin=True),
-        link("Risk limit versions", reverse("admin:trading_riskconfig_changelist"), admin=True),
+        link(_("Risk"), page("risk")),
+        link(_("Strategy versions"), reverse("admin:trading_strategyconfig_changelist"), admin=True),
+        link(_("Risk limit versions"), reverse("admin:trading_riskconfig_changelist"), admin=True),
     ]
     return ToolResult(plain(data), 1, sources)

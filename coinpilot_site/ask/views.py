@@ -7,7 +7,8 @@ import time
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import conversations, loop
@@ -32,15 +33,20 @@ def ask_question(request: HttpRequest) -> HttpResponse:
     """Answer one question as newline-delimited JSON events: delta, tool, error, then done."""
     question = (request.POST.get("question") or "").strip()
     if not question or len(question) > MAX_QUESTION_CHARS:
-        return JsonResponse({"error": f"Ask a question of 1 to {MAX_QUESTION_CHARS} characters."}, status=400)
+        return JsonResponse(
+            {"error": _("Ask a question of 1 to %(max)s characters.") % {"max": MAX_QUESTION_CHARS}},
+            status=400,
+        )
     if "\x00" in question:  # PostgreSQL text cannot hold it; refused rather than changed behind one's back
         return JsonResponse(
-            {"error": "The question contains a NUL character (\\0); remove it and ask again."}, status=400
+            {"error": _("The question contains a NUL character (\\0); remove it and ask again.")}, status=400
         )
     conversation = conversations.conversation_of(request.user)
     history = conversations.history(conversation)
     conversations.save_question(conversation, question)
-    events = _answer_events(conversation, question, history, staff=request.user.is_staff)
+    events = _answer_events(
+        conversation, question, history, staff=request.user.is_staff, language=translation.get_language()
+    )
     response = StreamingHttpResponse(events, content_type="application/x-ndjson; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # a reverse proxy must pass each line on at once
@@ -53,7 +59,15 @@ def ask_clear(request: HttpRequest) -> HttpResponse:
     return redirect("ask")
 
 
-def _answer_events(conversation, question: str, history: list[dict], *, staff: bool):
+def _answer_events(
+    conversation, question: str, history: list[dict], *, staff: bool, language: str | None = None
+):
+    # The stream is read after the view returned: its notices and source labels in the asker's language.
+    with translation.override(language or translation.get_language()):
+        yield from _events(conversation, question, history, staff=staff)
+
+
+def _events(conversation, question: str, history: list[dict], *, staff: bool):
     started = time.monotonic()
     answer = loop.Answer()
     run = loop.answer(question, history, timezone.now(), out=answer)
@@ -67,7 +81,7 @@ def _answer_events(conversation, question: str, history: list[dict], *, staff: b
         except Exception as exc:  # never a half-written stream without its end: store and say it failed
             log.exception("ask: answering failed")
             answer.status, answer.error = loop.Status.ERROR, f"{type(exc).__name__}: {exc}"[:500]
-            answer.notice = "The assistant failed (internal error); the details are in the server log."
+            answer.notice = _("The assistant failed (internal error); the details are in the server log.")
         if answer.status != loop.Status.OK:
             yield _line({"type": "error", "status": answer.status, "message": answer.notice})
         stored = True  # saved once, even if saving fails half-way (its tokens are stored first)
@@ -77,7 +91,7 @@ def _answer_events(conversation, question: str, history: list[dict], *, staff: b
         if not stored:  # the page was closed mid-answer: keep what was said and the tokens spent
             run.close()
             answer.status = loop.Status.INTERRUPTED
-            answer.notice = "Interrupted: the page was closed before the answer ended."
+            answer.notice = _("Interrupted: the page was closed before the answer ended.")
             conversations.save_answer(conversation, answer, _ms_since(started))
 
 

@@ -68,7 +68,7 @@ def test_system_scorecard_waits_a_minute_for_late_prices_but_not_for_new_decisio
     assert "No AI decision with a later price yet." in client.get("/system/").content.decode()
     AgentDecision.objects.create(symbol="KRW-ETH", decision="APPROVED", regime="BULL", price_at_decision=5)
     page = client.get("/system/").content.decode()
-    assert "No AI decision with a later price yet." not in page and "-10.0 %" in page
+    assert "No AI decision with a later price yet." not in page and "-10.00%" in page
 
 
 def test_every_response_reports_the_server_time(client):

@@ -16,7 +16,9 @@ from core.scheduling import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 
-PUBLIC = {"healthz", "metrics", "login", "favicon"}  # favicon: browsers ask before a login
+# favicon: browsers ask before a login; the login page's language menu (POST only) and the
+# JavaScript catalog its scripts read (translations, no data).
+PUBLIC = {"healthz", "metrics", "login", "favicon", "set-language", "javascript-catalog"}
 
 
 @pytest.fixture

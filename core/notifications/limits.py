@@ -5,6 +5,9 @@ queued for sending, and a burst is packed into messages of at most 10 embeds and
 (Discord's documented limits). Discord trims leading/trailing whitespace and counts what is left.
 """
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 TITLE = 256
 DESCRIPTION = 4096
 FIELDS = 25
@@ -98,4 +101,12 @@ def _fit_field(field: dict) -> dict:
 
 
 def _omitted(count: int) -> dict:
-    return {"name": "Omitted", "value": f"{count} more field(s) left out to fit Discord's limits"}
+    return {
+        "name": _("Omitted"),
+        "value": ngettext(
+            "%(count)s more field left out to fit Discord's limits",
+            "%(count)s more fields left out to fit Discord's limits",
+            count,
+        )
+        % {"count": count},
+    }

@@ -1,5 +1,8 @@
 """One example payload per event type: `manage.py notify_test` sends these, and they document the
-payload keys each renderer knows (any other key is shown as an extra field)."""
+payload keys each renderer knows (any other key is shown as an extra field). The texts are lazy:
+enqueue_alert writes them in COINPILOT_ALERT_LANGUAGE."""
+
+from django.utils.translation import gettext_lazy as _
 
 SAMPLES: dict[str, dict] = {
     "trade": {
@@ -23,23 +26,23 @@ SAMPLES: dict[str, dict] = {
         "rsi": "41.2",
         "model": "claude-haiku-4-5",
         "latency_ms": 2310,
-        "reasoning": "RSI(7) recovered from 28 with rising volume; price holds above MA20.",
+        "reasoning": _("RSI(7) recovered from 28 with rising volume; price holds above MA20."),
     },
     "ai-reject": {
         "symbol": "KRW-XRP",
         "regime": "BEAR",
         "rsi": "29.8",
-        "reason": "Falling knife: lower lows on the hourly chart and volume still rising on red bars.",
+        "reason": _("Falling knife: lower lows on the hourly chart and volume still rising on red bars."),
     },
     "risk": {
         "kind": "daily_loss_limit",
         "symbol": "",
-        "reason": "Realized loss -5.2 % of equity today (limit 5 %): entries halted until 00:00 KST.",
+        "reason": _("Realized loss today -5.2 % (limit 5 %): entries halted until 00:00 KST."),
         "total_pnl": "-520000",
     },
     "daily-report": {
         "date": "2026-11-20",
-        "summary": "Two wins, one stop loss.\nTrailing stops locked in most of the gains.\nNo halt today.",
+        "summary": _("Two wins, one stop loss.\nTrailing stops locked in most of the gains.\nNo halt today."),
         "total_pnl": "41250",
         "win_rate": "66.67",
         "trade_count": 3,
@@ -53,15 +56,15 @@ SAMPLES: dict[str, dict] = {
     },
     "weekly-exit-report": {
         "days": 7,
-        "suggestions": ["BULL trailing stop: widen 2.0 % -> 2.5 % (early exits 60 %)"],
+        "suggestions": [_("BULL trailing stop: widen 2.0 % -> 2.5 % (early exits 60 %)")],
         "groups": [
             {"regime": "BULL", "exit_reason": "TRAILING_STOP", "count": 10, "avg_pnl_pct": "1.8"},
             {"regime": "SIDEWAYS", "exit_reason": "TIME_LIMIT", "count": 4, "avg_pnl_pct": "-0.6"},
         ],
     },
     "system": {
-        "title": "Job collect_candles failed",
-        "detail": "HTTPStatusError: 418 from Upbit: IP banned for 60 s",
+        "title": _("Job collect_candles failed"),
+        "detail": _("HTTPStatusError: 418 from Upbit: IP banned for 60 s"),
         "slot": "2026-11-20T23:41:00+00:00",
     },
 }

@@ -37,10 +37,11 @@ from datetime import datetime
 from uuid import uuid4
 
 import django_rq
+from django.utils.translation import gettext as _
 from redis.exceptions import LockError
 from rq import get_current_job
 
-from ..notify import notify
+from ..notify import alert_language, notify
 from . import config, discord, embeds, limits, outbox, records, telegram, telegram_text
 
 log = logging.getLogger(__name__)
@@ -223,14 +224,14 @@ class _Drain:
         self._fail_everything(f"webhook answered 404 ({answer.error})")
         system_url = config.webhook_url("system")
         if system_url and discord.fingerprint(system_url) != self.hook:
-            notify(
-                "system",
-                {
-                    "title": "Discord webhook removed",
-                    "detail": f"{discord.mask(self.url)} "
-                    f"answered 404; alerts for {', '.join(events)} are off until its URL changes",
-                },
-            )
+            with alert_language():
+                detail = _(
+                    "%(webhook)s answered 404; alerts for %(events)s are off until its URL changes"
+                ) % {
+                    "webhook": discord.mask(self.url),
+                    "events": ", ".join(events),
+                }
+                notify("system", {"title": _("Discord webhook removed"), "detail": detail})
 
     def _fail_everything(self, error: str) -> None:
         while items := outbox.head(self.hook, 100):
@@ -257,7 +258,7 @@ class _TelegramDrain(_Drain):
         while items := outbox.head(self.hook, 1):
             item = items[0]
             if _enabled(switches, item):
-                item["embed"] = _render(item)
+                item["embed"] = _render(item, telegram=True)
                 item["title"] = item["embed"].get("title", "")
                 return [item]
             outbox.remove_head(self.hook, 1)
@@ -265,7 +266,7 @@ class _TelegramDrain(_Drain):
         return []
 
     def _send(self, batch: list[dict]) -> discord.Answer:
-        text = telegram_text.render(batch[0]["embed"])
+        text = batch[0]["text"]
         return telegram.send_message(self.chat_id, text, timeout=self.timings.timeout)
 
 
@@ -284,19 +285,30 @@ def _enabled(switches: dict, item: dict) -> bool:
     return switches.get(item["event"], (True, ""))[0]
 
 
-def _render(item: dict) -> dict:
-    """The item's embed; a payload the renderer chokes on still goes out, as plain JSON."""
-    try:
-        return embeds.render(item["event"], item["payload"], datetime.fromisoformat(item["at"]))
-    except Exception:
-        log.exception("could not render a %s alert; sending its raw payload", item.get("event"))
-        return limits.fit_embed(
-            {
-                "title": f"{item.get('event', 'alert')} (raw)",
-                "color": embeds.GREY,
-                "description": json.dumps(item.get("payload"), default=str)[: limits.DESCRIPTION],
-            }
-        )
+def _render(item: dict, *, telegram: bool = False) -> dict:
+    """The item's embed (and for a Telegram chat its text in item["text"]); a payload the renderer
+    chokes on still goes out, as plain JSON.
+
+    This is the one place an alert's words are written. The outbox keeps the payload, not text
+    (outbox.make_item), so the message is composed here, at send time, for every channel: in
+    COINPILOT_ALERT_LANGUAGE, whatever language the worker or the caller had active.
+    """
+    with alert_language():
+        try:
+            embed = embeds.render(item["event"], item["payload"], datetime.fromisoformat(item["at"]))
+        except Exception:
+            log.exception("could not render a %s alert; sending its raw payload", item.get("event"))
+            embed = limits.fit_embed(
+                {
+                    # Translators: the title of an alert that could not be laid out; %(event)s is its type.
+                    "title": _("%(event)s (raw)") % {"event": item.get("event", "alert")},
+                    "color": embeds.GREY,
+                    "description": json.dumps(item.get("payload"), default=str)[: limits.DESCRIPTION],
+                }
+            )
+        if telegram:
+            item["text"] = telegram_text.render(embed)
+    return embed
 
 
 def _reroute(hook: str) -> str:

@@ -8,13 +8,14 @@ the footer (event and time) kept, with a note that it was cut.
 
 from html import escape
 
+from django.utils.translation import gettext as _
+
 TEXT_LIMIT = 4096  # Telegram's limit of one message
-CUT_NOTE = "\n<i>(cut to fit Telegram's 4,096 characters; the full text is in Discord or the dashboard)</i>"
 
 
 def render(embed: dict) -> str:
     """Title in bold, the description, one line per field, the footer in italics; within 4,096."""
-    blocks: list[tuple[str, str, str]] = [("<b>", str(embed.get("title") or "Alert"), "</b>")]
+    blocks: list[tuple[str, str, str]] = [("<b>", str(embed.get("title") or _("Alert")), "</b>")]
     if embed.get("description"):
         blocks.append(("", str(embed["description"]), ""))
     for field in embed.get("fields") or []:
@@ -26,7 +27,12 @@ def render(embed: dict) -> str:
     full = "\n".join(prefix + _esc(text) + suffix for prefix, text, suffix in blocks) + "\n\n" + footer
     if len(full) <= TEXT_LIMIT:
         return full
-    room = TEXT_LIMIT - len(CUT_NOTE) - len("\n\n" + footer)
+    cut_note = (
+        "\n<i>"
+        + _esc(_("(cut to fit Telegram's 4,096 characters; the full text is in Discord or the dashboard)"))
+        + "</i>"
+    )
+    room = TEXT_LIMIT - len(cut_note) - len("\n\n" + footer)
     lines: list[str] = []
     for prefix, text, suffix in blocks:
         left = room - len("\n".join(lines)) - (1 if lines else 0)
@@ -38,7 +44,7 @@ def render(embed: dict) -> str:
         if cut:
             lines.append(prefix + cut + suffix)
         break
-    return "\n".join(lines) + CUT_NOTE + "\n\n" + footer
+    return "\n".join(lines) + cut_note + "\n\n" + footer
 
 
 def _esc(text: object) -> str:

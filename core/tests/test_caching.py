@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.utils import translation
 
 from core import caching
 
@@ -112,7 +113,8 @@ def test_a_waiting_request_computes_itself_when_the_one_computing_fails_or_hangs
 ):
     settings.CACHES = redis_cache(redis_url)
     monkeypatch.setattr(caching, "WAIT_SECONDS", 0.5)
-    cache.add("hung:computing", 1, 60)  # a request that claimed it and never finished
+    # A request that claimed it and never finished (keys carry the active language).
+    cache.add(f"hung:{translation.get_language()}:computing", 1, 60)
     started = time.monotonic()
     assert caching.cached("hung", lambda: "mine") == "mine"
     assert 0.5 <= time.monotonic() - started < 2

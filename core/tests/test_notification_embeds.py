@@ -34,7 +34,7 @@ def test_a_profitable_sell_is_green_and_shows_pnl_and_exit_reason():
     assert embed["title"] == "SELL KRW-BTC filled · TAKE_PROFIT"
     assert embed["color"] == embeds.GREEN
     shown = fields(embed)
-    assert shown["Realized PnL"] == "+2,916 KRW (+3.00 %)"
+    assert shown["Realized PnL"] == "+2,916 KRW (+3.00%)"
     assert shown["Price"] == "95,120,000 KRW"
     assert shown["Quantity"] == "0.00105263"
     assert shown["Exit reason"] == "TAKE_PROFIT"
@@ -47,7 +47,7 @@ def test_a_losing_sell_is_red_and_a_buy_is_blue():
     buy = embeds.render("trade", {"symbol": "KRW-SOL", "side": "BUY", "price": "250000"}, AT)
 
     assert loss["color"] == embeds.RED
-    assert fields(loss)["Realized PnL"] == "-1,200 KRW (-1.20 %)"  # whole won
+    assert fields(loss)["Realized PnL"] == "-1,201 KRW (-1.20%)"  # whole won, half away from zero
     assert (buy["title"], buy["color"]) == ("BUY KRW-SOL filled", embeds.BLUE)
 
 
@@ -117,7 +117,7 @@ def test_an_embed_with_more_than_25_short_fields_keeps_24_and_counts_the_rest():
     assert len(embed["fields"]) == 25
     assert embed["fields"][-1] == {
         "name": "Omitted",
-        "value": "6 more field(s) left out to fit Discord's limits",
+        "value": "6 more fields left out to fit Discord's limits",
     }
 
 

@@ -57,3 +57,13 @@ def test_reads_controls_and_strangers_in_process(fake_telegram, bot, caplog):
     assert not Position.objects.exists()
     audit = RiskAudit.objects.get(violation_type="MANUAL_CLOSE")
     assert "(by alice)" in audit.description and not TradingControl.current().kill_switch
+
+
+def test_the_bot_answers_in_the_users_saved_language(fake_telegram, bot):
+    from core.models import UserPreference
+
+    alice = get_user_model().objects.get(username="alice")
+    assert ask(fake_telegram, ALICE, "hello").text == "Not a command I know: /help lists them."
+    UserPreference.objects.create(user=alice, language="ko")
+    assert ask(fake_telegram, ALICE, "hello").text == "모르는 명령입니다. /help로 명령 목록을 확인하세요."
+    assert ask(fake_telegram, ALICE, "/help").text.startswith("CoinPilot 원격 제어")

@@ -97,8 +97,8 @@ def reads_strangers_and_faults(fake, start_bot) -> None:
     assert "KRW-BTC" in status and "position:" in status and "Equity" in status
     positions = ask(fake, ALICE, "/positions").text
     assert "KRW-BTC (BULL)" in positions and "unrealized" in positions
-    assert "Realized PnL, last 7 day(s)" in ask(fake, ALICE, "/profit").text
-    assert "last 30 day(s)" in ask(fake, BOB, "/profit 30").text
+    assert "Realized PnL, last 7 days" in ask(fake, ALICE, "/profit").text
+    assert "last 30 days" in ask(fake, BOB, "/profit 30").text
     assert "number of days from 1 to 365" in ask(fake, ALICE, "/profit abc").text
     assert "Daily report" in ask(fake, ALICE, "/daily").text
     assert "Open positions: 2 of 3" in ask(fake, ALICE, "/risk").text

@@ -43,7 +43,7 @@ def test_every_read_reply_is_plain_text_within_the_limit(btc):
         assert 0 < len(text) <= 4096, name
     assert "KRW-BTC" in replies.read_command("status", [], now)
     positions = replies.read_command("positions", [], now)
-    assert "0.00499750 @ 100,000,000, now 100,000,000" in positions
+    assert "0.0049975 @ 100,000,000, now 100,000,000" in positions
     assert "value 499,750 KRW" in positions
 
 
@@ -101,7 +101,7 @@ def test_bad_control_arguments_get_a_clear_message_and_store_nothing(btc, comman
 def test_a_confirmation_says_what_would_be_sold(btc, alice):
     now = timezone.now()
     reply = actions.propose(actions.parse("flatten", []), chat_id=1, user=alice, now=now)
-    assert "KRW-BTC: 0.00499750 at ~100,000,000 = ~499,750 KRW" in reply.text
+    assert "KRW-BTC: 0.0049975 at ~100,000,000 = ~499,750 KRW" in reply.text
     assert "Total: ~499,750 KRW" in reply.text and "Confirm within 60 s" in reply.text
     assert [label for label, _ in reply.buttons] == ["Confirm", "Cancel"]
     assert all(len(data.encode()) <= 64 for _, data in reply.buttons)  # Telegram's callback limit
@@ -218,3 +218,37 @@ def test_run_telegram_refuses_to_start_naming_the_variable(settings, alice, toke
     settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_ALLOWED_CHATS = token, chats
     with pytest.raises(CommandError, match=message):
         call_command("run_telegram")
+
+
+def test_replies_follow_the_users_saved_language(btc, alice):
+    from core.models import UserPreference
+    from remote.access import speaking_to
+
+    def read(name: str, args: list[str]) -> str:
+        with speaking_to(alice.pk):  # what the bot does for each update
+            try:
+                return replies.read_command(name, args, timezone.now())
+            except replies.BadArgument as exc:
+                return str(exc)
+
+    assert read("help", []).startswith("CoinPilot remote control")  # no preference: the alert language, en
+    assert "value 499,750 KRW" in read("positions", [])
+
+    UserPreference.objects.create(user=alice, language="ko")
+    assert read("help", []).startswith("CoinPilot 원격 제어")
+    positions = read("positions", [])
+    assert "평가 금액 499,750원" in positions and "0.0049975 @ 100,000,000" in positions
+    assert "입력: -3" in read("profit", ["-3"])
+    with speaking_to(alice.pk):
+        reply = actions.propose(
+            actions.parse("close", ["KRW-BTC"]), chat_id=1, user=alice, now=timezone.now()
+        )
+    assert "약 499,750원" in reply.text and [label for label, _ in reply.buttons] == ["확인", "취소"]
+
+
+def test_without_a_preference_replies_use_the_alert_language(alice, settings):
+    from remote.access import speaking_to
+
+    settings.ALERT_LANGUAGE = "ko"
+    with speaking_to(alice.pk):
+        assert replies.help_text().startswith("CoinPilot 원격 제어")

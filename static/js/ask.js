@@ -23,8 +23,8 @@
       if (u.start < at) return;
       node.appendChild(document.createTextNode(text.slice(at, u.start)));
       const mark = el("mark", "unverified", text.slice(u.start, u.end));
-      mark.title = "unverified: not found in the data this answer used";
-      mark.appendChild(el("sup", "unverified-tag", "unverified"));
+      mark.title = gettext("unverified: not found in the data this answer used");
+      mark.appendChild(el("sup", "unverified-tag", gettext("unverified")));
       node.appendChild(mark);
       at = u.end;
     });
@@ -41,12 +41,13 @@
     box.appendChild(body);
     if (m.role === "assistant") {
       if (m.tool_calls && m.tool_calls.length) {
-        box.appendChild(el("div", "ask-tools muted", "Looked up: " + m.tool_calls.map((c) =>
-          c.name + (c.error ? " (error)" : " (" + c.rows + " rows)")).join(", ")));
+        const calls = m.tool_calls.map((c) => c.error ? interpolate(gettext("%(tool)s (error)"), {tool: c.name}, true) :
+          interpolate(ngettext("%(tool)s (%(n)s row)", "%(tool)s (%(n)s rows)", c.rows), {tool: c.name, n: window.CP.number(c.rows)}, true));
+        box.appendChild(el("div", "ask-tools muted", interpolate(gettext("Looked up: %(calls)s"), {calls: calls.join(", ")}, true)));
       }
       if (m.sources && m.sources.length) {
         const sources = el("div", "ask-sources");
-        sources.appendChild(el("span", "muted", "Sources: "));
+        sources.appendChild(el("span", "muted", gettext("Sources:") + " "));
         m.sources.forEach((s) => { const a = el("a", "", s.label); a.href = s.url; sources.appendChild(a); });
         box.appendChild(sources);
       }
@@ -59,6 +60,14 @@
 
   data.messages.forEach(add);
 
+  // What the assistant is looking up while the answer streams.
+  function toolStatus(event) {
+    if (event.state !== "finished") return interpolate(gettext("Looking up %(tool)s ..."), {tool: event.name}, true);
+    if (event.error) return interpolate(gettext("Looked up %(tool)s: error"), {tool: event.name}, true);
+    return interpolate(ngettext("Looked up %(tool)s: %(n)s row", "Looked up %(tool)s: %(n)s rows", event.rows),
+                       {tool: event.name, n: window.CP.number(event.rows)}, true);
+  }
+
   async function ask(question) {
     add({role: "user", text: question});
     const box = add({role: "assistant", text: ""});
@@ -69,7 +78,7 @@
     let text = "";
     const handle = (event) => {
       if (event.type === "delta") { text += event.text; body.textContent = text; }
-      else if (event.type === "tool") { status.textContent = (event.state === "started" ? "Looking up " : "Looked up ") + event.name + (event.state === "finished" ? (event.error ? ": error" : ": " + event.rows + " rows") : " ..."); }
+      else if (event.type === "tool") { status.textContent = toolStatus(event); }
       else if (event.type === "done") { renderMessage(event.message, box); }
     };
     const response = await fetch(data.urls.question, {
@@ -78,9 +87,10 @@
     });
     const type = response.headers.get("Content-Type") || "";
     if (!response.ok || !response.body || !type.startsWith("application/x-ndjson")) {
-      const why = response.redirected ? "your session has ended; reload the page and log in" : "HTTP " + response.status;
+      const why = response.redirected ? gettext("your session has ended; reload the page and log in") : "HTTP " + response.status;
       const refused = type.startsWith("application/json") ? (await response.json()).error : "";  // e.g. a 400 saying why
-      renderMessage({role: "assistant", status: "error", text: refused || "The question was not answered (" + why + ")."}, box);
+      const text = refused || interpolate(gettext("The question was not answered (%(why)s)."), {why: why}, true);
+      renderMessage({role: "assistant", status: "error", text: text}, box);
       return;
     }
     const reader = response.body.getReader();
@@ -105,7 +115,7 @@
     const question = input.value.trim();
     if (!question) return;
     send.disabled = true;
-    ask(question).catch((err) => add({role: "assistant", status: "error", text: "Connection lost: " + err}))
+    ask(question).catch((err) => add({role: "assistant", status: "error", text: interpolate(gettext("Connection lost: %(error)s"), {error: String(err)}, true)}))
       .finally(() => { input.value = ""; send.disabled = false; input.focus(); });
   });
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); } });

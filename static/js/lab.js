@@ -5,18 +5,27 @@
   "use strict";
   const card = document.getElementById("progress-card");
   const text = (id, value) => { document.getElementById(id).textContent = value; };
-  const number = (v, digits) => Number(v).toLocaleString("en-US", {maximumFractionDigits: digits});
+  const number = (v, digits) => window.CP.number(v, digits);
+  // The study's state in the page's language (the server renders the same words).
+  const STATUS = {
+    queued: pgettext("lab status", "queued"), running: pgettext("lab status", "running"),
+    done: pgettext("lab status", "done"), cancelled: pgettext("lab status", "cancelled"),
+    failed: pgettext("lab status", "failed"),
+  };
 
   function show(state) {
-    text("study-status", state.status);
+    text("study-status", STATUS[state.status] || state.status);
     document.getElementById("study-status").className = "status-" + state.status;
-    text("study-done", state.done);
-    text("study-pruned", state.pruned);
-    text("study-failed", state.failed);
-    text("study-running", state.running);
-    text("study-best", state.best_value === null ? (state.pareto.length ? "Pareto front of " + state.pareto.length : "none yet")
+    text("study-done", number(state.done));
+    text("study-pruned", number(state.pruned));
+    text("study-failed", number(state.failed));
+    text("study-running", number(state.running));
+    const front = (n) => interpolate(ngettext("Pareto front of %(n)s trial", "Pareto front of %(n)s trials", n),
+      {n: number(n)}, true);
+    text("study-best", state.best_value === null ? (state.pareto.length ? front(state.pareto.length) : gettext("none yet"))
       : number(state.best_value, 4));
-    text("study-eta", state.eta_seconds === null ? "" : "about " + number(state.eta_seconds, 0) + " s left");
+    text("study-eta", state.eta_seconds === null ? ""
+      : interpolate(gettext("about %(seconds)s s left"), {seconds: number(state.eta_seconds, 0)}, true));
     document.getElementById("study-bar").value = state.done;
     const error = document.getElementById("study-error");
     error.textContent = state.error || "";

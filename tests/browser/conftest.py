@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HERE = Path(__file__).parent
+LOGIN_BUTTON = "#login-form button[type=submit]"  # not the language menu's buttons beside it
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -41,7 +42,7 @@ def page(live_server):
         tab.goto(f"{live_server.url}/login/")
         tab.fill("#id_username", "browser")
         tab.fill("#id_password", "browser-pass-123")
-        tab.click("button[type=submit]")
+        tab.click(LOGIN_BUTTON)
         tab.wait_for_url(f"{live_server.url}/")
         tab.base = live_server.url
         yield tab
@@ -51,5 +52,6 @@ def page(live_server):
 def shoot(tab, name: str) -> None:
     folder = os.environ.get("COINPILOT_SCREENSHOTS")
     if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        path = Path(folder) / f"{name}.png"  # a name may hold a sub-folder ("ko/overview")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(path), full_page=True)

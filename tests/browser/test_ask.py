@@ -34,7 +34,7 @@ def test_ask_streams_an_answer_with_sources_and_an_unverified_marker(page, fake,
     assert marks.count() == 1 and marks.first.inner_text().startswith("8,888,888")
     hrefs = answer.locator(".ask-sources a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert f"/admin/agents/agentdecision/{decision.pk}/change/" in hrefs
-    assert "get_ai_decisions (1 rows)" in answer.locator(".ask-tools").first.inner_text()
+    assert "get_ai_decisions (1 row)" in answer.locator(".ask-tools").first.inner_text()
     shoot(page, "ask")
     page.reload()  # the conversation is kept
     assert "confidence 75" in page.locator(".ask-assistant").last.inner_text()

@@ -118,7 +118,7 @@ def test_a_walk_forward_and_a_look_ahead_check_start_from_the_lab_page(page, run
     assert page.locator("#lab-errors").count() == 0
     parent = Study.objects.get(parent__isnull=True)
     assert (parent.walk_forward, parent.anchored, parent.ratio, parent.folds.count()) == (1, True, 2.0, 1)
-    assert "1 anchored folds, in-sample 2.0 x out-of-sample" in page.inner_text("#walk-forward")
+    assert "1 anchored fold, in-sample 2.0 x out-of-sample" in page.inner_text("#walk-forward")
     run_jobs("lab")  # the fold's trials, then its out-of-sample score; the page reloads when it ends
     expect(page.locator("#study-status")).to_have_text("done", timeout=30000)
     page.reload()

@@ -107,7 +107,7 @@ def test_risk_history_and_system_pages(page, market_data):
     page.goto(page.base + "/exits/?days=7")
     page.wait_for_selector("#pnl-box .main-svg")
     assert plotted_points(page, "#heatmap") >= 1
-    assert re.search(r"[+-]?\d+\.\d\d %", page.inner_text("#heatmap"))  # cells print their values
+    assert re.search(r"[+-]?\d+\.\d\d ?%", page.inner_text("#heatmap"))  # cells print their values
     shoot(page, "exit-analysis")
 
 

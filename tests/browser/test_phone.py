@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from trading.models import TradingControl
 
-from .conftest import ARGS, CHROMIUM, shoot
+from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, shoot
 from .test_lab import close_optuna_connections  # noqa: F401  (autouse: the test database can be dropped)
 from .test_pages import market_data  # noqa: F401  (the fixture: candles, a regime, trades)
 from .test_security import watch_console
@@ -107,7 +107,7 @@ def test_every_page_fits_a_phone(phone, market_data, run_jobs):  # noqa: F811
     problems = check(phone, "login", "/login/", ready="#id_username", banner=False)
     phone.fill("#id_username", "phone")
     phone.fill("#id_password", "phone-pass-123")
-    phone.click("main button[type=submit]")
+    phone.click(LOGIN_BUTTON)
     phone.wait_for_url(phone.base + "/")
 
     problems += check(phone, "overview", "", ready="#equity-chart .main-svg")

@@ -52,7 +52,7 @@ def test_market_chart_marks_scale_outs_apart_from_full_exits(page, scaled):
     assert (partial["symbol"], partial["color"]) != (full["symbol"], full["color"])
     level_1 = f"scale-out level 1, {scaled.partials[0].quantity.normalize():f} BTC sold, PnL "
     assert partial["text"][0].startswith(level_1) and partial["text"][1].startswith("scale-out level 2,")
-    assert full["text"] == [f"TAKE_PROFIT {round(float(scaled.final.signal_info['pnl'])):,} KRW"]
+    assert full["text"] == [f"TAKE_PROFIT, PnL {round(float(scaled.final.signal_info['pnl'])):+,} KRW"]
     assert PARTIAL_TRACE in page.text_content("#market-chart .legend")
     # hover the first scale-out: plotly shows its text in the chart's hover label
     page.eval_on_selector(

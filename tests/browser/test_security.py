@@ -4,7 +4,7 @@ violation or any other console error, and the login lock-out page is a plain pag
 import pytest
 from django.contrib.auth import get_user_model
 
-from .conftest import ARGS, CHROMIUM, shoot
+from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, shoot
 from .test_pages import market_data  # noqa: F401  (fixture: candles, a regime, trades)
 
 PAGES = [
@@ -67,7 +67,7 @@ def test_the_lock_out_page_is_a_plain_page(browser_tab):
         tab.goto(tab.base + "/login/")
         tab.fill("#id_username", "trader")
         tab.fill("#id_password", "wrong-password")
-        tab.click("button[type=submit]")
+        tab.click(LOGIN_BUTTON)
         tab.wait_for_load_state()
     assert tab.inner_text("h1") == "Too many failed log-ins"
     text = tab.inner_text("main")
@@ -77,7 +77,7 @@ def test_the_lock_out_page_is_a_plain_page(browser_tab):
     tab.click("text=Back to the log-in page")
     tab.fill("#id_username", "trader")
     tab.fill("#id_password", "right-password-42")
-    tab.click("button[type=submit]")
+    tab.click(LOGIN_BUTTON)
     tab.wait_for_load_state()
     assert tab.inner_text("h1") == "Too many failed log-ins"  # the right password waits too
     shoot(tab, "locked-out")

@@ -30,3 +30,9 @@ def exit_meaning(reason: str) -> str:
 def risk_meaning(violation_type: str) -> str:
     """The one-line meaning of a risk audit type ("" for an unknown one)."""
     return glossary.RISK_EVENTS.get(violation_type or "", "")
+
+
+@register.filter
+def code_name(code: str) -> str:
+    """`{{ trade.side|code_name }}`, `{{ trade.regime|code_name }}`: BUY / 매수, BULL / 상승장."""
+    return glossary.code_name(code)

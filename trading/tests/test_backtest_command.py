@@ -24,7 +24,7 @@ def backtest(*args: str) -> str:
 def test_real_csv_is_too_short_for_a_regime_so_nothing_is_traded():
     text = backtest("--symbol", "KRW-BTC", "--source", CSV)
     assert "9,999 bars" in text and "UNKNOWN 100%" in text and "fewer than 200 hourly candles" in text
-    assert "total return   0.00 %" in text and "win rate       n/a" in text
+    assert "total return   0.00%" in text and "win rate       n/a" in text
 
 
 @pytest.mark.django_db

@@ -25,11 +25,11 @@ def test_good_statistics_pass():
 @pytest.mark.parametrize(
     ("stat", "value", "text"),
     [
-        ("total_return_pct", 2.9, "return 2.90 % < 3.0 %"),
-        ("win_rate_pct", 34.0, "win rate 34.0 % < 35.0 %"),
-        ("profit_factor", 1.2, "profit factor 1.20 < 1.3"),
-        ("sharpe", 0.5, "Sharpe 0.50 < 0.8"),
-        ("max_drawdown_pct", 21.0, "max drawdown 21.00 % > 20.0 %"),
+        ("total_return_pct", 2.9, "return 2.90% < 3.00%"),
+        ("win_rate_pct", 34.0, "win rate 34.0% < 35.0%"),
+        ("profit_factor", 1.2, "profit factor 1.20 < 1.30"),
+        ("sharpe", 0.5, "Sharpe 0.50 < 0.80"),
+        ("max_drawdown_pct", 21.0, "max drawdown 21.00% > 20.00%"),
         ("profit_factor", None, "profit factor n/a"),
     ],
 )
@@ -71,4 +71,4 @@ def test_a_real_backtest_with_no_trades_is_refused(settings):
         for m in range(30)
     )
     refusal = gate.gate_refusal("KRW-XRP", NOW.replace(minute=45))
-    assert refusal.startswith("backtest gate (30 days): return 0.00 % < 3.0 %")
+    assert refusal.startswith("backtest gate (30 days): return 0.00% < 3.00%")

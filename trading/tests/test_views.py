@@ -165,7 +165,7 @@ def test_risk_page_shows_the_volatility_fit_in_kst_and_annualised(client, operat
              "alpha": 0.1, "beta": 0.8, "timestamp": "2030-01-06T00:05:00+00:00"}  # fmt: skip
     monkeypatch.setattr(dashboard, "read_state", lambda: state)
     page = client.get("/risk/").content.decode()
-    assert "72.5 % a year" in page  # 0.001 x sqrt(525,600) = 0.725
+    assert "72.5% a year" in page  # 0.001 x sqrt(525,600) = 0.725
     assert "fitted 2030-01-06 09:05 KST" in page and "+00:00" not in page
 
 

@@ -8,9 +8,11 @@ from datetime import datetime, time, timedelta
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics import daily_report, post_exit, weekly_report
 from core.bounds import day_option, int_option
+from core.notify import alert_language
 
 DAY = day_option()
 MAX_DAYS = 365
@@ -41,11 +43,12 @@ class Command(BaseCommand):
             return
         day = date or daily_report.day_at(now)
         if kind == "daily":
-            report = daily_report.build_daily_report(day, now)
-            daily_report.summarize(report)
-            self.stdout.write(daily_report.facts(report) + "\n\nSummary:\n" + report.summary)
-            if send:
-                daily_report.notify("daily-report", daily_report.payload(report))
+            with alert_language():  # printed as it is sent
+                report = daily_report.build_daily_report(day, now)
+                daily_report.summarize(report)
+                self.stdout.write(daily_report.facts(report) + "\n\n" + _("Summary:") + "\n" + report.summary)
+                if send:
+                    daily_report.notify("daily-report", daily_report.payload(report))
         else:
             end = min(now, datetime.combine(day, time(22, 0), tzinfo=daily_report.KST))
             if send:

@@ -2,6 +2,7 @@
 
 import django_rq
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy
 from rq.worker import SimpleWorker
 
 from core.models import NotificationLog
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             )
         ids = {}
         for name in event or sorted(SAMPLES):
-            payload = {**SAMPLES[name], "test": "sent by manage.py notify_test"}
+            payload = {**SAMPLES[name], "test": gettext_lazy("sent by manage.py notify_test")}
             item_id = enqueue_alert(name, payload)
             url = config.webhook_url(name)
             if url:
