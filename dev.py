@@ -31,7 +31,7 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 
 
-TEST_PROCESSES = ["-n", "2", "--dist", "loadfile"]  # `python3 dev.py test -n 0` runs in this one process
+TEST_PROCESSES = ["-n", "2", "--dist", "load"]  # `python3 dev.py test -n 0` runs in this one process
 LOCKS = ("requirements", "requirements-embedded", "requirements-dev")  # each NAME.txt -> NAME.lock
 
 
@@ -121,8 +121,10 @@ def up() -> None:
 
 def test(args: list[str]) -> int:
     ensure_venv("requirements-dev.lock")  # conftest compiles the translations (compile_messages)
-    # Two processes (pytest-xdist), a test file each at a time: most tests wait on real processes,
-    # servers and browsers, so two share the 2 cores well (the suite in about half the time).
+    # Two processes (pytest-xdist): most tests wait on real processes, servers and browsers, so two
+    # share the 2 cores well (the suite in about half the time). `load` hands out tests in
+    # pytest-django's order, so each process still runs the tests that flush the database (browser,
+    # worker processes) after those that rely on the migrations' seeded rows.
     parallel = [] if any(a.startswith(("-n", "--numprocesses")) for a in args) else TEST_PROCESSES
     return subprocess.run([PYTHON, "-m", "pytest", *parallel, *args], cwd=ROOT).returncode
 

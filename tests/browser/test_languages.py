@@ -18,7 +18,7 @@ from django.utils import timezone
 from lab import storage
 from lab.form import default_form as lab_default_form
 from lab.form import read_form as read_study_form
-from lab.study import create_study, run_trials
+from lab.study import create_study, start_study
 from trading.backtest_runs import parse_form as parse_backtest_form
 from trading.backtest_runs import start_run
 from trading.models import StrategyConfig
@@ -61,7 +61,8 @@ def every_page(market_data, run_jobs):  # noqa: F811
     study_request, errors = read_study_form(lab_form)
     assert errors == []
     study = create_study(study_request)
-    run_trials(study, max_trials=3)
+    start_study(study)
+    run_jobs("lab")  # a real rq worker (in this process) runs the trials and writes the report
     active_config = StrategyConfig.objects.get(is_active=True)
     yield {
         "overview": "/",
