@@ -99,15 +99,20 @@ def normalise(symbol: object) -> str:
 def format_error(symbol: object) -> str | None:
     """Why `symbol` is not a KRW market name like KRW-BTC (None when it is)."""
     if not isinstance(symbol, str):
-        return f"{symbol!r} is not a KRW market name like KRW-BTC"
+        return _("%(symbol)s is not a KRW market name like KRW-BTC") % {"symbol": repr(symbol)}
     if SYMBOL_RE.match(symbol):
         return None
     if ANY_MARKET_RE.match(symbol):
         quote = symbol.split("-", 1)[0]
-        return f"{symbol} is a {quote} market, not a KRW market: CoinPilot trades KRW markets like KRW-BTC"
+        # Translators: %(quote)s is the market's quote currency, e.g. "USDT-BTC is a USDT market".
+        return _(
+            "%(symbol)s is a %(quote)s market, not a KRW market: CoinPilot trades KRW markets like KRW-BTC"
+        ) % {"symbol": symbol, "quote": quote}
     if TICKER_RE.match(symbol):
-        return f"{symbol} is not a market name: write it as KRW-{symbol}"
-    return f"{symbol!r} is not a KRW market name like KRW-BTC (upper-case letters and digits after KRW-)"
+        return _("%(symbol)s is not a market name: write it as KRW-%(symbol)s") % {"symbol": symbol}
+    return _(
+        "%(symbol)s is not a KRW market name like KRW-BTC (upper-case letters and digits after KRW-)"
+    ) % {"symbol": repr(symbol)}
 
 
 def format_errors(symbols: list) -> list[str]:
@@ -275,9 +280,13 @@ def listing_errors(
             known = _known(symbols)
     at = cached_at()
     if at is None:
+        # Translators: %(problem)s is the error as the HTTP client reported it (in English).
         return [
-            f"Upbit's market list could not be loaded ({problem}), so the symbols cannot be checked "
-            "and nothing was saved; try again when Upbit answers"
+            _(
+                "Upbit's market list could not be loaded (%(problem)s), so the symbols cannot be checked "
+                "and nothing was saved; try again when Upbit answers"
+            )
+            % {"problem": problem}
         ]
     return [message for s in symbols if (message := _listing_error(s, known, at, problem))]
 
@@ -286,13 +295,18 @@ def _listing_error(symbol: str, known: dict[str, UpbitMarket], at: datetime, pro
     row = known.get(symbol)
     if row is not None and row.listed:
         return None
-    stale = f" (Upbit's list of {timezone.localtime(at):%Y-%m-%d %H:%M} KST; asking again failed: {problem})"
-    if row is None:
-        return f"{symbol} is not a KRW market on Upbit" + (stale if problem else "")
+    if row is None and not problem:
+        return _("%(symbol)s is not a KRW market on Upbit") % {"symbol": symbol}
+    if row is None:  # the cached list may be stale: say from when, and why asking again failed
+        return _(
+            "%(symbol)s is not a KRW market on Upbit (Upbit's list of %(at)s KST; asking again failed: "
+            "%(problem)s)"
+        ) % {"symbol": symbol, "at": f"{timezone.localtime(at):%Y-%m-%d %H:%M}", "problem": problem}
     since = timezone.localtime(row.delisted_at or row.last_seen)
-    return (
-        f"{symbol} is no longer listed on Upbit (gone from its market list since {since:%Y-%m-%d %H:%M} KST)"
-    )
+    return _("%(symbol)s is no longer listed on Upbit (gone from its market list since %(since)s KST)") % {
+        "symbol": symbol,
+        "since": f"{since:%Y-%m-%d %H:%M}",
+    }
 
 
 def _known(symbols: list[str]) -> dict[str, UpbitMarket]:

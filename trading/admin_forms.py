@@ -354,9 +354,10 @@ def risk_groups() -> dict[str, list[str]]:
     return groups | ({_("Other limits"): rest} if rest else {})
 
 
-def risk_error(message: str) -> tuple[str | None, str]:
-    """(form field or None, trader text) for one message of parse_risk."""
-    return _first_mentioned(message, config.RISK_FIELDS), _humane(message, RISK_PARAMS)
+def risk_error(message: str, english: str | None = None) -> tuple[str | None, str]:
+    """(form field or None, trader text) for one message of parse_risk; the field is found in the
+    message's English words (pass them as `english` when `message` is a translation)."""
+    return _first_mentioned(english or message, config.RISK_FIELDS), _humane(message, RISK_PARAMS)
 
 
 class RiskConfigForm(forms.ModelForm):
@@ -383,9 +384,19 @@ class RiskConfigForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
-            try:
-                config.parse_risk(cleaned)
-            except config.ConfigError as exc:
-                for message in exc.messages:
-                    self.add_error(*risk_error(message))
+            # As the strategy form: the field from the English words, the text in the page's language.
+            with translation.override("en"):
+                english = _risk_problems(cleaned)
+            shown = _risk_problems(cleaned) if english else []
+            for message, words in zip(shown, english, strict=True):
+                self.add_error(*risk_error(message, words))
         return cleaned
+
+
+def _risk_problems(values: dict) -> list[str]:
+    """What parse_risk refuses, in the active language; [] when valid."""
+    try:
+        config.parse_risk(values)
+    except config.ConfigError as exc:
+        return exc.messages
+    return []

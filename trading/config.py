@@ -14,7 +14,10 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from core import formatting
 from market import listing
 from market.listing_jobs import enqueue_backfill
 from market.models import Regime
@@ -98,28 +101,45 @@ def load_defaults() -> dict:
     }
 
 
-# Risk limits that are not percentages: (highest, unit and why). Past these a limit silently stops
-# trading, e.g. a minimum order of 1e9 KRW refuses every entry.
+# Risk limits that are not percentages: (highest, the highest in words and why). Past these a limit
+# silently stops trading, e.g. a minimum order of 1e9 KRW refuses every entry.
 RISK_MAXIMA = {
-    "max_concurrent_positions": (100, "positions"),
-    "max_daily_trades": (1000, "entries a day"),
-    "consecutive_loss_limit": (100, "losses in a row"),
-    "cooldown_hours": (168, "hours (a week)"),
-    "min_order_krw": (10_000_000, "KRW (a larger minimum refuses nearly every entry)"),
+    # Translators: the highest allowed "Open positions at once"; %(n)s is a figure ("100").
+    "max_concurrent_positions": (100, gettext_lazy("%(n)s positions")),
+    # Translators: the highest allowed "Entries per day".
+    "max_daily_trades": (1000, gettext_lazy("%(n)s entries a day")),
+    # Translators: the highest allowed "Losing streak limit".
+    "consecutive_loss_limit": (100, gettext_lazy("%(n)s losses in a row")),
+    # Translators: the highest allowed cooldown.
+    "cooldown_hours": (168, gettext_lazy("%(n)s hours (a week)")),
+    # Translators: the highest allowed minimum order, in won.
+    "min_order_krw": (10_000_000, gettext_lazy("%(n)s KRW (a larger minimum refuses nearly every entry)")),
 }
+
+
+def _symbols_error(problem: str) -> str:
+    """A refusal filed under the symbols: the "symbols: " code in front is how the admin form
+    finds the field (trading/admin_forms.strategy_error), so it stays untranslated."""
+    return f"symbols: {problem}"
+
+
+def _params_error(problem: str) -> str:
+    return f"params: {problem}"  # the name of the stored field, untranslated like "symbols: "
 
 
 def validate_symbols(symbols) -> list[str]:
     """Problems with a symbol list (empty, duplicated, not like KRW-BTC)."""
     if not isinstance(symbols, list | tuple) or not symbols:
-        return ["symbols: the list is empty; trade at least one market such as KRW-BTC"]
+        return [_symbols_error(_("the list is empty; trade at least one market such as KRW-BTC"))]
     errors = [
-        f"symbols: '{s}' is not an Upbit KRW market name like KRW-BTC (upper case)"
+        _symbols_error(
+            _("'%(symbol)s' is not an Upbit KRW market name like KRW-BTC (upper case)") % {"symbol": s}
+        )
         for s in symbols
         if not isinstance(s, str) or not SYMBOL_RE.match(s)
     ]
     if not errors and len(set(symbols)) != len(symbols):  # all names: hashable
-        errors.append("symbols: a market is listed twice")
+        errors.append(_symbols_error(_("a market is listed twice")))
     return errors
 
 
@@ -127,19 +147,41 @@ def parse_strategy(symbols, regimes, version: int = 0) -> StrategyParams:
     """Validate raw values (from the database, the admin or YAML); raise ConfigError."""
     errors = validate_symbols(symbols)
     if not isinstance(regimes, dict):
-        raise ConfigError([*errors, "params: expected one block per regime (BULL, SIDEWAYS, BEAR)"])
-    errors += [f"params: unknown regime '{r}'" for r in regimes if r not in TRADING_REGIMES]
+        raise ConfigError([*errors, _params_error(_("expected one block per regime (BULL, SIDEWAYS, BEAR)"))])
+    errors += [
+        _params_error(_("unknown regime '%(regime)s'") % {"regime": r})
+        for r in regimes
+        if r not in TRADING_REGIMES
+    ]
     parsed = {}
     for regime in TRADING_REGIMES:
         block = regimes.get(regime)
         if not isinstance(block, dict):
-            errors.append(f"params: the {regime} block is missing")
+            errors.append(_params_error(_("the %(regime)s block is missing") % {"regime": regime}))
             continue
         parsed[regime], refusals = validate_block(RegimeParams, block)
         errors += [f"{regime}: {message}" for message in refusals]
     if errors:
         raise ConfigError(errors)
     return StrategyParams(version=version, symbols=tuple(symbols), regimes=parsed)
+
+
+# Translators for the risk refusals below: keep the parameter codes (max_daily_loss_pct, ...) as
+# they are; the admin finds the field by them and shows the field's label in their place.
+
+
+def _figure(value: Decimal) -> str:
+    """A refused value through core.formatting ("1,000,000,000"); an absurd one (1E+1000000) as
+    written: its digits grouped would be no help (and overflow the context)."""
+    return formatting.number(value) if abs(value.adjusted()) <= 30 else str(value)
+
+
+def _percent_range_error(name: str, value: Decimal) -> str:
+    # Translators: e.g. "max_daily_loss_pct is 0%, it must be above 0 and at most 100".
+    return _("%(name)s is %(value)s%%, it must be above 0 and at most 100") % {
+        "name": name,
+        "value": _figure(value),
+    }
 
 
 def _risk_value_errors(clean: dict) -> list[str]:
@@ -151,24 +193,40 @@ def _risk_value_errors(clean: dict) -> list[str]:
         "max_weekly_loss_pct",
     ):
         if not 0 < clean[name] <= 100:
-            errors.append(f"{name} is {clean[name]}%, it must be above 0 and at most 100")
+            errors.append(_percent_range_error(name, clean[name]))
     if clean["max_weekly_loss_pct"] < clean["max_daily_loss_pct"]:
         errors.append(
-            f"max_weekly_loss_pct ({clean['max_weekly_loss_pct']}%) is below max_daily_loss_pct "
-            f"({clean['max_daily_loss_pct']}%): one bad day would halt the week"
+            _(
+                "max_weekly_loss_pct (%(weekly)s%%) is below max_daily_loss_pct (%(daily)s%%): "
+                "one bad day would halt the week"
+            )
+            % {
+                "weekly": _figure(clean["max_weekly_loss_pct"]),
+                "daily": _figure(clean["max_daily_loss_pct"]),
+            }
         )
     for name in ("max_concurrent_positions", "max_daily_trades", "consecutive_loss_limit"):
         if clean[name] < 1 or clean[name] != clean[name].to_integral_value():
-            errors.append(f"{name} must be a whole number of at least 1")
+            errors.append(_("%(name)s must be a whole number of at least 1") % {"name": name})
     if clean["cooldown_hours"] < 0:
-        errors.append("cooldown_hours cannot be negative")
+        errors.append(_("cooldown_hours cannot be negative"))
     if clean["min_order_krw"] < 5000:
-        errors.append("min_order_krw cannot be below Upbit's minimum order of 5,000 KRW")
-    for name, (high, unit) in RISK_MAXIMA.items():
+        errors.append(
+            _("min_order_krw cannot be below Upbit's minimum order of %(minimum)s")
+            % {"minimum": formatting.krw(5000)}
+        )
+    for name, (high, most) in RISK_MAXIMA.items():
         if clean[name] > high:
-            errors.append(f"{name} is {clean[name]}, it must be at most {high:,} {unit}")
+            errors.append(
+                _("%(name)s is %(value)s, it must be at most %(most)s")
+                % {
+                    "name": name,
+                    "value": _figure(clean[name]),
+                    "most": str(most) % {"n": formatting.number(high)},
+                }
+            )
     if clean["max_position_size_pct"] > clean["max_total_exposure_pct"]:
-        errors.append("max_position_size_pct cannot exceed max_total_exposure_pct")
+        errors.append(_("max_position_size_pct cannot exceed max_total_exposure_pct"))
     return errors + _liquidity_errors(clean)
 
 
@@ -176,14 +234,16 @@ def _liquidity_errors(clean: dict) -> list[str]:
     errors = []
     if not 0 < clean["liquidity_warn_slippage_pct"] <= 100:
         errors.append(
-            f"liquidity_warn_slippage_pct is {clean['liquidity_warn_slippage_pct']}%, "
-            "it must be above 0 and at most 100"
+            _percent_range_error("liquidity_warn_slippage_pct", clean["liquidity_warn_slippage_pct"])
         )
     levels = clean["liquidity_warn_levels"]
     if not 1 <= levels <= BOOK_LEVELS or levels != int(levels):
         errors.append(
-            f"liquidity_warn_levels must be a whole number from 1 to {BOOK_LEVELS} "
-            f"(Upbit shows {BOOK_LEVELS} levels of the order book)"
+            _(
+                "liquidity_warn_levels must be a whole number from 1 to %(levels)s "
+                "(Upbit shows %(levels)s levels of the order book)"
+            )
+            % {"levels": BOOK_LEVELS}
         )
     return errors
 
@@ -196,23 +256,32 @@ def _decimal_places(name: str) -> int | None:
 def parse_risk(values: dict, version: int = 0) -> RiskLimits:
     """Validate raw risk limits; raise ConfigError."""
     if not isinstance(values, dict):
-        raise ConfigError(["risk limits: expected one value per limit"])
+        raise ConfigError([_("risk limits: expected one value per limit")])
     errors, clean = [], {}
     for name in RISK_FIELDS:
         value = clean[name] = values.get(name, RISK_DEFAULTS.get(name))
         if name in RISK_SWITCHES:
             if not isinstance(value, bool):
-                errors.append(f"{name} must be yes or no, not {value!r}")
+                errors.append(
+                    _("%(name)s must be yes or no, not %(value)s") % {"name": name, "value": repr(value)}
+                )
             continue
         try:
             clean[name] = Decimal(str(value))
         except InvalidOperation:
-            errors.append(f"{name}: a number is required")
+            errors.append(_("%(name)s: a number is required") % {"name": name})
             continue
         if not clean[name].is_finite():
-            errors.append(f"{name}: a number is required, not {value!r}")
+            errors.append(
+                _("%(name)s: a number is required, not %(value)s") % {"name": name, "value": repr(value)}
+            )
         elif (places := _decimal_places(name)) is not None and -clean[name].as_tuple().exponent > places:
-            errors.append(f"{name} is {value}, it may have at most {places} decimals")
+            message = ngettext(
+                "%(name)s is %(value)s, it may have at most %(places)s decimal",
+                "%(name)s is %(value)s, it may have at most %(places)s decimals",
+                places,
+            )
+            errors.append(message % {"name": name, "value": _figure(clean[name]), "places": places})
     if errors:
         raise ConfigError(errors)
     errors = _risk_value_errors(clean)
@@ -252,7 +321,9 @@ def load_strategy(version: int | None = None) -> StrategyParams:
     row = qs.filter(version=version).first() if version else qs.filter(is_active=True).first()
     if row is None:
         if version:
-            raise ConfigError([f"strategy config version {version} does not exist"])
+            raise ConfigError(
+                [_("strategy config version %(version)s does not exist") % {"version": version}]
+            )
         log.warning("no active StrategyConfig row; using the defaults")
         return default_strategy()
     return strategy_from_row(row)
@@ -264,7 +335,7 @@ def load_risk(version: int | None = None) -> RiskLimits:
     row = qs.filter(version=version).first() if version else qs.filter(is_active=True).first()
     if row is None:
         if version:
-            raise ConfigError([f"risk config version {version} does not exist"])
+            raise ConfigError([_("risk config version %(version)s does not exist") % {"version": version}])
         log.warning("no active RiskConfig row; using the defaults")
         return default_risk()
     return risk_from_row(row)
@@ -315,16 +386,19 @@ def check_symbols_for_save(symbols: list[str]) -> None:
     must stay, or the bot would stop running that position's exits.
     """
     if len(symbols) > settings.MAX_ACTIVE_SYMBOLS:
+        message = ngettext(
+            "%(count)s market listed, at most %(most)s may be active at once (MAX_ACTIVE_SYMBOLS)",
+            "%(count)s markets listed, at most %(most)s may be active at once (MAX_ACTIVE_SYMBOLS)",
+            len(symbols),
+        )
+        most = formatting.number(settings.MAX_ACTIVE_SYMBOLS)
         raise ConfigError(
-            [
-                f"symbols: {len(symbols)} markets listed, at most {settings.MAX_ACTIVE_SYMBOLS} may be "
-                "active at once (MAX_ACTIVE_SYMBOLS)"
-            ]
+            [_symbols_error(message % {"count": formatting.number(len(symbols)), "most": most})]
         )
     active = StrategyConfig.objects.filter(is_active=True).values_list("symbols", flat=True).first() or []
     errors = listing.listing_errors([symbol for symbol in symbols if symbol not in active])
     if errors:
-        raise ConfigError([f"symbols: {message}" for message in errors])
+        raise ConfigError([_symbols_error(message) for message in errors])
 
 
 def save_strategy_version(

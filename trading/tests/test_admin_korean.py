@@ -7,9 +7,12 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import translation
 
-from trading.models import Position, StrategyConfig
+from market import listing
+from trading.models import Position, RiskConfig, StrategyConfig
 from trading.tests.test_admin_config import change_url, errors_of, form_data
 from trading.tests.test_control import held_btc  # noqa: F401  (a fixture)
+from trading.tests.test_risk_limits import admin_risk_form
+from trading.tests.test_symbols import upbit_list  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +96,54 @@ def test_the_changelists_show_korean_labels(admin_client):
     assert "리스크 한도" in page and "포지션 크기 (%)" in page and "일일 손실 한도 (%)" in page
     page = admin_client.get(reverse("admin:trading_trade_changelist"), **KO).content.decode()
     assert "청산 사유" in page and "시장 국면" in page  # list filter titles from the verbose names
+
+
+@pytest.mark.parametrize(
+    ("language", "weekly", "bound"),
+    [
+        (
+            KO,
+            "주간 손실 한도(3%)가 일일 손실 한도(5%)보다 낮습니다. 하루 손실만으로 한 주 거래가 중단됩니다",
+            "최소 주문 금액 값이 20,000,000입니다. 허용 최대값: 10,000,000원 "
+            "(이보다 크면 거의 모든 진입이 거부됩니다)",
+        ),
+        (
+            EN,
+            "Weekly loss limit (3%) is below Daily loss limit (5%): one bad day would halt the week",
+            "Minimum order is 20,000,000, it must be at most 10,000,000 KRW (a larger minimum refuses nearly "
+            "every entry)",
+        ),
+    ],
+)
+def test_a_refused_risk_limit_is_explained_on_its_field_in_either_language(
+    admin_client, language, weekly, bound
+):
+    v1 = RiskConfig.objects.get(version=1)
+    data = admin_risk_form(v1, max_weekly_loss_pct="3", min_order_krw="20000000")
+    response = admin_client.post(change_url(v1), data, **language)
+    assert errors_of(response) == {"max_weekly_loss_pct": [weekly], "min_order_krw": [bound]}
+    assert RiskConfig.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [(KO, "KRW-NOPE: 업비트에 없는 원화(KRW) 마켓입니다"), (EN, "KRW-NOPE is not a KRW market on Upbit")],
+)
+def test_a_symbol_upbit_does_not_list_is_refused_in_either_language(
+    admin_client,
+    upbit_list,  # noqa: F811
+    language,
+    message,
+):
+    v1 = StrategyConfig.objects.get(version=1)
+    response = post_strategy(admin_client, v1, language, symbols="KRW-BTC, KRW-NOPE")
+    assert errors_of(response) == {"symbols": [message]} and StrategyConfig.objects.count() == 1
+
+
+def test_a_malformed_symbol_reads_korean():
+    with translation.override("ko"):
+        assert listing.format_error("BTC") == "BTC: 마켓 이름이 아닙니다. KRW-BTC 형식으로 입력하세요"
+        assert listing.format_error("USDT-SOL").startswith(
+            "USDT-SOL: 원화(KRW) 마켓이 아니라 USDT 마켓입니다"
+        )
+    assert listing.format_error("BTC") == "BTC is not a market name: write it as KRW-BTC"

@@ -81,12 +81,12 @@ def refusals(**changes) -> list[str]:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("min_order_krw", "1e9", "min_order_krw is 1E+9, it must be at most 10,000,000 KRW"),
-        ("min_order_krw", "5000.5", "min_order_krw is 5000.5, it may have at most 0 decimals"),
+        ("min_order_krw", "1e9", "min_order_krw is 1,000,000,000, it must be at most 10,000,000 KRW"),
+        ("min_order_krw", "5000.5", "min_order_krw is 5,000.5, it may have at most 0 decimals"),
         ("max_concurrent_positions", "101", "max_concurrent_positions is 101, it must be at most 100"),
-        ("max_daily_trades", "100000", "max_daily_trades is 100000, it must be at most 1,000 entries"),
-        ("consecutive_loss_limit", "1000", "consecutive_loss_limit is 1000, it must be at most 100"),
-        ("cooldown_hours", "1000", "cooldown_hours is 1000, it must be at most 168 hours"),
+        ("max_daily_trades", "100000", "max_daily_trades is 100,000, it must be at most 1,000 entries"),
+        ("consecutive_loss_limit", "1000", "consecutive_loss_limit is 1,000, it must be at most 100"),
+        ("cooldown_hours", "1000", "cooldown_hours is 1,000, it must be at most 168 hours"),
         ("max_position_size_pct", "NaN", "max_position_size_pct: a number is required, not 'NaN'"),
         ("max_daily_loss_pct", float("inf"), "max_daily_loss_pct: a number is required, not inf"),
         ("cooldown_hours", "sNaN", "cooldown_hours: a number is required"),
@@ -121,11 +121,15 @@ def test_strategy_parameters_have_upper_bounds_and_refuse_non_numbers(field, val
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"min_order_krw": "1000000000"}, "min_order_krw", "Minimum order is 1000000000, it must be at most"),
+        (
+            {"min_order_krw": "1000000000"},
+            "min_order_krw",
+            "Minimum order is 1,000,000,000, it must be at most",
+        ),
         (
             {"max_daily_trades": "5000"},
             "max_daily_trades",
-            "Entries per day is 5000, it must be at most 1,000",
+            "Entries per day is 5,000, it must be at most 1,000",
         ),
         ({"max_position_size_pct": "NaN"}, "max_position_size_pct", "Enter a number."),
         ({"cooldown_hours": "Infinity"}, "cooldown_hours", "Enter a number."),

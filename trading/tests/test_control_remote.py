@@ -3,6 +3,7 @@ kill switch + flatten; each audited with the user who asked."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from trading import cycle, risk
 from trading.control import NoPosition, close_position, kill_and_flatten, pause_entries, resume_entries
@@ -64,3 +65,18 @@ def test_kill_and_flatten_turns_the_switch_on_and_sells_everything(held_btc, ali
     assert control.kill_switch and control.changed_by == alice and control.reason == "telegram /flatten"
     assert not Position.objects.exists() and len(lines) == 1
     assert "(by alice)" in RiskAudit.objects.get(violation_type="FLATTEN_ALL").description
+
+
+def test_the_sale_reads_in_the_operators_language_and_the_audit_stays_english(held_btc, alice):  # noqa: F811
+    with translation.override("ko"):
+        [line] = close_position("KRW-BTC", user=alice)
+    assert (
+        line.startswith("KRW-BTC: 0.0049975개를 ")
+        and "에 매도했습니다 (손익 " in line
+        and line.endswith("원)")
+    )
+    audit = RiskAudit.objects.get(violation_type="MANUAL_CLOSE").description
+    assert (
+        audit.startswith("close KRW-BTC at market (by alice): KRW-BTC: sold 0.0049975 at ")
+        and "KRW)" in audit
+    )

@@ -191,7 +191,7 @@ def test_admin_refuses_a_weekly_limit_below_the_daily_one_on_its_field(admin_cli
     v1 = RiskConfig.objects.get(version=1)
     response = admin_client.post(change_url(v1), admin_risk_form(v1, max_weekly_loss_pct="3"))
     assert errors_of(response)["max_weekly_loss_pct"] == [
-        "Weekly loss limit (3%) is below Daily loss limit (5.00%): one bad day would halt the week"
+        "Weekly loss limit (3%) is below Daily loss limit (5%): one bad day would halt the week"
     ]
     assert RiskConfig.objects.count() == 1
 

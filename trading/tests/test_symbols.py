@@ -141,7 +141,7 @@ def test_the_admin_refuses_ten_thousand_symbols(admin_client):
     many = ", ".join(f"KRW-C{i}" for i in range(10_000))
     response = admin_client.post(change_url(v1), strategy_form(admin_client, v1, symbols=many))
     assert errors_of(response)["symbols"] == [
-        "10000 markets listed, at most 50 may be active at once (MAX_ACTIVE_SYMBOLS)"
+        "10,000 markets listed, at most 50 may be active at once (MAX_ACTIVE_SYMBOLS)"
     ]
     assert StrategyConfig.objects.count() == 1
 

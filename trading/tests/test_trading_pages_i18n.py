@@ -128,3 +128,19 @@ GOOD = {
     "sharpe": 1.2,
     "max_drawdown_pct": 8.0,
 }
+
+
+def test_a_stored_english_refusal_reads_by_its_type_in_korean(client, operator):
+    """RiskAudit descriptions are stored once, in English: a Korean reader gets the type's meaning
+    first, with the stored text beneath it; an English reader gets the stored text."""
+    from trading.models import RiskAudit
+
+    RiskAudit.objects.create(
+        violation_type="DAILY_TRADE_LIMIT", symbol="KRW-BTC", description="10 entries today, the limit is 10"
+    )
+    with translation.override("ko"):
+        meaning = glossary.RISK_EVENTS["DAILY_TRADE_LIMIT"]
+    korean = client.get("/risk/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert meaning in korean and 'stored-description">10 entries today, the limit is 10<' in korean
+    english = client.get("/risk/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<td>10 entries today, the limit is 10</td>" in english
