@@ -3,8 +3,6 @@
 // language catalog (/jsi18n/, loaded before this file). Missing values read "-".
 (function () {
   "use strict";
-  const t = window.gettext || ((text) => text);
-  const fill = window.interpolate || ((text) => text);
   const korean = (document.documentElement.lang || "en").startsWith("ko");
   const missing = (v) => v === null || v === undefined || v === "" || !Number.isFinite(Number(v));
   const grouped = (v, min, max, signed) => (signed && Number(v) > 0 ? "+" : "") +
@@ -14,7 +12,8 @@
   const krw = (v, signed) => {
     if (missing(v)) return "-";
     const won = Math.round(Number(v)) || 0;  // no "-0"
-    return fill(t("%(amount)s KRW"), {amount: grouped(won, 0, 0, signed)}, true);
+    // gettext and interpolate by name (from /jsi18n/), so makemessages finds the string here.
+    return interpolate(gettext("%(amount)s KRW"), {amount: grouped(won, 0, 0, signed)}, true);
   };
   const krwApprox = (v) => {
     if (missing(v) || !korean || Math.abs(Number(v)) < 1e6) return "";  // from 100만, as core/formatting.py
@@ -43,5 +42,5 @@
   };
   const codeName = (code) => NAMES[code] || code || "";
 
-  window.CP = Object.assign(window.CP || {}, {t, fill, korean, number, krw, krwApprox, price, quantity, percent, codeName});
+  window.CP = Object.assign(window.CP || {}, {number, krw, krwApprox, price, quantity, percent, codeName});
 })();

@@ -19,6 +19,7 @@ from lab import storage
 from lab.form import default_form as lab_default_form
 from lab.form import read_form as read_study_form
 from lab.study import create_study, start_study
+from tests.test_i18n import CODE, SAME_IN_EVERY_LANGUAGE
 from trading.backtest_runs import parse_form as parse_backtest_form
 from trading.backtest_runs import start_run
 from trading.models import StrategyConfig
@@ -31,12 +32,11 @@ LOCALES = {"ko": "ko-KR", "en": "en-US"}
 USERNAME = "operator"
 # The page's own words: where a Korean operator must not meet English (data cells may hold codes).
 CHROME = "nav a, h1, h2, h3, th, label, legend, summary, button, .kpi + small, footer"
-# Words that read the same in both languages: names, tickers, units, abbreviations, codes.
-SAME = re.compile(
-    r"^(CoinPilot|Upbit|Discord|Telegram|Prometheus|Sentry|Django|RQ|KRW|USD|KST|UTC|RSI|ATR|MA\d*|GARCH|AI|API|CSV|"
-    r"JSON|ID|OK|PBO|MDD|PnL|Sharpe|Sortino|Calmar|Optuna|TPE|NSGA|CAGR|BTC|ETH|XRP|SOL|DOGE|BULL|SIDEWAYS|BEAR|"
-    r"[A-Z][A-Z0-9_]*(-[A-Z0-9]+)*|v\d+|[a-z_]+\.[a-z_.]+|English|Django-RQ|Asia/Seoul|Asia|Seoul|bps)$"
-)
+# Beyond the templates' list of words that read the same in both languages (tests/test_i18n.py): what a
+# rendered page adds (ratio and library names, the language menu's "English", the time zone's name),
+# version tags (v2) and dotted lower-case names.
+ALSO_SAME = {"Sharpe", "Sortino", "Calmar", "Optuna", "English", "Django-RQ", "Asia", "Seoul", "bps"}
+VERSION_OR_KEY = re.compile(r"^(v\d+|[a-z_]+\.[a-z_.]+)$")
 ENGLISH_WORDS = """() => [...document.querySelectorAll(arguments_selector)]
   .filter((el) => el.offsetParent !== null || el.tagName === "FOOTER")
   .map((el) => el.innerText.trim()).filter(Boolean)"""
@@ -83,13 +83,19 @@ def every_page(market_data, run_jobs):  # noqa: F811
     storage.forget_storages()  # Optuna's own connections: closed so the test database can be dropped
 
 
+def reads_the_same(word: str) -> bool:
+    return bool(
+        word in SAME_IN_EVERY_LANGUAGE or word in ALSO_SAME or CODE.match(word) or VERSION_OR_KEY.match(word)
+    )
+
+
 def english_in(texts: list[str]) -> list[str]:
     """The texts that still hold an English word (not a name, code or unit)."""
     return [
         text[:90]
         for text in texts
         if any(
-            not SAME.match(word)
+            not reads_the_same(word)
             for word in re.findall(r"[A-Za-z][A-Za-z'._-]*[A-Za-z]|[A-Za-z]", text)
             if len(word) > 1
         )
