@@ -13,9 +13,11 @@ as if nothing were cached. The failure is logged once (and the recovery once), a
 not asked again for RETRY_SECONDS, so pages do not each wait on a dead server's timeout.
 """
 
+import dataclasses
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from django.core.cache import cache
@@ -67,12 +69,56 @@ def newest_id(model: type[Model]) -> int:
     return model.objects.aggregate(newest=Max("pk"))["newest"] or 0
 
 
-def cached_page(rows: QuerySet, per_page: int, number, *, count_key: str) -> Page:
+def digest(*parts) -> str:
+    """A short fingerprint of `parts` for a cache key, equal exactly when every part is equal.
+
+    A model instance counts by every field it was loaded with, annotations included (a status
+    filled in later changes it; related rows do not count: name them too), a page, queryset, list
+    or tuple by each of its items, a dict or dataclass by each of its values, anything else by its
+    repr."""
+    hasher = hashlib.blake2b(digest_size=12)
+    for text in _fingerprint_parts(parts):
+        hasher.update(text.encode())
+        hasher.update(b"\x1f")
+    return hasher.hexdigest()
+
+
+def _fingerprint_parts(parts: Iterable) -> Iterable[str]:
+    for part in parts:
+        if isinstance(part, Model):
+            loaded = {name: value for name, value in vars(part).items() if not name.startswith("_")}
+            yield f"{part._meta.label}:{sorted(loaded.items())!r}"
+        elif isinstance(part, Page | QuerySet | list | tuple):
+            yield f"[{len(part)}"
+            yield from _fingerprint_parts(part)
+            yield "]"
+        elif isinstance(part, dict):
+            yield f"{{{len(part)}"
+            for name, value in part.items():
+                yield repr(name)
+                yield from _fingerprint_parts([value])
+            yield "}"
+        elif dataclasses.is_dataclass(part) and not isinstance(part, type):
+            yield type(part).__qualname__
+            yield from _fingerprint_parts([getattr(part, field.name) for field in dataclasses.fields(part)])
+        else:
+            yield repr(part)
+
+
+def cached_page(
+    rows: QuerySet, per_page: int, number, *, count_key: str, rows_key: str | None = None
+) -> Page:
     """Page `number` of `rows`; the total (a COUNT over everything the filter matches) is cached
-    under `count_key`, which must break when that count can change (e.g. the newest row id)."""
+    under `count_key`, which must break when that count can change (e.g. the newest row id).
+
+    With `rows_key` the page's rows are cached too (under it and the page number): for rows that
+    only a new row can change, such as an aggregate over an append-only log."""
     paginator = Paginator(rows, per_page)
     paginator.count = cached(count_key, rows.count)  # a cached_property: set here, never computed
-    return paginator.get_page(number)
+    page = paginator.get_page(number)
+    if rows_key is not None:
+        page.object_list = cached(f"{rows_key}:page-{page.number}", lambda: list(page.object_list))
+    return page
 
 
 def _ask(call: Callable[[], T], fallback: T) -> T:

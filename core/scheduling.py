@@ -76,12 +76,25 @@ class Schedule:
         return croniter(self.cron, local).get_prev(datetime).astimezone(UTC)
 
     def next_slot(self, now: datetime) -> datetime:
-        """The first slot strictly after `now`, in UTC."""
+        """The first slot strictly after `now`, in UTC.
+
+        Remembered per cron and zone until that slot: for every `now` from the moment it was
+        computed for up to the slot itself the answer is the same (no slot lies between), so the
+        System page does not parse every cron expression on every request."""
+        known = _next_slots.get((self.cron, self.tz))
+        if known is not None and known[0] <= now < known[1]:
+            return known[1]
         local = now.astimezone(ZoneInfo(self.tz))
-        return croniter(self.cron, local).get_next(datetime).astimezone(UTC)
+        slot = croniter(self.cron, local).get_next(datetime).astimezone(UTC)
+        _next_slots[(self.cron, self.tz)] = (now, slot)
+        return slot
 
     def job_id(self, slot: datetime) -> str:
         return f"sched-{self.name}-{slot:%Y%m%dT%H%M%SZ}"
+
+
+# (cron, tz) -> (the moment a next slot was computed for, that slot); see Schedule.next_slot.
+_next_slots: dict[tuple[str, str], tuple[datetime, datetime]] = {}
 
 
 def lock_key(name: str) -> str:

@@ -3,7 +3,6 @@
 import csv
 from datetime import date, datetime, time, timedelta
 
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -11,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from core.caching import cached, newest_id
+from core.caching import cached, cached_page, digest, newest_id
 from core.kst import kst_text
 from market.models import Regime
 
@@ -24,8 +23,19 @@ PAGE_SIZE = 50
 
 
 def risk_page(request: HttpRequest) -> HttpResponse:
-    page = Paginator(audit_log(request.GET), PAGE_SIZE).get_page(request.GET.get("page"))
-    types = RiskAudit.objects.order_by().values_list("violation_type", flat=True).distinct()
+    newest_audit = newest_id(RiskAudit)
+    filters = digest(request.GET.get("type", ""), request.GET.get("symbol", ""))
+    page = cached_page(  # audit rows are only ever added: a new one is the only change
+        audit_log(request.GET),
+        PAGE_SIZE,
+        request.GET.get("page"),
+        count_key=f"audit-count:{filters}:{newest_audit}",
+        rows_key=f"audit-rows:{filters}:{newest_audit}",
+    )
+    types = cached(
+        f"audit-types:{newest_audit}",
+        lambda: list(RiskAudit.objects.order_by().values_list("violation_type", flat=True).distinct()),
+    )
     return render(
         request,
         "trading/risk.html",
@@ -68,7 +78,8 @@ def history_filter(params) -> tuple[Q, dict]:
 def history_page(request: HttpRequest) -> HttpResponse:
     query, shown = history_filter(request.GET)
     trades = Trade.objects.filter(query).order_by("-created_at")
-    page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
+    count_key = f"trade-count:{digest(sorted(shown.items()))}:{newest_id(Trade)}"
+    page = cached_page(trades, PAGE_SIZE, request.GET.get("page"), count_key=count_key)
     return render(
         request,
         "trading/history.html",

@@ -80,7 +80,7 @@ def declared_names() -> set[str]:
     modules = []
     for path in ROOT.glob("*/**/*.py"):
         parts = path.relative_to(ROOT).parts
-        if parts[0].startswith(".") or "tests" in parts or "migrations" in parts:
+        if any(part.startswith(".") for part in parts) or "tests" in parts or "migrations" in parts:
             continue
         if "prometheus_client import" in path.read_text():
             modules.append(importlib.import_module(".".join(path.with_suffix("").relative_to(ROOT).parts)))

@@ -70,6 +70,29 @@ def test_cron_is_evaluated_in_the_jobs_time_zone(hourly):
     assert report.next_slot(utc(2030, 1, 6, 13, 30)) == utc(2030, 1, 7, 13, 0)
 
 
+def test_a_remembered_next_slot_is_the_one_croniter_gives(hourly):
+    """next_slot remembers its answer until that slot; any moment, in any order, still gets the first
+    slot strictly after it (times going back, exactly on a slot, a second before one)."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    start = utc(2030, 1, 6, 12, 58)
+    moments = [start + timedelta(seconds=s) for s in range(0, 3 * 3600, 37)]
+    moments += [
+        utc(2030, 1, 6, 13, 0),
+        utc(2030, 1, 6, 12, 59, 59),
+        utc(2030, 1, 5, 9, 0),
+        utc(2030, 1, 6, 14, 0),
+    ]
+    for schedule in hourly:
+        for moment in moments:
+            local = moment.astimezone(ZoneInfo(schedule.tz))
+            assert schedule.next_slot(moment) == croniter(schedule.cron, local).get_next(datetime).astimezone(
+                UTC
+            )
+
+
 def test_slot_is_skipped_while_the_previous_run_holds_the_lock(hourly, redis_conn):
     redis_conn.set(lock_key("hourly"), "held")
     now = utc(2030, 1, 6, 10, 0, 1)
