@@ -57,6 +57,8 @@ ENDPOINTS = [
     "/market/?symbol=KRW-BTC&range=1d",
     "/market/?symbol=KRW-BTC&range=30d",
     "/market/?symbol=KRW-BTC&range=1y",
+    "/market/chart.json?symbol=KRW-BTC&range=30d",  # what the Market page's script fetches
+    "/market/chart.json?symbol=KRW-BTC&range=1y",
     "/risk/",
     "/history/",
     "/history/?side=SELL&exit_reason=STOP_LOSS",

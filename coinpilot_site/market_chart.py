@@ -5,19 +5,21 @@ database (PostgreSQL: one GROUP BY over the range; SQLite: pandas over the range
 year of 1-minute candles never reaches the browser.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import F, Q, Window
 from django.db.models.fields.json import KT
 from django.db.models.functions import Lag
-from django.utils.html import json_script
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
-from core.caching import cached, newest_id
+from core.caching import cached, newest_id, put
 from core.kst import KST, kst_text
 from market import indicators as ind
 from market import rollups
@@ -128,30 +130,49 @@ def _pg_buckets(symbol: str, minutes: int, start: datetime, end: datetime, *, ro
 
 
 def page_chart(req: ChartRequest) -> dict:
-    """The page's chart: its bar count and size, and `chart_data` as the JSON `<script>` element
-    the page embeds. Computed once for all web processes until the symbol's newest candle, the
-    newest trade or the newest regime row changes, or a minute passes (core/caching.py); kept as
-    text, since encoding a year's chart (~800 KiB) costs more than the rest of a cached page.
+    """What the page itself shows of its chart: symbol, bar size, bar count, first bar and coverage.
+
+    The chart's data (up to ~800 KiB for a year) is not in the page: the page fetches it from
+    `chart_body`, so the HTML stays small and a browser that has the data gets a 304. Both are
+    computed together, once for all web processes, until the symbol's newest candle, the newest
+    trade or the newest regime row changes, or a minute passes (core/caching.py).
     """
-    newest_bar = last_stored_timestamps([req.symbol])[req.symbol]
-    stamp = f"{newest_bar:%Y%m%d%H%M}" if newest_bar else "none"
-    newest_rows = f"{stamp}:{newest_id(Trade)}:{newest_id(RegimeHistory)}"
-    chart = cached(
-        f"market-page-chart:v2:{req.symbol}:{req.range_key}:{newest_rows}", lambda: _page_chart(req)
-    )
+    key = _chart_key(req)
+    chart = cached(f"{key}:summary", lambda: _summary(req, key))
     # The note is worded here, outside the cache: readers of either language share the cached chart.
     return {**chart, "covers": coverage_note(req, chart["first_bar"])}
 
 
-def _page_chart(req: ChartRequest) -> dict:
+def chart_body(req: ChartRequest) -> tuple[bytes, str]:
+    """`chart_data` as JSON bytes (kept encoded: encoding a year costs more than serving it) and
+    its ETag, which changes with the data."""
+    key = _chart_key(req)
+    body = cached(f"{key}:body", lambda: _encoded(chart_data(req)))
+    tag = hashlib.blake2b(f"{key}:{get_language()}".encode(), digest_size=12).hexdigest()
+    return body, f'"{tag}"'
+
+
+def _chart_key(req: ChartRequest) -> str:
+    """The cache key of a chart: what makes it stale at once (a new candle, trade or regime row)."""
+    newest_bar = last_stored_timestamps([req.symbol])[req.symbol]
+    stamp = f"{newest_bar:%Y%m%d%H%M}" if newest_bar else "none"
+    newest_rows = f"{stamp}:{newest_id(Trade)}:{newest_id(RegimeHistory)}"
+    return f"market-chart:v3:{req.symbol}:{req.range_key}:{newest_rows}"
+
+
+def _summary(req: ChartRequest, key: str) -> dict:
     data = chart_data(req)
+    put(f"{key}:body", _encoded(data))  # the page's fetch of the data, right after, finds it
     return {
         "symbol": data["symbol"],
         "bar": data["bar"],
         "points": data["points"],
         "first_bar": data["t"][:1],
-        "script": json_script(data, "chart-data"),
     }
+
+
+def _encoded(data: dict) -> bytes:
+    return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
 def coverage_note(req: ChartRequest, times: list[str]) -> str:

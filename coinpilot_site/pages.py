@@ -84,3 +84,19 @@ def market(request: HttpRequest) -> HttpResponse:
             "problems": problems,
         },
     )
+
+
+def market_chart_data(request: HttpRequest) -> HttpResponse:
+    """The Market chart's data, fetched by the page: JSON from the shared cache, with an ETag, so a
+    browser that already has this version gets a 304 and no body."""
+    req, problems = market_chart.parse_request(request.GET, list(load_strategy().symbols), timezone.now())
+    if problems:
+        return JsonResponse({"errors": problems}, status=400)
+    body, etag = market_chart.chart_body(req)
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"  # ask again each time: a new candle is a new version
+    return response

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/overview", pages.overview_json, name="overview-json"),
     path("api/v1/", include("api.urls")),
     path("market/", pages.market, name="market"),
+    path("market/chart.json", pages.market_chart_data, name="market-chart-data"),
     path("risk/", trading_views.risk_page, name="risk"),
     path("history/", trading_views.history_page, name="history"),
     path("history.csv", trading_views.history_csv, name="history-csv"),

@@ -45,7 +45,7 @@ def cached(key: str, compute: Callable[[], T], *, seconds: int = 60) -> T:
 
     The active language is part of the key: a value may hold translated text (chart titles, reasons).
     """
-    key = f"{key}:{get_language() or 'none'}"
+    key = _language_key(key)
     value = _get(key)
     if value is not _MISSING:
         return value
@@ -62,6 +62,15 @@ def cached(key: str, compute: Callable[[], T], *, seconds: int = 60) -> T:
         if claimed:
             _release(claim)
     return value
+
+
+def put(key: str, value, *, seconds: int = 60) -> None:
+    """Store `value` where `cached(key, ...)` finds it: for a value computed alongside another."""
+    _set(_language_key(key), value, seconds)
+
+
+def _language_key(key: str) -> str:
+    return f"{key}:{get_language() or 'none'}"
 
 
 def newest_id(model: type[Model]) -> int:

@@ -78,11 +78,13 @@ def test_every_response_reports_the_server_time(client):
 
 
 def chart_of(client, url: str) -> dict:
-    """The chart data as the page embeds it (from the cache or not: the same markup)."""
+    """The chart data as the page's script fetches it (from the cache or not: the same JSON)."""
+    import html
     import json
 
     page = client.get(url).content.decode()
-    return json.loads(page.split('<script id="chart-data" type="application/json">')[1].split("</script>")[0])
+    data_url = html.unescape(page.split('data-src="')[1].split('"')[0])
+    return json.loads(client.get(data_url).content)
 
 
 def test_the_market_chart_is_computed_again_at_a_new_candle_or_trade(client):

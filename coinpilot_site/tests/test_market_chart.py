@@ -1,10 +1,12 @@
 """The Market page: bar size by range, aggregation (database = pandas), markers, regimes, bad input."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 
 from coinpilot_site import market_chart
@@ -80,13 +82,53 @@ def test_chart_data_has_indicators_markers_and_regime_spans(three_days):
     ]
 
 
+@time_machine.travel(END, tick=False)
 def test_page_renders_and_reports_unknown_input(client, three_days):
     client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
     page = client.get("/market/?symbol=KRW-NOPE&range=2w").content.decode()
     assert (
         "unknown symbol &#x27;KRW-NOPE&#x27;" in page and "unknown range &#x27;2w&#x27;; showing 1d" in page
     )
-    assert 'id="chart-data"' in page
+    assert 'data-src="/market/chart.json?symbol=KRW-BTC&amp;range=1d"' in page  # the fallbacks'
+
+
+@time_machine.travel(END, tick=False)
+def test_the_chart_data_is_fetched_apart_with_an_etag(client, three_days):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    page = client.get("/market/?symbol=KRW-BTC&range=3d")
+    assert b"chart-data" not in page.content and b'"open"' not in page.content  # no data in the HTML
+
+    response = client.get("/market/chart.json?symbol=KRW-BTC&range=3d")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    data = json.loads(response.content)
+    assert data == json.loads(
+        json.dumps(market_chart.chart_data(market_chart.ChartRequest("KRW-BTC", "3d", END)))
+    )
+    assert response["Cache-Control"] == "private, no-cache"
+
+    again = client.get("/market/chart.json?symbol=KRW-BTC&range=3d", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    Trade.objects.create(  # a new trade: a new version of the data
+        symbol="KRW-BTC",
+        side="BUY",
+        price=Decimal(50_000_000),
+        quantity=Decimal("0.01"),
+        status="FILLED",
+        client_order_id="new",
+        executed_at=END - timedelta(minutes=30),
+    )
+    changed = client.get("/market/chart.json?symbol=KRW-BTC&range=3d", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert changed.status_code == 200 and changed["ETag"] != response["ETag"]
+
+
+def test_the_chart_data_refuses_unknown_input(client, three_days):
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    response = client.get("/market/chart.json?symbol=KRW-NOPE&range=2w")
+    assert response.status_code == 400
+    assert json.loads(response.content) == {
+        "errors": ["unknown symbol 'KRW-NOPE'; showing KRW-BTC", "unknown range '2w'; showing 1d"]
+    }
+    assert client.get("/market/chart.json").status_code == 200  # nothing asked: the defaults
 
 
 def test_scale_outs_are_marked_apart_from_full_exits_with_their_level_quantity_and_pnl(three_days):

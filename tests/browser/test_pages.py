@@ -130,3 +130,15 @@ def test_a_backtest_runs_from_the_page(page, market_data, run_jobs):
     assert trades or "No trade in this run." in page.inner_text("#by-regime")
     assert not page.is_visible("#report-text")  # the plain text is folded away
     shoot(page, "backtest")
+
+
+def test_the_market_page_says_so_when_its_chart_data_does_not_load(page, market_data):
+    """The chart's data comes from its own URL: when that answers with an error, the page says what
+    happened and what to do instead of leaving an empty panel."""
+    page.route("**/market/chart.json*", lambda route: route.fulfill(status=502, body="Bad Gateway"))
+    page.goto(page.base + "/market/?symbol=KRW-BTC&range=3d")
+    page.wait_for_selector("#market-chart.error")
+    assert page.inner_text("#market-chart") == (
+        "The chart's data could not be loaded. Reload the page to try again."
+    )
+    assert page.locator("#market-chart .main-svg").count() == 0
