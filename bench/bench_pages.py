@@ -261,6 +261,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", action="store_true", help="keep the data of an earlier run")
     parser.add_argument("--busy", type=int, default=0, help="CPU-burning processes during the run")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, help="threads per worker (default: gunicorn.conf.py's)")
     args = parser.parse_args()
     if not args.reuse:
         create_database()
@@ -286,7 +288,8 @@ def main() -> None:
         [
             str(ROOT / ".venv/bin/gunicorn"),
             "-w",
-            "2",
+            str(args.workers),
+            *(["--threads", str(args.threads)] if args.threads else []),
             "-b",
             f"127.0.0.1:{PORT}",
             "coinpilot_site.wsgi:application",
