@@ -5,10 +5,10 @@
 The fragment is rendered once and served from Redis (core.caching.cached: every web process,
 one computation per key, pages rendered as usual when Redis is down) for as long as the values
 named after its name are unchanged: they are fingerprinted whole (`core.caching.digest`: a model
-instance by every field it was loaded with), so a changed row shows at once, not after a time limit. The key
-also carries the language and the template's own text (a deploy that edits the template renders
-anew). Everything the fragment shows must come from those values: nothing of the user, the
-request or the clock.
+instance by every field it was loaded with), so a changed row shows at once, not after a time
+limit. The key also carries the language and the template's own text (a deploy that edits the
+template renders anew). Everything the fragment shows must come from those values: nothing of the
+user, the request or the clock.
 """
 
 import hashlib
