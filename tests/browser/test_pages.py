@@ -78,6 +78,7 @@ def test_market_page_draws_candles_indicators_and_fills(page, market_data):
     page.select_option("select[name=range]", "1d")
     page.wait_for_url("**range=1d**")
     assert "bars of 1m" in page.inner_text("h1")
+    page.wait_for_selector("#market-chart .main-svg")  # drawn once its data has arrived
     titles = page.inner_text("#market-chart")
     assert "Volume" in titles and "RSI(14)" in titles  # each panel names what it plots
     labels = page.eval_on_selector_all(

@@ -43,6 +43,7 @@ def test_every_page_runs_under_the_csp_without_console_errors(page, market_data)
     page.goto(page.base + "/market/?symbol=KRW-BTC&range=3d")  # the pickers work without inline handlers
     page.select_option("select[name=range]", "1d")
     page.wait_for_url("**range=1d**")
+    page.wait_for_selector("#market-chart .main-svg")  # the page fetches the chart's data, then draws
     assert page.eval_on_selector("#market-chart", "el => (el.data || []).length") > 0  # plotly drew
     assert problems == []
 
