@@ -3,6 +3,7 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.views.decorators.cache import never_cache
 
 from agents import gate
@@ -93,10 +94,9 @@ def market_chart_data(request: HttpRequest) -> HttpResponse:
     if problems:
         return JsonResponse({"errors": problems}, status=400)
     body, etag = market_chart.chart_body(req)
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type="application/json")
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        body, content_type="application/json"
+    )
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"  # ask again each time: a new candle is a new version
     return response

@@ -78,7 +78,8 @@ def history_filter(params) -> tuple[Q, dict]:
 def history_page(request: HttpRequest) -> HttpResponse:
     query, shown = history_filter(request.GET)
     trades = Trade.objects.filter(query).order_by("-created_at")
-    count_key = f"trade-count:{digest(sorted(shown.items()))}:{newest_id(Trade)}"
+    newest_trade = newest_id(Trade)
+    count_key = f"trade-count:{digest(sorted(shown.items()))}:{newest_trade}"
     page = cached_page(trades, PAGE_SIZE, request.GET.get("page"), count_key=count_key)
     return render(
         request,
@@ -90,15 +91,17 @@ def history_page(request: HttpRequest) -> HttpResponse:
             "sides": Side.values,
             "exit_reasons": ExitReason.values,
             "regimes": Regime.values,
-            "symbols": traded_symbols(),
+            "symbols": traded_symbols(newest_trade),
         },
     )
 
 
-def traded_symbols() -> list[str]:
-    """Every symbol ever traded (the History filter's choices), read again only after a new trade."""
+def traded_symbols(newest_trade: int | None = None) -> list[str]:
+    """Every symbol ever traded (the History filter's choices), read again only after a new trade
+    (`newest_trade`: the newest trade id, when the caller has read it already)."""
+    newest_trade = newest_id(Trade) if newest_trade is None else newest_trade
     return cached(
-        f"traded-symbols:{newest_id(Trade)}",
+        f"traded-symbols:{newest_trade}",
         lambda: sorted(Trade.objects.order_by().values_list("symbol", flat=True).distinct()),
     )
 

@@ -12,6 +12,7 @@ from django.utils import translation
 
 from trading import backtest_gate, glossary
 from trading.models import DailyRiskState, Trade
+from trading.tests.test_backtest_gate import GOOD  # thresholds every check passes
 
 pytestmark = pytest.mark.django_db
 
@@ -119,15 +120,6 @@ def test_the_glossary_and_the_gate_follow_the_active_language():
     assert all(isinstance(text, str) for text in korean)  # plain text, JSON-ready
     assert glossary.exit_label("PARTIAL_TAKE_PROFIT", 1) == "Partial take profit (level 1)"
     assert "consecutive losing trades" in glossary.RISK_EVENTS["COOLDOWN"]
-
-
-GOOD = {
-    "total_return_pct": 5.0,
-    "win_rate_pct": 50.0,
-    "profit_factor": 1.5,
-    "sharpe": 1.2,
-    "max_drawdown_pct": 8.0,
-}
 
 
 def test_a_stored_english_refusal_reads_by_its_type_in_korean(client, operator):
