@@ -126,9 +126,7 @@ def raw_copy(rows, batch: int) -> int:
     sql = f"COPY market_data ({', '.join(pgcopy.COLUMNS)}) FROM STDIN"
     for i in range(0, len(rows), batch):
         with transaction.atomic(), connection.cursor() as cursor:
-            copy_lines(
-                cursor, sql, pgcopy._copy_lines(rows[i : i + batch], "unknown")
-            )  # the store's own text
+            copy_lines(cursor, sql, pgcopy.copy_text(rows[i : i + batch], "unknown"))  # the store's own text
     return len(rows)
 
 

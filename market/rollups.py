@@ -16,7 +16,7 @@ SQLite (the embedded default, two weeks of data) aggregates on read and keeps no
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
-from itertools import chain, compress, repeat
+from itertools import compress, repeat
 from operator import itemgetter
 
 import numpy as np
@@ -111,13 +111,11 @@ def refresh_for(rows: Iterable) -> None:
 class NewMinutes:
     """The 5m and 1h buckets of the 1m rows a COPY inserts, aggregated while the rows stream to it.
 
-    Vectorised per chunk of rows, between the chunks the server is parsing. No order is assumed:
+    Vectorised per piece of rows (`add`), between the pieces the server is parsing. No order is assumed:
     a part is a run of consecutive rows of one symbol and bucket in rising time; parts of one
-    bucket (out-of-order rows, a bucket split between chunks) are merged by their first and last
+    bucket (out-of-order rows, a bucket split between pieces) are merged by their first and last
     minute. Minutes count from ORIGIN, so a bucket is `minute // width`.
     """
-
-    CHUNK = 20_000  # rows per numpy pass; the server meanwhile parses the lines of the chunk before
 
     def __init__(self) -> None:
         self.chunks: list[dict[str, np.ndarray]] = []
@@ -125,27 +123,26 @@ class NewMinutes:
         self.minute_of = _MinuteOf()
         self.exact = True  # False after a negative volume (never validated): it rounds the other way
 
-    def watch(self, rows: Sequence) -> Iterator:
-        """`rows` unchanged, each chunk aggregated once it has been handed on."""
-        return chain.from_iterable(self._chunks(rows))  # no Python frame per row
+    def add(self, columns: Sequence[tuple]) -> None:
+        """Aggregate a piece of rows given as columns (a CandleRow's fields in order, each a tuple),
+        once its COPY text has been handed on: the server parses it meanwhile."""
+        columns = columns[:8]  # symbol ... volume
+        intervals = columns[1]
+        if intervals.count("1m") != len(intervals):  # only minutes are rolled up
+            keep = [each == "1m" for each in intervals]
+            columns = [tuple(compress(column, keep)) for column in columns]
+        if columns[0]:
+            self.chunks.append(self._parts(*columns))
 
-    def _chunks(self, rows: Sequence) -> Iterator[Sequence]:
-        for at in range(0, len(rows), self.CHUNK):
-            chunk = rows[at : at + self.CHUNK]
-            yield chunk
-            if set(map(_INTERVAL, chunk)) != {"1m"}:
-                chunk = list(compress(chunk, _column(chunk, 1) == "1m"))  # only minutes are rolled up
-            if chunk:
-                self.chunks.append(self._parts(chunk))
-
-    def _parts(self, rows: Sequence) -> dict[str, np.ndarray]:
-        minutes = np.fromiter(map(self.minute_of.__getitem__, map(_TIME, rows)), np.int64, len(rows))
-        symbols = _column(rows, 0)
+    def _parts(self, symbol, _interval, moment, opens, highs, lows, closes, volume) -> dict[str, np.ndarray]:
+        count = len(symbol)
+        minutes = np.fromiter(map(self.minute_of.__getitem__, moment), np.int64, count)
+        symbols = np.fromiter(symbol, object, count)
         width = _MINUTES["5m"]
         breaks = (symbols[1:] != symbols[:-1]) | (minutes[1:] // width != minutes[:-1] // width)
         starts = np.flatnonzero(np.concatenate(([True], breaks | (minutes[1:] <= minutes[:-1]))))
-        ends = np.append(starts[1:], len(rows)) - 1
-        volumes = _column(rows, 7)
+        ends = np.append(starts[1:], count) - 1
+        volumes = _objects(volume)
         if np.minimum.reduce(volumes) < 0:
             self.exact = False
         with localcontext(_STORED_SUM):
@@ -153,16 +150,16 @@ class NewMinutes:
             sums = np.add.reduceat(volumes, starts)
         with localcontext(_EXACT):
             sums -= _CARRY
-        for symbol in set(symbols[starts]) - self.codes.keys():
-            self.codes[symbol] = len(self.codes)
+        for name in set(symbols[starts]) - self.codes.keys():
+            self.codes[name] = len(self.codes)
         return {
             "code": np.fromiter(map(self.codes.__getitem__, symbols[starts]), np.int64, len(starts)),
             "first": minutes[starts],
             "last": minutes[ends],
-            "open": _column(list(map(rows.__getitem__, starts.tolist())), 3),
-            "high": np.maximum.reduceat(_column(rows, 4), starts),
-            "low": np.minimum.reduceat(_column(rows, 5), starts),
-            "close": _column(list(map(rows.__getitem__, ends.tolist())), 6),
+            "open": _objects(map(opens.__getitem__, starts.tolist()), len(starts)),
+            "high": np.maximum.reduceat(_objects(highs), starts),
+            "low": np.minimum.reduceat(_objects(lows), starts),
+            "close": _objects(map(closes.__getitem__, ends.tolist()), len(ends)),
             "volume": sums,
         }
 
@@ -208,9 +205,13 @@ def _moment(minute: int) -> datetime:
     return ORIGIN + minute * MINUTE
 
 
+def _objects(values: Iterable, count: int = -1) -> np.ndarray:
+    # fromiter: np.array() of Decimals probes each for nested sequences, 4x slower
+    return np.fromiter(values, dtype=object, count=count)
+
+
 def _column(rows: Sequence, field: int) -> np.ndarray:
-    # fromiter: np.array() of a list of Decimals probes each for nested sequences, 4x slower
-    return np.fromiter(map(itemgetter(field), rows), dtype=object, count=len(rows))
+    return _objects(map(itemgetter(field), rows), len(rows))
 
 
 def _merge(parts: dict[str, np.ndarray], width: int) -> dict[str, np.ndarray]:

@@ -5,6 +5,7 @@ import pytest
 import time_machine
 
 from market.candles import (
+    CandleRow,
     CandleValidationError,
     closed_only,
     last_stored_timestamps,
@@ -174,3 +175,46 @@ def test_copy_reader_streams_lines_in_chunks():
     assert reader.read(5) == "abc\nd"
     assert reader.read(100) == "efgh\nij\n"
     assert reader.read(100) == ""
+
+
+def test_copy_reader_takes_no_more_once_a_read_is_full():
+    """Runs longer than a read: each read takes only what it needs, so what waits never grows."""
+    from market.copystream import LineReader
+
+    reader = LineReader(["x" * 10] * 100)
+    sizes = []
+    while text := reader.read(4):
+        assert len(reader.pending) < 10
+        sizes.append(len(text))
+    assert sum(sizes) == 1000 and set(sizes) == {4}
+
+
+def test_copy_text_formats_a_line_per_row_with_empty_quote_volumes(monkeypatch):
+    """Column-wise formatting gives each row's fields in COPY order, tab separated; a missing quote
+    volume is \\N; pieces end between rows."""
+    from market import pgcopy
+
+    monkeypatch.setattr(pgcopy, "PIECE", 2)
+    first = CandleRow("KRW-BTC", "1m", T0, *map(Decimal, ("1.5", "2", "1", "1.25", "0.00000001")), None)
+    second = first._replace(timestamp=T0 + timedelta(minutes=1), quote_volume=Decimal("12.5"))
+    third = first._replace(symbol="KRW-ETH", quote_volume=Decimal("3"))
+    pieces = list(pgcopy.copy_text([first, second, third], "upbit"))
+    assert "".join(pieces).splitlines() == [
+        "\t".join(("KRW-BTC", "1m", T0.isoformat(), "1.5", "2", "1", "1.25", "1E-8", "\\N", "upbit")),
+        "\t".join(
+            (
+                "KRW-BTC",
+                "1m",
+                (T0 + timedelta(minutes=1)).isoformat(),
+                "1.5",
+                "2",
+                "1",
+                "1.25",
+                "1E-8",
+                "12.5",
+                "upbit",
+            )
+        ),
+        "\t".join(("KRW-ETH", "1m", T0.isoformat(), "1.5", "2", "1", "1.25", "1E-8", "3", "upbit")),
+    ]
+    assert len(pieces) == 2 and all(piece.endswith("\n") for piece in pieces)

@@ -122,10 +122,10 @@ def test_the_frozen_migration_builds_what_rebuild_builds():
 
 @pytest.fixture(params=["copy", "insert"])
 def store_path(request, monkeypatch):
-    """Every store through COPY (in-memory rollup, chunks of 7 rows, so buckets straddle chunks)
+    """Every store through COPY (in-memory rollup, pieces of 7 rows, so buckets straddle pieces)
     or through INSERT (rollup recomputed in SQL)."""
     monkeypatch.setattr("market.candles.PG_COPY_MIN_ROWS", 1 if request.param == "copy" else 10**9)
-    monkeypatch.setattr("market.rollups.NewMinutes.CHUNK", 7)
+    monkeypatch.setattr("market.pgcopy.PIECE", 7)
     return request.param
 
 
