@@ -9,18 +9,24 @@ round times both (the order alternates between rounds) and prints rows/s, the ra
 CPU time of this process and of its PostgreSQL backend, and the load average; after each store
 the rollup is compared with a from-scratch aggregation of the stored minutes.
 
+Then the rollup rows one store wrote are sent again alone by a raw COPY: raw / (raw + that) is
+the best ratio a store that keeps this rollup can reach while the server is the slower side.
 Issue 4's figures follow: the same rows stored again (all conflicts), and validation.
 
     .venv/bin/python bench/bench_candle_store.py     # scratch database cp_h4_bench, dropped after
 """
 
 import argparse
+import io
 import os
+import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -130,6 +136,58 @@ def raw_copy(rows, batch: int) -> int:
     return len(rows)
 
 
+def client_alone(rows, batch: int, runs: int = 5) -> None:
+    """The store's client work on the rows without a server: COPY text made, read as psycopg2
+    reads it, the rollup aggregated and merged. CPU time, median of `runs`."""
+    from market import pgcopy, rollups
+    from market.copystream import COPY_READ_SIZE, LineReader
+
+    def work():
+        for i in range(0, len(rows), batch):
+            minutes = rollups.NewMinutes()
+            reader = LineReader(pgcopy.copy_text(rows[i : i + batch], "unknown", then=minutes.add))
+            while reader.read(COPY_READ_SIZE):
+                pass
+            parts = {name: np.concatenate([c[name] for c in minutes.chunks]) for name in minutes.chunks[0]}
+            rollups._merge(parts, 5)
+
+    cpu = []
+    for _ in range(runs):
+        started = time.process_time()
+        work()
+        cpu.append(time.process_time() - started)
+    print(
+        f"client work alone (COPY text, read, rollup aggregated; no server): CPU median "
+        f"{statistics.median(cpu):.2f}s of {len(rows):,} rows ({' '.join(f'{c:.2f}' for c in cpu)})"
+    )
+
+
+def rollup_alone(raw_wall: float) -> None:
+    """The rollup rows a store wrote, sent again alone by a raw COPY into the emptied rollup table:
+    the server work the store adds to the raw COPY of the minutes, so raw / (raw + this) is the
+    best ratio any store keeping this rollup can reach while the server is the slower side."""
+    from django.db import connection, transaction
+
+    text = io.StringIO()
+    with connection.cursor() as cursor:
+        cursor.copy_expert("COPY market_data_rollup TO STDOUT", text)
+        cursor.execute("TRUNCATE market_data_rollup")
+        cursor.execute("CHECKPOINT")
+    count = text.getvalue().count("\n")
+
+    def copy_in():
+        text.seek(0)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.copy_expert("COPY market_data_rollup FROM STDIN", text)
+
+    run = timed(copy_in)  # puts the rollup back, too
+    ceiling = raw_wall / (raw_wall + run["wall"])
+    print(
+        f"rollup rows alone: {count:,} rows by raw COPY, wall {run['wall']:.2f}s, backend cpu "
+        f"{run['backend']:.2f}s; ceiling raw COPY / (raw COPY + these) = {ceiling:.2f}"
+    )
+
+
 def rollup_differences() -> int:
     from django.db import connection
 
@@ -145,9 +203,14 @@ def describe(name: str, rows: int, t: dict) -> str:
     )
 
 
-def compare(rows, batch: int, rounds: int) -> None:
-    """Store vs raw COPY into the empty table, alternating which goes first."""
-    ratios = []
+def compare(rows, batch: int, rounds: int) -> list[float]:
+    """Store vs raw COPY into the empty table, alternating which goes first, after one untimed run
+    of each (without it, the first round, where the store goes first, gave the lowest ratio in each
+    of five invocations: the first large writes into a new database, e.g. its new WAL files)."""
+    for work in (store, raw_copy):
+        empty_tables()
+        work(rows, batch)
+    ratios, raw_walls = [], []
     for round_ in range(rounds):
         runs = {}
         for name in ("store", "raw COPY") if round_ % 2 == 0 else ("raw COPY", "store"):
@@ -158,6 +221,7 @@ def compare(rows, batch: int, rounds: int) -> None:
                 runs[name]["differences"] = rollup_differences()
         ratio = runs["raw COPY"]["wall"] / runs["store"]["wall"]
         ratios.append(ratio)
+        raw_walls.append(runs["raw COPY"]["wall"])
         # With both cores busy (load >= 2) the two processes' CPU, not the overlap, decides the wall time.
         cpu = {name: run["cpu"] + run["backend"] for name, run in runs.items()}
         print(
@@ -168,6 +232,7 @@ def compare(rows, batch: int, rounds: int) -> None:
             print("  " + describe(name, len(rows), runs[name]))
         print(f"  rollup rows differing from a from-scratch aggregation: {runs['store']['differences']}")
     print(f"store / raw COPY over {rounds} rounds: {min(ratios):.2f}-{max(ratios):.2f}")
+    return raw_walls
 
 
 def main() -> None:
@@ -180,10 +245,12 @@ def main() -> None:
     setup_database()
     try:
         rows = make_rows(args.rows)
-        compare(rows, args.batch, args.rounds)
+        client_alone(rows, args.batch)
+        raw_walls = compare(rows, args.batch, args.rounds)
 
         empty_tables()
         store(rows, args.batch)
+        rollup_alone(statistics.median(raw_walls))
         again = timed(lambda: store(rows, args.batch))
         print(describe("all conflicts", len(rows), again) + f"  ({again['result']} new)")
 
