@@ -7,7 +7,7 @@ Without DATABASE_URL it uses a fresh temporary SQLite file. --keep leaves the ca
 for the next run (the insert takes minutes); --fresh re-inserts them.
 
 Stores 240 hours of 1m candles for 100 symbols through `store_candles` (1.44 M rows; not timed,
-removed afterwards), which on PostgreSQL also fills the 5m/1h rollup as in production, then times
+removed afterwards), which on PostgreSQL also fills the 1h rollup as in production, then times
 `update_regimes` (hourly closes: the 1h rollup on PostgreSQL, one aggregation of the minutes on
 SQLite; MA50/MA200, Redis keys, 100 RegimeHistory rows) and `regime_codes_per_bar` over one year
 of 1m bars. Prints wall and CPU (this process) time and the load average.

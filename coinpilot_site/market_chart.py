@@ -94,7 +94,7 @@ def candles(req: ChartRequest) -> pd.DataFrame:
     """OHLCV bars of the request's bar size (UTC index), at most MAX_BARS.
 
     Aggregated bars start at a whole bar before the range start, so the first bar is complete.
-    PostgreSQL groups the 5m or 1h rollup (market/rollups.py) when the bar size is a multiple of
+    PostgreSQL groups the hourly rollup (market/rollups.py) when the bar size is a multiple of
     it, else the minutes; SQLite resamples the minutes with pandas.
     """
     _, minutes = req.bar

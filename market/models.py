@@ -89,7 +89,7 @@ class RegimeHistory(models.Model):
 
 
 class CandleRollup(models.Model):
-    """1-minute candles aggregated to 5-minute and 1-hour bars (PostgreSQL), kept current by
+    """1-minute candles aggregated to 1-hour bars (PostgreSQL; `bar` "1h"), kept current by
     every store of candles, so long chart ranges read thousands of rows instead of 500,000.
 
     `bucket` is the bar's open time in UTC, aligned like date_bin (UTC midnight boundaries).

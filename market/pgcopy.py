@@ -111,7 +111,7 @@ def _stored_keys(rows: Sequence) -> set:
     """The stored keys of the rows' series in the whole hours around them (the rollup asks too)."""
     if not rows:
         return set()
-    hour = rollups.LEVELS[1][1]
+    hour = rollups.WIDTH
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT symbol, interval, timestamp FROM market_data "

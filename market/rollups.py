@@ -1,10 +1,16 @@
-"""5-minute and 1-hour bars rolled up from the 1-minute candles (PostgreSQL only).
+"""1-hour bars rolled up from the 1-minute candles (PostgreSQL only).
 
 The Market page shows a year as 4-hour bars: grouping 525,600 minutes per request took ~0.6 s of
 database time; grouping 8,760 hourly rows takes a few milliseconds. Every store of 1m candles
 brings the buckets it touched up to date in the same transaction, so the rollup is never behind
 the candles. A bucket is the minutes' first open, highest high, lowest low, last close and summed
-volume; each 1h bucket is built from its 5m buckets.
+volume.
+
+One level, hours (issue 18): a 5-minute level also served the 7d and 30d charts (6 ms instead of
+41 ms to group 30 days of minutes, once a minute per symbol and range through the page cache),
+but its rows were 92 % of the rollup: writing them cost the server a quarter of a bulk store's
+raw COPY, and refreshing one new minute re-read 12 5m buckets and then the hour. Those charts now
+group the minutes (coinpilot_site/market_chart.py).
 
 Two ways, one result: a bulk store (COPY) aggregates the minutes it sends while they stream
 (`NewMinutes`) and writes the buckets that held no stored minute before; a bucket that did is
@@ -24,32 +30,28 @@ from django.db import connection
 
 from .copystream import copy_lines
 
-# (bar name, width); each level is built from the one before it (the first from market_data).
-LEVELS = [("5m", timedelta(minutes=5)), ("1h", timedelta(hours=1))]
+BAR, WIDTH = "1h", timedelta(hours=1)
+LEVELS = [(BAR, WIDTH)]  # (bar name, width) of every level kept
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # date_bin's origin everywhere: bars align to UTC
 MINUTE = timedelta(minutes=1)
-_MINUTES = {bar: width // MINUTE for bar, width in LEVELS}
-_SYMBOL, _INTERVAL, _TIME = itemgetter(0), itemgetter(1), itemgetter(2)  # CandleRow's fields
+_WIDTH_MINUTES = WIDTH // MINUTE
+_SYMBOL, _TIME = itemgetter(0), itemgetter(2)  # CandleRow's fields
 
-# Identifiers below are constants of this module, never input.
+# The buckets in each (symbol, from, until) range rebuilt from the stored minutes.
 _UPSERT = """
 INSERT INTO market_data_rollup (symbol, bar, bucket, open, high, low, close, volume)
-SELECT s.symbol, %(bar)s, date_bin(%(width)s::interval, s.{time}, TIMESTAMPTZ '2000-01-01') AS b,
-       (array_agg(s.open ORDER BY s.{time}))[1], max(s.high), min(s.low),
-       (array_agg(s.close ORDER BY s.{time} DESC))[1], sum(s.volume)
-FROM {source} s
+SELECT s.symbol, %(bar)s, date_bin(%(width)s::interval, s."timestamp", TIMESTAMPTZ '2000-01-01') AS b,
+       (array_agg(s.open ORDER BY s."timestamp"))[1], max(s.high), min(s.low),
+       (array_agg(s.close ORDER BY s."timestamp" DESC))[1], sum(s.volume)
+FROM market_data s
 JOIN unnest(%(symbols)s::text[], %(lo)s::timestamptz[], %(hi)s::timestamptz[]) AS r(symbol, lo, hi)
-  ON s.symbol = r.symbol AND s.{time} >= r.lo AND s.{time} < r.hi
-WHERE {source_filter}
+  ON s.symbol = r.symbol AND s."timestamp" >= r.lo AND s."timestamp" < r.hi
+WHERE s.interval = '1m'
 GROUP BY s.symbol, b
 ON CONFLICT (symbol, bar, bucket) DO UPDATE SET
   open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
   close = EXCLUDED.close, volume = EXCLUDED.volume
 """
-_SOURCES = {
-    "5m": {"source": "market_data", "time": '"timestamp"', "source_filter": "s.interval = '1m'"},
-    "1h": {"source": "market_data_rollup", "time": "bucket", "source_filter": "s.bar = '5m'"},
-}
 _TEXT_SLICE = 2000  # buckets per piece of COPY text
 _COPY = "COPY market_data_rollup (symbol, bar, bucket, open, high, low, close, volume) FROM STDIN"
 
@@ -74,26 +76,21 @@ def refresh(spans: dict[str, tuple[datetime, datetime]]) -> None:
     """Recompute every rollup bucket overlapping each symbol's [first, last] 1m bar time."""
     if not spans or not enabled():
         return
-    # Whole hours, so the 1h level always re-reads every 5m bucket of the hours it rebuilds.
-    hour = LEVELS[1][1]
-    ranges = [
-        (s, floor_to(first, hour), floor_to(last, hour) + hour) for s, (first, last) in sorted(spans.items())
-    ]
-    for bar, _ in LEVELS:
-        _recompute(bar, ranges)
+    _recompute(
+        [(s, floor_to(first, WIDTH), floor_to(last, WIDTH)) for s, (first, last) in sorted(spans.items())]
+    )
 
 
-def _recompute(bar: str, ranges: Sequence[tuple[str, datetime, datetime]]) -> None:
-    """Rebuild the `bar` buckets in each (symbol, from, until) range (whole buckets, not overlapping)."""
+def _recompute(ranges: Sequence[tuple[str, datetime, datetime]]) -> None:
+    """Rebuild the buckets from each (symbol, first, last) bucket start, both included."""
     if not ranges:
         return
-    width = dict(LEVELS)[bar]
-    symbols, lo, hi = (list(column) for column in zip(*ranges, strict=True))
+    symbols, lo, last = (list(column) for column in zip(*ranges, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
-            _UPSERT.format(**_SOURCES[bar]),
-            {"bar": bar, "width": f"{int(width.total_seconds())} seconds", "symbols": symbols,
-             "lo": lo, "hi": hi},
+            _UPSERT,
+            {"bar": BAR, "width": f"{int(WIDTH.total_seconds())} seconds", "symbols": symbols,
+             "lo": lo, "hi": [start + WIDTH for start in last]},
         )  # fmt: skip
 
 
@@ -109,7 +106,7 @@ def refresh_for(rows: Iterable) -> None:
 
 
 class NewMinutes:
-    """The 5m and 1h buckets of the 1m rows a COPY inserts, aggregated while the rows stream to it.
+    """The rollup buckets of the 1m rows a COPY inserts, aggregated while the rows stream to it.
 
     Vectorised per piece of rows (`add`), between the pieces the server is parsing. No order is assumed:
     a part is a run of consecutive rows of one symbol and bucket in rising time; parts of one
@@ -138,7 +135,7 @@ class NewMinutes:
         count = len(symbol)
         minutes = np.fromiter(map(self.minute_of.__getitem__, moment), np.int64, count)
         symbols = np.fromiter(symbol, object, count)
-        width = _MINUTES["5m"]
+        width = _WIDTH_MINUTES
         breaks = (symbols[1:] != symbols[:-1]) | (minutes[1:] // width != minutes[:-1] // width)
         starts = np.flatnonzero(np.concatenate(([True], breaks | (minutes[1:] <= minutes[:-1]))))
         ends = np.append(starts[1:], count) - 1
@@ -174,23 +171,17 @@ class NewMinutes:
         if not self.chunks:
             return
         parts = {name: np.concatenate([chunk[name] for chunk in self.chunks]) for name in self.chunks[0]}
-        fives = _merge(parts, _MINUTES["5m"])
+        hours = _merge(parts, _WIDTH_MINUTES)
         names = np.array(list(self.codes), dtype=object)
         if not self.exact:
-            refresh(_spans(fives, names))
+            refresh(_spans(hours, names))
             return
-        fives_as_parts = {name: column for name, column in fives.items() if name != "bucket"}
-        hours = _merge({**fives_as_parts, "first": fives["bucket"], "last": fives["bucket"]}, _MINUTES["1h"])
-        levels = {"5m": fives, "1h": hours}
-        before = _StoredMinutes(newest, stored, self.codes, self.minute_of)
-        mixed = {bar: before.mask(levels[bar], _MINUTES[bar]) for bar in levels}
+        mixed = _StoredMinutes(newest, stored, self.codes, self.minute_of).mask(hours, _WIDTH_MINUTES)
         with connection.cursor() as cursor:
-            copy_lines(cursor, _COPY, _copy_text(levels, mixed, names))  # conflicts if a bucket had a row
-        for bar, width in LEVELS:  # 5m first: the 1h level is rebuilt from the 5m rows
-            buckets = levels[bar]
-            starts = [_moment(m) for m in buckets["bucket"][mixed[bar]].tolist()]
-            symbols = names[buckets["code"][mixed[bar]]].tolist()
-            _recompute(bar, [(s, start, start + width) for s, start in zip(symbols, starts, strict=True)])
+            copy_lines(cursor, _COPY, _copy_text(hours, mixed, names))  # conflicts if a bucket had a row
+        starts = [_moment(m) for m in hours["bucket"][mixed].tolist()]
+        symbols = names[hours["code"][mixed]].tolist()
+        _recompute(list(zip(symbols, starts, starts, strict=True)))
 
 
 class _MinuteOf(dict):
@@ -268,39 +259,35 @@ class _StoredMinutes:
         return holds_newest | (before_newest & np.isin((buckets["code"] << 32) + start, stored))
 
 
-def _copy_text(levels: dict[str, dict], mixed: dict[str, np.ndarray], names: np.ndarray) -> Iterator[str]:
+def _copy_text(buckets: dict[str, np.ndarray], mixed: np.ndarray, names: np.ndarray) -> Iterator[str]:
     """COPY text of the buckets that are not `mixed`, a slice at a time (formatted while the server
     parses the slice before), in primary-key order: each insert then lands on the index's rightmost
     page, which PostgreSQL finds without descending the tree (10 % less server time measured)."""
     fields = ("open", "high", "low", "close", "volume")
-    kept = {bar: np.flatnonzero(~mixed[bar]) for bar in sorted(levels)}  # "1h" sorts before "5m"
-    columns = {
-        name: np.concatenate([levels[bar][name][keep] for bar, keep in kept.items()])
-        for name in ("code", "bucket", *fields)
-    }
-    bars = np.concatenate([np.full(len(keep), bar, dtype=object) for bar, keep in kept.items()])
-    level = np.concatenate([np.full(len(keep), i) for i, keep in enumerate(kept.values())])
+    keep = np.flatnonzero(~mixed)
+    columns = {name: buckets[name][keep] for name in ("code", "bucket", *fields)}
     name_rank = np.argsort(np.argsort(names))  # symbol code -> place in name order
-    order = np.lexsort((columns["bucket"], level, name_rank[columns["code"]]))
+    order = np.lexsort((columns["bucket"], name_rank[columns["code"]]))
     stamps = {minute: _moment(minute).isoformat() for minute in set(columns["bucket"].tolist())}
     for at in range(0, len(order), _TEXT_SLICE):
         rows = order[at : at + _TEXT_SLICE]
         # str() per column: format() of a Decimal ("{}") is twice as slow
         numbers = (map(str, columns[name][rows].tolist()) for name in fields)
         starts = map(stamps.__getitem__, columns["bucket"][rows].tolist())
-        lines = zip(names[columns["code"][rows]].tolist(), bars[rows].tolist(), starts, *numbers, strict=True)
+        symbols = names[columns["code"][rows]].tolist()
+        lines = zip(symbols, repeat(BAR), starts, *numbers)
         yield "\n".join(map("\t".join, lines)) + "\n"
 
 
-def _spans(fives: dict[str, np.ndarray], names: np.ndarray) -> dict[str, tuple[datetime, datetime]]:
+def _spans(buckets: dict[str, np.ndarray], names: np.ndarray) -> dict[str, tuple[datetime, datetime]]:
     """Each symbol's (first, last) minute among the buckets."""
     first = np.full(len(names), np.iinfo(np.int64).max)
     last = np.full(len(names), np.iinfo(np.int64).min)
-    np.minimum.at(first, fives["code"], fives["first"])
-    np.maximum.at(last, fives["code"], fives["last"])
+    np.minimum.at(first, buckets["code"], buckets["first"])
+    np.maximum.at(last, buckets["code"], buckets["last"])
     return {
         str(names[code]): (_moment(int(first[code])), _moment(int(last[code])))
-        for code in np.unique(fives["code"]).tolist()
+        for code in np.unique(buckets["code"]).tolist()
     }
 
 

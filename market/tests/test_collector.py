@@ -91,9 +91,9 @@ def test_ban_stops_the_run_without_failing_it(fake_upbit, upbit_client, monkeypa
 def test_db_work_does_not_grow_with_the_number_of_symbols(django_assert_max_num_queries):
     symbols = [f"KRW-C{i:03d}" for i in range(100)]
     # A constant handful: stored sources, last timestamps, one bulk insert (per-symbol source locks
-    # and check, savepoint, staging table on PostgreSQL), then one rollup upsert per level (5m, 1h)
-    # for all symbols at once.
-    with django_assert_max_num_queries(12):
+    # and check, savepoint, staging table on PostgreSQL), then one rollup upsert (1h) for all
+    # symbols at once.
+    with django_assert_max_num_queries(11):
         result = collect(SimulatedSource(1), symbols, now=NOW)
     assert result.stored >= 100 * 195 and not result.errors
 

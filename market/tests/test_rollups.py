@@ -1,4 +1,4 @@
-"""The chart rollup (5m / 1h bars, PostgreSQL) equals grouping the stored minutes, whatever order
+"""The chart rollup (1h bars, PostgreSQL) equals grouping the stored minutes, whatever order
 the minutes arrived in, and follows later stores into a bucket already rolled up."""
 
 from datetime import timedelta
@@ -74,7 +74,7 @@ def test_rebuild_fills_the_rollup_for_candles_stored_around_store_candles():
     CandleRollup.objects.all().delete()
     assert rollups.rebuild() == expected
     buckets = {bar: {rollups.floor_to(r.timestamp, width) for r in rows} for bar, width in rollups.LEVELS}
-    assert expected == len(buckets["5m"]) + len(buckets["1h"]) == 121 + 11  # starts at 06:42
+    assert expected == len(buckets["1h"]) == 11  # starts at 06:42
 
 
 @postgresql_only
@@ -84,7 +84,7 @@ def test_rebuild_command(capsys):
     store_candles(real_rows()[:60])
     CandleRollup.objects.all().delete()
     call_command("rebuild_rollups", "--symbols", "krw-btc")
-    assert "rollup rebuilt: 15 bars stored" in capsys.readouterr().out  # 06:40..07:40 by 5 min, 06h, 07h
+    assert "rollup rebuilt: 2 bars stored" in capsys.readouterr().out  # 06:42..07:41: 06h, 07h
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite refuses")
@@ -96,25 +96,30 @@ def test_rebuild_command_says_sqlite_has_no_rollup():
 
 
 @postgresql_only
-def test_the_frozen_migration_builds_what_rebuild_builds():
+def test_the_frozen_migrations_build_what_rebuild_builds_and_drop_the_5m_bars_both_ways():
+    """0004 built 5m and 1h bars; 0010 drops the 5m ones (the 1h bars are what rebuild makes), and
+    going back builds them again from the minutes."""
     import importlib
 
-    migration = importlib.import_module("market.migrations.0004_build_rollups")
-    store_candles(real_rows()[:3000])
+    built_both = importlib.import_module("market.migrations.0004_build_rollups")
+    hours_only = importlib.import_module("market.migrations.0010_rollup_hours_only")
+    rows = real_rows()[:3000]
+    store_candles(rows)
     rollups.rebuild()
-    expected = sorted(
-        CandleRollup.objects.values_list("symbol", "bar", "bucket", "open", "high", "low", "close")
-    )
+    fields = ("symbol", "bar", "bucket", "open", "high", "low", "close", "volume")
+    expected = sorted(CandleRollup.objects.values_list(*fields))
     CandleRollup.objects.all().delete()
 
     class Editor:  # what RunPython hands a migration function
         connection = connection
 
-    migration.build(None, Editor())
-    built = sorted(
-        CandleRollup.objects.values_list("symbol", "bar", "bucket", "open", "high", "low", "close")
-    )
-    assert built == expected and len(built) > 50
+    built_both.build(None, Editor())
+    fives = sorted(CandleRollup.objects.filter(bar="5m").values_list(*fields))
+    assert len(fives) == len({rollups.floor_to(r.timestamp, timedelta(minutes=5)) for r in rows})
+    hours_only.drop_fives(None, Editor())
+    assert sorted(CandleRollup.objects.values_list(*fields)) == expected and len(expected) > 50
+    hours_only.build_fives(None, Editor())
+    assert sorted(CandleRollup.objects.filter(bar="5m").values_list(*fields)) == fives
 
 
 # --- the rollup a COPY store keeps from memory, against the same buckets rebuilt in SQL ----------
@@ -178,10 +183,9 @@ def test_rollup_of_unsorted_interleaved_symbols_with_volumes_rounded_on_storing(
     store_candles(batch[2::3][::-1])  # the missing ones, late
     store_candles([minute("KRW-A", at[-1] + timedelta(minutes=1), "50")])  # after the newest, same bucket
     assert_rollup_is_the_minutes_grouped()
-    five = CandleRollup.objects.get(symbol="KRW-A", bar="5m", bucket=t0)
-    assert five.volume == Decimal("0.00000001") + Decimal("1.12345679") + Decimal("2.50000001") + Decimal(
-        "0.33333333"
-    ) + Decimal("7")
+    hour = CandleRollup.objects.get(symbol="KRW-A", bar="1h", bucket=t0)
+    rounded = ("0.00000001", "1.12345679", "2.50000001", "0.33333333", "7")
+    assert hour.volume == 12 * sum(map(Decimal, rounded))  # minutes 0-59, each volume 12 times
 
 
 @postgresql_only
@@ -209,4 +213,4 @@ def test_only_1m_candles_are_rolled_up(store_path):
     store_candles([*rows[:20], *(r._replace(interval="5m") for r in rows[::5])])
     store_candles([r._replace(interval="5m") for r in rows[1::5]])
     assert_rollup_is_the_minutes_grouped()
-    assert CandleRollup.objects.filter(bar="5m").count() == 5  # 06:42-07:01: 06:40 to 07:00
+    assert CandleRollup.objects.count() == 2  # the minutes 06:42-07:01: hours 06 and 07

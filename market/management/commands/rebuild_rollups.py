@@ -1,4 +1,4 @@
-"""manage.py rebuild_rollups: rebuild the chart's 5m / 1h bars from the stored 1m candles."""
+"""manage.py rebuild_rollups: rebuild the chart's hourly bars from the stored 1m candles."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,7 +7,7 @@ from market import rollups
 
 class Command(BaseCommand):
     help = (
-        "Rebuild the Market page's 5-minute and 1-hour bars from the stored 1-minute candles "
+        "Rebuild the Market page's hourly bars from the stored 1-minute candles "
         "(PostgreSQL). Needed only after candles were loaded around CoinPilot (e.g. psql COPY)."
     )
 
