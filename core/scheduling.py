@@ -245,7 +245,11 @@ def run_scheduled(name: str, slot_iso: str, on_demand: bool = False) -> str:
             name, slot, f"started {late:.0f}s after its slot (grace {schedule.grace}s)", claim=claim
         )
         return "skipped-stale"
-    lock = get_redis().lock(lock_key(name), timeout=settings.JOB_HEARTBEAT_STALE_SECONDS, blocking=False)
+    # Not thread-local: the run's Heartbeat thread extends the lock this thread takes (redis-py
+    # keeps a thread-local lock's token in the taking thread only, so another thread cannot renew it).
+    lock = get_redis().lock(
+        lock_key(name), timeout=settings.JOB_HEARTBEAT_STALE_SECONDS, blocking=False, thread_local=False
+    )
     try:
         run = _prepare(name, slot, claim, lock)
     except Exception as exc:  # the database or Redis is down: say so, the next slot tries again

@@ -25,6 +25,14 @@ def record(*, slot: datetime, sleep: float = 0.0, fail: bool = False) -> str:
     return "recorded"
 
 
+def outlive_the_lock(*, slot: datetime, seconds: float) -> str:
+    """Sleep past the run lock's time to live, then tell how long the lock has left (ms)."""
+    from core.scheduling import lock_key
+
+    time.sleep(seconds)
+    return f"lock ttl {get_redis().pttl(lock_key('outlive'))}"
+
+
 def runs() -> list[dict]:
     return [json.loads(raw) for raw in get_redis().lrange(RUNS_KEY, 0, -1)]
 
@@ -56,6 +64,17 @@ HOURLY = [
         tz="Asia/Seoul",
         grace=3600,
         timeout=60,
+    ),
+]
+
+LONG = [
+    Schedule(
+        name="outlive",
+        func="core.tests.sample_jobs.outlive_the_lock",
+        cron="* * * * *",
+        grace=3600,
+        timeout=30,
+        kwargs={"seconds": 2.5},
     ),
 ]
 

@@ -127,6 +127,23 @@ def test_a_slot_runs_once_even_when_its_job_is_delivered_twice(timeouts):
     assert JobRun.objects.get(job="fine").status == "success"
 
 
+@pytest.mark.django_db(transaction=True)  # the heartbeat thread writes the run's row meanwhile
+def test_a_run_longer_than_its_lock_keeps_it_renewed_by_its_heartbeat(settings, caplog):
+    """The heartbeat thread extends the lock the run took (2.5 s run, 1 s lock renewed every 0.2 s):
+    the lock is still held at the end and no renewal failed."""
+    settings.COINPILOT_SCHEDULE = "core.tests.sample_jobs.LONG"
+    settings.JOB_HEARTBEAT_SECONDS, settings.JOB_HEARTBEAT_STALE_SECONDS = 0.2, 1
+    slot = sample_jobs.LONG[0].due_slot(datetime.now(UTC))
+
+    with caplog.at_level("WARNING", logger="core.scheduling"):
+        summary = run_scheduled("outlive", slot.isoformat(), on_demand=True)
+
+    ttl = int(summary.removeprefix("lock ttl "))
+    assert JobRun.objects.get(job="outlive").status == "success"
+    assert 0 < ttl <= 1000, summary
+    assert "could not renew" not in caplog.text
+
+
 def test_a_live_run_blocks_the_next_slot_when_redis_lost_its_lock(hourly):
     JobRun.start("hourly", utc(2030, 1, 6, 9, 0))  # heartbeat fresh, no Redis lock
 
