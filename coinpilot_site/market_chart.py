@@ -112,11 +112,8 @@ def candles(req: ChartRequest) -> pd.DataFrame:
 
 
 def _pg_buckets(symbol: str, minutes: int, start: datetime, end: datetime, *, rollup: bool = True):
-    level = next(
-        (bar for bar, width in reversed(rollups.LEVELS) if minutes % (width / timedelta(minutes=1)) == 0),
-        None,
-    )
-    source, level = (ROLLUP_SOURCE, level) if rollup and level else (MINUTES_SOURCE, "1m")
+    whole_buckets = minutes % (rollups.WIDTH // timedelta(minutes=1)) == 0
+    source, level = (ROLLUP_SOURCE, rollups.BAR) if rollup and whole_buckets else (MINUTES_SOURCE, "1m")
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(

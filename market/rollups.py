@@ -30,8 +30,7 @@ from django.db import connection
 
 from .copystream import copy_lines
 
-BAR, WIDTH = "1h", timedelta(hours=1)
-LEVELS = [(BAR, WIDTH)]  # (bar name, width) of every level kept
+BAR, WIDTH = "1h", timedelta(hours=1)  # the one level kept: its bar name and width
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # date_bin's origin everywhere: bars align to UTC
 MINUTE = timedelta(minutes=1)
 _WIDTH_MINUTES = WIDTH // MINUTE

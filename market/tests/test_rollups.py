@@ -73,7 +73,7 @@ def test_rebuild_fills_the_rollup_for_candles_stored_around_store_candles():
     expected = CandleRollup.objects.count()
     CandleRollup.objects.all().delete()
     assert rollups.rebuild() == expected
-    buckets = {bar: {rollups.floor_to(r.timestamp, width) for r in rows} for bar, width in rollups.LEVELS}
+    buckets = {rollups.BAR: {rollups.floor_to(r.timestamp, rollups.WIDTH) for r in rows}}
     assert expected == len(buckets["1h"]) == 11  # starts at 06:42
 
 
