@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from core.models import JobRun
@@ -28,6 +29,14 @@ def reader(client, read_token):
         return client.get(path, params, **bearer(read_token))
 
     return get
+
+
+@pytest.fixture
+def kst_afternoon():
+    """The clock at 15:00 KST today: held_btc buys "an hour ago" and sold_btc sells half an hour
+    ago, which in the first hour after KST midnight fell on yesterday (CI failed at 00:2x KST)."""
+    with time_machine.travel(timezone.localtime().replace(hour=15, minute=0), tick=True):
+        yield
 
 
 @pytest.fixture
@@ -113,7 +122,7 @@ def test_bad_trade_filters_are_named(reader, params, field, message):
     assert message in body["problems"][field] and field in body["error"]
 
 
-def test_daily_pnl_over_a_range_of_kst_days(reader, sold_btc):
+def test_daily_pnl_over_a_range_of_kst_days(kst_afternoon, reader, sold_btc):
     today = kst_day(timezone.now())
     DailyRiskState.objects.create(
         date=today - timedelta(days=40), total_pnl=Decimal("-1234.5"), trade_count=3
@@ -165,7 +174,7 @@ def test_jobs_latest_run_and_failures(reader):
     assert reader("/api/v1/jobs", failures=0).json()["failures"] == []
 
 
-def test_metrics_summary(reader, held_btc):
+def test_metrics_summary(kst_afternoon, reader, held_btc):
     body = reader("/api/v1/metrics").json()
     trade = Trade.objects.get()
     assert Decimal(body["exposure_cost"]) == trade.quantity * trade.price
