@@ -35,6 +35,8 @@ def test_a_portfolio_backtest_runs_from_the_page(page, run_jobs):
 
     problems = watch_console(page)  # from here: the refusal's 400 above is logged by the browser
     page.fill("input[name=symbols]", "KRW-BTC, KRW-ETH")
+    # Two whole days before today: at 00:00 KST "yesterday to tomorrow" held just 1,440 minutes.
+    page.fill("input[name=from]", str(today - timedelta(days=2)))
     page.click("#backtest-form button[type=submit]")
     page.wait_for_url("**/backtest/*/")
     run_jobs("default")  # a real rq worker (in this process) picks the job up
