@@ -43,7 +43,9 @@ def run_bounded(analyst_prompt: str, deadline_s: float) -> Outcome:
     worker.start()
     worker.join(deadline_s)
     with lock:
-        if worker.is_alive():
+        # The HTTP timeout is the time left, so the SDK's own timeout can end the thread a moment
+        # before this join does: either way it is the same deadline and is logged the same way.
+        if worker.is_alive() or outcome.error_kind == llm.TIMEOUT:
             return Outcome(
                 decision=REJECTED,
                 analyst_decision=outcome.analyst_decision,

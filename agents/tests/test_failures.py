@@ -9,6 +9,7 @@ import pytest
 from agents import guardrails
 from agents.agent import review
 from agents.models import AgentDecision
+from agents.run import run_bounded
 
 from .conftest import SYMBOL, make_request, store_bars, text
 
@@ -31,6 +32,17 @@ def test_a_hang_is_a_timeout_reject_at_the_deadline(fake, bars, settings, redis_
     assert row.error == "no answer within 2 s" and 1900 <= row.latency_ms < 3500
     assert text(redis_conn.get(STREAK)) == "1" and text(redis_conn.get(COOLDOWN)) == "5"
     assert redis_conn.get(BLOCK) is None
+
+
+def test_the_sdk_timeout_ending_first_is_the_same_timeout_reject(fake, bars):
+    # 40 ms leaves no time for a call: the thread ends at once with its own timeout, before the join
+    outcome = run_bounded("prompt", deadline_s=0.04)
+    assert (outcome.decision, outcome.reasoning, outcome.error) == (
+        "REJECTED",
+        "timeout",
+        "no answer within 0.04 s",
+    )
+    assert outcome.error_kind == "timeout" and fake.requests == []
 
 
 def test_a_hang_in_the_guardian_keeps_the_analyst_tokens(fake, bars, settings):
