@@ -7,14 +7,22 @@ their status and error code, which are stable, not by wording (except the credit
 has no code).
 """
 
+from __future__ import annotations
+
 import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import anthropic
-import openai
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import anthropic
+
+# The SDKs are imported where they are used: together they take seconds to import, which every
+# web, scheduler and command process would pay at start for calls most of them never make. RQ
+# workers import them as they start (RQ_WORKER_PRELOAD), so no job pays them.
 
 # kinds of LLMError
 TIMEOUT, RATE_LIMIT, OVERLOADED, LOW_CREDIT, SPEND_LIMIT, API, CONNECTION = (
@@ -54,6 +62,8 @@ def agent_model() -> str:
 
 def anthropic_client(timeout: float) -> anthropic.Anthropic:
     """An SDK client with CoinPilot's key, base URL, this timeout and the configured retries."""
+    import anthropic
+
     return anthropic.Anthropic(
         api_key=settings.ANTHROPIC_API_KEY,
         base_url=settings.ANTHROPIC_BASE_URL,
@@ -64,6 +74,8 @@ def anthropic_client(timeout: float) -> anthropic.Anthropic:
 
 def ask_tool(*, system: str, prompt: str, tool: dict, timeout: float, max_tokens: int = 600) -> ToolAnswer:
     """One Messages API call that must answer by calling `tool` (a name + JSON schema)."""
+    import anthropic
+
     model = agent_model()
     client = anthropic_client(timeout)
     try:
@@ -91,6 +103,8 @@ def ask_tool(*, system: str, prompt: str, tool: dict, timeout: float, max_tokens
 
 def classify_anthropic(exc: anthropic.APIError) -> LLMError:
     """Map an SDK exception to an LLMError kind."""
+    import anthropic
+
     text = f"{type(exc).__name__}: {exc}"[:500]
     if isinstance(exc, anthropic.APITimeoutError):
         return LLMError(TIMEOUT, text)
@@ -119,6 +133,8 @@ def summarize(text: str, *, instructions: str, timeout: float | None = None) -> 
     """A short summary by the OpenAI report model; raises LLMError (the caller falls back)."""
     if not settings.OPENAI_API_KEY:
         raise LLMError(API, "no OpenAI key")
+    import openai
+
     client = openai.OpenAI(
         api_key=settings.OPENAI_API_KEY,
         base_url=settings.OPENAI_BASE_URL,
@@ -226,6 +242,8 @@ def stream_turn(
 
 def _read_stream(request: dict, deadline: float, events: queue.Queue, stop: threading.Event) -> None:
     """Helper thread of `stream_turn`: puts ("text" | "usage" | "done" | "error", value) on `events`."""
+    import anthropic
+
     client = anthropic_client(max(deadline - time.monotonic(), 0.05))
     try:
         with client.messages.stream(**request) as stream:

@@ -210,6 +210,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 60}}
 RQ = {"WORKER_CLASS": "core.worker.CoinPilotWorker"}
+# Imported by each worker as it starts, before it takes a job, so that no job imports them again in
+# its freshly forked horse (seconds each): what the jobs use but the apps import only on first use.
+RQ_WORKER_PRELOAD = ("scipy.signal", "arch", "anthropic", "openai", "lab.study")
 RQ_SHOW_ADMIN_LINK = True
 
 # Every periodic job is declared in this table (see coinpilot_site/schedule.py).

@@ -1,11 +1,13 @@
 """The RQ worker class every CoinPilot worker runs (`RQ["WORKER_CLASS"]` in settings)."""
 
 import ctypes
+import importlib
 import os
 import signal
 import sys
 
 from django import db
+from django.conf import settings
 from rq.job import Job
 from rq.queue import Queue
 from rq.worker import Worker
@@ -21,6 +23,11 @@ class CoinPilotWorker(Worker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         tag_process("worker")
+
+    def work(self, *args, **kwargs) -> bool:
+        # Before registering and taking a job: the start pays the imports, no job and no horse does.
+        preload()
+        return super().work(*args, **kwargs)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         # The job's id, name and slot on every log line and error report of it, in the worker and
@@ -44,6 +51,13 @@ class CoinPilotWorker(Worker):
         finally:
             if self._is_horse:
                 db.connections.close_all()
+
+
+def preload() -> None:
+    """Import settings.RQ_WORKER_PRELOAD (imported modules are skipped at once)."""
+    for name in settings.RQ_WORKER_PRELOAD:
+        if name not in sys.modules:
+            importlib.import_module(name)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

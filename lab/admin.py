@@ -3,7 +3,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .models import LookaheadCheck, Study
-from .study import cancel_study
 
 
 @admin.register(Study)
@@ -36,6 +35,8 @@ class StudyAdmin(admin.ModelAdmin):
         description=_("Cancel the selected studies (a running trial finishes)"), permissions=["cancel"]
     )
     def cancel(self, request, queryset) -> None:
+        from .study import cancel_study  # Optuna's storage takes a second to import: not at start-up
+
         stopped = sum(cancel_study(study) for study in queryset)
         self.message_user(
             request, ngettext("%(n)s study cancelled", "%(n)s studies cancelled", stopped) % {"n": stopped}

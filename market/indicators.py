@@ -12,7 +12,6 @@ TA-Lib, which the tests use as the oracle (to 1e-9 relative, same NaN positions)
 """
 
 import numpy as np
-from scipy.signal import lfilter
 
 RSI_LONG = 14
 RSI_SHORT = 7
@@ -100,6 +99,10 @@ def wilder(values: np.ndarray, n: int, first: int) -> np.ndarray:
     out[seed_end - 1] = seed
     rest = x[seed_end:]
     if len(rest):
+        # imported here: scipy.signal takes seconds to import, and most processes never smooth
+        # (RQ workers import it as they start: RQ_WORKER_PRELOAD)
+        from scipy.signal import lfilter
+
         alpha = (n - 1) / n
         zi = np.expand_dims(alpha * seed, 0)  # state so that y[0] = alpha*seed + x[0]/n
         out[seed_end:] = lfilter([1.0 / n], [1.0, -alpha], rest, axis=0, zi=zi)[0]

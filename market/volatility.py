@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import numpy as np
-from arch import arch_model
 
 from core.redis_conn import get_redis
 
@@ -57,6 +56,8 @@ def fit_garch(returns: np.ndarray, *, high_ratio: float, now: datetime) -> Volat
     y = np.asarray(returns, dtype=np.float64) * BPS
     if len(y) < 100 or not np.isfinite(y).all() or np.std(y) == 0:
         raise FitFailed(f"need at least 100 finite, non-constant returns (got {len(y)})")
+    from arch import arch_model  # seconds to import: only where a fit runs (workers preload it)
+
     model = arch_model(y, mean="Zero", vol="GARCH", p=1, q=1, dist="normal")  # warns on bad scale
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # DataScaleWarning, ConvergenceWarning, ... = failure

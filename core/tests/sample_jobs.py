@@ -33,6 +33,13 @@ def outlive_the_lock(*, slot: datetime, seconds: float) -> str:
     return f"lock ttl {get_redis().pttl(lock_key('outlive'))}"
 
 
+def already_imported(names: list[str]) -> list[str]:
+    """Which of `names` the work horse had when the job started (inherited from its worker)."""
+    import sys
+
+    return [name for name in names if name in sys.modules]
+
+
 def runs() -> list[dict]:
     return [json.loads(raw) for raw in get_redis().lrange(RUNS_KEY, 0, -1)]
 

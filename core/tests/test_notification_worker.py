@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
+from rq import Worker
 
 from core.models import NotificationLog
 from core.notifications import discord as transport
 from core.notifications import outbox
 from core.notify import notify
+from core.redis_conn import get_redis
 from tests.fakes.discord import FakeDiscord, configure
 
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
@@ -65,12 +67,12 @@ def test_a_real_worker_delivers_queued_alerts_through_an_outage(discord, spawn, 
 def test_two_workers_pace_one_webhook_between_them(discord, spawn, worker_env):
     spawn("rqworker", "notifications", env=worker_env)
     spawn("rqworker", "notifications", env=worker_env)
-    time.sleep(2)  # both registered and listening
+    wait_for(lambda: len(Worker.all(connection=get_redis())) == 2, 60)  # both listening (slow under load)
     for number in range(20):
         alert(number)
         time.sleep(0.05)
 
-    wait_for(lambda: len(discord.embeds) == 20, 30)
+    wait_for(lambda: len(discord.embeds) == 20, 60)
     assert [embed["title"] for embed in discord.embeds] == titles(20)
     times = discord.accepted_times()
     assert all(later - earlier >= 0.29 for earlier, later in zip(times, times[1:], strict=False))

@@ -57,7 +57,8 @@ def start_bot(spawn, subprocess_env, fake_telegram, users, tmp_path):
     def start():
         polls = len(fake_telegram.calls("getUpdates"))
         process = spawn("run_telegram", env=env)
-        fake_telegram.wait_for(lambda: len(fake_telegram.calls("getUpdates")) > polls, timeout=30)
+        # a start takes seconds, and many more while the machine is busy with the rest of the suite
+        fake_telegram.wait_for(lambda: len(fake_telegram.calls("getUpdates")) > polls, timeout=90)
         return process
 
     start.log = lambda: "\n".join(p.read_text() for p in sorted(tmp_path.glob("run_telegram-*.log")))
