@@ -12,6 +12,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HERE = Path(__file__).parent
 LOGIN_BUTTON = "#login-form button[type=submit]"  # not the language menu's buttons beside it
+# How long a wait may take before it fails (Playwright's default is 30 s): CI runs both suites side by
+# side on 2 cores, and a page has taken longer than 30 s to go network-idle there. Only a failing
+# test waits this long.
+WAIT_MS = 90_000
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -39,6 +43,7 @@ def page(live_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(WAIT_MS)
         tab.goto(f"{live_server.url}/login/")
         tab.fill("#id_username", "browser")
         tab.fill("#id_password", "browser-pass-123")

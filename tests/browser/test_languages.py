@@ -24,7 +24,7 @@ from trading.backtest_runs import parse_form as parse_backtest_form
 from trading.backtest_runs import start_run
 from trading.models import StrategyConfig
 
-from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, shoot
+from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, WAIT_MS, shoot
 from .test_pages import market_data  # noqa: F401  (the fixture: candles, a regime, trades)
 from .test_security import watch_console
 
@@ -116,6 +116,7 @@ def test_every_page_in_each_language(live_server, every_page, language):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(locale=LOCALES[language], viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(WAIT_MS)
         tab = context.new_page()
         problems = watch_console(tab)
         tab.goto(f"{live_server.url}/login/")

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from trading.models import TradingControl
 
-from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, shoot
+from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, WAIT_MS, shoot
 from .test_lab import close_optuna_connections  # noqa: F401  (autouse: the test database can be dropped)
 from .test_pages import market_data  # noqa: F401  (the fixture: candles, a regime, trades)
 from .test_security import watch_console
@@ -43,6 +43,7 @@ def phone(live_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         tab = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT}, is_mobile=True, has_touch=True)
+        tab.set_default_timeout(WAIT_MS)
         tab.base = live_server.url
         yield tab
         browser.close()

@@ -4,7 +4,7 @@ violation or any other console error, and the login lock-out page is a plain pag
 import pytest
 from django.contrib.auth import get_user_model
 
-from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, shoot
+from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, WAIT_MS, shoot
 from .test_pages import market_data  # noqa: F401  (fixture: candles, a regime, trades)
 
 PAGES = [
@@ -55,6 +55,7 @@ def browser_tab(live_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         tab = browser.new_page(viewport={"width": 1200, "height": 800})
+        tab.set_default_timeout(WAIT_MS)
         tab.base = live_server.url
         yield tab
         browser.close()
