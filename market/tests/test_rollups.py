@@ -73,8 +73,8 @@ def test_rebuild_fills_the_rollup_for_candles_stored_around_store_candles():
     expected = CandleRollup.objects.count()
     CandleRollup.objects.all().delete()
     assert rollups.rebuild() == expected
-    buckets = {rollups.BAR: {rollups.floor_to(r.timestamp, rollups.WIDTH) for r in rows}}
-    assert expected == len(buckets["1h"]) == 11  # starts at 06:42
+    hours = {rollups.floor_to(r.timestamp, rollups.WIDTH) for r in rows}
+    assert expected == len(hours) == 11  # starts at 06:42
 
 
 @postgresql_only
