@@ -125,6 +125,10 @@ def ai_decisions_context(request: HttpRequest, newest_decision: int) -> dict:
     params.pop("page", None)
     return {
         "decisions": page,
+        # What the shown rows are made of, without reading them: the log is append-only (the
+        # admin cannot edit it; the scorecard's later prices are not shown), so a page of it
+        # changes only with a new decision.
+        "decision_rows_key": f"{filters}:{page.number}:{newest_decision}",
         "decision_filters": shown,
         "query": params.urlencode(),
         "decision_choices": AgentDecision.Decision.values,

@@ -159,5 +159,5 @@ def notifications_summary(now: datetime | None = None) -> dict:
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
         "waiting": waiting,
-        "failures": list(recent.filter(status="failed")[:5]),
+        "failures": list(recent.filter(status="failed")[:5]) if counts.get("failed") else [],
     }

@@ -116,3 +116,32 @@ def test_the_history_symbol_choices_follow_new_trades(client):
     assert list(client.get("/history/").context["symbols"]) == ["KRW-BTC"]
     helpers.buy(None, symbol="KRW-ETH")
     assert list(client.get("/history/").context["symbols"]) == ["KRW-BTC", "KRW-ETH"]
+
+
+def test_the_system_pages_records_are_rendered_once_and_anew_at_each_change(client):
+    from core.models import JobRun, NotificationLog
+    from core.scheduling import get_schedules
+    from market.models import RegimeHistory
+
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+    AgentDecision.objects.create(symbol="KRW-BTC", decision="REJECTED", regime="BULL", reasoning="first look")
+
+    def system() -> str:
+        return client.get("/system/").content.decode()
+
+    assert "first look" in system()
+    with CaptureQueriesContext(connection) as hit:
+        assert "first look" in system()
+    assert not any('"reasoning"' in q["sql"] for q in hit)  # the decision rows were not read again
+
+    AgentDecision.objects.create(symbol="KRW-ETH", decision="APPROVED", regime="BULL", reasoning="2nd look")
+    assert "2nd look" in system()
+    job = get_schedules()[0].name
+    run = JobRun.objects.create(job=job, slot=timezone.now(), status="failure", message="upbit said 503")
+    assert 'title="upbit said 503">failure' in system()
+    JobRun.objects.filter(pk=run.pk).update(status="success", message="done")  # a row changed in place
+    assert 'title="done">success' in system()
+    NotificationLog.objects.create(ref="n1", event="risk", status="failed", title="Risk: halt", attempts=3)
+    assert "Risk: halt" in system()
+    RegimeHistory.objects.create(coin_symbol="KRW-XRP", regime="BEAR", diff_pct=Decimal("-4.25"))
+    assert "-4.25%" in system()

@@ -8,7 +8,10 @@ Keys (`{hook}` is the webhook's fingerprint, never its URL; a Telegram chat's is
 - `notify:state:{hook}`   hash: next_at (epoch seconds before which nothing is sent: pacing, 429s
   and backoff); for the message at the head: posts, errors (retryable failures), rate_limited
   (429s) and last_error;
-- `notify:kick:{hook}`    a continuation job for this webhook is queued.
+- `notify:kick:{hook}`    a continuation job for this webhook is queued;
+- `notify:outboxes`       set of every `{hook}` that has had an outbox: what the System page
+  counts (a SCAN for the outbox keys would read the whole keyspace, page cache included, on
+  every view).
 Redis holds nothing else of notifications; NotificationLog in the database is the record.
 """
 
@@ -22,9 +25,11 @@ from redis import Redis
 from ..redis_conn import get_redis as _new_client
 
 ITEM_TTL = 2 * 86400
-# Append the item unless this id was pushed before (atomic: a crash cannot split the two steps).
+OUTBOXES_KEY = "notify:outboxes"
+# Append the item unless this id was pushed before (atomic: a crash cannot split the steps).
 _PUSH = """
 if redis.call('set', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('sadd', KEYS[3], ARGV[3])
   return redis.call('rpush', KEYS[2], ARGV[1])
 end
 return 0
@@ -70,13 +75,16 @@ def kick_key(hook: str) -> str:
 def push(hook: str, item: dict) -> bool:
     """Append `item` to the webhook's outbox unless an item with its id was pushed already."""
     conn = get_redis()
-    added = conn.eval(_PUSH, 2, f"notify:item:{item['id']}", outbox_key(hook), json.dumps(item), ITEM_TTL)
-    return bool(added)
+    keys = (f"notify:item:{item['id']}", outbox_key(hook), OUTBOXES_KEY)
+    return bool(conn.eval(_PUSH, len(keys), *keys, json.dumps(item), ITEM_TTL, hook))
 
 
 def append(hook: str, item: dict) -> None:
     """Append an item that was pushed before (moved from another outbox)."""
-    get_redis().rpush(outbox_key(hook), json.dumps(item))
+    pipe = get_redis().pipeline()  # MULTI: both or neither
+    pipe.sadd(OUTBOXES_KEY, hook)
+    pipe.rpush(outbox_key(hook), json.dumps(item))
+    pipe.execute()
 
 
 def head(hook: str, count: int) -> list[dict]:
@@ -127,6 +135,8 @@ def clear_kick(hook: str) -> None:
 def pending() -> dict[str, int]:
     """{hook: items waiting} for every non-empty outbox (the System page)."""
     conn = get_redis()
-    keys = list(conn.scan_iter(match="notify:outbox:*", count=100))
-    prefix = outbox_key("")  # a Telegram chat's fingerprint ("tg:...") holds a colon itself
-    return {key.decode().removeprefix(prefix): conn.llen(key) for key in keys if conn.llen(key)}
+    hooks = sorted(member.decode() for member in conn.smembers(OUTBOXES_KEY))
+    pipe = conn.pipeline(transaction=False)
+    for hook in hooks:
+        pipe.llen(outbox_key(hook))
+    return {hook: waiting for hook, waiting in zip(hooks, pipe.execute(), strict=True) if waiting}

@@ -67,6 +67,28 @@ def test_notify_puts_the_alert_in_the_outbox_at_once_so_a_burst_coalesces(discor
     ]
 
 
+def test_waiting_alerts_are_counted_per_outbox_without_scanning_the_keyspace(discord, monkeypatch):
+    hook = transport.fingerprint(discord.url)
+    notify("trade", {"symbol": "KRW-BTC"})
+    outbox.append("tg:moved-chat", {"id": "x", "event": "trade", "payload": {}, "at": "2026-01-02"})
+    emptied = "tg:emptied-chat"
+    outbox.append(emptied, {"id": "y", "event": "trade", "payload": {}, "at": "2026-01-02"})
+    outbox.remove_head(emptied, 1)
+    conn = outbox.get_redis()
+    conn.set("coinpilot:page:unrelated", "1")
+    sent = []
+    real = type(conn).execute_command
+
+    def spy(self, *args, **options):
+        sent.append(args[0])
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(type(conn), "execute_command", spy)
+
+    assert outbox.pending() == {hook: 1, "tg:moved-chat": 1}  # the emptied outbox is not listed
+    assert "SCAN" not in sent  # a SCAN would read every key of the page cache on each System view
+
+
 def test_payload_values_become_plain_json(discord):
     notify("trade", {"price": Decimal("95000000.5"), "at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC)})
 
