@@ -19,7 +19,7 @@ from datetime import timedelta
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, close_old_connections
+from django.db import DatabaseError, IntegrityError, close_old_connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -186,7 +186,7 @@ class Bot:
     async def run(self) -> None:
         """Long-poll until `stopping` is set; an update is confirmed only once it was handled."""
         offset = None
-        backoff = 0.5
+        backoff = db_backoff = 0.5
         async with self.app:
             log.info("telegram: bot @%s polling for %d chat(s)", self.app.bot.username, len(self.chats))
             while not self.stopping.is_set():
@@ -206,7 +206,19 @@ class Bot:
                 if updates is None:
                     break  # stopping: the long poll was dropped, nothing was handled
                 for update in updates:
-                    await self.handle(update)
+                    try:
+                        await self.handle(update)
+                    except DatabaseError as exc:  # a restart, a dropped connection, a locked file
+                        log.warning(
+                            "telegram: database failed before update %s was handled (%s); retry in %.0f s",
+                            update.update_id,
+                            exc,
+                            db_backoff,
+                        )
+                        await self._sleep(db_backoff)
+                        db_backoff = min(db_backoff * 2, 30.0)
+                        break  # not confirmed: the next poll brings it again
+                    db_backoff = 0.5
                     offset = update.update_id + 1
 
     async def _poll(self, offset: int | None) -> tuple[Update, ...] | None:
@@ -229,7 +241,10 @@ class Bot:
             log.info("telegram: update %s was handled before; skipped", update.update_id)
             return
         await self.app.process_update(update)
-        await sync_to_async(_mark_handled)(update.update_id)
+        try:
+            await sync_to_async(_mark_handled)(update.update_id)
+        except DatabaseError as exc:  # answered already: handling it again would answer twice
+            log.warning("telegram: update %s was handled but not recorded (%s)", update.update_id, exc)
 
     async def _sleep(self, seconds: float) -> None:
         try:

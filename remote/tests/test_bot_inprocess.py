@@ -3,11 +3,15 @@ embedded default too (SQLite + fakeredis are shared only inside one process)."""
 
 import asyncio
 import threading
+import time
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 
 from remote.bot import Bot
+from remote.models import HandledUpdate
 from remote.tests.test_bot_process import ALICE, STRANGER, ask, hold
 from trading.models import Position, RiskAudit, TradingControl
 
@@ -64,6 +68,61 @@ def test_the_bot_answers_in_the_users_saved_language(fake_telegram, bot):
 
     alice = get_user_model().objects.get(username="alice")
     assert ask(fake_telegram, ALICE, "hello").text == "Not a command I know: /help lists them."
+    # the bot records the update after it answers: let it finish before this thread writes (the
+    # embedded test database is one shared-cache SQLite, where a second writer fails at once)
+    confirmed(fake_telegram)
     UserPreference.objects.create(user=alice, language="ko")
     assert ask(fake_telegram, ALICE, "hello").text == "모르는 명령입니다. /help로 명령 목록을 확인하세요."
     assert ask(fake_telegram, ALICE, "/help").text.startswith("CoinPilot 원격 제어")
+
+
+def confirmed(fake) -> None:
+    """Wait until the bot has confirmed every update sent so far (its next poll asks past them)."""
+    last = max(fake.history)
+    fake.wait_for(lambda: any(int(c.params.get("offset") or 0) > last for c in fake.calls("getUpdates")))
+
+
+@contextmanager
+def bots_next_query_fails(caplog):
+    """A real database fault on the bot's next query, cleared on exit: on SQLite a table this test
+    holds a write lock on ("database table is locked"); on PostgreSQL the bot's connection killed
+    while it waits for a lock this test holds."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {HandledUpdate._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        else:
+            HandledUpdate.objects.create(update_id=0)
+        yield
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                wait_until(lambda: _terminate_waiting_backends(cursor))
+        wait_until(lambda: "database failed before update" in caplog.text)
+        transaction.set_rollback(True)
+
+
+def _terminate_waiting_backends(cursor) -> int:
+    cursor.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity is read once per transaction
+    cursor.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    return len(cursor.fetchall())
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {predicate}"
+        time.sleep(0.05)
+
+
+def test_a_database_fault_delays_the_answer_but_does_not_stop_the_bot(fake_telegram, bot, caplog):
+    fake = fake_telegram
+    with bots_next_query_fails(caplog):
+        fake.send_text(ALICE, "hello")
+    assert "database failed before update" in caplog.text
+    answer = fake.wait_for_message(ALICE, 1, timeout=15)
+    assert answer.text == "Not a command I know: /help lists them."
+    confirmed(fake)
+    assert len(fake.messages_to(ALICE)) == 1 and HandledUpdate.objects.count() == 1
