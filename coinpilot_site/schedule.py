@@ -107,6 +107,16 @@ SCHEDULES = [
         description=_("exit performance by regime x exit reason, with tuning suggestions"),
     ),
     Schedule(
+        name="forget_old_job_runs",
+        func="core.jobs.forget_old_job_runs",
+        cron="20 4 * * *",  # 04:20 KST: no report or retraining runs then
+        tz="Asia/Seoul",
+        queue="default",
+        grace=3600,
+        timeout=600,
+        description=_("deletes job run records older than JOB_RUNS_KEEP_DAYS (each job's latest is kept)"),
+    ),
+    Schedule(
         name="track_ai_decision_prices",
         func="agents.jobs.track_decision_prices",
         cron="5-59/10 * * * *",  # every 10 minutes, 5 minutes after the post-exit tracker

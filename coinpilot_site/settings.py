@@ -222,6 +222,9 @@ SCHEDULER_HEARTBEAT_TTL = 15  # seconds; the System page calls the scheduler dea
 # time is dead (alerted as lost) and no longer blocks its next slot, whatever its time limit.
 JOB_HEARTBEAT_SECONDS = 3
 JOB_HEARTBEAT_STALE_SECONDS = 15
+# The job run records are kept this long (the System page reads 24 hours and each job's latest run);
+# the daily forget_old_job_runs deletes older ones.
+JOB_RUNS_KEEP_DAYS = env.int("JOB_RUNS_KEEP_DAYS", default=90)
 
 # --- Trading: paper by default, live only on explicit opt-in ---------------------------------
 COINPILOT_LIVE_TRADING = env.bool("COINPILOT_LIVE_TRADING", default=False)

@@ -20,6 +20,7 @@ NUMBERS: dict[str, tuple[int, int, bool, str]] = {
     "LOGIN_MAX_FAILURES": (1, 100, True, "failures"),
     "LOGIN_LOCKOUT_SECONDS": (1, _WEEK, True, _SECONDS),
     "CONN_MAX_AGE": (0, 3600, True, _SECONDS),
+    "JOB_RUNS_KEEP_DAYS": (2, 3650, True, "days"),
     "TRUSTED_PROXY_COUNT": (0, 10, True, "proxies"),
     "MAX_ACTIVE_SYMBOLS": (1, 100, True, "symbols"),
     "UNPROTECTED_ALERT_SECONDS": (60, _DAY, True, _SECONDS),

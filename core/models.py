@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -143,6 +143,33 @@ class JobRun(models.Model):
                 run.status, run.finished_at, run.message = cls.Status.LOST, now, message
                 closed.append(run)
         return closed
+
+    @classmethod
+    def latest_per_job(cls, jobs: list[str], since: datetime) -> list["JobRun"]:
+        """The latest run (by start) of each of `jobs` that ever ran, with its job's runs and failures
+        since `since` (`runs_since`, `failures_since`): one statement of index probes. Grouping all
+        runs by job instead read every row: 0.3 s of database time with a year of runs."""
+        if not jobs:
+            return []
+        table = cls._meta.db_table
+        failed = [cls.Status.FAILURE.value, cls.Status.TIMEOUT.value, cls.Status.LOST.value]
+        since_value = connection.ops.adapt_datetimefield_value(since)
+        # only placeholders and the table's own name are formatted in
+        sql = f"""
+            WITH wanted(job) AS (VALUES {", ".join(["(%s)"] * len(jobs))})
+            SELECT runs.*,
+                (SELECT COUNT(*) FROM {table} c WHERE c.job = runs.job AND c.started_at >= %s) AS runs_since,
+                (SELECT COUNT(*) FROM {table} c WHERE c.job = runs.job AND c.started_at >= %s
+                    AND c.status IN ({", ".join(["%s"] * len(failed))})) AS failures_since
+            FROM {table} runs
+            WHERE runs.id IN (
+                SELECT (
+                    SELECT r.id FROM {table} r WHERE r.job = wanted.job
+                    ORDER BY r.started_at DESC, r.id DESC LIMIT 1
+                ) FROM wanted
+            )
+        """  # noqa: S608
+        return list(cls.objects.raw(sql, [*jobs, since_value, since_value, *failed]))
 
     def beat(self) -> None:
         JobRun.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(heartbeat_at=timezone.now())

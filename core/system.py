@@ -3,11 +3,11 @@
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Count
 from django.utils import timezone
 from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
@@ -109,17 +109,8 @@ def job_health(now: datetime | None = None) -> list[JobHealth]:
     """Per scheduled job: next slot, the latest run, and the last 24 hours' failures."""
     now = now or timezone.now()
     schedules = get_schedules()
-    names = [s.name for s in schedules]
-    counts = {
-        row["job"]: row
-        for row in JobRun.objects.filter(job__in=names, started_at__gte=now - timezone.timedelta(hours=24))
-        .values("job")
-        .annotate(runs=Count("id"), failures=Count("id", filter=Q(status__in=["failure", "timeout", "lost"])))
-    }
-    latest_ids = (
-        JobRun.objects.filter(job__in=names).values("job").annotate(last_id=Max("id")).values("last_id")
-    )
-    latest = {run.job: run for run in JobRun.objects.filter(pk__in=latest_ids)}
+    since = now - timedelta(hours=24)
+    latest = {run.job: run for run in JobRun.latest_per_job([s.name for s in schedules], since)}
     return [
         JobHealth(
             name=s.name,
@@ -129,8 +120,8 @@ def job_health(now: datetime | None = None) -> list[JobHealth]:
             description=s.description,
             next_slot=s.next_slot(now),
             last_run=latest.get(s.name),
-            failures_24h=counts.get(s.name, {}).get("failures", 0),
-            runs_24h=counts.get(s.name, {}).get("runs", 0),
+            failures_24h=latest[s.name].failures_since if s.name in latest else 0,
+            runs_24h=latest[s.name].runs_since if s.name in latest else 0,
         )
         for s in schedules
     ]
