@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("urls", nargs="*", default=bench_pages.ENDPOINTS)
     parser.add_argument("--miss", action="store_true", help="empty the page cache before each request")
     parser.add_argument("--cprofile", action="store_true", help="print the slowest functions of a miss")
+    parser.add_argument("--queries", type=int, default=3, metavar="N", help="print the N slowest statements")
     args = parser.parse_args()
     import django
 
@@ -69,8 +70,8 @@ def main() -> None:
             f"{url:<48} median {wall:4.0f} ms (CPU {cpu:3.0f} + database {db_cpu:3.0f})"
             f"  {len(sql):2d} queries {sql_ms:4.0f} ms  {len(response.content) // 1024} KiB"
         )
-        for q in sorted(sql, key=lambda q: -float(q["time"]))[:3]:
-            print(f"      {float(q['time']) * 1000:6.0f} ms  {q['sql'][:150]}")
+        for q in sorted(sql, key=lambda q: -float(q["time"]))[: args.queries]:
+            print(f"      {float(q['time']) * 1000:6.1f} ms  {q['sql'][:150]}")
         if args.cprofile:
             cache.clear()  # a miss
             profiler = cProfile.Profile()

@@ -1,6 +1,7 @@
 """What the dashboard shows about money and risk, as plain data (views only render it)."""
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,7 +12,6 @@ from django.db.models.functions import Cast, Coalesce, RowNumber, TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.caching import cached, newest_id
 from core.kst import KST
 from core.redis_conn import get_redis
 from market.candles import latest_closes
@@ -43,8 +43,13 @@ def positions_marked(prices: dict[str, Decimal], symbols: list[str] | None = Non
     """Open positions (all, or those of `symbols`) with their live value and unrealized PnL (at
     the latest close)."""
     positions = Position.objects.filter(symbol__in=symbols) if symbols is not None else Position.objects
+    return mark_positions(positions.order_by("symbol"), prices)
+
+
+def mark_positions(positions: Iterable[Position], prices: dict[str, Decimal]) -> list[dict]:
+    """`positions` with their live value and unrealized PnL at `prices` (None where no price)."""
     rows = []
-    for p in positions.order_by("symbol"):
+    for p in positions:
         price = prices.get(p.symbol)
         pnl = p.unrealized_pnl(price) - p.entry_fee if price is not None else None
         rows.append(
@@ -68,9 +73,10 @@ def positions_marked(prices: dict[str, Decimal], symbols: list[str] | None = Non
 def account_overview(now: datetime) -> dict:
     """Cash, positions, equity, today's realized and unrealized PnL, switches and banners."""
     strategy = load_strategy()
-    symbols = sorted(set(strategy.symbols) | set(Position.objects.values_list("symbol", flat=True)))
+    held = list(Position.objects.order_by("symbol"))
+    symbols = sorted(set(strategy.symbols) | {p.symbol for p in held})
     prices = latest_closes(symbols)
-    positions = positions_marked(prices)
+    positions = mark_positions(held, prices)
     mode = "live" if settings.COINPILOT_LIVE_TRADING else "paper"
     account = Account.objects.filter(name=mode).first()
     cash = account.balance if account else booking.account_for(mode).balance
@@ -91,13 +97,6 @@ def account_overview(now: datetime) -> dict:
         "kill_reason": control.reason if control else "",
         "statuses": bot_statuses(symbols, now),
     }
-
-
-def equity_curve(initial: Decimal | None = None) -> dict:
-    """`equity_curve_points`, cached for a minute per newest trade (core/caching.py)."""
-    initial = initial if initial is not None else Decimal(settings.COINPILOT_PAPER_INITIAL_KRW)
-    key = f"equity-curve:{newest_id(Trade)}:{initial}"
-    return cached(key, lambda: equity_curve_points(initial))
 
 
 def equity_curve_points(initial: Decimal) -> dict:

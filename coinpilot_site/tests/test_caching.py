@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from agents.models import AgentDecision
 from analytics.tests import helpers
+from coinpilot_site.pages import equity_chart
 from conftest import store_minutes
 from market.candles import CandleRow, store_candles
-from trading.dashboard import equity_curve
 from trading.models import Trade
 
 pytestmark = pytest.mark.django_db
@@ -36,11 +36,14 @@ def sell(n: int, pnl: str) -> Trade:
 
 def test_equity_curve_is_cached_until_a_new_trade(django_assert_num_queries):
     sell(1, "100")
-    first = equity_curve(initial=Decimal(1000))
+    first = equity_chart(initial=Decimal(1000))
+    assert first["trades"] == 1 and '"equity": [1100.0]' in first["script"]
     with django_assert_num_queries(1):  # only the newest-id probe
-        assert equity_curve(initial=Decimal(1000)) == first
+        assert equity_chart(initial=Decimal(1000)) == first
     sell(2, "-40")
-    assert equity_curve(initial=Decimal(1000))["equity"] == [1100.0, 1060.0]
+    again = equity_chart(initial=Decimal(1000))
+    assert again["trades"] == 2 and '"equity": [1100.0, 1060.0]' in again["script"]
+    assert again["script"].startswith('<script id="equity-data" type="application/json">')
 
 
 def queries_of(client, url: str) -> int:
@@ -145,3 +148,20 @@ def test_the_system_pages_records_are_rendered_once_and_anew_at_each_change(clie
     assert "Risk: halt" in system()
     RegimeHistory.objects.create(coin_symbol="KRW-XRP", regime="BEAR", diff_pct=Decimal("-4.25"))
     assert "-4.25%" in system()
+
+
+def test_the_navigation_rendered_once_marks_each_page_and_speaks_each_language(client):
+    import re
+
+    client.force_login(get_user_model().objects.create_user("op", password="pw-123456789"))
+
+    def active(url: str, language: str = "en") -> list[str]:
+        client.cookies["django_language"] = language
+        nav = client.get(url).content.decode().split('<nav id="site-nav">')[1].split("</nav>")[0]
+        return re.findall(r'class="active">([^<]+)<', nav)
+
+    for _ in range(2):  # the second round from the cache
+        assert active("/") == ["Overview"]
+        assert active("/risk/") == ["Risk"]
+        assert active("/history/") == ["History"]
+        assert active("/risk/", "ko") == ["리스크"]

@@ -98,9 +98,9 @@ def test_overview_banners_for_kill_switch_and_halt(client, operator):
 
 
 def test_equity_curve_is_in_kst_and_bounded(trades):
-    from trading.dashboard import equity_curve
+    from trading.dashboard import equity_curve_points
 
-    curve = equity_curve()
+    curve = equity_curve_points(D(10_000_000))
     sell = Trade.objects.get(side="SELL")
     assert curve["t"] == [timezone.localtime(sell.executed_at).strftime("%Y-%m-%d %H:%M:%S")]
     assert curve["equity"][0] == pytest.approx(10_000_000 + float(sell.signal_info["pnl"]))
@@ -124,7 +124,7 @@ def test_equity_curve_keeps_every_nth_point_and_the_last(monkeypatch):
         for i, pnl in enumerate(pnls)
     )
     monkeypatch.setattr(dashboard, "MAX_CURVE_POINTS", 10)  # step 2: rows 1, 3, ..., 25 and the last
-    curve = dashboard.equity_curve(initial=D(1_000_000))
+    curve = dashboard.equity_curve_points(D(1_000_000))
     running = [D(1_000_000) + sum(p or 0 for p in pnls[: i + 1]) for i in range(len(pnls))]
     assert curve["trades"] == 26
     assert curve["equity"] == [float(running[i]) for i in [*range(0, 26, 2), 25]]
