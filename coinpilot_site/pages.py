@@ -15,7 +15,7 @@ from core.caching import cached, newest_id
 from core.kst import kst_text
 from market.listing import delisted_held
 from trading.config import load_strategy
-from trading.dashboard import account_overview, equity_curve_points
+from trading.dashboard import account_overview, equity_curve_points, kill_switch_banner
 from trading.models import Trade
 from trading.stale import outages
 
@@ -34,8 +34,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "curve": equity_chart(),
             "outages": outages(p["symbol"] for p in data["positions"]),
             "delisted": delisted_held([p["symbol"] for p in data["positions"]]),
-            # the banner of base.html from the control read above, not a second query
-            "kill_switch": {"reason": data["kill_reason"]} if data["kill_switch"] else None,
+            "kill_switch": kill_switch_banner(data),
         },
     )
 

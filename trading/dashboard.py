@@ -142,6 +142,7 @@ def risk_overview(now: datetime) -> dict:
     loss_limit = start * limits.max_daily_loss_pct / 100
     pnl = today.total_pnl if today else ZERO
     cooldown = today.cooldown_until if today and today.cooldown_until and today.cooldown_until > now else None
+    control = TradingControl.current()
     return {
         "limits": limits,
         "equity": equity,
@@ -163,10 +164,17 @@ def risk_overview(now: datetime) -> dict:
         "cooldown_until": cooldown,
         "halted": bool(today and today.is_trading_halted),
         "halt_reason": today.halt_reason if today else "",
-        "kill_switch": TradingControl.current().kill_switch,
+        "kill_switch": control.kill_switch,
+        "kill_reason": control.reason,
         "volatility": volatility_view(read_state()),
         "recent_days": DailyRiskState.objects.order_by("-date")[:14],
     }
+
+
+def kill_switch_banner(data: dict) -> dict | None:
+    """base.html's `kill_switch` from an overview that read the control row already (the context
+    processor would read it again)."""
+    return {"reason": data["kill_reason"]} if data["kill_switch"] else None
 
 
 def _usage(label: str, used, limit, money: bool = False) -> dict:

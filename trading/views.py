@@ -16,7 +16,7 @@ from market.models import Regime
 
 from . import backtest_runs
 from .config import load_strategy
-from .dashboard import audit_log, risk_overview
+from .dashboard import audit_log, kill_switch_banner, risk_overview
 from .models import ExitReason, RiskAudit, Side, StrategyConfig, Trade
 
 PAGE_SIZE = 50
@@ -36,14 +36,16 @@ def risk_page(request: HttpRequest) -> HttpResponse:
         f"audit-types:{newest_audit}",
         lambda: list(RiskAudit.objects.order_by().values_list("violation_type", flat=True).distinct()),
     )
+    risk = risk_overview(timezone.now())
     return render(
         request,
         "trading/risk.html",
         {
-            "risk": risk_overview(timezone.now()),
+            "risk": risk,
             "page": page,
             "types": sorted(types),
             "query": _query(request),
+            "kill_switch": kill_switch_banner(risk),
         },
     )
 

@@ -93,8 +93,12 @@ def test_overview_shows_equity_positions_and_bot_status(client, operator, trades
 
 def test_overview_banners_for_kill_switch_and_halt(client, operator):
     TradingControl.objects.update_or_create(pk=1, defaults={"kill_switch": True, "reason": "maintenance"})
-    page = client.get("/").content.decode()
-    assert "Kill switch is ON" in page and "maintenance" in page
+    for url in ("/", "/risk/", "/history/"):  # the first two from the control row they read anyway
+        page = client.get(url).content.decode()
+        assert "Kill switch is ON" in page and "maintenance" in page
+    TradingControl.objects.filter(pk=1).update(kill_switch=False)
+    for url in ("/", "/risk/", "/history/"):
+        assert "Kill switch is ON" not in client.get(url).content.decode()
 
 
 def test_equity_curve_is_in_kst_and_bounded(trades):
