@@ -124,3 +124,21 @@ def test_history_shows_a_status_changed_after_the_page_was_cached(client, settin
     assert "FILLED" in page and "PENDING" not in page
     korean = client.get("/history/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "매수" in korean  # BUY named in Korean: not the English rows from the cache
+
+
+def test_plain_rows_are_fingerprinted_whole_and_stay_apart_from_other_shapes():
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 3, 15, tzinfo=UTC)
+    row = {"id": 1, "price": Decimal("1.10"), "executed_at": at, "exit_reason": None, "win": True}
+    assert caching.digest([row, dict(row)]) == caching.digest([dict(row), row])
+    for changed in ({"price": Decimal("1.2")}, {"executed_at": at.replace(minute=1)}, {"exit_reason": ""}):
+        assert caching.digest([row]) != caching.digest([row | changed])
+    # the same values in other shapes: a dict and its items, a string that reads like a row, a
+    # tuple and a list, a list and its items as separate parts, a plain and a nested dict
+    assert caching.digest(row) != caching.digest(list(row.items()))
+    assert caching.digest(row) != caching.digest(repr(row))
+    assert caching.digest((1, 2)) != caching.digest([1, 2])
+    assert caching.digest([1, 2]) != caching.digest(1, 2)
+    assert caching.digest({"a": {"b": 1}}) != caching.digest({"a": "{'b': 1}"})
+    assert caching.digest({"run": Trade(pk=1, fee=1)}) != caching.digest({"run": Trade(pk=1, fee=2)})
