@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -213,12 +213,22 @@ def audit_filters(params) -> Q:
     return query
 
 
-def audit_log(params):
-    """The audit log with repeats folded: rows of the same type, symbol and description within
-    one KST hour are one row with their count and first/last time (a bot refusing the same entry
-    every minute wrote 300 identical rows otherwise). Newest first."""
+AUDIT_DAYS = 7  # the Risk page's audit log; the admin has every event
+
+
+def audit_window_start(now: datetime) -> datetime:
+    """Where the Risk page's audit log begins: AUDIT_DAYS ago, at the start of that KST hour (an
+    hour's folded row is never cut in two). Folding a year of refusals (a million rows at two a
+    minute) took 5 s of database time whenever a new one arrived; a week takes about 60 ms."""
+    return (now - timedelta(days=AUDIT_DAYS)).astimezone(KST).replace(minute=0, second=0, microsecond=0)
+
+
+def audit_log(params, since: datetime):
+    """The audit log from `since` with repeats folded: rows of the same type, symbol and
+    description within one KST hour are one row with their count and first/last time (a bot
+    refusing the same entry every minute wrote 300 identical rows otherwise). Newest first."""
     return (
-        RiskAudit.objects.filter(audit_filters(params))
+        RiskAudit.objects.filter(audit_filters(params), created_at__gte=since)
         .annotate(hour=TruncHour("created_at", tzinfo=KST))
         .values("violation_type", "symbol", "description", "hour")
         .annotate(

@@ -16,27 +16,30 @@ from market.models import Regime
 
 from . import backtest_runs
 from .config import load_strategy
-from .dashboard import audit_log, kill_switch_banner, risk_overview
+from .dashboard import AUDIT_DAYS, audit_log, audit_window_start, kill_switch_banner, risk_overview
 from .models import ExitReason, RiskAudit, Side, StrategyConfig, Trade
 
 PAGE_SIZE = 50
 
 
 def risk_page(request: HttpRequest) -> HttpResponse:
-    newest_audit = newest_id(RiskAudit)
+    now = timezone.now()
+    since = audit_window_start(now)
+    # audit rows are only ever added: a new one, or the window's next hour, is the only change
+    version = f"{newest_id(RiskAudit)}:{since:%Y%m%d%H}"
     filters = digest(request.GET.get("type", ""), request.GET.get("symbol", ""))
-    page = cached_page(  # audit rows are only ever added: a new one is the only change
-        audit_log(request.GET),
+    page = cached_page(
+        audit_log(request.GET, since),
         PAGE_SIZE,
         request.GET.get("page"),
-        count_key=f"audit-count:{filters}:{newest_audit}",
-        rows_key=f"audit-rows:{filters}:{newest_audit}",
+        count_key=f"audit-count:{filters}:{version}",
+        rows_key=f"audit-rows:{filters}:{version}",
     )
+    window = RiskAudit.objects.filter(created_at__gte=since).order_by()
     types = cached(
-        f"audit-types:{newest_audit}",
-        lambda: list(RiskAudit.objects.order_by().values_list("violation_type", flat=True).distinct()),
+        f"audit-types:{version}", lambda: list(window.values_list("violation_type", flat=True).distinct())
     )
-    risk = risk_overview(timezone.now())
+    risk = risk_overview(now)
     return render(
         request,
         "trading/risk.html",
@@ -45,6 +48,7 @@ def risk_page(request: HttpRequest) -> HttpResponse:
             "page": page,
             "types": sorted(types),
             "query": _query(request),
+            "audit_days": AUDIT_DAYS,
             "kill_switch": kill_switch_banner(risk),
         },
     )

@@ -164,6 +164,25 @@ def test_risk_audit_log_folds_repeated_refusals_within_an_hour(client, operator)
     assert "&times;303" in page and "first 10:00:00" in page and page.count('class="audit-row"') == 3
 
 
+def test_risk_audit_log_shows_the_last_week_from_the_start_of_its_kst_hour(client, operator):
+    now = timezone.now()
+    start = dashboard.audit_window_start(now)
+    assert start.minute == start.second == 0 and timedelta(days=7) <= now - start < timedelta(days=7, hours=1)
+    for symbol, at in (("KRW-OLD", start - timedelta(seconds=1)), ("KRW-EDGE", start), ("KRW-NEW", now)):
+        RiskAudit.objects.create(
+            violation_type=f"LIMIT_{symbol[4:]}", description="x", symbol=symbol, created_at=at
+        )
+    response = client.get("/risk/")
+    assert [r["symbol"] for r in response.context["page"]] == ["KRW-NEW", "KRW-EDGE"]
+    assert response.context["types"] == ["LIMIT_EDGE", "LIMIT_NEW"]
+    page = response.content.decode()
+    assert "The last 7 days." in page and 'id="audit-all"' not in page  # the admin link: staff only
+    get_user_model().objects.filter(username="operator").update(is_staff=True)
+    assert 'href="/admin/trading/riskaudit/" id="audit-all"' in client.get("/risk/").content.decode()
+    RiskAudit.objects.all().delete()
+    assert "Nothing was refused in the last 7 days." in client.get("/risk/").content.decode()
+
+
 def test_risk_page_shows_the_volatility_fit_in_kst_and_annualised(client, operator, monkeypatch):
     state = {"current_volatility": 0.001, "long_run_volatility": 0.001, "is_high_volatility": False,
              "alpha": 0.1, "beta": 0.8, "timestamp": "2030-01-06T00:05:00+00:00"}  # fmt: skip
