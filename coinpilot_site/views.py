@@ -102,7 +102,10 @@ def system_page(request: HttpRequest) -> HttpResponse:
             f"scorecard-30d:{newest_decision}",
             lambda: scorecard(since=timezone.now() - timedelta(days=30)),
         ),
-        "regimes": RegimeHistory.objects.order_by("-created_at")[:20],
+        # plain rows: what the table shows, fingerprinted whole by its cached fragment
+        "regimes": RegimeHistory.objects.order_by("-created_at").values(
+            "created_at", "coin_symbol", "regime", "ma50", "ma200", "diff_pct"
+        )[:20],
         "fill_drift": fill_drift_summary(),
     }
     return render(request, "coinpilot_site/system.html", context)
