@@ -95,7 +95,8 @@ def digest(*parts) -> str:
 
 
 # Values whose repr() is complete: a dict, list or tuple of only these is fingerprinted by its own
-# repr at once (the rows of a .values() query: a tenth of the time of walking them item by item).
+# repr at once (the rows of a .values() query: a third to a fifth of the time of walking them item
+# by item).
 _PLAIN = frozenset({str, int, float, bool, Decimal, datetime, date, type(None)})
 
 
