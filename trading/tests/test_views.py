@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -165,22 +166,23 @@ def test_risk_audit_log_folds_repeated_refusals_within_an_hour(client, operator)
 
 
 def test_risk_audit_log_shows_the_last_week_from_the_start_of_its_kst_hour(client, operator):
-    now = timezone.now()
+    now = timezone.now().replace(minute=30)
     start = dashboard.audit_window_start(now)
     assert start.minute == start.second == 0 and timedelta(days=7) <= now - start < timedelta(days=7, hours=1)
     for symbol, at in (("KRW-OLD", start - timedelta(seconds=1)), ("KRW-EDGE", start), ("KRW-NEW", now)):
         RiskAudit.objects.create(
             violation_type=f"LIMIT_{symbol[4:]}", description="x", symbol=symbol, created_at=at
         )
-    response = client.get("/risk/")
-    assert [r["symbol"] for r in response.context["page"]] == ["KRW-NEW", "KRW-EDGE"]
-    assert response.context["types"] == ["LIMIT_EDGE", "LIMIT_NEW"]
-    page = response.content.decode()
-    assert "The last 7 days." in page and 'id="audit-all"' not in page  # the admin link: staff only
-    get_user_model().objects.filter(username="operator").update(is_staff=True)
-    assert 'href="/admin/trading/riskaudit/" id="audit-all"' in client.get("/risk/").content.decode()
-    RiskAudit.objects.all().delete()
-    assert "Nothing was refused in the last 7 days." in client.get("/risk/").content.decode()
+    with time_machine.travel(now, tick=False):  # the view's window is the one above, whatever the hour
+        response = client.get("/risk/")
+        assert [r["symbol"] for r in response.context["page"]] == ["KRW-NEW", "KRW-EDGE"]
+        assert response.context["types"] == ["LIMIT_EDGE", "LIMIT_NEW"]
+        page = response.content.decode()
+        assert "The last 7 days." in page and 'id="audit-all"' not in page  # the admin link: staff only
+        get_user_model().objects.filter(username="operator").update(is_staff=True)
+        assert 'href="/admin/trading/riskaudit/" id="audit-all"' in client.get("/risk/").content.decode()
+        RiskAudit.objects.all().delete()
+        assert "Nothing was refused in the last 7 days." in client.get("/risk/").content.decode()
 
 
 def test_risk_page_shows_the_volatility_fit_in_kst_and_annualised(client, operator, monkeypatch):
