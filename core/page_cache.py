@@ -6,6 +6,8 @@ table of about 170 reply handlers, which costs more CPU than the round trip itse
 own (the pool does), so one per pool is safe to share between threads.
 """
 
+import threading
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -13,12 +15,23 @@ class SharedClientCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, object] = {}
+        self._building = threading.Lock()
 
     def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
         if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+            # The first requests of a process arrive on several threads at once: without the lock
+            # each could build a pool (Django's check-then-set) and a client of its own.
+            with self._building:
+                client = self._clients.get(index)
+                if client is None:
+                    pool = self._pools.get(index)
+                    if pool is None:
+                        pool = self._pools[index] = self._pool_class.from_url(
+                            self._servers[index], **self._pool_options
+                        )
+                    client = self._clients[index] = self._client(connection_pool=pool)
         return client
 
 
