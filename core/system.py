@@ -119,11 +119,12 @@ def job_health(now: datetime | None = None) -> list[JobHealth]:
             queue=s.queue,
             description=s.description,
             next_slot=s.next_slot(now),
-            last_run=latest.get(s.name),
-            failures_24h=latest[s.name].failures_since if s.name in latest else 0,
-            runs_24h=latest[s.name].runs_since if s.name in latest else 0,
+            last_run=run,
+            failures_24h=run.failures_since if run else 0,
+            runs_24h=run.runs_since if run else 0,
         )
         for s in schedules
+        for run in [latest.get(s.name)]
     ]
 
 
