@@ -59,6 +59,7 @@ def main() -> None:
             with CaptureQueriesContext(connection) as queries:
                 started, cpu = time.perf_counter(), time.process_time()
                 response = client.get(url)
+                body = b"".join(response.streaming_content) if response.streaming else response.content
                 times.append(time.perf_counter() - started)
                 cpus.append(time.process_time() - cpu)
             db_cpus.append(backend_cpu() - db_cpu)
@@ -68,7 +69,7 @@ def main() -> None:
         wall, cpu, db_cpu = (statistics.median(v) * 1000 for v in (times, cpus, db_cpus))
         print(
             f"{url:<48} median {wall:4.0f} ms (CPU {cpu:3.0f} + database {db_cpu:3.0f})"
-            f"  {len(sql):2d} queries {sql_ms:4.0f} ms  {len(response.content) // 1024} KiB"
+            f"  {len(sql):2d} queries {sql_ms:4.0f} ms  {len(body) // 1024} KiB"
         )
         for q in sorted(sql, key=lambda q: -float(q["time"]))[: args.queries]:
             print(f"      {float(q['time']) * 1000:6.1f} ms  {q['sql'][:150]}")

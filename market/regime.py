@@ -13,8 +13,6 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 
 from core.redis_conn import get_redis
 
@@ -220,16 +218,8 @@ def current_regimes(symbols: list[str]) -> dict[str, str]:
         s: v.decode() if isinstance(v, bytes) else str(v) for s, v in zip(symbols, values, strict=True) if v
     }
     misses = [s for s in symbols if s not in found]
-    if misses:
-        order = [F("created_at").desc(), F("id").desc()]
-        newest = Window(RowNumber(), partition_by=F("coin_symbol"), order_by=order)
-        rows = (
-            RegimeHistory.objects.filter(coin_symbol__in=misses)
-            .annotate(rank=newest)
-            .filter(rank=1)
-            .values_list("coin_symbol", "regime")
-        )
-        found |= dict(rows)
+    if misses:  # after a Redis restart, or when no evaluation for 2 hours let the keys expire
+        found |= RegimeHistory.newest_per_symbol(misses)
     return {s: found.get(s, Regime.UNKNOWN) for s in symbols}
 
 

@@ -237,6 +237,23 @@ def test_reader_falls_back_to_the_latest_history_row(redis_conn):
     assert regime.current_regime("KRW-XRP") == "SIDEWAYS"
 
 
+@pytest.mark.django_db
+def test_the_newest_evaluation_is_the_latest_time_then_the_latest_row():
+    at = datetime(2026, 3, 1, 5, tzinfo=UTC)
+    rows = [
+        ("KRW-A", "BULL", at),
+        ("KRW-A", "BEAR", at - timedelta(hours=1)),  # written later, but older
+        ("KRW-B", "BEAR", at),
+        ("KRW-B", "SIDEWAYS", at),  # the same time: the later row wins
+    ]
+    for symbol, name, created in rows:
+        row = RegimeHistory.objects.create(coin_symbol=symbol, regime=name)
+        RegimeHistory.objects.filter(pk=row.pk).update(created_at=created)
+    newest = RegimeHistory.newest_per_symbol(["KRW-A", "KRW-B", "KRW-C"])
+    assert newest == {"KRW-A": "BULL", "KRW-B": "SIDEWAYS"}  # never evaluated: left out
+    assert RegimeHistory.newest_per_symbol([]) == {}
+
+
 def two_symbols():
     return ["KRW-BTC", "KRW-DOGE"]
 
