@@ -242,10 +242,14 @@ def pareto_front(opt: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [opt._storage.get_trial(t.id) for t in front]
 
 
+def summary_counts(counts: dict[TrialState, int]) -> dict[str, int]:
+    return {state.name.lower(): n for state, n in counts.items() if n}
+
+
 def summary(study: Study, opt: optuna.Study, counts: dict | None = None) -> dict:
     """Counts and the best trial (one objective) or the Pareto front (two), JSON-ready."""
     counts = counts or state_counts(opt)
-    result = {"counts": {state.name.lower(): n for state, n in counts.items() if n}}
+    result = {"counts": summary_counts(counts)}
     if not counts[TrialState.COMPLETE]:
         return result | {"best": None, "pareto": []}
     if study.multi_objective:
@@ -253,9 +257,18 @@ def summary(study: Study, opt: optuna.Study, counts: dict | None = None) -> dict
     return result | {"best": trial_row(opt.best_trial), "pareto": []}
 
 
+def stored_summary(study: Study, counts: dict[TrialState, int]) -> dict | None:
+    """The summary stored when the study ended (`study.result` as loaded), while its trial counts
+    are still these: the best trial of an ended study without loading it from Optuna again (a
+    trial running when a study was cancelled may still be told, which changes the counts)."""
+    if study.result.get("counts") != summary_counts(counts):
+        return None
+    return study.result
+
+
 def progress(study: Study) -> dict:
     """Trials done / total, running, failed, the best so far and an ETA, for the page."""
-    study.refresh_from_db()
+    study.refresh_from_db(fields=["status", "error", "finished_at"])  # not the result: the report's size
     opt = load_optuna_study(study)
     trials_ = trial_durations(opt._study_id)
     counts = state_counts(opt, trials_)
@@ -266,7 +279,9 @@ def progress(study: Study) -> dict:
     eta = None
     if mean is not None and not study.finished:
         eta = round(mean * remaining / max(1, counts[TrialState.RUNNING]), 1)
-    best = summary(study, opt, counts) if counts[TrialState.COMPLETE] else {"best": None, "pareto": []}
+    best = stored_summary(study, counts)
+    if best is None:
+        best = summary(study, opt, counts) if counts[TrialState.COMPLETE] else {"best": None, "pareto": []}
     return {
         "status": study.status,
         "done": done,

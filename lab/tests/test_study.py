@@ -69,6 +69,24 @@ def test_a_study_runs_inline_and_stores_its_trials_in_the_project_database():
     assert blocks["BULL"] == default_strategy().regimes["BULL"].model_dump()
 
 
+def test_an_ended_studys_best_is_read_from_its_summary_until_its_trials_change():
+    study = create_study(request())
+    run_trials(study)
+    study = Study.objects.get(pk=study.pk)
+    best = study.result["best"]
+    assert progress(study)["best_value"] == best["values"][0]
+    marked = study.result | {"best": best | {"values": [123.0]}}  # tells the stored summary apart
+    Study.objects.filter(pk=study.pk).update(result=marked)
+    study = Study.objects.get(pk=study.pk)
+    assert progress(study)["best_value"] == 123.0  # the stored summary, not Optuna's trials
+    opt = load_optuna_study(study)
+    late = opt.ask()  # as a trial still running when a study was cancelled, told afterwards
+    opt.tell(late, best["values"][0] - 1)  # worse (the Sharpe ratio is maximised): the best stays
+    state = progress(study)
+    assert state["complete"] == states(study).count("COMPLETE")
+    assert state["best_value"] == best["values"][0]  # Optuna's again: the counts changed
+
+
 def test_the_same_seed_tries_the_same_parameters():
     first, second = create_study(request()), create_study(request())
     run_trials(first)

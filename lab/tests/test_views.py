@@ -154,7 +154,10 @@ def test_cancel_needs_the_permission_and_stops_the_study(client, active):
     assert f"Study {study.pk} cancelled" in response.content.decode()
 
 
-def test_the_report_of_a_short_study_says_why_a_statistic_is_not_applicable(trader, active):
+def test_the_report_of_a_short_study_says_why_a_statistic_is_not_applicable(
+    trader, active, monkeypatch, settings
+):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     store_week("KRW-BTC")
     study = create_study(request(), None)
     run_trials(study)
@@ -163,6 +166,9 @@ def test_the_report_of_a_short_study_says_why_a_statistic_is_not_applicable(trad
     assert "n/a: only" in page and "periods for 8 blocks" in page  # 6 days: too few for PBO
     assert "PBO: how often the configuration" in page and "Deflated Sharpe: the probability" in page
     assert "Promote to an inactive version" in page
+    monkeypatch.setattr("lab.views.figure_words", None)  # the figures' <script> is kept: not made again
+    script = page[page.index('<script id="lab-figures"') :].split("</script>")[0]
+    assert len(script) > 1000 and script in trader.get(f"/lab/{study.pk}/").content.decode()
     report = Study.objects.get(pk=study.pk).result["report"]  # built once and kept
     assert set(report["figures"]) == {"history", "importances", "parallel"}
     assert report["figures"]["history"]["data"] and "template" not in report["figures"]["history"]["layout"]
