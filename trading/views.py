@@ -209,15 +209,15 @@ def backtest_page(request: HttpRequest) -> HttpResponse:
 
 
 def backtest_run(request: HttpRequest, run_id: str) -> HttpResponse:
-    status = backtest_runs.run_status(run_id)
+    status = backtest_runs.run_status(run_id, report=False)  # the page's script fetches the report
     if status is None:
         raise Http404(_("No such backtest run (runs are kept for a day)."))
     return render(request, "trading/backtest_run.html", {"run": status})
 
 
 @never_cache
-def backtest_run_json(request: HttpRequest, run_id: str) -> JsonResponse:
-    status = backtest_runs.run_status(run_id)
-    if status is None:
+def backtest_run_json(request: HttpRequest, run_id: str) -> HttpResponse:
+    body = backtest_runs.run_json(run_id)
+    if body is None:
         return JsonResponse({"error": _("No such backtest run (runs are kept for a day).")}, status=404)
-    return JsonResponse(status)
+    return HttpResponse(body, content_type="application/json")

@@ -1,10 +1,12 @@
 """The Backtest page: validation, a run as a background job with progress, the report."""
 
+import json
 from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from rq.job import Job
 
 from conftest import store_minutes
 from trading import backtest_runs
@@ -57,6 +59,33 @@ def test_a_run_goes_through_a_worker_and_shows_its_report(client, operator, run_
     assert "UNKNOWN" in report["text"] or "regime" in report["text"].lower()  # 3 days < 200 hours
     assert len(report["t"]) == len(report["equity"]) <= 5000
     assert "KRW-BTC" in client.get("/backtest/").content.decode()  # listed among the recent runs
+
+
+def test_a_finished_runs_report_is_read_once_and_the_list_and_page_never_read_it(
+    client, operator, run_jobs, settings, monkeypatch
+):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    end = timezone.now().replace(second=0, microsecond=0)
+    store_minutes("KRW-BTC", 2 * 1440, end=end, seed=5)
+    today = timezone.localtime(end).date()
+    run_id = backtest_runs.start_run(
+        backtest_runs.parse_form(
+            {"symbol": "KRW-BTC", "from": str(today - timedelta(days=1)), "to": str(today)}
+        )[0]
+    )
+    run_jobs("default")
+    english = client.get(f"/backtest/{run_id}.json").content
+    korean = client.get(f"/backtest/{run_id}.json", HTTP_ACCEPT_LANGUAGE="ko").json()
+    assert korean["status_label"] != "finished" and korean["report"] == json.loads(english)["report"]
+
+    def no_report(job):  # a year's report is about a megabyte
+        raise AssertionError(f"the report of {job.id} was read")
+
+    monkeypatch.setattr(Job, "return_value", no_report)
+    assert client.get(f"/backtest/{run_id}.json").content == english  # kept: not read again
+    assert client.get(f"/backtest/{run_id}.json", HTTP_ACCEPT_LANGUAGE="ko").json() == korean
+    assert run_id in client.get("/backtest/").content.decode()  # listed
+    assert client.get(f"/backtest/{run_id}/").status_code == 200
 
 
 def test_a_run_without_candles_fails_with_a_clear_error(client, operator, run_jobs):
