@@ -1,7 +1,9 @@
 """Issue 9 / 18: every page and JSON endpoint at 10 concurrent users, with a year of data in PostgreSQL.
 
 Data: 5 symbols x 1 year of 1m candles (2.6M rows, loaded with COPY), 20,000 trades, 50,000 AI
-decisions, a year of hourly regime rows and a year of job runs (1.6M). Served by gunicorn (2
+decisions, a year of hourly regime rows and a year of job runs (1.6M); a finished Strategy lab
+study of 200 trials and the 20 backtest runs the Backtest page lists (a year each, their reports
+kept in Redis as the runs' results: made again when Redis no longer holds them). Served by gunicorn (2
 workers, this machine has 2 cores); 10 client threads each send REQUESTS requests per endpoint
 over loopback with a logged-in session.
 Prints p50 / p95 / max per endpoint of the server time (the Server-Timing header: issue 18's
@@ -67,7 +69,14 @@ ENDPOINTS = [
     "/exits/?days=30",
     "/backtest/",
     "/ask/",
+    "/lab/",
+    "/api/v1/status",
+    "/api/v1/trades",
+    "/api/v1/regimes",
+    "/api/v1/jobs",
 ]
+LAB_TRIALS = 200
+BACKTEST_RUNS = 20  # what the Backtest page lists
 
 
 def create_database() -> None:
@@ -229,6 +238,71 @@ def spread_decisions(end) -> None:
         )
 
 
+def lab_study(end) -> int:
+    """A finished study of the Strategy lab: 200 trials over 30 days of KRW-BTC, run in this process
+    (about 25 s); the one an earlier run made if there is one."""
+    from lab.inputs import StudyRequest, default_space
+    from lab.models import Study
+    from lab.study import create_study, run_trials
+    from trading.parameters import REGIMES
+
+    done = Study.objects.filter(status=Study.Status.DONE).first()
+    if done is not None:
+        return done.pk
+    started = time.perf_counter()
+    study = create_study(
+        StudyRequest(
+            symbols=["KRW-BTC"], start=end - timedelta(days=31), end=end - timedelta(days=1),
+            regimes=list(REGIMES), space=default_space(list(REGIMES)), objectives=["sharpe"],
+            n_trials=LAB_TRIALS, seed=42,
+        )
+    )  # fmt: skip
+    run_trials(study)
+    print(f"lab study of {LAB_TRIALS} trials in {time.perf_counter() - started:.0f} s")
+    return study.pk
+
+
+def backtest_runs(end) -> str:
+    """BACKTEST_RUNS finished backtests of a year (the symbols in turn) through the real job, run
+    by an rq worker in this process; their results expire after a day, as the page's runs do.
+    Returns the newest run's id."""
+    import django_rq
+    from rq import SimpleWorker
+
+    from trading import backtest_runs as runs
+
+    finished = [run for run in runs.recent_runs() if run["status"] == "finished"]
+    if len(finished) >= BACKTEST_RUNS:
+        return finished[0]["id"]
+    started = time.perf_counter()
+    for i in range(BACKTEST_RUNS):
+        symbol = SYMBOLS[i % len(SYMBOLS)]
+        runs.start_run(runs.BacktestRequest(symbol, end - timedelta(days=361), end - timedelta(days=1)))
+    queue = django_rq.get_queue("default")
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    print(f"{BACKTEST_RUNS} backtest runs of a year in {time.perf_counter() - started:.0f} s")
+    return runs.recent_runs()[0]["id"]
+
+
+def endpoints(end) -> list[str]:
+    """ENDPOINTS and the pages of a lab study and of a backtest run (made first if missing)."""
+    study, run = lab_study(end), backtest_runs(end)
+    return [*ENDPOINTS, f"/lab/{study}/", f"/backtest/{run}/", f"/backtest/{run}.json"]
+
+
+def clear_page_cache() -> None:
+    """Empty the page cache (every page a miss), and nothing else: the backtest runs' results live
+    in the same Redis database."""
+    from django.conf import settings
+
+    from core.redis_conn import get_redis
+
+    redis = get_redis()
+    keys = list(redis.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000))
+    for first in range(0, len(keys), 1000):
+        redis.delete(*keys[first : first + 1000])
+
+
 def analyze() -> None:
     """Planner statistics for every table, as autovacuum keeps them on a server (it may be off on a
     bench server: without them PostgreSQL guesses one row for 20,000 trades and walks them all)."""
@@ -255,18 +329,18 @@ def session_cookie() -> str:
     return session.session_key
 
 
-def hammer(cookie: str) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def hammer(cookie: str, urls: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Client-side latency and server time (the Server-Timing header) of every request, seconds."""
     import httpx
 
-    timings: dict[str, list[float]] = {url: [] for url in ENDPOINTS}
-    server: dict[str, list[float]] = {url: [] for url in ENDPOINTS}
+    timings: dict[str, list[float]] = {url: [] for url in urls}
+    server: dict[str, list[float]] = {url: [] for url in urls}
 
     def user(_: int) -> None:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{PORT}", cookies={"sessionid": cookie}, timeout=60
         ) as client:
-            for url in ENDPOINTS:
+            for url in urls:
                 for _ in range(REQUESTS):
                     started = time.perf_counter()
                     response = client.get(url)
@@ -295,8 +369,8 @@ def main() -> None:
     django.setup()
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--no-input", verbosity=0)  # as a deployment does (manifest storage)
+    end = timezone.now().replace(second=0, microsecond=0)
     if not args.reuse:
-        end = timezone.now().replace(second=0, microsecond=0)
         started = time.perf_counter()
         load_candles(end)
         load_rows(end)
@@ -304,6 +378,7 @@ def main() -> None:
 
         rollups.rebuild()  # COPY bypasses store_candles, which keeps the rollup current
         print(f"data loaded in {time.perf_counter() - started:.0f} s")
+    urls = endpoints(end)
     analyze()
     cookie = session_cookie()
     server = subprocess.Popen(
@@ -323,45 +398,42 @@ def main() -> None:
     )
     try:
         time.sleep(6)
-        hammer(cookie)  # warm-up: processes, connections, templates
+        hammer(cookie, urls)  # warm-up: processes, connections, templates
         with busy.burning(args.busy):
-            misses = cold_pass(cookie)
+            misses = cold_pass(cookie, urls)
             sample = busy.MachineSample(server.pid).start()
-            timings, server_times = hammer(cookie)
+            timings, server_times = hammer(cookie, urls)
             sample.stop()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    report(args.busy, misses, timings, server_times, sample)
+    report(args.busy, urls, misses, timings, server_times, sample)
 
 
-def cold_pass(cookie: str) -> dict[str, float]:
+def cold_pass(cookie: str, urls: list[str]) -> dict[str, float]:
     """Server time of each endpoint requested alone with the page cache empty (a miss), seconds."""
     import httpx
-    from django.core.cache import cache
 
-    cache.clear()  # the bench's own Redis database (ENV above), never a shared one
+    clear_page_cache()
     with httpx.Client(
         base_url=f"http://127.0.0.1:{PORT}", cookies={"sessionid": cookie}, timeout=60
     ) as client:
-        return {
-            url: float(client.get(url).headers["Server-Timing"].split("dur=")[1]) / 1000 for url in ENDPOINTS
-        }
+        return {url: float(client.get(url).headers["Server-Timing"].split("dur=")[1]) / 1000 for url in urls}
 
 
-def report(burners: int, misses, timings, server_times, sample) -> None:
+def report(burners: int, urls: list[str], misses, timings, server_times, sample) -> None:
     limit = 300 if burners else 100
     print(f"{USERS} concurrent users, {REQUESTS} requests each per endpoint (ms), {burners} CPU burners")
     print(sample.summary("measurement"))
     print(
-        f"  {'':<44} {'miss':>5}  {f'server time (target p95 <= {limit})':>34}"
+        f"  {'':<50} {'miss':>5}  {f'server time (target p95 <= {limit})':>34}"
         f"   {'client side (incl. queueing)':>30}"
     )
-    for url in ENDPOINTS:
+    for url in urls:
         server_p50, server_p95, server_max = percentiles(server_times[url])
         client_p50, client_p95, client_max = percentiles(timings[url])
         print(
-            f"  {url:<44} {misses[url] * 1000:5.0f}  p50 {server_p50:5.0f} p95 {server_p95:5.0f}"
+            f"  {url:<50} {misses[url] * 1000:5.0f}  p50 {server_p50:5.0f} p95 {server_p95:5.0f}"
             f" max {server_max:5.0f} {'ok' if server_p95 <= limit else 'OVER':>4}"
             f"   p50 {client_p50:5.0f} p95 {client_p95:5.0f} max {client_max:5.0f}"
         )

@@ -29,7 +29,7 @@ RUNS = 5
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("urls", nargs="*", default=bench_pages.ENDPOINTS)
+    parser.add_argument("urls", nargs="*", help="default: every page bench_pages.py requests")
     parser.add_argument("--miss", action="store_true", help="empty the page cache before each request")
     parser.add_argument("--cprofile", action="store_true", help="print the slowest functions of a miss")
     parser.add_argument("--queries", type=int, default=3, metavar="N", help="print the N slowest statements")
@@ -41,19 +41,20 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from django.contrib.auth import get_user_model
-    from django.core.cache import cache
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(get_user_model().objects.get(username="bench"))
-    for url in args.urls:
+    urls = args.urls or bench_pages.endpoints(timezone.now().replace(second=0, microsecond=0))
+    for url in urls:
         client.get(url)  # warm-up
         times, cpus, db_cpus, sql = [], [], [], None
         for _ in range(RUNS):
             if args.miss or args.cprofile:
-                cache.clear()  # the bench's own Redis database (bench_pages.ENV)
+                bench_pages.clear_page_cache()
             reset_queries()
             db_cpu = backend_cpu()
             with CaptureQueriesContext(connection) as queries:
@@ -74,7 +75,7 @@ def main() -> None:
         for q in sorted(sql, key=lambda q: -float(q["time"]))[: args.queries]:
             print(f"      {float(q['time']) * 1000:6.1f} ms  {q['sql'][:150]}")
         if args.cprofile:
-            cache.clear()  # a miss
+            bench_pages.clear_page_cache()  # a miss
             profiler = cProfile.Profile()
             profiler.runcall(client.get, url)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
