@@ -212,11 +212,15 @@ def fail_study(study: Study, error: str) -> None:
     study.refresh_from_db()
 
 
-def state_counts(opt: optuna.Study, durations: list | None = None) -> dict[TrialState, int]:
-    """How many trials are in each state (of `durations`, lab.storage.trial_durations, when the
-    caller has them already)."""
+def state_counts(opt: optuna.Study) -> dict[TrialState, int]:
+    """How many trials are in each state."""
+    return count_states(trial_durations(opt.study_name))
+
+
+def count_states(durations: list[tuple[TrialState, object]]) -> dict[TrialState, int]:
+    """How many trials are in each state, of `lab.storage.trial_durations`."""
     counts = dict.fromkeys(TrialState, 0)
-    for state, _ in trial_durations(opt._study_id) if durations is None else durations:
+    for state, _ in durations:
         counts[state] += 1
     return counts
 
@@ -266,22 +270,23 @@ def stored_summary(study: Study, counts: dict[TrialState, int]) -> dict | None:
     return study.result
 
 
-def progress(study: Study) -> dict:
-    """Trials done / total, running, failed, the best so far and an ETA, for the page."""
+def progress(study: Study, durations: list | None = None) -> dict:
+    """Trials done / total, running, failed, the best so far and an ETA, for the page.
+    `durations`: `trial_durations(study.optuna_name)` when the caller has them already."""
     study.refresh_from_db(fields=["status", "error", "finished_at"])  # not the result: the report's size
-    opt = load_optuna_study(study)
-    trials_ = trial_durations(opt._study_id)
-    counts = state_counts(opt, trials_)
+    trials_ = trial_durations(study.optuna_name) if durations is None else durations
+    counts = count_states(trials_)
     done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-    durations = [duration.total_seconds() for state, duration in trials_ if state in COUNTED and duration]
-    mean = sum(durations) / len(durations) if durations else None
+    seconds = [duration.total_seconds() for state, duration in trials_ if state in COUNTED and duration]
+    mean = sum(seconds) / len(seconds) if seconds else None
     remaining = max(study.n_trials - done, 0)
     eta = None
     if mean is not None and not study.finished:
         eta = round(mean * remaining / max(1, counts[TrialState.RUNNING]), 1)
     best = stored_summary(study, counts)
-    if best is None:
-        best = summary(study, opt, counts) if counts[TrialState.COMPLETE] else {"best": None, "pareto": []}
+    if best is None and counts[TrialState.COMPLETE]:
+        best = summary(study, load_optuna_study(study), counts)
+    best = best or {"best": None, "pareto": []}
     return {
         "status": study.status,
         "done": done,

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 
 from lab.models import Study
 from lab.storage import optuna_storage
-from lab.study import create_study, run_trials
+from lab.study import create_study, load_optuna_study, run_trials
 from trading.config import default_strategy, save_strategy_version, strategy_as_dict
 from trading.models import StrategyConfig
 
@@ -166,9 +166,14 @@ def test_the_report_of_a_short_study_says_why_a_statistic_is_not_applicable(
     assert "n/a: only" in page and "periods for 8 blocks" in page  # 6 days: too few for PBO
     assert "PBO: how often the configuration" in page and "Deflated Sharpe: the probability" in page
     assert "Promote to an inactive version" in page
-    monkeypatch.setattr("lab.views.figure_words", None)  # the figures' <script> is kept: not made again
+    monkeypatch.setattr("lab.views.figure_words", None)  # what the page shows of it is kept: not made again
     script = page[page.index('<script id="lab-figures"') :].split("</script>")[0]
     assert len(script) > 1000 and script in trader.get(f"/lab/{study.pk}/").content.decode()
+    assert '<span id="study-done">6</span>' in page
+    monkeypatch.undo()
+    opt = load_optuna_study(study)
+    opt.tell(opt.ask(), 0.0)  # a trial told after the end (as one running when a study is cancelled)
+    assert '<span id="study-done">7</span>' in trader.get(f"/lab/{study.pk}/").content.decode()
     report = Study.objects.get(pk=study.pk).result["report"]  # built once and kept
     assert set(report["figures"]) == {"history", "importances", "parallel"}
     assert report["figures"]["history"]["data"] and "template" not in report["figures"]["history"]["layout"]
