@@ -4,6 +4,21 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import JobRun, NotificationLog, NotificationSetting
+from .scheduling import get_schedules
+
+
+class ScheduledJobFilter(admin.SimpleListFilter):
+    """The jobs of the schedule table: Django's own filter listed them with a DISTINCT over every
+    run (90 ms with a year of runs)."""
+
+    title = _("job")
+    parameter_name = "job"
+
+    def lookups(self, request, model_admin):
+        return [(schedule.name, schedule.name) for schedule in get_schedules()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(job=self.value()) if self.value() else queryset
 
 
 @admin.register(JobRun)
@@ -17,7 +32,8 @@ class JobRunAdmin(admin.ModelAdmin):
         return False
 
     list_display = ["job", "slot", "status", "duration_ms", "worker", "started_at"]
-    list_filter = ["status", "job"]
+    list_filter = ["status", ScheduledJobFilter]
+    show_full_result_count = False  # a filtered list counts its own rows only, not every run too
 
 
 @admin.register(NotificationSetting)

@@ -58,6 +58,8 @@ class JobRun(models.Model):
         indexes = [
             models.Index(fields=["job", "-started_at"], name="jobrun_job_started"),
             models.Index(fields=["status", "heartbeat_at"], name="jobrun_status_heartbeat"),
+            # the admin's newest runs of all jobs, and the retention job's old ones
+            models.Index(fields=["-started_at"], name="jobrun_started"),
         ]
         ordering = ["-started_at"]
 

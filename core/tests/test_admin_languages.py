@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.models import AccessToken
@@ -91,3 +93,15 @@ def test_the_token_form_and_its_errors_in_korean_and_in_english(client, boss):
 def test_every_list_of_these_apps_is_in_korean(client, boss, url: str, korean: str):
     page = client.get(url, **KOREAN)
     assert page.status_code == 200 and korean in page.content.decode()
+
+
+def test_the_job_runs_list_filters_by_the_scheduled_jobs_without_reading_every_run(client, boss):
+    now = timezone.now()
+    JobRun.objects.create(job="bot_cycle", slot=now, status=JobRun.Status.SUCCESS, duration_ms=10)
+    JobRun.objects.create(job="heartbeat", slot=now, status=JobRun.Status.FAILURE, duration_ms=20)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/core/jobrun/").content.decode()
+    assert "?job=bot_cycle" in page and "?job=update_regime" in page  # the schedule's jobs, none ran
+    assert not [q for q in queries.captured_queries if "DISTINCT" in q["sql"]]
+    shown = client.get("/admin/core/jobrun/?job=heartbeat").context["cl"].result_list
+    assert [run.job for run in shown] == ["heartbeat"]
