@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.admin_filters import IndexedValuesFilter
 from market.candles import latest_closes
 
 from . import config
@@ -150,10 +151,16 @@ class DailyRiskStateAdmin(ReadOnlyAdmin):
     list_display = ["date", "total_pnl", "trade_count", "consecutive_losses", "is_trading_halted"]
 
 
+class EventTypeFilter(IndexedValuesFilter):
+    title = gettext_lazy("event type")
+    parameter_name = "violation_type"
+
+
 @admin.register(RiskAudit)
 class RiskAuditAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "violation_type", "symbol", "description"]
-    list_filter = ["violation_type"]
+    list_filter = [EventTypeFilter]  # Django's own listed the types with a DISTINCT over every event
+    show_full_result_count = False  # a filtered list counts its own rows only, not every event too
 
 
 # --- Versioned configuration: every save is a new version; nothing is edited in place ----------
