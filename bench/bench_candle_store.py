@@ -125,7 +125,7 @@ def raw_copy(rows, batch: int) -> int:
 
     sql = f"COPY market_data ({', '.join(pgcopy.COLUMNS)}) FROM STDIN"
     for i in range(0, len(rows), batch):
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor, pgcopy.cyclic_gc_paused():  # as the store
             copy_lines(cursor, sql, pgcopy.copy_text(rows[i : i + batch], "unknown"))  # the store's own text
     return len(rows)
 
@@ -138,12 +138,15 @@ def client_alone(rows, batch: int, runs: int = 5) -> None:
 
     def work():
         for i in range(0, len(rows), batch):
-            minutes = rollups.NewMinutes()
-            reader = LineReader(pgcopy.copy_text(rows[i : i + batch], "unknown", then=minutes.add))
-            while reader.read(COPY_READ_SIZE):
-                pass
-            parts = {name: np.concatenate([c[name] for c in minutes.chunks]) for name in minutes.chunks[0]}
-            rollups._merge(parts, rollups._WIDTH_MINUTES)
+            with pgcopy.cyclic_gc_paused():  # as the store pauses it
+                minutes = rollups.NewMinutes()
+                reader = LineReader(pgcopy.copy_text(rows[i : i + batch], "unknown", then=minutes.add))
+                while reader.read(COPY_READ_SIZE):
+                    pass
+                parts = {
+                    name: np.concatenate([c[name] for c in minutes.chunks]) for name in minutes.chunks[0]
+                }
+                rollups._merge(parts, rollups._WIDTH_MINUTES)
 
     cpu = []
     for _ in range(runs):

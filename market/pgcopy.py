@@ -9,7 +9,9 @@ writer stored one of them in between (a unique violation rolls back to the savep
 is brought up to date from the rows as they stream (market/rollups.py).
 """
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import repeat
 from operator import is_, itemgetter
@@ -62,6 +64,21 @@ def copy_text(
             then(columns)
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while a batch is formatted and sent: the text is made of new
+    strings and tuples (no cycles), yet their count sets off full collections, each walking every
+    object the caller holds (a million candle rows: 0.3-0.4 s of a 1.4 s batch, in every other
+    run). Switched back on after, unless it was off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def store_by_copy(rows: Sequence, source: str) -> int:
     """Insert the rows not yet stored and bring the rollup up to date; return how many were new.
 
@@ -74,7 +91,7 @@ def store_by_copy(rows: Sequence, source: str) -> int:
         return 0
     minutes = rollups.NewMinutes()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor, cyclic_gc_paused():
             text = copy_text(fresh, source, then=minutes.add)
             copy_lines(cursor, f"COPY market_data ({_COLUMN_LIST}) FROM STDIN", text)
             minutes.store(newest, present)
