@@ -264,34 +264,42 @@ def run_status(run_id: str, report: bool = True) -> dict | None:
     """Status, progress and (when finished) the report of one run; None if unknown or expired.
     `report=False` leaves out the report and a failure's error, which are read from the job's
     result (a year's report is about a megabyte): what the run's page and the list show."""
-    job = Job.fetch(run_id, connection=get_redis()) if _exists(run_id) else None
+    job = _fetch(run_id)
     if job is None:
         return None
-    body = _run_row(job)
-    if not report:
-        return body
-    if body["status"] == JobStatus.FINISHED:
-        body["report"] = job.return_value()
-    elif body["status"] == JobStatus.FAILED:
-        result = job.latest_result()
-        body["error"] = (result.exc_string or "").strip().splitlines()[-1] if result else _("the run failed")
-    return body
+    return _with_result(job, _run_row(job)) if report else _run_row(job)
 
 
 def run_json(run_id: str) -> bytes | None:
     """`run_status(run_id)` as JSON; a finished run's is made once per language across processes
     (a year's report took 14 ms of CPU to read and encode, on every view of the run's page)."""
-    job = Job.fetch(run_id, connection=get_redis()) if _exists(run_id) else None
+    job = _fetch(run_id)
     if job is None:
         return None
     row = _run_row(job)
-    if row["status"] != JobStatus.FINISHED:
-        return json.dumps(run_status(run_id), cls=DjangoJSONEncoder).encode()
 
     def encode() -> bytes:
-        return json.dumps(row | {"report": job.return_value()}, cls=DjangoJSONEncoder).encode()
+        return json.dumps(_with_result(job, row), cls=DjangoJSONEncoder).encode()
 
+    if row["status"] != JobStatus.FINISHED:
+        return encode()
     return cached(f"backtest-run:{run_id}", encode, seconds=600)
+
+
+def _fetch(run_id: str) -> Job | None:
+    return Job.fetch(run_id, connection=get_redis()) if _exists(run_id) else None
+
+
+def _with_result(job: Job, row: dict) -> dict:
+    """`row` with a finished run's report or a failed run's error, read from the job's result."""
+    if row["status"] == JobStatus.FINISHED:
+        return row | {"report": job.return_value()}
+    if row["status"] == JobStatus.FAILED:
+        result = job.latest_result()
+        return row | {
+            "error": (result.exc_string or "").strip().splitlines()[-1] if result else _("the run failed")
+        }
+    return row
 
 
 def _run_row(job: Job) -> dict:
