@@ -41,7 +41,7 @@ def test_the_document_is_served_for_a_token_and_the_docs_page_after_the_login(cl
     assert client.get("/api/v1/docs").status_code == 302  # the site's login first
     client.force_login(ops)
     page = client.get("/api/v1/docs").content.decode()
-    assert "/static/ninja/swagger-ui-bundle.js" in page and "cdn" not in page.lower()  # offline, CSP-clean
+    assert "/static/ninja/swagger-ui-bundle.js" in page and "://" not in page  # offline, CSP-clean
 
 
 @pytest.fixture

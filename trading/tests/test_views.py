@@ -196,7 +196,9 @@ def test_risk_page_shows_the_volatility_fit_in_kst_and_annualised(client, operat
 
 def test_history_filters_and_shows_pnl_per_sell(client, operator, trades):
     page = client.get("/history/?side=SELL").content.decode()
-    assert "TAKE_PROFIT" in page and "b2" not in page and page.count("action-SELL") == 1
+    rows = page.split('<table id="trades">', 1)[1].split("</table>", 1)[0]
+    assert "TAKE_PROFIT" in rows and "KRW-ETH" not in rows  # ETH's only trade is a BUY
+    assert rows.count("action-SELL") == 1 and "action-BUY" not in rows
     bad = client.get("/history/?from=yesterday").content.decode()
     assert "&#x27;yesterday&#x27; is not a date (YYYY-MM-DD)" in bad
 
