@@ -64,6 +64,38 @@ def clean_redis():
 
 
 @pytest.fixture(autouse=True)
+def no_simulated_order_book(request, monkeypatch):
+    """In-process paper fills use the fixed-bps model, not the simulated market's order book.
+
+    Tests store candles of their own making, and the simulator's prices move from day to day
+    (KRW-BTC from 56 to 96 million KRW in December 2026). Its book was used whenever it lay within
+    BOOK_MISMATCH_PCT of a test's price, so fills, and the tests' outcome, depended on the date the
+    suite ran. A test of the simulated book asks for it (`simulated_order_book`); child processes
+    trade on the simulator's own candles, where its book always matches."""
+    if request.node.get_closest_marker("simulated_order_book"):
+        return
+    from trading.executors import paper
+
+    configured = paper.book_source
+
+    def book_source(spec: str):
+        source = configured(spec)
+        return NoOrderBook(source) if source.name == "sim" else source
+
+    monkeypatch.setattr(paper, "book_source", book_source)
+
+
+class NoOrderBook:
+    """A market data source without an order book (what the CSV source is)."""
+
+    def __init__(self, source):
+        self.name = source.name
+
+    def order_book(self, symbol, at):
+        return None
+
+
+@pytest.fixture(autouse=True)
 def books_stay_balanced(request):
     """After every test that used the database: the paper account's money invariant (cash +
     positions at cost + fees = initial cash + gross realised PnL) still holds. The balance keeps 8

@@ -72,7 +72,8 @@ def test_a_portfolio_run_goes_through_a_worker_and_shows_the_account_and_each_sy
     for seed, symbol in enumerate(("KRW-BTC", "KRW-ETH")):
         store_minutes(symbol, 9 * 1440, end=end, seed=seed + 3)  # > 200 hours: a regime, so trades
     today = timezone.localtime(end).date()
-    form = {"mode": "portfolio", "symbols": "krw-eth, KRW-BTC", "from": str(today - timedelta(days=1)),
+    # from two KST days back: more than a day of bars even in the first minute after KST midnight
+    form = {"mode": "portfolio", "symbols": "krw-eth, KRW-BTC", "from": str(today - timedelta(days=2)),
             "to": str(today + timedelta(days=1))}  # fmt: skip
     response = client.post("/backtest/", form)
     assert response.status_code == 302

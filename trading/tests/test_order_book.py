@@ -261,9 +261,10 @@ def test_paper_trading_on_upbit_reads_the_real_book_and_refuses_a_malformed_one(
         client.close()
 
 
+@pytest.mark.simulated_order_book
 def test_from_settings_uses_the_configured_source(settings):
     settings.COINPILOT_MARKET_SOURCE = "sim"
-    assert PaperExecutor.from_settings().books.__self__.name == "sim"
+    assert isinstance(PaperExecutor.from_settings().books.__self__, SimulatedSource)
     settings.COINPILOT_MARKET_SOURCE = f"csv:{TEST_DATA / 'upbit_krw_btc_1m_20180125.csv'}"
     assert PaperExecutor.from_settings().books(symbol="KRW-BTC", at=T0) is None
 
