@@ -9,6 +9,7 @@ skipped only in the embedded mode, never when the servers are configured.
 import os
 import subprocess
 import sys
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +30,41 @@ def pytest_sessionstart(session):
         import dev
 
         dev.compile_messages({**os.environ, "DEBUG": "1", "COINPILOT_EMBEDDED": "1"})
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        metavar="ISO",
+        help="run every test with the clock moved to this moment, from which it ticks (e.g. "
+        "2026-12-31T15:00:30Z, 00:00:30 KST on New Year's Day): finds tests that depend on the date "
+        "or the time of day. Child processes (workers, servers) keep the real clock.",
+    )
+
+
+def pytest_configure(config):
+    at = config.getoption("--clock")
+    if at:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise pytest.UsageError(f"--clock {at!r} is not an ISO time like 2026-12-31T15:00:30Z") from None
+        if moment.tzinfo is None:
+            raise pytest.UsageError(f"--clock {at!r} has no time zone: add Z (UTC) or +09:00 (KST)")
+        config.clock_moment = moment
+
+
+@pytest.fixture(autouse=True)
+def moved_clock(request):
+    """The clock of `--clock`, for the whole test (autouse fixtures are set up first)."""
+    moment = getattr(request.config, "clock_moment", None)
+    if moment is None:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(moment, tick=True):
+        yield
 
 
 def real_services_configured() -> bool:

@@ -1,9 +1,10 @@
 """The kill switch (command and admin), flatten all, closing positions from the admin."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
@@ -18,6 +19,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def held_btc():
+    hold_btc()
+
+
+def hold_btc():
+    """0.0049975 BTC bought an hour ago; the last closed bar's close 100,500,000 KRW."""
     now = timezone.now().replace(second=0, microsecond=0)
     Candle.objects.create(
         symbol="KRW-BTC",
@@ -51,6 +57,16 @@ def test_flatten_sells_every_position_with_reason_kill_switch(held_btc, capsys):
     assert sell.exit_reason == "KILL_SWITCH" and sell.price == Decimal("100449000")  # last close - 5 bps
     assert not Position.objects.exists()
     assert "KRW-BTC: sold" in capsys.readouterr().out
+
+
+def test_a_fill_does_not_depend_on_the_simulators_price_that_day(capsys):
+    """On 2026-12-28 the simulator's KRW-BTC traded near 95 million KRW, within 5 % of this test's
+    stored close: its order book was used, and the sale filled at its price, until the tests' paper
+    fills stopped reading the simulated book (conftest.no_simulated_order_book)."""
+    with time_machine.travel(datetime(2026, 12, 28, 6, 0, 30, tzinfo=UTC), tick=False):
+        hold_btc()
+        call_command("killswitch", "on", "--flatten")
+    assert Trade.objects.get(side="SELL").price == Decimal("100449000")  # last close - 5 bps
 
 
 def test_admin_toggle_goes_through_the_same_function(client):
