@@ -72,6 +72,12 @@ def real_services_configured() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    if getattr(config, "clock_moment", None) is not None:
+        # its child processes would run on the real clock, the test on the moved one
+        split = pytest.mark.skip(reason="starts child processes, which keep the real clock (--clock)")
+        for item in items:
+            if "subprocess_env" in getattr(item, "fixturenames", ()):
+                item.add_marker(split)
     if real_services_configured():
         return
     skip = pytest.mark.skip(reason="needs real PostgreSQL + Redis (set DATABASE_URL and REDIS_URL)")
