@@ -38,7 +38,7 @@ def pytest_addoption(parser):
         metavar="ISO",
         help="run every test with the clock moved to this moment, from which it ticks (e.g. "
         "2026-12-31T15:00:30Z, 00:00:30 KST on New Year's Day): finds tests that depend on the date "
-        "or the time of day. Child processes (workers, servers) keep the real clock.",
+        "or the time of day. Tests that start child processes are skipped (those keep the real clock).",
     )
 
 

@@ -59,7 +59,7 @@ def test_flatten_sells_every_position_with_reason_kill_switch(held_btc, capsys):
     assert "KRW-BTC: sold" in capsys.readouterr().out
 
 
-def test_a_fill_does_not_depend_on_the_simulators_price_that_day(capsys):
+def test_a_fill_does_not_depend_on_the_simulators_price_that_day():
     """On 2026-12-28 the simulator's KRW-BTC traded near 95 million KRW, within 5 % of this test's
     stored close: its order book was used, and the sale filled at its price, until the tests' paper
     fills stopped reading the simulated book (conftest.no_simulated_order_book)."""
