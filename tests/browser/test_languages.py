@@ -110,6 +110,7 @@ def chrome_texts(tab) -> list[str]:
 
 @pytest.mark.parametrize("language", ["ko", "en"])
 def test_every_page_in_each_language(live_server, every_page, language):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     get_user_model().objects.create_superuser(USERNAME, password="operator-pass-123")
@@ -130,7 +131,10 @@ def test_every_page_in_each_language(live_server, every_page, language):
         for name, url in every_page.items():
             response = tab.goto(live_server.url + url)
             assert response.status == 200, url
-            tab.wait_for_load_state("networkidle")
+            try:
+                tab.wait_for_load_state("networkidle")
+            except PlaywrightTimeout:  # name the page: a script that never stops fetching is a defect
+                pytest.fail(f"{url}: still fetching after {WAIT_MS} ms")
             assert tab.evaluate("document.documentElement.lang") == language, url
             if language == "ko":
                 found = english_in(chrome_texts(tab))
