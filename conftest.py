@@ -43,6 +43,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    config.clock_moment = None
     at = config.getoption("--clock")
     if at:
         try:
@@ -57,7 +58,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def moved_clock(request):
     """The clock of `--clock`, for the whole test (autouse fixtures are set up first)."""
-    moment = getattr(request.config, "clock_moment", None)
+    moment = request.config.clock_moment
     if moment is None:
         yield
         return
@@ -72,7 +73,7 @@ def real_services_configured() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    if getattr(config, "clock_moment", None) is not None:
+    if config.clock_moment is not None:
         # its child processes would run on the real clock, the test on the moved one
         split = pytest.mark.skip(reason="starts child processes, which keep the real clock (--clock)")
         for item in items:
@@ -116,25 +117,20 @@ def no_simulated_order_book(request, monkeypatch):
     trade on the simulator's own candles, where its book always matches."""
     if request.node.get_closest_marker("simulated_order_book"):
         return
+    from market.sources.base import MarketDataSource
+    from market.sources.simulated import SimulatedSource
     from trading.executors import paper
+
+    class SimulatedWithoutBook(SimulatedSource):
+        order_book = MarketDataSource.order_book  # the base's answer: this source has no book
 
     configured = paper.book_source
 
     def book_source(spec: str):
         source = configured(spec)
-        return NoOrderBook(source) if source.name == "sim" else source
+        return SimulatedWithoutBook(source.seed) if isinstance(source, SimulatedSource) else source
 
     monkeypatch.setattr(paper, "book_source", book_source)
-
-
-class NoOrderBook:
-    """A market data source without an order book (what the CSV source is)."""
-
-    def __init__(self, source):
-        self.name = source.name
-
-    def order_book(self, symbol, at):
-        return None
 
 
 @pytest.fixture(autouse=True)
