@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -146,13 +147,17 @@ def test_a_waiting_request_computes_itself_when_the_one_computing_fails_or_hangs
     assert caching.cached("hung", lambda: "mine") == "mine"
     assert 0.5 <= time.monotonic() - started < 2
 
+    computing = threading.Event()
+
     def fails() -> str:
+        computing.set()  # called only by the request that holds the claim
         time.sleep(0.2)
         raise RuntimeError("the database went away")
 
     with ThreadPoolExecutor(2) as pool:
         failing = pool.submit(caching.cached, "broken", fails)
-        time.sleep(0.05)  # the first one holds the claim
+        # Not a fixed pause: on a busy machine the second request could claim first.
+        assert computing.wait(5)
         waiting = pool.submit(caching.cached, "broken", lambda: "computed after the failure")
         with pytest.raises(RuntimeError):
             failing.result()
