@@ -39,8 +39,11 @@ def test_notify_returns_in_milliseconds_while_discord_hangs(discord, settings):
             connection.close()
 
     worker = threading.Thread(target=deliver)
-    worker.start()  # a worker is now stuck on the hanging Discord
-    time.sleep(0.2)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not discord.requests:  # until the worker is stuck on the hanging Discord
+        assert time.monotonic() < deadline, "the worker never reached Discord"
+        time.sleep(0.02)
 
     durations = []
     for number in range(50):
