@@ -55,7 +55,9 @@ def test_notify_returns_in_milliseconds_while_discord_hangs(discord, settings):
     worker.join(timeout=10)
 
     assert len(discord.requests) >= 1 and discord.requests[0].answer == "hang"
-    assert max(durations) < 0.25  # not a speed target: proof that notify never waits on Discord
+    # Not a speed target: Discord hangs for 5 s, so a call under 1 s never waited on it (the
+    # margin is for a machine busy with two test suites at once).
+    assert max(durations) < 1.0
     assert len(queued()) == 51
 
 
@@ -152,7 +154,7 @@ def test_notify_never_raises_when_redis_fails(discord, monkeypatch, caplog):
 def test_notify_only_enqueues_and_returns_at_once():
     started = time.perf_counter()
     notify("system", {"title": "disk almost full", "free_gb": 1})
-    assert time.perf_counter() - started < 0.2
+    assert time.perf_counter() - started < 1.0  # queued, not sent: a worker sends it
     [job] = django_rq.get_queue("notifications").jobs
     assert job.args == ("system", {"title": "disk almost full", "free_gb": 1})
 
