@@ -14,6 +14,7 @@ from core.notifications import outbox
 from core.notify import notify
 from core.redis_conn import get_redis
 from tests.fakes.discord import FakeDiscord, configure
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.real_services, pytest.mark.django_db(transaction=True)]
 
@@ -42,13 +43,6 @@ def titles(count: int) -> list[str]:
 
 def alert(number: int) -> None:
     notify("trade", {"symbol": f"KRW-C{number:02d}", "side": "BUY", "price": "1000"})
-
-
-def wait_for(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_real_worker_delivers_queued_alerts_through_an_outage(discord, spawn, worker_env):

@@ -3,7 +3,6 @@
 
 import os
 import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from optuna.trial import TrialState
 
 from lab.models import Study
 from lab.study import create_study, load_optuna_study, start_study
+from tests.waiting import wait_for
 
 from .helpers import request, store_synthetic
 
@@ -26,16 +26,6 @@ def parent_of(pid: int) -> int | None:
     except OSError:
         return None
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def running_trial_of(study: Study, workers: dict[int, object]):

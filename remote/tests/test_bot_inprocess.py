@@ -3,7 +3,6 @@ embedded default too (SQLite + fakeredis are shared only inside one process)."""
 
 import asyncio
 import threading
-import time
 from contextlib import contextmanager
 
 import pytest
@@ -13,6 +12,7 @@ from django.db import connection, transaction
 from remote.bot import Bot
 from remote.models import HandledUpdate
 from remote.tests.test_bot_process import ALICE, STRANGER, ask, hold
+from tests.waiting import wait_for
 from trading.models import Position, RiskAudit, TradingControl
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,8 +96,8 @@ def bots_next_query_fails(caplog):
         yield
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                wait_until(lambda: _terminate_waiting_backends(cursor))
-        wait_until(lambda: "database failed before update" in caplog.text)
+                wait_for(lambda: _terminate_waiting_backends(cursor), 10, "a query waiting on the lock")
+        wait_for(lambda: "database failed before update" in caplog.text, 10, "the logged database failure")
         transaction.set_rollback(True)
 
 
@@ -108,13 +108,6 @@ def _terminate_waiting_backends(cursor) -> int:
         " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
     )
     return len(cursor.fetchall())
-
-
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {predicate}"
-        time.sleep(0.05)
 
 
 def test_a_database_fault_delays_the_answer_but_does_not_stop_the_bot(fake_telegram, bot, caplog):

@@ -1,0 +1,17 @@
+"""Waiting in a test for something another thread or process does, without a fixed pause."""
+
+import time
+
+import pytest
+
+
+def wait_for(condition, seconds: float, what: str = "the condition"):
+    """The first truthy value of `condition()`, asked every 50 ms; the test fails naming `what`
+    after `seconds` (generous: a machine running two suites is slow)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {seconds} s waiting for {what}")
