@@ -19,7 +19,7 @@ from datetime import timedelta
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, IntegrityError, close_old_connections
+from django.db import DatabaseError, IntegrityError, close_old_connections, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -185,6 +185,13 @@ class Bot:
 
     async def run(self) -> None:
         """Long-poll until `stopping` is set; an update is confirmed only once it was handled."""
+        try:
+            await self._poll_until_stopped()
+        finally:
+            # the ORM ran in sync_to_async's thread: its connection is closed there, not left open
+            await sync_to_async(connections.close_all)()
+
+    async def _poll_until_stopped(self) -> None:
         offset = None
         backoff = db_backoff = 0.5
         async with self.app:

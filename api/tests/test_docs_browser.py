@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.browser.conftest import ARGS, CHROMIUM, LOGIN_BUTTON
+from tests.browser.conftest import CHROMIUM, LOGIN_BUTTON, chromium
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),  # the live server's thread reads the database
@@ -15,17 +15,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def allow_orm_next_to_playwrights_event_loop(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
 def test_the_docs_page_lists_every_operation_without_a_csp_violation(live_server, ops):
-    from playwright.sync_api import sync_playwright
-
     problems, outside = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         tab = browser.new_page()
         tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         tab.on("pageerror", lambda e: problems.append(str(e)))
@@ -36,7 +28,6 @@ def test_the_docs_page_lists_every_operation_without_a_csp_violation(live_server
         tab.click(LOGIN_BUTTON)
         tab.wait_for_selector(".opblock-summary-path", timeout=15000)
         paths = tab.locator(".opblock-summary-path").all_inner_texts()
-        browser.close()
     assert len(paths) == 12 and "/api/v1/control/kill-switch" in " ".join(paths)
     assert [text for text in problems if "Content Security Policy" in text or "Refused" in text] == []
     assert outside == [] or all(url.startswith("data:") for url in outside)  # no CDN

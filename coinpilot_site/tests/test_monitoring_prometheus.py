@@ -154,19 +154,16 @@ def test_a_real_prometheus_scrapes_coinpilot_evaluates_the_rules_and_draws_the_d
 
 def screenshot_prometheus_pages(client: httpx.Client, tmp_path: Path) -> None:
     """Prometheus' graph and alerts pages, to $COINPILOT_SCREENSHOTS (else the test's tmp_path)."""
-    from tests.browser.conftest import ARGS, CHROMIUM
+    from tests.browser.conftest import CHROMIUM, chromium
 
     if not os.path.exists(CHROMIUM):
         assert not os.environ.get("CI"), "chromium is not installed on CI (.ci/run installs it)"
         return  # a developer machine without Debian's chromium: the checks above stand alone
-    from playwright.sync_api import sync_playwright
-
     expr = "coinpilot_candle_age_seconds"
     poll("data to draw", lambda: query(client, f"count_over_time({expr}[1m]) >= 3"))
     folder = Path(os.environ.get("COINPILOT_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1400, "height": 900})
         tab.goto(f"{client.base_url}/classic/graph?g0.expr={quote(expr)}&g0.tab=0&g0.range_input=1m")
         tab.wait_for_selector("text=KRW-BTC", timeout=10_000)  # the legend: the series is drawn
@@ -175,6 +172,5 @@ def screenshot_prometheus_pages(client: httpx.Client, tmp_path: Path) -> None:
         tab.wait_for_selector("text=KillSwitchOn", timeout=10_000)
         text = tab.inner_text("body")
         tab.screenshot(path=str(folder / "prometheus-alerts.png"), full_page=True)
-        browser.close()
     assert "CandlesStale" in text and "SchedulerHeartbeatMissing" in text
     assert (folder / "prometheus-graph.png").stat().st_size > 10_000

@@ -12,14 +12,16 @@ from django.db import connection, transaction
 from remote.bot import Bot
 from remote.models import HandledUpdate
 from remote.tests.test_bot_process import ALICE, STRANGER, ask, hold
+from tests.sessions import other_sessions
 from tests.waiting import wait_for
 from trading.models import Position, RiskAudit, TradingControl
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def bot(fake_telegram):
+@contextmanager
+def polling(fake_telegram):
+    """The bot polling in a thread of this process, for Alice's chat; stopped on exit."""
     alice = get_user_model().objects.create_user("alice", password="x-long-password-1")
     bot = Bot(
         token=fake_telegram.token, base_url=fake_telegram.api_url, chats={ALICE: alice.pk}, poll_seconds=1
@@ -28,10 +30,18 @@ def bot(fake_telegram):
     thread = threading.Thread(target=loop.run_until_complete, args=(bot.run(),), daemon=True)
     thread.start()
     fake_telegram.wait_for(lambda: fake_telegram.calls("getUpdates"))
-    yield bot
-    loop.call_soon_threadsafe(bot.stopping.set)
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+    try:
+        yield bot
+    finally:
+        loop.call_soon_threadsafe(bot.stopping.set)
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def bot(fake_telegram):
+    with polling(fake_telegram) as running:
+        yield running
 
 
 def test_reads_controls_and_strangers_in_process(fake_telegram, bot, caplog):
@@ -119,3 +129,13 @@ def test_a_database_fault_delays_the_answer_but_does_not_stop_the_bot(fake_teleg
     assert answer.text == "Not a command I know: /help lists them."
     confirmed(fake)
     assert len(fake.messages_to(ALICE)) == 1 and HandledUpdate.objects.count() == 1
+
+
+def test_a_stopped_bot_leaves_no_database_connection_open(fake_telegram):
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL sessions")
+    with polling(fake_telegram):
+        assert ask(fake_telegram, ALICE, "hello").text == "Not a command I know: /help lists them."
+        confirmed(fake_telegram)
+        assert other_sessions() >= 1  # the thread the bot's queries run in
+    wait_for(lambda: other_sessions() == 0, 10, "the bot's connection to close")

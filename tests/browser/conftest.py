@@ -3,10 +3,13 @@ tab on the live server, screenshots to $COINPILOT_SCREENSHOTS when it is set."""
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -16,6 +19,7 @@ LOGIN_BUTTON = "#login-form button[type=submit]"  # not the language menu's butt
 # side on 2 cores, and a page has taken longer than 30 s to go network-idle there. Only a failing
 # test waits this long.
 WAIT_MS = 90_000
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -27,21 +31,38 @@ def pytest_collection_modifyitems(items) -> None:
                 item.add_marker(pytest.mark.skip(reason="Debian's chromium is not installed (.ci/run does)"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def allow_orm_next_to_playwrights_event_loop():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-    yield
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's headless Chromium under Playwright's sync API (a Browser), with the ORM allowed
+    beside Playwright's event loop (the test's own queries run while that loop runs).
+
+    While the loop runs in this thread, Django keeps the ORM's connections apart from the
+    thread's own (asgiref's Local switches to context storage), and pytest-django never closes
+    those: they are closed here, or the test database could not be dropped at the end."""
+    from playwright.sync_api import sync_playwright
+
+    allowed = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                yield browser
+            finally:
+                connections.close_all()
+                browser.close()
+    finally:
+        if allowed is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = allowed
 
 
 @pytest.fixture
 def page(live_server):
     """A Chromium tab logged in as a superuser; `page.base` is the live server's URL."""
-    from playwright.sync_api import sync_playwright
-
     get_user_model().objects.create_superuser("browser", password="browser-pass-123")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})
         tab.set_default_timeout(WAIT_MS)
         tab.goto(f"{live_server.url}/login/")
@@ -51,7 +72,6 @@ def page(live_server):
         tab.wait_for_url(f"{live_server.url}/")
         tab.base = live_server.url
         yield tab
-        browser.close()
 
 
 def shoot(tab, name: str) -> None:

@@ -24,7 +24,7 @@ from trading.backtest_runs import parse_form as parse_backtest_form
 from trading.backtest_runs import start_run
 from trading.models import StrategyConfig
 
-from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, WAIT_MS, shoot
+from .conftest import LOGIN_BUTTON, WAIT_MS, chromium, shoot
 from .test_pages import market_data  # noqa: F401  (the fixture: candles, a regime, trades)
 from .test_security import watch_console
 
@@ -111,11 +111,9 @@ def chrome_texts(tab) -> list[str]:
 @pytest.mark.parametrize("language", ["ko", "en"])
 def test_every_page_in_each_language(live_server, every_page, language):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
 
     get_user_model().objects.create_superuser(USERNAME, password="operator-pass-123")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         context = browser.new_context(locale=LOCALES[language], viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(WAIT_MS)
         tab = context.new_page()
@@ -148,7 +146,6 @@ def test_every_page_in_each_language(live_server, every_page, language):
             f"{url}: {texts}" for url, texts in untranslated.items()
         )
         assert problems == []
-        browser.close()
 
 
 def test_the_language_menu_switches_and_the_choice_stays(page, market_data):  # noqa: F811

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from trading.models import TradingControl
 
-from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, WAIT_MS, shoot
+from .conftest import LOGIN_BUTTON, WAIT_MS, chromium, shoot
 from .test_lab import close_optuna_connections  # noqa: F401  (autouse: the test database can be dropped)
 from .test_pages import market_data  # noqa: F401  (the fixture: candles, a regime, trades)
 from .test_security import watch_console
@@ -37,16 +37,12 @@ OVERFLOW = """() => {
 @pytest.fixture
 def phone(live_server):
     """A Chromium tab the size of a phone, not logged in yet; `phone.base` is the live server's URL."""
-    from playwright.sync_api import sync_playwright
-
     get_user_model().objects.create_superuser("phone", password="phone-pass-123")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT}, is_mobile=True, has_touch=True)
         tab.set_default_timeout(WAIT_MS)
         tab.base = live_server.url
         yield tab
-        browser.close()
 
 
 def overflow(tab) -> list[str]:

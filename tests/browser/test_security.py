@@ -4,7 +4,7 @@ violation or any other console error, and the login lock-out page is a plain pag
 import pytest
 from django.contrib.auth import get_user_model
 
-from .conftest import ARGS, CHROMIUM, LOGIN_BUTTON, WAIT_MS, shoot
+from .conftest import LOGIN_BUTTON, WAIT_MS, chromium, shoot
 from .test_pages import market_data  # noqa: F401  (fixture: candles, a regime, trades)
 
 PAGES = [
@@ -50,15 +50,11 @@ def test_every_page_runs_under_the_csp_without_console_errors(page, market_data)
 
 @pytest.fixture
 def browser_tab(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1200, "height": 800})
         tab.set_default_timeout(WAIT_MS)
         tab.base = live_server.url
         yield tab
-        browser.close()
 
 
 def test_the_lock_out_page_is_a_plain_page(browser_tab):
