@@ -30,15 +30,20 @@ def upbit_list(fake_upbit, settings):
     return fake_upbit
 
 
-def fast_client(fake) -> UpbitClient:
-    return UpbitClient(fake.url, backoff=0.01, max_backoff=0.05, throttle_pause=0.05, timeout=2)
+def refresh_from(fake, **options) -> listing.RefreshResult:
+    """`listing.refresh` through a quick-retrying client of the fake, closed afterwards."""
+    client = UpbitClient(fake.url, backoff=0.01, max_backoff=0.05, throttle_pause=0.05, timeout=2)
+    try:
+        return listing.refresh(client, **options)
+    finally:
+        client.close()
 
 
 # --- the wire format -------------------------------------------------------------------------
 
 
 def test_the_list_is_stored_with_names_and_flags(upbit_list):
-    result = listing.refresh(fast_client(upbit_list))
+    result = refresh_from(upbit_list)
     assert result.markets == 5 and result.added == sorted(upbit_list.names)
     request = upbit_list.requests[-1]
     assert (request.path, request.params) == ("/v1/market/all", {"is_details": "true"})
@@ -91,23 +96,23 @@ def test_the_older_market_warning_field_is_optional_and_caution_means_a_warning(
 def test_a_malformed_list_is_a_clear_error_and_stores_nothing(upbit_list, kind, message):
     upbit_list.markets_inject = [kind] * 5  # the truncated body is retried like any network fault
     with pytest.raises((listing.MarketListError, RetryableError)) as exc:
-        listing.refresh(fast_client(upbit_list))
+        refresh_from(upbit_list)
     assert message in str(exc.value)
     assert not UpbitMarket.objects.exists()
 
 
 def test_429_and_5xx_are_retried_through_the_shared_limiter(upbit_list):
     upbit_list.markets_inject = [429, 503]
-    assert listing.refresh(fast_client(upbit_list)).markets == 5
+    assert refresh_from(upbit_list).markets == 5
     statuses = [r.status for r in upbit_list.requests if r.path == "/v1/market/all"]
     assert statuses == [429, 503, 200]
 
 
 def test_a_persistent_5xx_fails_and_keeps_the_cache(upbit_list):
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     upbit_list.markets_inject = [502] * 5
     with pytest.raises(RetryableError, match="502"):
-        listing.refresh(fast_client(upbit_list))
+        refresh_from(upbit_list)
     assert UpbitMarket.objects.filter(listed=True).count() == 5
 
 
@@ -115,32 +120,32 @@ def test_a_persistent_5xx_fails_and_keeps_the_cache(upbit_list):
 
 
 def test_a_market_gone_from_the_list_is_delisted_and_comes_back_when_relisted(upbit_list):
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     upbit_list.delist("KRW-XRP")
-    assert listing.refresh(fast_client(upbit_list)).delisted == ["KRW-XRP"]
+    assert refresh_from(upbit_list).delisted == ["KRW-XRP"]
     xrp = UpbitMarket.objects.get(market="KRW-XRP")
     assert not xrp.listed and xrp.delisted_at is not None
     upbit_list.add_market("KRW-XRP", "리플", "XRP")
-    assert listing.refresh(fast_client(upbit_list)).relisted == ["KRW-XRP"]
+    assert refresh_from(upbit_list).relisted == ["KRW-XRP"]
     xrp.refresh_from_db()
     assert xrp.listed and xrp.delisted_at is None
 
 
 def test_a_list_missing_most_markets_is_not_believed(upbit_list):
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     for market in ("KRW-ETH", "KRW-XRP", "USDT-BTC"):
         upbit_list.delist(market)
     with pytest.raises(listing.MarketListError, match="lacks 3 of the 5 known markets"):
-        listing.refresh(fast_client(upbit_list))
+        refresh_from(upbit_list)
     assert UpbitMarket.objects.filter(listed=True).count() == 5
 
 
 def test_a_delisted_held_market_is_alerted_once(upbit_list, monkeypatch):
     sent = []
     monkeypatch.setattr(listing, "notify", lambda event, payload: sent.append((event, payload)))
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     upbit_list.delist("KRW-XRP")
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     held = ["KRW-BTC", "KRW-XRP"]
     assert listing.alert_delisted(held, listing.statuses(held)) == ["KRW-XRP"]
     assert listing.alert_delisted(held, listing.statuses(held)) == []
@@ -184,16 +189,16 @@ def test_upbit_source_checks_the_list(upbit_list):
 
 
 def test_an_unknown_name_refreshes_an_old_cache_first(upbit_list):
-    listing.refresh(fast_client(upbit_list), now=timezone.now() - timedelta(days=1))
+    refresh_from(upbit_list, now=timezone.now() - timedelta(days=1))
     upbit_list.add_market("KRW-NEW", "신규", "New coin")  # listed today
     assert listing.listing_errors(["KRW-NEW"]) == []
     assert UpbitMarket.objects.get(market="KRW-NEW").listed
 
 
 def test_a_delisted_name_is_refused_with_since_when(upbit_list):
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     upbit_list.delist("KRW-XRP")
-    listing.refresh(fast_client(upbit_list))
+    refresh_from(upbit_list)
     [message] = listing.listing_errors(["KRW-XRP"])
     assert message.startswith("KRW-XRP is no longer listed on Upbit (gone from its market list since")
 
@@ -209,7 +214,7 @@ def test_no_cache_and_upbit_unreachable_says_so(settings):
 
 
 def test_a_stale_cache_and_upbit_unreachable_judges_by_the_cache(upbit_list, settings):
-    listing.refresh(fast_client(upbit_list), now=timezone.now() - timedelta(days=2))
+    refresh_from(upbit_list, now=timezone.now() - timedelta(days=2))
     settings.UPBIT_BASE_URL = DEAD_URL
     assert listing.listing_errors(["KRW-BTC"]) == []
     [message] = listing.listing_errors(["KRW-NOPE"])

@@ -30,9 +30,22 @@ def exchange():
         yield fake
 
 
+OPEN_CLIENTS: list[UpbitExchangeClient] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients():
+    """Each test's clients are closed after it (their pooled connections to the fake)."""
+    yield
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
+
+
 def make_client(exchange, secret=SECRET_KEY, **options) -> UpbitExchangeClient:
     options = {"backoff": 0.01, "max_backoff": 0.05, "throttle_pause": 0.05, "timeout": 2} | options
-    return UpbitExchangeClient(exchange.url, access_key="test-access", secret_key=secret, **options)
+    client = UpbitExchangeClient(exchange.url, access_key="test-access", secret_key=secret, **options)
+    OPEN_CLIENTS.append(client)
+    return client
 
 
 def test_the_token_carries_a_fresh_nonce_and_the_hash_of_the_unencoded_query():
