@@ -5,13 +5,13 @@ import time
 import pytest
 
 
-def wait_for(condition, seconds: float, what: str = "the condition"):
-    """The first truthy value of `condition()`, asked every 50 ms; the test fails naming `what`
-    after `seconds` (generous: a machine running two suites is slow)."""
+def wait_for(condition, seconds: float, what: str = "the condition", every: float = 0.05):
+    """The first truthy value of `condition()`, asked every `every` seconds; the test fails naming
+    `what` after `seconds` (generous: a machine running two suites is slow)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
-        time.sleep(0.05)
+        time.sleep(every)
     pytest.fail(f"timed out after {seconds} s waiting for {what}")

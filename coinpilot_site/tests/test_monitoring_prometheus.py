@@ -5,7 +5,6 @@ and Prometheus' own pages are screenshotted ($COINPILOT_SCREENSHOTS, e.g. docs/s
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -16,6 +15,7 @@ from django.conf import settings
 
 from coinpilot_site.tests.test_monitoring import PROMETHEUS_DIR, dashboard_expressions, metric_names
 from conftest import store_minutes
+from tests.waiting import wait_for
 from tests.web_server import free_port
 
 PROMETHEUS = shutil.which("prometheus")
@@ -24,14 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the live server's thread
 
 
 def poll(what: str, read, seconds: float = 20.0):
-    """`read()` until it returns something truthy; fails with `what` after `seconds`."""
-    give_up = time.monotonic() + seconds
-    while time.monotonic() < give_up:
-        found = read()
-        if found:
-            return found
-        time.sleep(0.25)
-    pytest.fail(f"{what}: not within {seconds} s")
+    """`read()` until it returns something truthy (4 queries a second to Prometheus)."""
+    return wait_for(read, seconds, what, every=0.25)
 
 
 @pytest.fixture

@@ -131,9 +131,8 @@ def test_a_database_fault_delays_the_answer_but_does_not_stop_the_bot(fake_teleg
     assert len(fake.messages_to(ALICE)) == 1 and HandledUpdate.objects.count() == 1
 
 
+@pytest.mark.real_services  # counts PostgreSQL sessions
 def test_a_stopped_bot_leaves_no_database_connection_open(fake_telegram):
-    if connection.vendor != "postgresql":
-        pytest.skip("counts PostgreSQL sessions")
     with polling(fake_telegram):
         assert ask(fake_telegram, ALICE, "hello").text == "Not a command I know: /help lists them."
         confirmed(fake_telegram)

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,7 +20,6 @@ LOGIN_BUTTON = "#login-form button[type=submit]"  # not the language menu's butt
 # side on 2 cores, and a page has taken longer than 30 s to go network-idle there. Only a failing
 # test waits this long.
 WAIT_MS = 90_000
-ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -41,21 +41,13 @@ def chromium() -> Iterator:
     those: they are closed here, or the test database could not be dropped at the end."""
     from playwright.sync_api import sync_playwright
 
-    allowed = os.environ.get(ASYNC_UNSAFE)
-    os.environ[ASYNC_UNSAFE] = "true"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            try:
-                yield browser
-            finally:
-                connections.close_all()
-                browser.close()
-    finally:
-        if allowed is None:
-            os.environ.pop(ASYNC_UNSAFE, None)
-        else:
-            os.environ[ASYNC_UNSAFE] = allowed
+    with patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            connections.close_all()
+            browser.close()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from tests.sessions import other_sessions
 from tests.waiting import wait_for
@@ -10,9 +9,8 @@ from tests.waiting import wait_for
 from .conftest import chromium
 
 
+@pytest.mark.real_services  # counts PostgreSQL sessions
 def test_queries_beside_playwright_leave_no_connection_open():
-    if connection.vendor != "postgresql":
-        pytest.skip("counts PostgreSQL sessions")
     assert get_user_model().objects.count() == 0  # this thread's own connection is open
     with chromium():
         # while Playwright's loop runs, the ORM opens another connection for this thread
