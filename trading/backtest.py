@@ -21,6 +21,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,7 @@ DAY = 86400
 EPOCH_DAY = date(1970, 1, 1)
 FILL_AT = ("next_open", "close")
 PNL_STEP = Decimal("0.00000001")  # the books keep a sale's PnL to 8 decimals
+ZERO = Decimal(0)
 FIRST_SCAN = 512  # bars scanned for an exit before the window grows (x4 each time, up to the time limit)
 
 
@@ -149,8 +151,11 @@ class TradeRecord:
         if quantity >= held:
             self.exit_index, self.exit_at, self.exit_price, self.exit_fee = index, at, price, fee
             self.exit_reason = reason
-            self.pnl = sum((e.pnl for e in self.exits), Decimal(0))
-            self.pnl_pct = float(self.pnl / self.cost * 100)
+            if len(self.exits) == 1:  # sold at once: the sale's PnL and cost are the trade's
+                self.pnl, self.pnl_pct = ZERO + pnl, pct
+            else:
+                self.pnl = sum((e.pnl for e in self.exits), ZERO)
+                self.pnl_pct = float(self.pnl / self.cost * 100)
         return sale
 
     def close(self, index: int, at: int, price: Decimal, fee: Decimal, reason: str) -> None:
@@ -258,19 +263,19 @@ def find_exit(
     n, size = len(decided), FIRST_SCAN  # most trades exit within hours: scan a short prefix first
     close, rsi14, atr14 = values["close"], values["rsi14"], values["atr14"]
     plan = plan or exit_plan(trade, params)
-    # the time limit fires at the latest on this bar: no scan goes past it
-    last = min(n, max(start, int(decided.searchsorted(plan.late_after, side="right"))) + 1)
+    late = int(decided.searchsorted(plan.late_after, side="right"))  # the first bar past the time limit
+    last = min(n, max(start, late) + 1)  # the time limit fires at the latest there: no scan goes past it
     while True:
         end = min(last, start + size)
         i, reason, hwm, crossed = scan_exit(
             close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params,
-            None if atr14 is None else atr14[start:end], plan,
+            None if atr14 is None else atr14[start:end], plan, max(late - start, 0),
         )  # fmt: skip
         if i >= 0:
-            return start + i, reason, float(hwm[i]), crossed
+            return start + i, reason, hwm, crossed
         if end == last:
             return -1, "", 0.0, 0
-        trade = replace(trade, high_water_mark=float(hwm[-1]))
+        trade = replace(trade, high_water_mark=hwm)
         start, size = end, size * 4
 
 
@@ -357,8 +362,8 @@ class Filler:
         return i + self.shift
 
     def price(self, i: int) -> Decimal:
-        raw = self.bars.close[i] if self.at_close else self.bars.open[i + 1]
-        return Decimal(repr(float(raw)))
+        raw = self.bars.close.item(i) if self.at_close else self.bars.open.item(i + 1)
+        return Decimal(repr(raw))
 
     def time(self, i: int) -> int:
         return int(self.bars.ts[i]) + 60 if self.at_close else int(self.bars.ts[i + 1])
@@ -386,7 +391,7 @@ class SymbolRun:
         candidates = entry_passes(self.values, self.codes, params)
         # from the first decision on; an entry needs its fill bar
         self.candidates = candidates[(candidates >= self.first) & (candidates < n - self.fills.shift)]
-        self.cash_delta, self.qty_delta = np.zeros(n), np.zeros(n)
+        self.booked: list[tuple[int, float, float]] = []  # (bar, KRW, quantity) of each fill, by time
         self.trades: list[TradeRecord] = []
         self.refusals: list[tuple[int, str]] = []
         self.trade: TradeRecord | None = None  # the open position
@@ -416,6 +421,18 @@ class SymbolRun:
             return None
         k = int(self.candidates[pos])
         return int(self.decided[k]), self.place, 0, k, None
+
+    @cached_property
+    def deltas(self) -> tuple[np.ndarray, np.ndarray]:
+        """(KRW, quantity) each bar's fills changed, summed in the order they were booked: read once
+        the run is over."""
+        cash, quantity = np.zeros(len(self.bars)), np.zeros(len(self.bars))
+        if self.booked:
+            booked = np.array(self.booked)
+            at = booked[:, 0].astype(np.intp)
+            np.add.at(cash, at, booked[:, 1])
+            np.add.at(quantity, at, booked[:, 2])
+        return cash, quantity
 
     def exit_plan(self, trade: OpenTrade, params: StrategyParams) -> ExitPlan:
         """`exit_plan(trade, params)`, scaled from the plan of a position bought at 1.0 in the same
@@ -520,7 +537,8 @@ class Portfolio:
         return [r for r in self.runs if r.trade is not None]
 
     def exposure_at_cost(self, held: list[SymbolRun] | None = None) -> Decimal:
-        return sum((r.trade.held * r.trade.entry_price for r in held or self.held()), Decimal(0))
+        runs = self.held() if held is None else held
+        return sum((r.trade.held * r.trade.entry_price for r in runs), ZERO)
 
     def high_volatility(self, t: int) -> bool:
         """Whether the volatility state in force at t says high."""
@@ -529,13 +547,12 @@ class Portfolio:
 
     def entry_context(self, run: SymbolRun, k: int, t: int) -> risk.EntryContext:
         held = self.held()
-        exposure = self.exposure_at_cost(held)
-        marked = Decimal(0)
+        exposure, marked = self.exposure_at_cost(held), ZERO
         for other in held:
             close = other.close_at(t)
             price = Decimal(str(close)) if close is not None else other.trade.entry_price
             marked += other.trade.held * price
-        regime = REGIME_NAMES[run.codes[k]]
+        regime = REGIME_NAMES[run.code_index[k]]
         p = self.params.for_regime(regime)
         last_exit = datetime.fromtimestamp(run.last_exit_at, UTC) if run.last_exit_at is not None else None
         return risk.EntryContext(
@@ -584,13 +601,13 @@ class Portfolio:
         change = buy.cash_change
         self.cash += change
         at = run.fills.index(k)
-        run.cash_delta[at] += float(change)
-        run.qty_delta[at] += float(buy.quantity)
+        run.booked.append((at, float(change), float(buy.quantity)))
         regime = REGIME_NAMES[run.codes[k]]
         trade = TradeRecord(at, run.fills.time(k), buy.price, buy.quantity, buy.fee, regime, run.symbol, size)
         run.trades.append(trade)
         run.trade, run.cursor = trade, k + 1
-        run.state = OpenTrade(float(buy.price), regime, trade.entry_at, float(buy.price), run.atr_at(k))
+        price = float(buy.price)
+        run.state = OpenTrade(price, regime, trade.entry_at, price, run.atr_at(k))
         return True
 
     def sell(self, run: SymbolRun, j: int, reason: str, hwm: float, crossed: int) -> None:
@@ -610,8 +627,7 @@ class Portfolio:
         self.book.record_exit(at, sale.pnl, equity_at_cost)
         change = fill.cash_change
         self.cash += change
-        run.cash_delta[index] += float(change)
-        run.qty_delta[index] -= float(quantity)
+        run.booked.append((index, float(change), -float(quantity)))
         if trade.exit_at is None:  # a scale-out: the rest stays open with its high-water mark
             run.state = replace(state, high_water_mark=hwm, partials_done=state.partials_done + crossed)
             run.cursor = j + 1
@@ -640,8 +656,9 @@ def run_portfolio(
     grid = runs[0].bars.ts if len(runs) == 1 else np.unique(np.concatenate([r.bars.ts for r in runs]))
     cash, marked = np.zeros(len(grid)), np.zeros(len(grid))
     for r in runs:
-        cash[np.searchsorted(grid, r.bars.ts)] += r.cash_delta
-        mark = np.cumsum(r.qty_delta) * r.bars.close
+        cash_delta, qty_delta = r.deltas
+        cash[np.searchsorted(grid, r.bars.ts)] += cash_delta
+        mark = np.cumsum(qty_delta) * r.bars.close
         latest = np.searchsorted(r.bars.ts, grid, side="right") - 1  # forward-filled onto the grid
         marked += np.where(latest >= 0, mark[np.maximum(latest, 0)], 0.0)
     equity = float(options.initial_krw) + np.cumsum(cash) + marked
@@ -674,8 +691,9 @@ def _replay(
 
 def _symbol_result(run: SymbolRun, params, limits: RiskLimits, options: BacktestOptions) -> BacktestResult:
     """One symbol of a run on its own bars (its equity: the initial cash plus its own trades)."""
-    held = np.cumsum(run.qty_delta)
-    equity = float(options.initial_krw) + np.cumsum(run.cash_delta) + held * run.bars.close
+    cash_delta, qty_delta = run.deltas
+    held = np.cumsum(qty_delta)
+    equity = float(options.initial_krw) + np.cumsum(cash_delta) + held * run.bars.close
     blocked: dict[str, int] = {}
     for _, kind in run.refusals:
         blocked[kind] = blocked.get(kind, 0) + 1

@@ -370,35 +370,40 @@ def scan_exit(
     params: StrategyParams,
     atr14: np.ndarray | None = None,
     plan: ExitPlan | None = None,
-) -> tuple[int, str, np.ndarray, int]:
+    late: int | None = None,
+) -> tuple[int, str, float, int]:
     """First bar of these (all after the entry, oldest first; `decided_at` in whole epoch seconds)
-    where an exit or a scale-out level fires: (index or -1, reason, the HWM of each bar up to that
-    one (of every bar when none fires), scale-out levels crossed at that bar). `plan`:
-    `exit_plan(trade, params)` when the caller scans the same position again.
+    where an exit or a scale-out level fires: (index or -1, reason, the HWM at that bar (at the
+    last bar when none fires), scale-out levels crossed at that bar). `plan`:
+    `exit_plan(trade, params)` when the caller scans the same position again; `late`: the first
+    of these bars decided after the time limit, when the caller has already looked it up.
 
-    The first bar where a fixed price or the time fires bounds the search; the HWM and the trailing
-    stop are computed up to it. The exit bar is then told its reason in EXIT_ORDER (a full exit
-    before a scale-out on the same bar)."""
+    The first bar where a fixed price or the time fires bounds the search; the trailing stop is
+    looked at up to it, and only once the HWM has reached its activation. The exit bar is then
+    told its reason in EXIT_ORDER (a full exit before a scale-out on the same bar)."""
     plan = plan or exit_plan(trade, params)
     stops = plan.stops[codes]
     hit = close <= stops
     hit |= close >= (min(plan.take_profit, plan.levels[0]) if plan.levels else plan.take_profit)
     hit |= (rsi14 >= plan.rsi_overbought) & (close >= plan.rsi_min_price)
-    late = int(decided_at.searchsorted(plan.late_after, side="right"))  # the time limit from here on
+    if late is None:
+        late = int(decided_at.searchsorted(plan.late_after, side="right"))  # the time limit from here on
     if late < len(hit):
         hit[late] = True
     i = int(hit.argmax())
     end = i + 1 if hit[i] else len(hit)  # the trailing stop matters only before the other exits
-    hwm = np.maximum.accumulate(np.maximum(close[:end], trade.high_water_mark))
-    # the HWM never falls: the trailing stop works from the first bar it reached the activation
-    active = int(hwm.searchsorted(plan.activation))
-    trail, trailed = None, False
-    if active < end:
-        trail = _trail(hwm[active:], plan, None if atr14 is None else atr14[active:end])
+    # the HWM never falls, so the one at `end - 1` tells whether the trailing stop ever worked
+    peak = max(float(close[:end].max()), trade.high_water_mark)
+    trail, trailed, active, hwm = None, False, end, peak
+    if peak >= plan.activation:
+        running = np.maximum.accumulate(np.maximum(close[:end], trade.high_water_mark))
+        active = int(running.searchsorted(plan.activation))  # the first bar it reached the activation
+        trail = _trail(running[active:], plan, None if atr14 is None else atr14[active:end])
         trailing = close[active:end] <= trail
         j = int(trailing.argmax())
         if trailing[j]:
             i, trailed = active + j, True
+            hwm = float(running[i])
     if not (trailed or hit[i]):
         return -1, "", hwm, 0
     c = close[i]
@@ -536,14 +541,14 @@ def exit_signal(bars: Bars, trade: OpenTrade, regime: str, params: StrategyParam
     values = {
         "close": float(window.close[-1]),
         "rsi14": float(rsi14[-1]),
-        "hwm": float(hwm[-1]),
+        "hwm": hwm,
         "atr14": None if np.isnan(atr14[-1]) else float(atr14[-1]),
     }
     if i < 0:
-        return Signal("HOLD", "HOLD", "no exit condition met", values, high_water_mark=float(hwm[-1]))
+        return Signal("HOLD", "HOLD", "no exit condition met", values, high_water_mark=hwm)
     if reason == PARTIAL:
         share = scale_out_share(params, trade, crossed)
         done = trade.partials_done + crossed
         detail = f"{reason} level {done} at {values['close']:,.2f}: sell {share:g}% of the position"
-        return Signal("SELL", reason, detail, values, reason, float(hwm[-1]), done, share)
-    return Signal("SELL", reason, f"{reason} at {values['close']:,.2f}", values, reason, float(hwm[-1]))
+        return Signal("SELL", reason, detail, values, reason, hwm, done, share)
+    return Signal("SELL", reason, f"{reason} at {values['close']:,.2f}", values, reason, hwm)

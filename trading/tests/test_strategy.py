@@ -270,16 +270,36 @@ def test_time_limit_fires_on_the_first_decision_held_longer_than_the_limit(hours
     assert (i, why) == (int(np.argmax(seconds > limit)), "TIME_LIMIT")
 
 
-def test_the_hwm_is_returned_up_to_the_exit_bar():
+def test_the_hwm_is_returned_at_the_exit_bar():
     close = np.array([100.5, 101.0, 97.0, 103.0])
     trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
     decided = OPENED + 60 * np.arange(1, 5)
     i, why, hwm, _ = st.scan_exit(close, np.full(4, 50.0), decided, np.ones(4, np.int8), trade, PARAMS)
-    assert (i, why) == (2, "STOP_LOSS") and list(hwm) == [100.5, 101.0, 101.0]
+    assert (i, why, hwm) == (2, "STOP_LOSS", 101.0)
     i, why, hwm, _ = st.scan_exit(
         close[:2], np.full(2, 50.0), decided[:2], np.ones(2, np.int8), trade, PARAMS
     )
-    assert (i, why) == (-1, "") and list(hwm) == [100.5, 101.0]
+    assert (i, why, hwm) == (-1, "", 101.0)  # none fires: the HWM at the last bar
+
+
+def test_a_trailing_exit_returns_the_hwm_of_its_bar_not_of_later_bars():
+    # +1 % activates the 1.5 % trail: 102.5 x 0.985 = 100.96 > 100.9; bar 3 would take profit at 104
+    close = np.array([101.5, 102.5, 100.9, 104.0])
+    trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
+    decided = OPENED + 60 * np.arange(1, 5)
+    i, why, hwm, _ = st.scan_exit(close, np.full(4, 50.0), decided, np.ones(4, np.int8), trade, PARAMS)
+    assert (i, why, hwm) == (2, "TRAILING_STOP", 102.5)
+
+
+def test_the_time_limit_looked_up_by_the_caller_decides_as_the_one_looked_up_here():
+    trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
+    decided = OPENED + 3600 * np.arange(20, 30)
+    own = st.scan_exit(np.full(10, 100.0), np.full(10, 50.0), decided, np.ones(10, np.int8), trade, PARAMS)
+    late = int(decided.searchsorted(st.exit_plan(trade, PARAMS).late_after, side="right"))
+    given = st.scan_exit(
+        np.full(10, 100.0), np.full(10, 50.0), decided, np.ones(10, np.int8), trade, PARAMS, late=late
+    )
+    assert own == given and own[:2] == (late, "TIME_LIMIT")
 
 
 @pytest.mark.parametrize("regime", ["BULL", "SIDEWAYS", "BEAR", "UNKNOWN"])
