@@ -249,10 +249,11 @@ class RiskBook:
     def record_entry(self) -> None:
         self.day.trade_count += 1
 
-    def record_exit(self, t: int, pnl: Decimal, equity_at_cost: Decimal | None) -> None:
-        """`equity_at_cost`: the day's starting equity when t opens a new day (`new_day`)."""
+    def record_exit(self, t: int, now: datetime, pnl: Decimal, equity_at_cost: Decimal | None) -> None:
+        """An exit at t (`now`: the same instant as a datetime); `equity_at_cost`: the day's starting
+        equity when t opens a new day (`new_day`)."""
         self.open(t, equity_at_cost)  # an exit after midnight counts on the new day
-        risk.record_exit(self.day, pnl, self.limits, datetime.fromtimestamp(t, UTC))
+        risk.record_exit(self.day, pnl, self.limits, now)
 
 
 def find_exit(
@@ -397,7 +398,7 @@ class SymbolRun:
         self.trade: TradeRecord | None = None  # the open position
         self.state: OpenTrade | None = None  # what its exit rules read
         self.cursor = self.allowed = self.first
-        self.last_exit_at: int | None = None
+        self.last_exit: datetime | None = None  # when the last position was sold
         self.returns: dict[str, list[Decimal]] = {}  # booked round-trip returns per entry regime
         self.kelly: dict[str, tuple[int, tuple]] = {}  # per regime: (returns seen, Kelly cap)
         self.changes: np.ndarray | None = None  # bars where the regime changes (computed on demand)
@@ -554,13 +555,12 @@ class Portfolio:
             marked += other.trade.held * price
         regime = REGIME_NAMES[run.code_index[k]]
         p = self.params.for_regime(regime)
-        last_exit = datetime.fromtimestamp(run.last_exit_at, UTC) if run.last_exit_at is not None else None
         return risk.EntryContext(
             symbol=run.symbol, now=datetime.fromtimestamp(t, UTC), cash=self.cash, exposure=exposure,
             open_positions=len(held), day=self.book.open(t, self.cash + exposure), limits=self.limits,
             high_volatility=self.high_volatility(t),
             held_symbols=frozenset(r.symbol for r in held), marked_exposure=marked,
-            sizing=self.sizing(run, k, regime, p), reentry_until=positions.reentry_until(p, last_exit),
+            sizing=self.sizing(run, k, regime, p), reentry_until=positions.reentry_until(p, run.last_exit),
         )  # fmt: skip
 
     def sizing(self, run: SymbolRun, k: int, regime: str, p) -> risk.Sizing | None:
@@ -624,7 +624,8 @@ class Portfolio:
         # the day's equity as live books it: cash plus the positions at cost (entry fees are spent)
         equity_at_cost = self.cash + self.exposure_at_cost() if self.book.new_day(at) else None
         sale = trade.sell(index, at, fill.price, quantity, fill.fee, reason)
-        self.book.record_exit(at, sale.pnl, equity_at_cost)
+        when = datetime.fromtimestamp(at, UTC)
+        self.book.record_exit(at, when, sale.pnl, equity_at_cost)
         change = fill.cash_change
         self.cash += change
         run.booked.append((index, float(change), -float(quantity)))
@@ -635,7 +636,7 @@ class Portfolio:
         if self.kelly:  # the Kelly cap's record (nothing else reads it)
             run.returns.setdefault(trade.regime, []).append(trade.booked_return())
         run.trade = run.state = None
-        run.last_exit_at, run.allowed = at, j + 1
+        run.last_exit, run.allowed = when, j + 1
 
 
 def run_portfolio(
