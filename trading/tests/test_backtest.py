@@ -123,6 +123,23 @@ def test_second_trade_happens_without_limits():
     assert len(run_backtest("KRW-BTC", two_bounces("STOP_LOSS"), PARAMS, RISK, NO_SLIP).trades) == 2
 
 
+@pytest.mark.parametrize("first_exit", ["TAKE_PROFIT", "STOP_LOSS"])
+def test_the_equity_curve_counts_each_fill_from_the_bar_whose_close_first_includes_it(first_exit):
+    bars = two_bounces(first_exit)
+    result = run_backtest("KRW-BTC", bars, PARAMS, RISK, NO_SLIP)
+    cash, held = np.zeros(len(bars)), np.zeros(len(bars))
+    for trade in result.trades:
+        cash[trade.entry_index] -= float(trade.cost)
+        held[trade.entry_index] += float(trade.quantity)
+        for sale in trade.exits:
+            cash[sale.index] += float(sale.price * sale.quantity - sale.fee)
+            held[sale.index] -= float(sale.quantity)
+    expected = 10_000_000 + np.cumsum(cash) + np.cumsum(held) * bars.close
+    assert len(result.trades) == 2 and result.first == 0
+    np.testing.assert_allclose(result.equity, expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(result.in_position, np.cumsum(held) > 1e-12)
+
+
 @pytest.mark.parametrize(
     ("first_exit", "limits", "refusal"),
     [
