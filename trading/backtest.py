@@ -553,7 +553,7 @@ class Portfolio:
             close = other.close_at(t)
             price = Decimal(str(close)) if close is not None else other.trade.entry_price
             marked += other.trade.held * price
-        regime = REGIME_NAMES[run.code_index[k]]
+        regime = REGIME_NAMES[run.codes[k]]
         p = self.params.for_regime(regime)
         return risk.EntryContext(
             symbol=run.symbol, now=datetime.fromtimestamp(t, UTC), cash=self.cash, exposure=exposure,
