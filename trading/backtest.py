@@ -260,7 +260,8 @@ def find_exit(
     values, decided, codes, start: int, trade: OpenTrade, params, plan: ExitPlan | None = None
 ) -> tuple[int, str, float, int]:
     """The next exit or scale-out decision at or after `start`: (absolute index or -1, reason,
-    high-water mark at that bar, scale-out levels crossed). `plan`: `exit_plan(trade, params)`."""
+    high-water mark at that bar, scale-out levels crossed). `codes`: the regime code of each bar,
+    or one code for all of them; `plan`: `exit_plan(trade, params)`."""
     n, size = len(decided), FIRST_SCAN  # most trades exit within hours: scan a short prefix first
     close, rsi14, atr14 = values["close"], values["rsi14"], values["atr14"]
     plan = plan or exit_plan(trade, params)
@@ -269,7 +270,8 @@ def find_exit(
     while True:
         end = min(last, start + size)
         i, reason, hwm, crossed = scan_exit(
-            close[start:end], rsi14[start:end], decided[start:end], codes[start:end], trade, params,
+            close[start:end], rsi14[start:end], decided[start:end],
+            codes if isinstance(codes, int) else codes[start:end], trade, params,
             None if atr14 is None else atr14[start:end], plan, max(late - start, 0),
         )  # fmt: skip
         if i >= 0:
@@ -384,7 +386,9 @@ class SymbolRun:
             prepared.check(symbol, bars)
             self.values = prepared.indicators(params, atr=uses_atr(params))
         self.codes = _codes(bars, options, prepared)
-        self.code_index = self.codes.astype(np.intp)  # indexes a table 3x faster than int8 codes
+        # what the exit scan looks the stop up by: one code when the regime is forced, else the code
+        # of each bar (as intp: it indexes a table 3x faster than the int8 codes)
+        self.exit_codes = int(self.codes[0]) if options.regime else self.codes.astype(np.intp)
         self.decided = bars.ts + 60
         self.fills = Filler(bars, options.fill_at)
         n = len(bars)
@@ -411,7 +415,7 @@ class SymbolRun:
         """(decision time, place, kind, bar, exit details) of this symbol's next event, or None."""
         if self.trade is not None:
             j, reason, hwm, crossed = find_exit(
-                self.values, self.decided, self.code_index, self.cursor, self.state, params,
+                self.values, self.decided, self.exit_codes, self.cursor, self.state, params,
                 self.exit_plan(self.state, params),
             )  # fmt: skip
             if j < 0 or self.fills.index(j) >= len(self.bars):

@@ -365,7 +365,7 @@ def scan_exit(
     close: np.ndarray,
     rsi14: np.ndarray,
     decided_at: np.ndarray,
-    codes: np.ndarray,
+    codes: np.ndarray | int,
     trade: OpenTrade,
     params: StrategyParams,
     atr14: np.ndarray | None = None,
@@ -374,7 +374,8 @@ def scan_exit(
 ) -> tuple[int, str, float, int]:
     """First bar of these (all after the entry, oldest first; `decided_at` in whole epoch seconds)
     where an exit or a scale-out level fires: (index or -1, reason, the HWM at that bar (at the
-    last bar when none fires), scale-out levels crossed at that bar). `plan`:
+    last bar when none fires), scale-out levels crossed at that bar). `codes`: the regime code of
+    each bar, or one code for all of them. `plan`:
     `exit_plan(trade, params)` when the caller scans the same position again; `late`: the first
     of these bars decided after the time limit, when the caller has already looked it up.
 
@@ -408,7 +409,7 @@ def scan_exit(
         return -1, "", hwm, 0
     c = close[i]
     fired = (
-        c <= stops[i],
+        c <= (stops[i] if stops.ndim else stops),
         trail is not None and i >= active and c <= trail[i - active],
         c >= plan.take_profit,
         rsi14[i] >= plan.rsi_overbought and c >= plan.rsi_min_price,

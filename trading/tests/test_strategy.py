@@ -291,6 +291,20 @@ def test_a_trailing_exit_returns_the_hwm_of_its_bar_not_of_later_bars():
     assert (i, why, hwm) == (2, "TRAILING_STOP", 102.5)
 
 
+@pytest.mark.parametrize("regime", ["BULL", "SIDEWAYS", "BEAR"])
+def test_one_code_for_every_bar_decides_as_the_code_of_each_bar(regime):
+    # a forced regime: the backtester passes the one code instead of a code per bar
+    code = REGIMES.index(regime)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.004, 60)))
+        rsi = rng.uniform(30, 80, 60)
+        decided = OPENED + 60 * np.arange(1, 61)
+        trade = st.OpenTrade(100.0, regime, OPENED, 100.0)
+        each = st.scan_exit(close, rsi, decided, np.full(60, code, np.int8), trade, PARAMS)
+        assert st.scan_exit(close, rsi, decided, code, trade, PARAMS) == each
+
+
 def test_the_time_limit_looked_up_by_the_caller_decides_as_the_one_looked_up_here():
     trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
     decided = OPENED + 3600 * np.arange(20, 30)
