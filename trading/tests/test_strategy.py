@@ -106,14 +106,19 @@ OPENED = 1_000_000_000
 BULL_CODE, SIDEWAYS_CODE, BEAR_CODE, UNKNOWN_CODE = 0, 1, 2, 3
 
 
-def exit_at(closes, regime="SIDEWAYS", codes=None, rsi=None, minutes=None, hwm=None):
+def scan(closes, regime="SIDEWAYS", codes=None, rsi=None, minutes=None, hwm=None):
+    """scan_exit of a position bought at 100 over these closes (RSI 50 unless given)."""
     close = np.asarray(closes, dtype=float)
     n = len(close)
     rsi14 = np.full(n, 50.0) if rsi is None else np.asarray(rsi, dtype=float)
     decided = OPENED + 60 * (np.arange(1, n + 1) if minutes is None else np.asarray(minutes))
     c = np.full(n, REGIMES.index(regime), dtype=np.int8) if codes is None else np.asarray(codes, np.int8)
     trade = st.OpenTrade(100.0, regime, OPENED, 100.0 if hwm is None else hwm)
-    i, why, _, _ = st.scan_exit(close, rsi14, decided, c, trade, PARAMS)
+    return st.scan_exit(close, rsi14, decided, c, trade, PARAMS)
+
+
+def exit_at(closes, *position, **more):
+    i, why, _, _ = scan(closes, *position, **more)
     return i, why
 
 
@@ -270,25 +275,18 @@ def test_time_limit_fires_on_the_first_decision_held_longer_than_the_limit(hours
     assert (i, why) == (int(np.argmax(seconds > limit)), "TIME_LIMIT")
 
 
-def test_the_hwm_is_returned_at_the_exit_bar():
-    close = np.array([100.5, 101.0, 97.0, 103.0])
-    trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
-    decided = OPENED + 60 * np.arange(1, 5)
-    i, why, hwm, _ = st.scan_exit(close, np.full(4, 50.0), decided, np.ones(4, np.int8), trade, PARAMS)
-    assert (i, why, hwm) == (2, "STOP_LOSS", 101.0)
-    i, why, hwm, _ = st.scan_exit(
-        close[:2], np.full(2, 50.0), decided[:2], np.ones(2, np.int8), trade, PARAMS
-    )
-    assert (i, why, hwm) == (-1, "", 101.0)  # none fires: the HWM at the last bar
-
-
-def test_a_trailing_exit_returns_the_hwm_of_its_bar_not_of_later_bars():
-    # +1 % activates the 1.5 % trail: 102.5 x 0.985 = 100.96 > 100.9; bar 3 would take profit at 104
-    close = np.array([101.5, 102.5, 100.9, 104.0])
-    trade = st.OpenTrade(100.0, "SIDEWAYS", OPENED, 100.0)
-    decided = OPENED + 60 * np.arange(1, 5)
-    i, why, hwm, _ = st.scan_exit(close, np.full(4, 50.0), decided, np.ones(4, np.int8), trade, PARAMS)
-    assert (i, why, hwm) == (2, "TRAILING_STOP", 102.5)
+@pytest.mark.parametrize(
+    ("closes", "decided"),
+    [
+        ([100.5, 101.0, 97.0, 103.0], (2, "STOP_LOSS", 101.0)),
+        ([100.5, 101.0], (-1, "", 101.0)),  # none fires: the HWM at the last bar
+        # +1 % activates the 1.5 % trail: 102.5 x 0.985 = 100.96 > 100.9; bar 3 would take profit
+        ([101.5, 102.5, 100.9, 104.0], (2, "TRAILING_STOP", 102.5)),
+    ],
+)
+def test_the_hwm_is_the_one_at_the_decision_bar(closes, decided):
+    i, why, hwm, _ = scan(closes)
+    assert (i, why, hwm) == decided
 
 
 @pytest.mark.parametrize("regime", ["BULL", "SIDEWAYS", "BEAR"])
