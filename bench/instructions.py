@@ -9,7 +9,7 @@ same total for the same code and data whatever else the machine does. Two child 
 under valgrind side by side, one with one backtest after the warm-up and one with two; the
 difference is one backtest (Django's start, the data and the warm-up cancel out). Prints it in
 millions, with the wall time the two children took. Needs valgrind (Debian's package); takes
-about 90 s.
+about 90 s on an idle machine (160 s with both cores busy: the count stays the same).
 """
 
 import argparse
