@@ -39,9 +39,16 @@ class _ReplyErrorsKeepConnection(TCPFakeRequestHandler):
                 break
 
 
+class _Server(TcpFakeServer):
+    # Connections waiting to be accepted. socketserver's default of 5 is too few: the web's threads,
+    # the workers and the scheduler connect at once, the kernel drops what does not fit, and the
+    # clients' 0.5 s connect timeout runs out before it retries. Real Redis's tcp-backlog is 511.
+    request_queue_size = 511
+
+
 def serve(port: int) -> TcpFakeServer:
     """Start fakeredis on 127.0.0.1:`port` in a daemon thread; return the server."""
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    server = _Server(("127.0.0.1", port), server_type="redis")
     server.RequestHandlerClass = _ReplyErrorsKeepConnection
     server.daemon_threads = True  # open client connections must not keep the process alive on exit
     threading.Thread(target=server.serve_forever, daemon=True, name="fakeredis").start()

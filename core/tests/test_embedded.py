@@ -107,3 +107,29 @@ def test_embedded_redis_keeps_the_connection_after_an_error_reply():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_embedded_redis_accepts_many_clients_connecting_at_once():
+    # the web's threads, the workers and the scheduler connect together at start; with a backlog
+    # of 5 (socketserver's default) the kernel dropped the rest and a 0.5 s connect timed out
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from core.embedded_redis import serve
+
+    server = serve(free_port())
+    clients = 64
+    together = Barrier(clients)
+
+    def connect(_) -> bool:
+        together.wait()
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=0.5) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(16) == b"+PONG\r\n"
+
+    try:
+        with ThreadPoolExecutor(clients) as pool:
+            assert all(pool.map(connect, range(clients)))
+    finally:
+        server.shutdown()
+        server.server_close()
