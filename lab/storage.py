@@ -145,11 +145,13 @@ def heartbeat(storage: RDBStorage, trial_id: int) -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
-        while True:
+        while not stop.wait(settings.LAB_HEARTBEAT_SECONDS):
             storage.record_heartbeat(trial_id)
-            if stop.wait(settings.LAB_HEARTBEAT_SECONDS):
-                return
 
+    # The first beat in this thread, before the trial writes its parameters: written from the other
+    # thread at that same moment, it raced them, and on the tests' shared in-memory SQLite (table
+    # locks, no busy wait) one of the two failed with "database table is locked".
+    storage.record_heartbeat(trial_id)
     thread = threading.Thread(target=beat, name=f"lab-heartbeat-{trial_id}", daemon=True)
     thread.start()
     try:

@@ -211,3 +211,22 @@ def test_a_slice_hands_its_worker_over_after_a_trial_when_other_work_waits():
     finished = FinishedJobRegistry("lab", connection=connection).get_job_ids()
     ran = [Job.fetch(job_id, connection=connection).return_value() for job_id in finished]
     assert sum(ran) == 6 and max(ran) == 1  # one trial per slice while a default job waited
+
+
+def test_a_trials_first_heartbeat_is_written_before_it_starts_and_in_its_own_thread(settings):
+    # written from the heartbeat thread while the trial wrote its parameters, the two raced on the
+    # tests' shared in-memory SQLite ("database table is locked")
+    import threading
+
+    settings.LAB_HEARTBEAT_SECONDS = 60
+
+    class Storage:
+        beats: list[str] = []
+
+        def record_heartbeat(self, trial_id: int) -> None:
+            self.beats.append(threading.current_thread().name)
+
+    beating = Storage()
+    with storage.heartbeat(beating, 7):
+        assert beating.beats == [threading.current_thread().name]
+    assert beating.beats == [threading.current_thread().name]  # the next one only after 60 s
