@@ -386,9 +386,11 @@ class SymbolRun:
             prepared.check(symbol, bars)
             self.values = prepared.indicators(params, atr=uses_atr(params))
         self.codes = _codes(bars, options, prepared)
-        # what the exit scan looks the stop up by: one code when the regime is forced, else the code
-        # of each bar (as intp: it indexes a table 3x faster than the int8 codes)
-        self.exit_codes = int(self.codes[0]) if options.regime else self.codes.astype(np.intp)
+        # what the exit scan looks the stop up by: one code when every bar has the same (a forced
+        # regime, or data that never left one), else each bar's (as intp: it indexes a table 3x
+        # faster than the int8 codes)
+        one_regime = self.codes.min() == self.codes.max()
+        self.exit_codes = int(self.codes[0]) if one_regime else self.codes.astype(np.intp)
         self.decided = bars.ts + 60
         self.fills = Filler(bars, options.fill_at)
         n = len(bars)

@@ -291,7 +291,7 @@ def test_the_hwm_is_the_one_at_the_decision_bar(closes, decided):
 
 @pytest.mark.parametrize("regime", ["BULL", "SIDEWAYS", "BEAR"])
 def test_one_code_for_every_bar_decides_as_the_code_of_each_bar(regime):
-    # a forced regime: the backtester passes the one code instead of a code per bar
+    # bars all in one regime (a forced one, say): the backtester passes the one code, not one per bar
     code = REGIMES.index(regime)
     rng = np.random.default_rng(3)
     for _ in range(50):
