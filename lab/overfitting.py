@@ -19,8 +19,6 @@ from itertools import combinations
 
 import numpy as np
 from django.utils.translation import gettext_noop
-from scipy.special import ndtr, ndtri
-from scipy.stats import rankdata
 
 # Stored with a study's report in English; the page translates them (lab.wording).
 PBO_EXPLAINED = gettext_noop(
@@ -117,6 +115,9 @@ def _relative_ranks(best: np.ndarray, out_of_sample: np.ndarray) -> np.ndarray:
 
     Ties share their average rank. Several trials tied for best in-sample are equally likely
     picks, so their ranks are averaged rather than favouring the first column."""
+    from scipy.stats import rankdata  # here: scipy.stats takes seconds to import, and every process
+    # that loads the URLs imports this module (the Lab's views); only a finished study's report ranks
+
     ranks = rankdata(out_of_sample, method="average", axis=1)  # 1..N
     return (ranks * best).sum(axis=1) / best.sum(axis=1) / (out_of_sample.shape[1] + 1)
 
@@ -206,6 +207,8 @@ def expected_max_sharpe(trials: int, variance: float) -> float:
         raise ValueError("the number of trials must be at least 1")
     if trials == 1:
         return 0.0  # nothing was selected: the benchmark is the null itself
+    from scipy.special import ndtri  # here, as rankdata above
+
     first = (1 - EULER_GAMMA) * ndtri(1 - 1 / trials)
     second = EULER_GAMMA * ndtri(1 - 1 / (trials * math.e))
     return float(math.sqrt(max(variance, 0.0)) * (first + second))
@@ -221,6 +224,8 @@ def probabilistic_sharpe_ratio(
     spread = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe**2
     if spread <= 0:
         raise NotApplicable("the returns' skewness and kurtosis leave the Sharpe ratio's variance undefined")
+    from scipy.special import ndtr  # here, as rankdata above
+
     return float(ndtr((sharpe - benchmark) * math.sqrt(periods - 1) / math.sqrt(spread)))
 
 
