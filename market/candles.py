@@ -6,7 +6,6 @@ so a half-stored page can never look like a natural gap.
 """
 
 import io
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,10 +21,7 @@ from core.bounds import EARLIEST_DAY
 
 from . import rollups
 from .models import Candle, CandleSource
-from .numeric_copy import SIGNATURE, window_rows
 from .pgcopy import COLUMNS, store_by_copy
-
-log = logging.getLogger(__name__)
 
 ONE_MINUTE = timedelta(minutes=1)
 PRICE_FIELDS = ("open", "high", "low", "close")
@@ -550,59 +546,48 @@ def load_candles(
     return _assemble(symbols, position, ts, columns)
 
 
-# One binary row per bar: the symbol's place in the request (int4), the bar time as PostgreSQL sends
-# a timestamptz (int8 microseconds since 2000-01-01 UTC) and the five numerics, as stored
-# (market/numeric_copy.py decodes them) or cast to float8 by the server when that decoding refuses
-# the stream. No ORDER BY: sorting 100,000 rows costs the server more than it costs numpy (each
-# LATERAL walk comes newest first).
+# One fixed-width binary row per bar: the symbol's place in the request (int4), the bar time as
+# PostgreSQL sends a timestamptz (int8 microseconds since 2000-01-01 UTC) and five float8, cast in
+# the server as load_frames casts them. No ORDER BY: sorting 100,000 rows costs the server more
+# than it costs numpy (each LATERAL walk comes newest first).
 WINDOW_COPY_SQL = (
     "COPY (SELECT (s.ord - 1)::int4, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
-    'CROSS JOIN LATERAL (SELECT m."timestamp", {columns} FROM {table} m '
+    'CROSS JOIN LATERAL (SELECT m."timestamp", m.open::float8, m.high::float8, m.low::float8, '
+    "m.close::float8, m.volume::float8 FROM {table} m "
     "WHERE m.symbol = s.symbol AND m.interval = %s{bounds} "
     'ORDER BY m."timestamp" DESC LIMIT %s) c) TO STDOUT (FORMAT binary)'
 )
-AS_STORED = ", ".join(f"m.{name}" for name in OHLCV_COLUMNS)
-AS_FLOAT = ", ".join(f"m.{name}::float8" for name in OHLCV_COLUMNS)
 COPY_FIELDS = [("position", ">i4"), ("ts", ">i8"), *((name, ">f8") for name in OHLCV_COLUMNS)]
-# each row of the cast query: its field count, then per field its length and its big-endian value
+# each row: its field count, then per field its length and its big-endian value
 COPY_ROW = np.dtype(
     [
         ("fields", ">i2"),
         *(item for name, kind in COPY_FIELDS for item in ((f"{name}_size", ">i4"), (name, kind))),
     ]
 )
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 PG_EPOCH = 946_684_800  # 2000-01-01T00:00:00Z in epoch seconds
 
 
 def _copy_latest(symbols: list[str], start, end, last: int, interval: str):
-    decoded = window_rows(_copy_window(AS_STORED, symbols, start, end, last, interval), len(symbols))
-    if decoded is not None:
-        position, ts, values = decoded
-        columns = dict(zip(OHLCV_COLUMNS, values, strict=True))
-    else:  # a value or layout the decoder does not take: the server casts
-        log.info("candle window: a value market/numeric_copy.py does not take; the server casts them")
-        rows = _copy_rows(_copy_window(AS_FLOAT, symbols, start, end, last, interval))
-        position, ts = rows["position"].astype(np.int64), rows["ts"].astype(np.int64)
-        columns = {name: rows[name].astype(np.float64) for name in OHLCV_COLUMNS}
-    return position, ts // 1_000_000 + PG_EPOCH, columns
-
-
-def _copy_window(columns: str, symbols: list[str], start, end, last: int, interval: str) -> memoryview:
     bounds, bound_params = _bounds(start, end)
-    sql = WINDOW_COPY_SQL.format(columns=columns, table=Candle._meta.db_table, bounds=bounds)
+    sql = WINDOW_COPY_SQL.format(table=Candle._meta.db_table, bounds=bounds)
     buffer = io.BytesIO()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg2's own: COPY takes no parameters, mogrify quotes them in
         raw.copy_expert(raw.mogrify(sql, [symbols, interval, *bound_params, last]), buffer)
-    return buffer.getbuffer()
+    rows = _copy_rows(buffer.getbuffer())
+    ts = rows["ts"].astype(np.int64) // 1_000_000 + PG_EPOCH
+    columns = {name: rows[name].astype(np.float64) for name in OHLCV_COLUMNS}
+    return rows["position"].astype(np.int64), ts, columns
 
 
 def _copy_rows(data: memoryview) -> np.ndarray:
     """The rows of a COPY BINARY stream of COPY_FIELDS, checked field by field (no NULL)."""
-    signature = len(SIGNATURE)
+    signature = len(COPY_SIGNATURE)
     header = signature + 8 + int.from_bytes(data[signature + 4 : signature + 8], "big")  # flags, extension
     count, rest = divmod(len(data) - header - 2, COPY_ROW.itemsize)  # 2: the end marker
-    if bytes(data[:signature]) != SIGNATURE or rest or bytes(data[-2:]) != b"\xff\xff":
+    if bytes(data[:signature]) != COPY_SIGNATURE or rest or bytes(data[-2:]) != b"\xff\xff":
         raise ValueError("the candle window's COPY BINARY stream has an unexpected layout")
     rows = np.frombuffer(data, dtype=COPY_ROW, count=count, offset=header)
     bad = rows["fields"] != len(COPY_FIELDS)
