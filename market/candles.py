@@ -520,11 +520,14 @@ def _joined(parts, dtype) -> np.ndarray:
     return np.concatenate([np.asarray(part, dtype=dtype) for part in parts] or [np.empty(0, dtype=dtype)])
 
 
+PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}  # a DatetimeIndex's integer units
+
+
 def epoch_seconds(stamps) -> np.ndarray:
-    """Epoch seconds (int64) of UTC-aware timestamps."""
-    return np.asarray(
-        (pd.DatetimeIndex(stamps) - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype=np.int64
-    )
+    """Epoch seconds (int64, floored) of UTC-aware timestamps. From the index's integers: pandas'
+    Timedelta arithmetic took 8x as long, and the replayed cycle converts a window every bar."""
+    index = pd.DatetimeIndex(stamps)
+    return index.asi8 // PER_SECOND[index.unit]
 
 
 def load_candles(
