@@ -115,8 +115,9 @@ def _relative_ranks(best: np.ndarray, out_of_sample: np.ndarray) -> np.ndarray:
 
     Ties share their average rank. Several trials tied for best in-sample are equally likely
     picks, so their ranks are averaged rather than favouring the first column."""
-    from scipy.stats import rankdata  # here: scipy.stats takes seconds to import, and every process
-    # that loads the URLs imports this module (the Lab's views); only a finished study's report ranks
+    # scipy is imported here and below, not at the top: scipy.stats takes seconds to import, and
+    # every process that loads the URLs imports this module (through the Lab's views)
+    from scipy.stats import rankdata
 
     ranks = rankdata(out_of_sample, method="average", axis=1)  # 1..N
     return (ranks * best).sum(axis=1) / best.sum(axis=1) / (out_of_sample.shape[1] + 1)
