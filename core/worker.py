@@ -5,6 +5,7 @@ import importlib
 import os
 import signal
 import sys
+from collections.abc import Iterable
 
 from django import db
 from django.conf import settings
@@ -26,7 +27,7 @@ class CoinPilotWorker(Worker):
 
     def work(self, *args, **kwargs) -> bool:
         # Before registering and taking a job: the start pays the imports, no job and no horse does.
-        preload()
+        preload(self.queue_names())
         return super().work(*args, **kwargs)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
@@ -53,8 +54,11 @@ class CoinPilotWorker(Worker):
                 db.connections.close_all()
 
 
-def preload() -> None:
-    """Import settings.RQ_WORKER_PRELOAD (a module already imported costs a dictionary lookup)."""
+def preload(queues: Iterable[str] = ()) -> None:
+    """Import settings.RQ_WORKER_PRELOAD (a module already imported costs a dictionary lookup),
+    unless every one of `queues` is in settings.RQ_QUEUES_WITHOUT_PRELOAD."""
+    if queues and set(queues) <= set(settings.RQ_QUEUES_WITHOUT_PRELOAD):
+        return
     for name in settings.RQ_WORKER_PRELOAD:
         importlib.import_module(name)
 

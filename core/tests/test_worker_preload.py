@@ -45,6 +45,15 @@ def test_preload_imports_each_listed_module(settings, monkeypatch):
     assert sys.modules["colorsys"] is first
 
 
+def test_a_worker_of_alert_delivery_only_skips_the_preload(settings, monkeypatch):
+    settings.RQ_WORKER_PRELOAD = ("colorsys",)
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    worker.preload(["notifications"])
+    assert "colorsys" not in sys.modules
+    worker.preload(["notifications", "default"])  # a worker that also serves other queues preloads
+    assert "colorsys" in sys.modules
+
+
 @pytest.mark.real_services
 @pytest.mark.django_db(transaction=True)
 def test_a_real_workers_horse_starts_with_the_preloaded_modules(spawn):
