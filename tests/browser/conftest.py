@@ -3,6 +3,9 @@ tab on the live server, screenshots to $COINPILOT_SCREENSHOTS when it is set."""
 
 import os
 import shutil
+import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +67,20 @@ def page(live_server):
         tab.wait_for_url(f"{live_server.url}/")
         tab.base = live_server.url
         yield tab
+
+
+def other_threads() -> str:
+    """Where every thread but this one stands (the live server's busy request threads among them),
+    leaving out the server's threads that wait for a browser's next request: what a test prints when
+    a page never finishes loading."""
+    me = threading.get_ident()
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    stacks = {ident: "".join(traceback.format_stack(frame)) for ident, frame in sys._current_frames().items()}
+    return "\n".join(
+        f"--- {names.get(ident, ident)}\n{stack}"
+        for ident, stack in stacks.items()
+        if ident != me and "self.raw_requestline = self.rfile.readline" not in stack
+    )
 
 
 def shoot(tab, name: str) -> None:

@@ -24,7 +24,7 @@ from trading.backtest_runs import parse_form as parse_backtest_form
 from trading.backtest_runs import start_run
 from trading.models import StrategyConfig
 
-from .conftest import LOGIN_BUTTON, WAIT_MS, chromium, shoot
+from .conftest import LOGIN_BUTTON, WAIT_MS, chromium, other_threads, shoot
 from .test_pages import market_data  # noqa: F401  (the fixture: candles, a regime, trades)
 from .test_security import watch_console
 
@@ -108,6 +108,15 @@ def chrome_texts(tab) -> list[str]:
     return [text.replace(USERNAME, "") for text in texts]
 
 
+def watch_requests(tab) -> set[str]:
+    """The requests the page has sent and not yet seen answered (or failed), as they come and go."""
+    pending: set[str] = set()
+    tab.on("request", lambda request: pending.add(f"{request.method} {request.url}"))
+    for event in ("requestfinished", "requestfailed"):
+        tab.on(event, lambda request: pending.discard(f"{request.method} {request.url}"))
+    return pending
+
+
 @pytest.mark.parametrize("language", ["ko", "en"])
 def test_every_page_in_each_language(live_server, every_page, language):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -118,6 +127,7 @@ def test_every_page_in_each_language(live_server, every_page, language):
         context.set_default_timeout(WAIT_MS)
         tab = context.new_page()
         problems = watch_console(tab)
+        pending = watch_requests(tab)
         tab.goto(f"{live_server.url}/login/")
         assert tab.evaluate("document.documentElement.lang") == language
         shoot(tab, f"{language}/login")
@@ -132,7 +142,7 @@ def test_every_page_in_each_language(live_server, every_page, language):
             try:
                 tab.wait_for_load_state("networkidle")
             except PlaywrightTimeout:  # name the page: a script that never stops fetching is a defect
-                pytest.fail(f"{url}: still fetching after {WAIT_MS} ms")
+                pytest.fail(f"{url}: still fetching after {WAIT_MS} ms: {sorted(pending)}\n{other_threads()}")
             assert tab.evaluate("document.documentElement.lang") == language, url
             if language == "ko":
                 found = english_in(chrome_texts(tab))
