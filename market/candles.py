@@ -552,14 +552,16 @@ def load_candles(
 # One fixed-width binary row per bar: the symbol's place in the request (int4), the bar time as
 # PostgreSQL sends a timestamptz (int8 microseconds since 2000-01-01 UTC) and five float8, cast in
 # the server as load_frames casts them. No ORDER BY: sorting 100,000 rows costs the server more
-# than it costs numpy (each LATERAL walk comes newest first).
-WINDOW_COPY_SQL = (
-    "COPY (SELECT (s.ord - 1)::int4, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
+# than it costs numpy (each LATERAL walk comes newest first). Every column read is in the primary
+# key's btree (migration market 0011): the server reads the index alone, not the table.
+WINDOW_SQL = (
+    "SELECT (s.ord - 1)::int4, c.* FROM unnest(%s::text[]) WITH ORDINALITY AS s(symbol, ord) "
     'CROSS JOIN LATERAL (SELECT m."timestamp", m.open::float8, m.high::float8, m.low::float8, '
     "m.close::float8, m.volume::float8 FROM {table} m "
     "WHERE m.symbol = s.symbol AND m.interval = %s{bounds} "
-    'ORDER BY m."timestamp" DESC LIMIT %s) c) TO STDOUT (FORMAT binary)'
+    'ORDER BY m."timestamp" DESC LIMIT %s) c'
 )
+WINDOW_COPY_SQL = f"COPY ({WINDOW_SQL}) TO STDOUT (FORMAT binary)"
 COPY_FIELDS = [("position", ">i4"), ("ts", ">i8"), *((name, ">f8") for name in OHLCV_COLUMNS)]
 # each row: its field count, then per field its length and its big-endian value
 COPY_ROW = np.dtype(

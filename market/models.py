@@ -28,7 +28,9 @@ class Candle(models.Model):
 
     The composite primary key (symbol, interval, timestamp) includes the time column, as a
     TimescaleDB hypertable requires, and its btree also serves "newest bars of a symbol" scans
-    (PostgreSQL and SQLite walk it backwards), so no second index slows the bulk inserts.
+    (PostgreSQL and SQLite walk it backwards), so no second index slows the bulk inserts. On plain
+    PostgreSQL the key also carries open, high, low, close and volume (migration 0011): the bot
+    cycle's window is read from the btree alone.
     """
 
     pk = models.CompositePrimaryKey("symbol", "interval", "timestamp")
