@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from core.tests.test_migrations import migrate
 from market.candles import WINDOW_SQL, load_candles, store_candles, validate_candles
 from market.models import Candle
 
@@ -41,11 +41,6 @@ def table_settings() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE oid = 'market_data'::regclass")
         return sorted(cursor.fetchone()[0] or [])
-
-
-def migrate(target: tuple[str, str] | None = None) -> None:
-    executor = MigrationExecutor(connection)
-    executor.migrate([target] if target else executor.loader.graph.leaf_nodes())
 
 
 def window_plan(last: int) -> dict:
@@ -93,7 +88,7 @@ def test_a_vacuumed_window_is_read_from_the_index_alone_and_matches_the_table():
 
 def test_going_back_restores_the_plain_key_and_the_default_vacuum():
     try:
-        migrate(("market", "0010_rollup_hours_only"))
+        migrate([("market", "0010_rollup_hours_only")])
         assert primary_key() == (["symbol", "interval", "timestamp"], [])
         assert table_settings() == []
     finally:
