@@ -60,6 +60,12 @@ def agent_model() -> str:
     return settings.LLM_MODEL_PROD if settings.LLM_MODE == "prod" else settings.LLM_MODEL_DEV
 
 
+def load_anthropic() -> None:
+    """Import the Anthropic SDK now (seconds, once per process): a caller whose time limit should
+    count the model's time, not the import's, calls this before its clock starts."""
+    import anthropic  # noqa: F401
+
+
 def anthropic_client(timeout: float) -> anthropic.Anthropic:
     """An SDK client with CoinPilot's key, base URL, this timeout and the configured retries."""
     import anthropic

@@ -94,6 +94,7 @@ def answer(
         out.status, out.notice = refused
         return out
     messages = [*history, {"role": "user", "content": question}]
+    llm.load_anthropic()  # a fresh web process's first question: the import is not the model's time
     try:
         yield from _steps(messages, time.monotonic() + settings.ASK_TIME_LIMIT_SECONDS, now, out)
     except llm.LLMError as exc:

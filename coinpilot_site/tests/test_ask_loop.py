@@ -10,7 +10,7 @@ import time
 import pytest
 from django.utils import timezone
 
-from agents import costs
+from agents import costs, llm
 from agents.guardrails import BLOCK_KEY
 from agents.models import ChatMessage, ChatUsage, Conversation
 from agents.tests.conftest import text
@@ -216,6 +216,22 @@ def test_the_time_limit_also_stops_a_slow_stream(fake, data, settings):
     assert time.monotonic() - started < 4  # cut at the limit, with room for a machine busy with other work
     assert answer.status == Status.TIME_LIMIT and 0 < len(events) < 20
     assert answer.text.startswith("A long and") and answer.full_text.endswith("may be incomplete.")
+
+
+def test_the_sdk_import_is_not_counted_in_the_time_limit(fake, data, settings, monkeypatch):
+    """A fresh web process's first question imports the SDK (1.6 s here, more on a slow machine):
+    that import happens before the clock starts, so it cannot eat a short limit."""
+    load = llm.load_anthropic
+
+    def slow_first_import():
+        time.sleep(1.2)  # what the first import costs a fresh process
+        load()
+
+    monkeypatch.setattr(llm, "load_anthropic", slow_first_import)
+    settings.ASK_TIME_LIMIT_SECONDS = 1
+    fake.script(text_turn("Two open positions."))
+    answer, _ = ask("Positions?")
+    assert answer.status == Status.OK and answer.text == "Two open positions."
 
 
 @pytest.mark.parametrize(
