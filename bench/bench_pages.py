@@ -329,8 +329,9 @@ def session_cookie() -> str:
     return session.session_key
 
 
-def hammer(cookie: str, urls: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Client-side latency and server time (the Server-Timing header) of every request, seconds."""
+def hammer(cookie: str, urls: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]], float]:
+    """Client-side latency and server time (the Server-Timing header) of every request, seconds,
+    and the CPU seconds the clients themselves took (they share the 2 cores with the server)."""
     import httpx
 
     timings: dict[str, list[float]] = {url: [] for url in urls}
@@ -348,9 +349,10 @@ def hammer(cookie: str, urls: list[str]) -> tuple[dict[str, list[float]], dict[s
                     assert response.status_code == 200, (url, response.status_code)
                     server[url].append(float(response.headers["Server-Timing"].split("dur=")[1]) / 1000)
 
+    cpu = time.process_time()
     with ThreadPoolExecutor(USERS) as pool:
         list(pool.map(user, range(USERS)))
-    return timings, server
+    return timings, server, time.process_time() - cpu
 
 
 def main() -> None:
@@ -402,12 +404,12 @@ def main() -> None:
         with busy.burning(args.busy):
             misses = cold_pass(cookie, urls)
             sample = busy.MachineSample(server.pid).start()
-            timings, server_times = hammer(cookie, urls)
+            timings, server_times, client_cpu = hammer(cookie, urls)
             sample.stop()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    report(args.busy, urls, misses, timings, server_times, sample)
+    report(args.busy, urls, misses, timings, server_times, sample, client_cpu)
 
 
 def cold_pass(cookie: str, urls: list[str]) -> dict[str, float]:
@@ -421,10 +423,10 @@ def cold_pass(cookie: str, urls: list[str]) -> dict[str, float]:
         return {url: float(client.get(url).headers["Server-Timing"].split("dur=")[1]) / 1000 for url in urls}
 
 
-def report(burners: int, urls: list[str], misses, timings, server_times, sample) -> None:
+def report(burners: int, urls: list[str], misses, timings, server_times, sample, client_cpu: float) -> None:
     limit = 300 if burners else 100
     print(f"{USERS} concurrent users, {REQUESTS} requests each per endpoint (ms), {burners} CPU burners")
-    print(sample.summary("measurement"))
+    print(f"{sample.summary('measurement')}, the clients' CPU {client_cpu:.1f} s")
     print(
         f"  {'':<50} {'miss':>5}  {f'server time (target p95 <= {limit})':>34}"
         f"   {'client side (incl. queueing)':>30}"

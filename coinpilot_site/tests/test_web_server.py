@@ -4,6 +4,7 @@ answers that stream for a long time leave /healthz and the pages answering."""
 import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -61,3 +62,17 @@ def test_pages_and_healthz_answer_while_ask_answers_stream(request, tmp_path):
     assert page.status_code == 200 and b"Log in" in page.content
     assert took < 3, f"/healthz and a page took {took:.1f} s while {OPEN_ANSWERS} answers streamed"
     assert len(model.requests) == OPEN_ANSWERS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_web_worker_imports_what_the_market_chart_needs_before_its_first_request(request, tmp_path):
+    """scipy.signal (the chart's RSI) took the first Market page of each worker 0.7 s longer."""
+    subprocess_env = request.getfixturevalue("subprocess_env") if real_services_configured() else {}
+    pidfile = tmp_path / "gunicorn.pid"
+    env = server_env(real_services_configured(), subprocess_env, tmp_path)
+    env |= {"GUNICORN_WORKERS": "1", "GUNICORN_CMD_ARGS": f"--pid {pidfile}"}
+    with gunicorn(env, tmp_path / "gunicorn.log"):  # /healthz answered: the one worker is serving
+        master = int(pidfile.read_text())
+        (worker,) = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        maps = Path(f"/proc/{worker}/maps").read_text()
+    assert "/scipy/signal/" in maps
