@@ -3,8 +3,9 @@
 Data: 5 symbols x 1 year of 1m candles (2.6M rows, loaded with COPY), 20,000 trades, 50,000 AI
 decisions, a year of hourly regime rows and a year of job runs (1.6M); a finished Strategy lab
 study of 200 trials and the 20 backtest runs the Backtest page lists (a year each, their reports
-kept in Redis as the runs' results: made again when Redis no longer holds them). Served by gunicorn (2
-workers, this machine has 2 cores); 10 client threads each send REQUESTS requests per endpoint
+kept in Redis as the runs' results: made again when Redis no longer holds them). Served by gunicorn
+as it ships (gunicorn.conf.py: 3 workers x 8 threads; `--workers` / `--threads` to try others; until
+session 20 this bench ran 2 workers); 10 client threads each send REQUESTS requests per endpoint
 over loopback with a logged-in session.
 Prints p50 / p95 / max per endpoint of the server time (the Server-Timing header: issue 18's
 target, p95 <= 100 ms idle and <= 300 ms with both cores busy) and of the client-side latency,
@@ -359,7 +360,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuse", action="store_true", help="keep the data of an earlier run")
     parser.add_argument("--busy", type=int, default=0, help="CPU-burning processes during the run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default: gunicorn.conf.py's)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: gunicorn.conf.py's)")
     args = parser.parse_args()
     if not args.reuse:
@@ -386,8 +387,7 @@ def main() -> None:
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            "-w",
-            str(args.workers),
+            *(["--workers", str(args.workers)] if args.workers else []),
             *(["--threads", str(args.threads)] if args.threads else []),
             "-b",
             f"127.0.0.1:{PORT}",
@@ -409,7 +409,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    report(args.busy, urls, misses, timings, server_times, sample, client_cpu)
+    served = f"gunicorn workers {args.workers or 'as configured'}, threads {args.threads or 'as configured'}"
+    report(args.busy, urls, misses, timings, server_times, sample, client_cpu, served)
 
 
 def cold_pass(cookie: str, urls: list[str]) -> dict[str, float]:
@@ -423,9 +424,12 @@ def cold_pass(cookie: str, urls: list[str]) -> dict[str, float]:
         return {url: float(client.get(url).headers["Server-Timing"].split("dur=")[1]) / 1000 for url in urls}
 
 
-def report(burners: int, urls: list[str], misses, timings, server_times, sample, client_cpu: float) -> None:
+def report(
+    burners: int, urls: list[str], misses, timings, server_times, sample, client_cpu: float, served: str
+) -> None:
     limit = 300 if burners else 100
     print(f"{USERS} concurrent users, {REQUESTS} requests each per endpoint (ms), {burners} CPU burners")
+    print(f"{served} (gunicorn.conf.py: 3 x 8 unless GUNICORN_WORKERS / GUNICORN_THREADS say otherwise)")
     print(f"{sample.summary('measurement')}, the clients' CPU {client_cpu:.1f} s")
     print(
         f"  {'':<50} {'miss':>5}  {f'server time (target p95 <= {limit})':>34}"
