@@ -22,12 +22,11 @@ logconfig_dict = (
 def post_worker_init(worker) -> None:
     # What every Market chart needs (scipy.signal for the RSI: 0.5-2 s and 65 MB): imported as the
     # worker starts, before its first request, instead of by the first person to open a chart.
-    import importlib
-
     from django.conf import settings
 
-    for name in settings.WEB_WORKER_PRELOAD:
-        importlib.import_module(name)
+    from core.worker import import_all
+
+    import_all(settings.WEB_WORKER_PRELOAD)
 
 
 def child_exit(server, worker) -> None:

@@ -59,7 +59,14 @@ def preload(queues: Iterable[str] = ()) -> None:
     unless every one of `queues` is in settings.RQ_QUEUES_WITHOUT_PRELOAD."""
     if queues and set(queues) <= set(settings.RQ_QUEUES_WITHOUT_PRELOAD):
         return
-    for name in settings.RQ_WORKER_PRELOAD:
+    import_all(settings.RQ_WORKER_PRELOAD)
+
+
+def import_all(names: Iterable[str]) -> None:
+    """Import each module named (a module already imported costs a dictionary lookup): what a
+    process pays as it starts so that no job or request pays it (workers, and gunicorn's web
+    workers with settings.WEB_WORKER_PRELOAD)."""
+    for name in names:
         importlib.import_module(name)
 
 
