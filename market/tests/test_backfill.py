@@ -1,3 +1,4 @@
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -181,7 +182,8 @@ def test_ban_stops_the_backfill_command_with_a_clear_message(fake_upbit, setting
     settings.UPBIT_BASE_URL = fake_upbit.url
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     fake_upbit.add_minutes("KRW-BTC", now - timedelta(hours=1), now)
-    refresh(UpbitClient(fake_upbit.url))  # the market list is cached: the ban hits the candles
+    with closing(UpbitClient(fake_upbit.url)) as client:
+        refresh(client)  # the market list is cached: the ban hits the candles
     fake_upbit.ban(60)
     with pytest.raises(CommandError, match="Run again after the ban"):
         call_command(

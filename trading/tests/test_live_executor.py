@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from coinpilot_site.checks import live_trading_is_safe
 from trading.executors import ExecutionError, OrderRefused, get_executor
-from trading.executors.live import LiveExecutor, order_amount
+from trading.executors.live import SHARED_CLIENTS_MAX, LiveExecutor, close_shared_clients, order_amount
 from trading.models import Account, DailyRiskState, Position, Trade
 
 from .live_helpers import (  # noqa: F401 (fixtures)
@@ -199,3 +199,15 @@ def test_the_system_check_still_refuses_live_trading_without_keys(settings):
     assert [e.id for e in live_trading_is_safe()] == ["coinpilot.E001"]
     with pytest.raises(Exception, match="coinpilot.E001"):
         call_command("check")
+
+
+def test_each_process_keeps_one_client_per_setting_and_closes_the_ones_it_drops(exchange, settings):
+    first = LiveExecutor.from_settings()
+    assert first.client.accounts()  # a pooled connection to the fake is open now
+    again = LiveExecutor.from_settings()
+    assert (again.client, again.quotes) == (first.client, first.quotes)
+    for port in range(1, SHARED_CLIENTS_MAX):  # other settings push both of the first out
+        settings.UPBIT_BASE_URL = f"http://127.0.0.1:{port}"
+        LiveExecutor.from_settings()
+    assert first.client.http.is_closed and first.quotes.http.is_closed
+    close_shared_clients()

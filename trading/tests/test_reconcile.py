@@ -1,6 +1,8 @@
 """Reconciliation: unbooked live orders are booked exactly once or failed; a balance mismatch
 alerts, is remembered in the database and refuses entries (exits go on) until an operator acts."""
 
+from contextlib import closing
+
 import django_rq
 import pandas as pd
 import pytest
@@ -106,7 +108,8 @@ def test_an_order_upbit_never_received_fails_only_after_the_grace(exchange, exec
 
 
 def test_the_first_run_adopts_upbits_cash_for_a_live_account_that_never_traded(exchange):
-    report = reconcile(make_client(exchange))
+    with closing(make_client(exchange)) as client:
+        report = reconcile(client)
     assert Account.objects.get(name="live").balance == INITIAL_KRW and report.hold == ""
     assert RiskAudit.objects.filter(violation_type="LIVE_ACCOUNT_SEEDED").exists()
 
