@@ -5,10 +5,11 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
+from django.utils import timezone, translation
 from rq.job import Job
 
 from conftest import store_minutes
+from core.redis_conn import get_redis
 from trading import backtest_runs
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +121,37 @@ def test_the_form_says_when_its_default_days_hold_no_candles(client, operator):
     assert note.startswith("No candles of KRW-BTC from ") and "stored minutes cover" in note
     store_minutes("KRW-BTC", 60, end=timezone.now().replace(second=0, microsecond=0), seed=5)
     assert client.get("/backtest/").context["range_note"] == ""
+
+
+def test_the_list_reads_each_run_as_rq_restores_it_and_leaves_out_expired_ones(run_jobs):
+    """recent_runs reads four fields of each job's hash; they must say what the whole Job says."""
+    end = timezone.now().replace(second=0, microsecond=0)
+    store_minutes("KRW-BTC", 2 * 1440, end=end, seed=5)
+    today = str(timezone.localtime(end).date())
+    finished = start("KRW-BTC", today, today)
+    failed = start("KRW-NONE", "2030-01-01", "2030-01-03")
+    run_jobs("default")
+    queued = start("KRW-ETH", today, today)
+    legacy = start("KRW-XRP", today, today)
+    job = Job.fetch(legacy, connection=get_redis())
+    job.meta.clear()  # a run queued before the titles were worded: its description is shown
+    job.save_meta()
+    expired = start("KRW-SOL", today, today)
+    get_redis().delete(Job.key_for(expired))
+
+    rows = backtest_runs.recent_runs()
+    assert [row["id"] for row in rows] == [legacy, queued, failed, finished]  # newest first
+    for language in ("en", "ko"):
+        with translation.override(language):
+            for row in backtest_runs.recent_runs():
+                whole = backtest_runs.run_status(row["id"], report=False)  # rq's Job.fetch
+                assert row == {key: whole[key] for key in row}
+    statuses = {row["id"]: row["status"] for row in rows}
+    assert (statuses[finished], statuses[failed], statuses[queued]) == ("finished", "failed", "queued")
+    assert rows[0]["description"] == Job.fetch(legacy, connection=get_redis()).description
+
+
+def start(symbol: str, first: str, last: str) -> str:
+    request, errors = backtest_runs.parse_form({"symbol": symbol, "from": first, "to": last})
+    assert errors == []
+    return backtest_runs.start_run(request)
