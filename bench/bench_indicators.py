@@ -4,6 +4,10 @@
 
 Three ways: (a) one 2-D batch (bars x symbols) of every indicator; (b) the strategy's
 `compute_indicators` per symbol on 200 bars; (c) the same on the live window (1000 bars).
+Then a backtest's year of minutes: (d) `compute_indicators` on 525,600 bars (SIDEWAYS' lookbacks
+and the default strategy's others), beside (e) TA-Lib's C code (the tests' oracle, a dev
+dependency) for the indicators it has: Bollinger(20, 2), RSI(14), RSI(7), SMA(volume, 20). The
+gap is what compiled indicators could save a backtest (issue #18, docs/decisions.md).
 """
 
 import argparse
@@ -62,7 +66,22 @@ def main() -> None:
     print(f"(a) 2-D batch, 200 bars x {SYMBOLS} symbols, all indicators: {a * 1000:.1f} ms")
     print(f"(b) compute_indicators per symbol, 200 bars x {SYMBOLS}:        {b * 1000:.1f} ms")
     print(f"(c) compute_indicators per symbol, {LIVE_WINDOW_BARS} bars x {SYMBOLS}:       {c * 1000:.1f} ms")
-    print(f"medians of {args.runs} runs")
+    year = bars_from_frame(synthetic_frame(525_600, seed=7))
+    d = timed(lambda: compute_indicators(year, params, atr=False), max(3, args.runs // 4))
+    print(f"{f'(d) compute_indicators, 1 symbol, {len(year):,} bars:':<58}{d * 1000:.1f} ms")
+    try:
+        import talib
+    except ImportError:
+        print("(e) TA-Lib is not installed (requirements-dev.txt has it)")
+    else:
+
+        def talib_year() -> None:
+            talib.BBANDS(year.close, 20, 2, 2), talib.RSI(year.close, 14), talib.RSI(year.close, 7)
+            talib.SMA(year.volume, 20)
+
+        e = timed(talib_year, max(3, args.runs // 4))
+        print(f"{'(e) TA-Lib, same bars: BBANDS, 2 x RSI, SMA(volume):':<58}{e * 1000:.1f} ms")
+    print(f"medians of {args.runs} runs ((d), (e): {max(3, args.runs // 4)})")
 
 
 if __name__ == "__main__":
