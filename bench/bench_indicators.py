@@ -66,8 +66,8 @@ def main() -> None:
     print(f"(a) 2-D batch, 200 bars x {SYMBOLS} symbols, all indicators: {a * 1000:.1f} ms")
     print(f"(b) compute_indicators per symbol, 200 bars x {SYMBOLS}:        {b * 1000:.1f} ms")
     print(f"(c) compute_indicators per symbol, {LIVE_WINDOW_BARS} bars x {SYMBOLS}:       {c * 1000:.1f} ms")
-    year = bars_from_frame(synthetic_frame(525_600, seed=7))
-    d = timed(lambda: compute_indicators(year, params, atr=False), max(3, args.runs // 4))
+    year, year_runs = bars_from_frame(synthetic_frame(525_600, seed=7)), max(3, args.runs // 4)
+    d = timed(lambda: compute_indicators(year, params, atr=False), year_runs)
     print(f"{f'(d) compute_indicators, 1 symbol, {len(year):,} bars:':<58}{d * 1000:.1f} ms")
     try:
         import talib
@@ -79,9 +79,9 @@ def main() -> None:
             talib.BBANDS(year.close, 20, 2, 2), talib.RSI(year.close, 14), talib.RSI(year.close, 7)
             talib.SMA(year.volume, 20)
 
-        e = timed(talib_year, max(3, args.runs // 4))
+        e = timed(talib_year, year_runs)
         print(f"{'(e) TA-Lib, same bars: BBANDS, 2 x RSI, SMA(volume):':<58}{e * 1000:.1f} ms")
-    print(f"medians of {args.runs} runs ((d), (e): {max(3, args.runs // 4)})")
+    print(f"medians of {args.runs} runs ((d), (e): {year_runs})")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Data: 5 symbols x 1 year of 1m candles (2.6M rows, loaded with COPY), 20,000 tra
 decisions, a year of hourly regime rows and a year of job runs (1.6M); a finished Strategy lab
 study of 200 trials and the 20 backtest runs the Backtest page lists (a year each, their reports
 kept in Redis as the runs' results: made again when Redis no longer holds them). Served by gunicorn
-as it ships (gunicorn.conf.py: 3 workers x 8 threads; `--workers` / `--threads` to try others; until
+as it ships (gunicorn.conf.py's workers and threads, printed; `--workers` / `--threads` to try others; until
 session 20 this bench ran 2 workers); 10 client threads each send REQUESTS requests per endpoint
 over loopback with a logged-in session.
 Prints p50 / p95 / max per endpoint of the server time (the Server-Timing header: issue 18's
@@ -22,6 +22,7 @@ load average, the machine's CPU use and the server's CPU time are printed with t
 import argparse
 import io
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -409,8 +410,13 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    served = f"gunicorn workers {args.workers or 'as configured'}, threads {args.threads or 'as configured'}"
-    report(args.busy, urls, misses, timings, server_times, sample, client_cpu, served)
+    report(args.busy, urls, misses, timings, server_times, sample, client_cpu, served_layout(args))
+
+
+def served_layout(args) -> str:
+    """The run's gunicorn layout: the flags, else gunicorn.conf.py as it reads this environment."""
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return f"gunicorn {args.workers or conf['workers']} workers x {args.threads or conf['threads']} threads"
 
 
 def cold_pass(cookie: str, urls: list[str]) -> dict[str, float]:
@@ -429,7 +435,7 @@ def report(
 ) -> None:
     limit = 300 if burners else 100
     print(f"{USERS} concurrent users, {REQUESTS} requests each per endpoint (ms), {burners} CPU burners")
-    print(f"{served} (gunicorn.conf.py: 3 x 8 unless GUNICORN_WORKERS / GUNICORN_THREADS say otherwise)")
+    print(served)
     print(f"{sample.summary('measurement')}, the clients' CPU {client_cpu:.1f} s")
     print(
         f"  {'':<50} {'miss':>5}  {f'server time (target p95 <= {limit})':>34}"

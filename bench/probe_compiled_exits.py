@@ -7,7 +7,7 @@ Runs in the peers venv (bench/.venv-peers, built by bench_peers.py on first use:
 vectorbt are not CoinPilot dependencies). The same bars and entries as bench_peers.py: a year of
 synthetic minutes (seed 7), CoinPilot's own SIDEWAYS entry decisions, computed once, not timed.
 
-Timed, median of --runs after one warm-up (numba compiles then):
+Timed, the median of --runs after one warm-up (numba compiles then), with that run's CPU time:
 - vectorbt `from_signals` with SL+TP, as bench_peers.py's "SL+TP" row (`peers.engines.vectorbt_run`);
 - one numba loop over every bar doing the same job in float64: enter at the close with slippage
   and fee, 5 % of the cash; leave at the stop-loss or take-profit level once the close reaches it;
@@ -25,7 +25,6 @@ indicators fused into one compiled pass as well; making the Python event loop fa
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,15 +109,10 @@ def main() -> None:
     medians = {}
     for name, run in runs.items():
         run()  # warm-up: numba compiles here
-        walls, cpus = [], []
-        for _ in range(args.runs):
-            wall, cpu = time.perf_counter(), time.process_time()
-            result = run()
-            walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
-        medians[name] = wall = sorted(walls)[len(walls) // 2]
-        trades, ret, drawdown = result
-        print(f"  {name:<30} {wall * 1000:8.2f} ms  CPU {sorted(cpus)[len(cpus) // 2] * 1000:8.2f} ms  "
+        samples = sorted(bench_peers.measure(run) for _ in range(args.runs))
+        wall, cpu, _, (trades, ret, drawdown) = samples[len(samples) // 2]
+        medians[name] = wall
+        print(f"  {name:<30} {wall * 1000:8.2f} ms  CPU {cpu * 1000:8.2f} ms  "
               f"trades {trades:>5}  return {ret:7.2f} %  max drawdown {drawdown:6.2f} %")  # fmt: skip
     vectorbt, loop = medians["vectorbt from_signals, SL+TP"], medians["compiled loop, SL+TP (numba)"]
     print(f"vectorbt / compiled loop: {vectorbt / loop:.0f}x; load average at end {os.getloadavg()[0]:.2f}")

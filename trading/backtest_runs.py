@@ -353,10 +353,13 @@ def recent_runs() -> list[dict]:
         for run_id in ids:
             pipe.hmget(Job.key_for(run_id), "status", "meta", "description")
         hashes = pipe.execute()
-    kept = [(run_id, fields) for run_id, fields in zip(ids, hashes, strict=True) if fields[0] is not None]
-    runs = (RunHash.read(run_id, *fields) for run_id, fields in kept)  # an expired run has no hash
+    rows = [
+        _run_row(RunHash.read(run_id, *fields))
+        for run_id, fields in zip(ids, hashes, strict=True)
+        if fields[0] is not None  # an expired run has no hash left
+    ]
     keys = ("id", "status", "status_label", "description", "stage")
-    return [{key: row[key] for key in keys} for row in map(_run_row, runs)]
+    return [{key: row[key] for key in keys} for row in rows]
 
 
 def _exists(run_id: str) -> bool:

@@ -17,17 +17,15 @@ identifier and never sent again (an identifier is single-use); if Upbit cannot s
 trade stays PENDING and `trading.reconcile` settles it at the start of the next cycle.
 """
 
-import atexit
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
+from core.shared_clients import ClosingCache
 from market.orderbook import OrderBookError
 from market.upbit import BannedError, RateLimitedError, RetryableError, UpbitClient, UpbitError
 from market.upbit_private import (
@@ -205,42 +203,25 @@ class LiveExecutor(Executor):
             self.sleep(self.poll_interval)
 
 
+SHARED_CLIENTS_MAX = 4  # settings rarely change in a process; tests point each one at its own fake
+_clients = ClosingCache(SHARED_CLIENTS_MAX)
+
+
 def shared_quotes(base_url: str) -> UpbitClient:
     """One quotation client per process for the order book (public, no keys sent)."""
-    return _shared(("quotes", base_url), lambda: UpbitClient(base_url))
+    return _clients.get(("quotes", base_url), lambda: UpbitClient(base_url))
 
 
 def shared_client(base_url: str, access_key: str, secret_key: str) -> UpbitExchangeClient:
     """One exchange client (and its connection pool) per process, not a new one every cycle."""
-    return _shared(
+    return _clients.get(
         ("exchange", base_url, access_key, secret_key),
         lambda: UpbitExchangeClient(base_url, access_key=access_key, secret_key=secret_key),
     )
 
 
-SHARED_CLIENTS_MAX = 4  # settings rarely change in a process; tests point each one at its own fake
-_shared_clients: OrderedDict[tuple, UpbitClient] = OrderedDict()
-_shared_lock = threading.Lock()
-
-
-def _shared(key: tuple, make: Callable[[], UpbitClient]) -> UpbitClient:
-    """The client kept for `key`; the least recently used one is closed (its sockets with it)
-    when a fifth is made, where a plain lru_cache would leave its connections open."""
-    with _shared_lock:
-        client = _shared_clients.get(key)
-        if client is None:
-            client = _shared_clients[key] = make()
-            while len(_shared_clients) > SHARED_CLIENTS_MAX:
-                _shared_clients.popitem(last=False)[1].close()
-        _shared_clients.move_to_end(key)
-        return client
-
-
-@atexit.register
 def close_shared_clients() -> None:
-    with _shared_lock:
-        while _shared_clients:
-            _shared_clients.popitem()[1].close()
+    _clients.close_all()
 
 
 def order_amount(budget: Decimal) -> Decimal:

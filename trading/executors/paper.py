@@ -10,10 +10,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 
 from django.conf import settings
 
+from core.shared_clients import ClosingCache
 from market.orderbook import OrderBook, OrderBookError
 from market.sources import get_source
 from market.sources.base import MarketDataSource
@@ -153,7 +153,9 @@ def slippage(fill: Fill, expected_bps: Decimal, reference: Decimal) -> dict:
     }
 
 
-@lru_cache(maxsize=4)
+_sources = ClosingCache(4)
+
+
 def book_source(spec: str) -> MarketDataSource:
     """One source per process for the books (an Upbit source keeps its connection pool)."""
-    return get_source(spec)
+    return _sources.get(spec, lambda: get_source(spec))
