@@ -6,9 +6,11 @@ the real servers (worker processes, locks across processes, ON CONFLICT on Postg
 skipped only in the embedded mode, never when the servers are configured.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -237,16 +239,27 @@ def spawn(subprocess_env, tmp_path):
         return child
 
     yield start
-    for child, _ in children:
-        if child.poll() is None:
+    stop_children([child for child, _ in children])
+    for _, log in children:
+        log.close()
+
+
+def stop_children(children: list[subprocess.Popen]) -> None:
+    """SIGTERM, again to whoever is still there 3 s later, then SIGKILL. An rq worker's first SIGTERM
+    is a warm shutdown that waits for the running job (a test's long job held it until the SIGKILL,
+    15 s later); its second is a cold one that takes the work-horse down with it."""
+    for grace in (3, 15):
+        alive = [child for child in children if child.poll() is None]
+        for child in alive:
             child.terminate()
-    for child, log in children:
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + grace
+        for child in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for child in children:
+        if child.poll() is None:
             child.kill()
             child.wait()
-        log.close()
 
 
 def store_minutes(symbol: str, minutes: int, *, end, seed: int = 11):
