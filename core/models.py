@@ -151,7 +151,8 @@ class JobRun(models.Model):
         """The latest run (by start) of each of `jobs` that ever ran, with its job's runs and failures
         since `since` (`runs_since`, `failures_since`): one statement of index probes and the window's
         rows. Grouping all runs by job instead read every row: 0.3 s of database time with a year of
-        runs; this takes 4-5 ms."""
+        runs; this takes 1-2 ms. The window's rows are grouped whatever their job (the join keeps the
+        wanted ones): a semi-join of each row against `wanted` cost a third more, planning included."""
         if not jobs:
             return []
         table = cls._meta.db_table
@@ -165,7 +166,7 @@ class JobRun(models.Model):
             FROM {table} runs LEFT JOIN (
                 SELECT job, COUNT(*) AS runs,
                     SUM(CASE WHEN status IN ({", ".join(["%s"] * len(failed))}) THEN 1 ELSE 0 END) AS failures
-                FROM {table} WHERE job IN (SELECT job FROM wanted) AND started_at >= %s GROUP BY job
+                FROM {table} WHERE started_at >= %s GROUP BY job
             ) recent ON recent.job = runs.job
             WHERE runs.id IN (
                 SELECT (
