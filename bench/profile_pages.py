@@ -53,22 +53,23 @@ def main() -> None:
     urls = args.urls or bench_pages.endpoints(timezone.now().replace(second=0, microsecond=0))
     for url in urls:
         client.get(url)  # warm-up
-        times, sql = [], None
-        # CPU as the mean over all the runs: the kernel counts a process's CPU in ticks of 10 ms, so
-        # the backend's 1-4 ms a request read 0 in a median of single requests
-        db_cpu, cpu = backend_cpu(), time.process_time()
+        times, cpu, sql = [], 0.0, None
+        # the backend's CPU over all the runs: the kernel counts it in ticks of 10 ms, so its 1-4 ms
+        # a request read 0 in a median of single requests
+        db_cpu = backend_cpu()
         for _ in range(args.runs):
             if args.miss or args.cprofile:
                 bench_pages.clear_page_cache()
             reset_queries()
             with CaptureQueriesContext(connection) as queries:
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 response = client.get(url)
                 body = b"".join(response.streaming_content) if response.streaming else response.content
                 times.append(time.perf_counter() - started)
+                cpu += time.process_time() - cpu_started
             assert response.status_code == 200, (url, response.status_code)
             sql = queries.captured_queries
-        cpu = (time.process_time() - cpu) / args.runs * 1000
+        cpu = cpu / args.runs * 1000
         db_cpu = (backend_cpu() - db_cpu) / args.runs * 1000
         sql_ms = sum(float(q["time"]) for q in sql) * 1000
         print(
