@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from conftest import stop_children
+
 ROOT = Path(__file__).resolve().parent.parent
 WSGI_APP = "coinpilot_site.wsgi:application"
 SETTINGS = "tests.server_settings"
@@ -85,12 +87,7 @@ def gunicorn(env: dict, log: Path) -> Iterator[str]:
             _wait_until_up(url, child, log)
             yield url
         finally:
-            child.terminate()
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            stop_children([child])
 
 
 def _wait_until_up(url: str, child: subprocess.Popen, log: Path, seconds: float = 60) -> None:

@@ -14,7 +14,7 @@ import yaml
 from django.conf import settings
 
 from coinpilot_site.tests.test_monitoring import PROMETHEUS_DIR, dashboard_expressions, metric_names
-from conftest import store_minutes
+from conftest import stop_children, store_minutes
 from tests.waiting import wait_for
 from tests.web_server import free_port
 
@@ -66,12 +66,7 @@ def prometheus(live_server, settings, tmp_path):
         yield client
     finally:
         client.close()
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_children([child])
 
 
 def _ready(client: httpx.Client, child: subprocess.Popen, log: Path) -> bool:
