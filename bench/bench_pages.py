@@ -316,7 +316,8 @@ def analyze() -> None:
 
 def session_cookie() -> str:
     from django.contrib.auth import get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+
+    from core.sessions import SessionStore
 
     users = get_user_model().objects
     password = "bench-pass-123"  # noqa: S105
@@ -324,7 +325,7 @@ def session_cookie() -> str:
     session = SessionStore()
     session["_auth_user_id"], session["_auth_user_backend"] = (
         str(user.pk),
-        "django.contrib.auth.backends.ModelBackend",
+        "core.auth_backend.ModelBackend",
     )
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()

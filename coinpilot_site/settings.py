@@ -109,7 +109,7 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 # a reverse proxy every client may share one), counted before the password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "core.auth_backend.ModelBackend",  # Django's, with a cheaper read of the signed-in user
 ]
 AXES_HANDLER = "coinpilot_site.login_lockout.CountFirstHandler"
 AXES_FAILURE_LIMIT = LOGIN_MAX_FAILURES
@@ -417,6 +417,7 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "core.sessions"  # Django's database sessions, read with a fixed statement
 X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy (django-csp): scripts only from our own static files (plotly included),
 # no inline script but django-rq's one, allowed by its hash. Styles may be inline: plotly.js

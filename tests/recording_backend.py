@@ -3,7 +3,7 @@
 import os
 import time
 
-from django.contrib.auth.backends import ModelBackend
+from core.auth_backend import ModelBackend
 
 
 class RecordingBackend(ModelBackend):
