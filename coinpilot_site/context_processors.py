@@ -18,7 +18,7 @@ def kill_switch_on() -> dict | None:
     """The kill switch's reason while it is on, for the banner on every page; None when off or unreadable
     (the System page says when the database is down)."""
     try:
-        reason = TradingControl.kill_switch_reason()
+        on, reason = TradingControl.kill_switch_state()
     except DatabaseError:
         return None
-    return None if reason is None else {"reason": reason}
+    return {"reason": reason} if on else None

@@ -82,7 +82,7 @@ def account_overview(now: datetime) -> dict:
     cash = account.balance if account else booking.account_for(mode).balance
     marked = sum((p["value"] or p["cost"] for p in positions), ZERO)
     today = DailyRiskState.objects.filter(date=risk.kst_day(now)).first()
-    control = TradingControl.objects.filter(pk=1).first()
+    kill_switch, kill_reason = TradingControl.kill_switch_state()
     return {
         "mode": mode,
         "cash": cash,
@@ -93,8 +93,8 @@ def account_overview(now: datetime) -> dict:
         "unrealized": sum((p["unrealized_pnl"] or ZERO for p in positions), ZERO),
         "halted": bool(today and today.is_trading_halted),
         "halt_reason": today.halt_reason if today else "",
-        "kill_switch": bool(control and control.kill_switch),
-        "kill_reason": control.reason if control else "",
+        "kill_switch": kill_switch,
+        "kill_reason": kill_reason,
         "statuses": bot_statuses(symbols, now),
     }
 
@@ -142,7 +142,7 @@ def risk_overview(now: datetime) -> dict:
     loss_limit = start * limits.max_daily_loss_pct / 100
     pnl = today.total_pnl if today else ZERO
     cooldown = today.cooldown_until if today and today.cooldown_until and today.cooldown_until > now else None
-    control = TradingControl.current()
+    kill_switch, kill_reason = TradingControl.kill_switch_state()
     return {
         "limits": limits,
         "equity": equity,
@@ -164,8 +164,8 @@ def risk_overview(now: datetime) -> dict:
         "cooldown_until": cooldown,
         "halted": bool(today and today.is_trading_halted),
         "halt_reason": today.halt_reason if today else "",
-        "kill_switch": control.kill_switch,
-        "kill_reason": control.reason,
+        "kill_switch": kill_switch,
+        "kill_reason": kill_reason,
         "volatility": volatility_view(read_state()),
         "recent_days": DailyRiskState.objects.order_by("-date")[:14],
     }
