@@ -6,13 +6,14 @@ one-row read. Passwords, permissions and inactive accounts are Django's own rule
 """
 
 from django.contrib.auth import backends, get_user_model
+from django.db import connections, router
 
 
 class ModelBackend(backends.ModelBackend):
     def get_user(self, user_id):
         """The active user with this primary key, else None (the request is signed out)."""
         model = get_user_model()
-        meta = model._meta
-        sql = f"SELECT * FROM {meta.db_table} WHERE {meta.pk.column} = %s"  # noqa: S608 (the table and key)
+        quote, meta = connections[router.db_for_read(model)].ops.quote_name, model._meta
+        sql = f"SELECT * FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608 (names)
         user = next(iter(model._default_manager.raw(sql, [user_id])), None)
         return user if user is not None and self.user_can_authenticate(user) else None

@@ -233,3 +233,14 @@ def test_nothing_user_specific_or_secret_is_cached(settings, client, redis_url):
     for key, value in raw.items():
         for secret in secrets:
             assert secret.encode() not in key and secret.encode() not in value, (key, secret)
+
+
+@pytest.mark.django_db
+def test_newest_id_is_the_highest_primary_key_and_0_for_an_empty_table():
+    from trading.models import RiskAudit
+
+    assert caching.newest_id(RiskAudit) == 0
+    rows = [RiskAudit.objects.create(violation_type="KILL_SWITCH", description=str(i)) for i in range(3)]
+    assert caching.newest_id(RiskAudit) == max(row.pk for row in rows)
+    rows[0].delete()  # an older row going does not change the newest
+    assert caching.newest_id(RiskAudit) == rows[2].pk
