@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from core.formatting import number
 from trading.backtest import load_bars
 from trading.backtest_runs import parse_symbols
-from trading.config import load_strategy
+from trading.config import active_row, load_strategy
 from trading.models import StrategyConfig
 
 from .inputs import StudyRequest, market_errors, too_many_days
@@ -62,7 +62,7 @@ def create_check(
         raise CheckRefused(errors)
     names, _errors = parse_symbols(",".join(symbols))
     if version is None:
-        active = StrategyConfig.objects.filter(is_active=True).first()
+        active = active_row(StrategyConfig)
         version = active.version if active else None
     return LookaheadCheck.objects.create(
         symbols=names, start=start, end=end, config_version=version, created_by=user

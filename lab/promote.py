@@ -6,7 +6,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from trading.config import ConfigError, default_strategy, diff_strategy, save_strategy_version
+from trading.config import ConfigError, active_row, default_strategy, diff_strategy, save_strategy_version
 from trading.models import StrategyConfig
 
 from .models import Study
@@ -89,7 +89,7 @@ def _figure(statistic: dict) -> str:
 
 def version_diff(study: Study, report: dict) -> tuple[StrategyConfig | None, list[str]]:
     """The active version, and what the promoted (or else the chosen) parameters change in it."""
-    active = StrategyConfig.objects.filter(is_active=True).first()
+    active = active_row(StrategyConfig)
     if study.promoted_config_id:
         candidate = study.promoted_config
     elif report and report.get("candidate"):

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 
 from core.redis_conn import get_redis
 from trading.backtest_runs import parse_symbols
+from trading.config import active_row
 from trading.models import RiskConfig, StrategyConfig
 
 from . import trials
@@ -58,8 +59,8 @@ def create_study(req: StudyRequest, user=None) -> Study:
     if errors:
         raise StudyRefused(errors)
     qs = StrategyConfig.objects
-    base = qs.get(version=req.base_version) if req.base_version else qs.filter(is_active=True).first()
-    risk = RiskConfig.objects.filter(is_active=True).first()
+    base = qs.get(version=req.base_version) if req.base_version else active_row(StrategyConfig)
+    risk = active_row(RiskConfig)
     symbols, _ = parse_symbols(",".join(req.symbols))  # as typed -> KRW-BTC, in the order given
     name = f"coinpilot-lab-{uuid.uuid4().hex[:12]}"
     directions = [OBJECTIVES[objective].direction for objective in req.objectives]

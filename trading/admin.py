@@ -214,7 +214,7 @@ class VersionedAdmin(admin.ModelAdmin):
             return "-"
         if obj.is_active:
             return _("this is the active version")
-        active = type(obj).objects.filter(is_active=True).first()
+        active = config.active_row(type(obj))
         if active is None:
             return _("no version is active")
         # Translators: one changed setting, then which version it is compared with ("-> this": this version).

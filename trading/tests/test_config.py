@@ -165,3 +165,16 @@ def test_unknown_version_is_a_clear_error_and_no_rows_falls_back_to_the_defaults
     StrategyConfig.objects.all().delete()
     RiskConfig.objects.all().delete()
     assert config.load_strategy().version == 0 and config.load_risk().version == 0
+
+
+@pytest.mark.django_db
+def test_the_active_version_is_read_not_a_newer_inactive_one():
+    symbols, params = defaults()
+    params["SIDEWAYS"]["take_profit_pct"] = 3.5
+    waiting = config.store_new_version(StrategyConfig(symbols=symbols, params=params), activate=False)
+    assert (waiting.version, waiting.is_active) == (2, False)  # a Lab promotion, not switched on yet
+    assert config.load_strategy().version == 1
+    assert config.load_strategy().regimes["SIDEWAYS"].take_profit_pct == 3.0
+    StrategyConfig.objects.update(is_active=False)
+    RiskConfig.objects.update(is_active=False)
+    assert config.load_strategy().version == 0 and config.load_risk().version == 0  # none active: defaults
