@@ -12,12 +12,13 @@ from dataclasses import MISSING, dataclass, fields
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from core import formatting
+from core.fixed_reads import first_instance
 from market import listing
 from market.listing_jobs import enqueue_backfill
 from market.models import Regime
@@ -318,11 +319,8 @@ def risk_from_row(row: RiskConfig) -> RiskLimits:
 def active_row(model: type[StrategyConfig] | type[RiskConfig]) -> StrategyConfig | RiskConfig | None:
     """The active version's row (the newest if several), None before any: read fresh on every
     call, with one fixed statement (the ORM built its query anew each time, 0.2 ms of CPU on every
-    page that shows the configuration and in every bot cycle)."""
-    quote, meta = connections[router.db_for_read(model)].ops.quote_name, model._meta
-    table, active, version = quote(meta.db_table), quote("is_active"), quote("version")
-    sql = f"SELECT * FROM {table} WHERE {active} ORDER BY {version} DESC LIMIT 1"  # noqa: S608 (names)
-    return next(iter(model.objects.raw(sql)), None)
+    page that shows the configuration and in every bot cycle; `core.fixed_reads`)."""
+    return first_instance(model, "SELECT * FROM {table} WHERE is_active ORDER BY version DESC LIMIT 1")
 
 
 def load_strategy(version: int | None = None) -> StrategyParams:
