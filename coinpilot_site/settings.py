@@ -216,8 +216,9 @@ RQ_WORKER_PRELOAD = ("scipy.signal", "arch", "anthropic", "openai", "lab.study")
 # A worker that serves only these queues skips it: their jobs (alert delivery) use none of those
 # modules, and the preload is most of a worker's start (12 s against 6 s of CPU on a slow 2-core box).
 RQ_QUEUES_WITHOUT_PRELOAD = ("notifications",)
-# The same for each gunicorn web worker (gunicorn.conf.py): what the Market chart's RSI needs.
-WEB_WORKER_PRELOAD = ("scipy.signal",)
+# The same for each gunicorn web worker (gunicorn.conf.py): what the Market chart's RSI needs, and
+# every page's view (the URLconf), imported before the worker freezes its start-up objects.
+WEB_WORKER_PRELOAD = ("scipy.signal", ROOT_URLCONF)
 RQ_SHOW_ADMIN_LINK = True
 
 # Every periodic job is declared in this table (see coinpilot_site/schedule.py).

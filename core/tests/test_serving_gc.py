@@ -1,0 +1,56 @@
+"""A gunicorn web worker freezes what it imported at start and collects its youngest objects less
+often (core.worker.tune_gc_for_serving), so full collections stop stalling its threads."""
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+from core import worker
+
+PROBE = """
+import gc, json, runpy, sys
+import django
+django.setup()
+before = gc.get_freeze_count()
+conf = runpy.run_path("gunicorn.conf.py")
+conf["post_worker_init"](None)
+print(json.dumps({
+    "before": before,
+    "frozen": gc.get_freeze_count(),
+    "threshold": gc.get_threshold(),
+    "urlconf": "coinpilot_site.urls" in sys.modules,
+}))
+"""
+
+
+def test_a_web_worker_freezes_its_start_up_objects_after_importing_every_view(subprocess_env):
+    env = subprocess_env | {"DJANGO_SETTINGS_MODULE": "coinpilot_site.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["before"] == 0
+    assert state["frozen"] > 100_000  # Django, the apps, scipy.signal and every page's view
+    assert state["urlconf"]
+    assert state["threshold"] == [worker.SERVING_GC_THRESHOLD, 10, 10]
+
+
+def test_a_frozen_process_still_collects_new_cycles():
+    import gc
+
+    threshold = gc.get_threshold()
+    try:
+        worker.tune_gc_for_serving()
+
+        class Node:
+            pass
+
+        node = Node()
+        node.self = node
+        del node
+        assert gc.collect() >= 1  # the cycle made after the freeze is found and freed
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
