@@ -24,10 +24,10 @@ def post_worker_init(worker) -> None:
     # worker starts, before its first request, instead of by the first person to open a chart.
     from django.conf import settings
 
-    from core.worker import import_all, tune_gc_for_serving
+    from core.worker import freeze_start_up_objects, import_all
 
     import_all(settings.WEB_WORKER_PRELOAD)
-    tune_gc_for_serving()  # after the imports: what they made is frozen
+    freeze_start_up_objects()  # after the imports: what they made is frozen
 
 
 def child_exit(server, worker) -> None:

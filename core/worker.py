@@ -71,24 +71,17 @@ def import_all(names: Iterable[str]) -> None:
         importlib.import_module(name)
 
 
-# Allocations between two collections of the youngest generation in a web worker (CPython: 700).
-SERVING_GC_THRESHOLD = 10_000
-
-
-def tune_gc_for_serving() -> None:
-    """Keep the garbage collector out of the way of a threaded web worker, once it has imported
-    everything it will serve with (gunicorn's post_worker_init).
+def freeze_start_up_objects() -> None:
+    """Take what a web worker made as it started out of every later garbage collection (gunicorn's
+    post_worker_init, after the worker's imports).
 
     A full collection walks every object the process holds, about 260,000 after Django, pandas,
     scipy and plotly are imported (90-140 ms of CPU here), and stalls every thread of the worker
-    meanwhile. Freezing the start-up objects (they live as long as the process) takes them out of
-    every collection. Collecting the youngest generation every 10,000 allocations instead of 700
-    lets a request's objects die before a collection promotes them to an older generation, whose
-    growth is what triggers the full collections. Cycles are still collected. bench/README.md
-    (session 24): 3 full collections per bench_pages.py run instead of 8-9, the longest 128-174 ms
-    of wall instead of 424-507 ms."""
+    meanwhile. The start-up objects live as long as the process, so walking them finds nothing.
+    Frozen, a full collection walks only what the requests made. bench/README.md (session 24):
+    full collections 15-18 per bench_pages.py run instead of 8-9, but 0.7-1.2 s of wall in all
+    instead of 2.2-3.3 s, the longest 104-265 ms instead of 340-800 ms."""
     gc.freeze()
-    gc.set_threshold(SERVING_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
