@@ -1,4 +1,5 @@
-"""The RQ worker class every CoinPilot worker runs (`RQ["WORKER_CLASS"]` in settings)."""
+"""The RQ worker class every CoinPilot worker runs (`RQ["WORKER_CLASS"]` in settings), and what a
+worker process, RQ's or gunicorn's, does as it starts (its imports; a web worker's freeze)."""
 
 import ctypes
 import gc
