@@ -95,6 +95,18 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def start_probe(doc: str) -> argparse.Namespace:
+    """A probe's `--runs` (its docstring's first line as the help), in the peers venv (the command
+    runs again there first) with Django set up."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    if not venv.in_peers_venv():
+        venv.reexec(venv.PEERS, False)  # does not return
+    setup_django()
+    return args
+
+
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coinpilot_site.settings_test")
     os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar: not timed, not printed

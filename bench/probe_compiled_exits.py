@@ -22,7 +22,6 @@ compiled, so a CoinPilot run 3x faster than vectorbt needs its rules in compiled
 indicators fused into one compiled pass as well; making the Python event loop faster cannot.
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -30,18 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from peers import venv  # noqa: E402
+import bench_peers  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
-    if not venv.in_peers_venv():
-        venv.reexec(venv.PEERS, False)  # does not return
-    import bench_peers
-
-    bench_peers.setup_django()
+    args = bench_peers.start_probe(__doc__)
     import numba
     import numpy as np
     import pandas as pd

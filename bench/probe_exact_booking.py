@@ -20,7 +20,6 @@ vectorbt's time for everything; compare the booking's share of that with what is
 indicators, the entries, the exits and the risk rules.
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -28,18 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from peers import venv  # noqa: E402
+import bench_peers  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
-    if not venv.in_peers_venv():
-        venv.reexec(venv.PEERS, False)  # does not return
-    import bench_peers
-
-    bench_peers.setup_django()
+    args = bench_peers.start_probe(__doc__)
     from decimal import Decimal
 
     import numpy as np
