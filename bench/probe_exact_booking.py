@@ -63,7 +63,7 @@ def main() -> None:
             t.exit_index,
             t.exit_at,
             t.exit_reason,
-        )  # fmt: skip
+        )
         for t in trades
     ]
     slippage, min_order = options.slippage_bps, limits.min_order_krw
