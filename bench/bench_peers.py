@@ -115,28 +115,40 @@ def setup_django() -> None:
     django.setup()
 
 
+def coinpilot_signals(bars, params, regime: str):
+    """(indicators, entry flags per bar): CoinPilot's entry decisions as `run_backtest` computes
+    them, with `regime` forced; the entries every peer is handed."""
+    import numpy as np
+
+    from trading.strategy import compute_indicators, entry_passes, regime_codes
+
+    values = compute_indicators(bars, params, atr=False)
+    entries = np.zeros(len(bars), dtype=bool)
+    entries[entry_passes(values, regime_codes(regime, len(bars)), params)] = True
+    return values, entries
+
+
+def close_series(bars):
+    """The closes as vectorbt takes them: a Series on the bars' times."""
+    import pandas as pd
+
+    return pd.Series(bars.close, index=pd.to_datetime(bars.ts, unit="s"))
+
+
 def make_runs(args, bars):
     """{engine: a callable running one whole backtest -> (trades, return %, max drawdown %)}."""
     import functools
 
     import numpy as np
-    import pandas as pd
     from peers import engines as peer
 
     from trading.backtest import BacktestOptions, run_backtest
     from trading.config import default_risk, default_strategy
-    from trading.strategy import compute_indicators, entry_passes, regime_codes
 
     params, limits = default_strategy(), default_risk()
     p = params.regimes[args.regime]
 
-    def signals():
-        """CoinPilot's indicators and entry decisions, as `run_backtest` computes them."""
-        values = compute_indicators(bars, params, atr=False)
-        entries = np.zeros(len(bars), dtype=bool)
-        entries[entry_passes(values, regime_codes(args.regime, len(bars)), params)] = True
-        return values, entries
-
+    signals = functools.partial(coinpilot_signals, bars, params, args.regime)
     values, entries = signals()
     trailing = peer.make_trailing_switch()
 
@@ -148,7 +160,7 @@ def make_runs(args, bars):
         stats = run_backtest("KRW-BTC", bars, params, limits, options).stats
         return stats["trades"] + stats["open_trades"], stats["total_return_pct"], stats["max_drawdown_pct"]
 
-    close = pd.Series(bars.close, index=pd.to_datetime(bars.ts, unit="s"))
+    close = close_series(bars)
     frame = peer.backtesting_frame(bars, entries, values["rsi14"])
     runs = {
         "coinpilot": functools.partial(coinpilot, BacktestOptions(regime=args.regime)),

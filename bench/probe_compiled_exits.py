@@ -35,13 +35,11 @@ import bench_peers  # noqa: E402
 def main() -> None:
     args = bench_peers.start_probe(__doc__)
     import numba
-    import numpy as np
-    import pandas as pd
     from peers import engines as peer
     from synthetic import synthetic_frame
 
     from trading.config import default_strategy
-    from trading.strategy import bars_from_frame, compute_indicators, entry_passes, regime_codes
+    from trading.strategy import bars_from_frame, compute_indicators
 
     @numba.njit
     def stops_loop(close, entries, stop_loss, take_profit, fee, slippage, size, initial):
@@ -70,10 +68,8 @@ def main() -> None:
     bars = bars_from_frame(synthetic_frame(525_600, seed=7))
     params = default_strategy()
     p = params.regimes["SIDEWAYS"]
-    entries = np.zeros(len(bars), dtype=bool)
-    values = compute_indicators(bars, params, atr=False)
-    entries[entry_passes(values, regime_codes("SIDEWAYS", len(bars)), params)] = True
-    close = pd.Series(bars.close, index=pd.to_datetime(bars.ts, unit="s"))
+    _, entries = bench_peers.coinpilot_signals(bars, params, "SIDEWAYS")
+    close = bench_peers.close_series(bars)
     stops = (
         p.stop_loss_pct / 100,
         p.take_profit_pct / 100,

@@ -34,15 +34,13 @@ def main() -> None:
     args = bench_peers.start_probe(__doc__)
     from decimal import Decimal
 
-    import numpy as np
-    import pandas as pd
     from peers import engines as peer
     from synthetic import synthetic_frame
 
     from trading.backtest import BacktestOptions, TradeRecord, run_backtest
     from trading.config import default_risk, default_strategy
     from trading.fills import buy_fill, sell_fill
-    from trading.strategy import bars_from_frame, compute_indicators, entry_passes, regime_codes
+    from trading.strategy import bars_from_frame
 
     bars = bars_from_frame(synthetic_frame(525_600, seed=7))
     params, limits, options = default_strategy(), default_risk(), BacktestOptions(regime="SIDEWAYS")
@@ -93,10 +91,8 @@ def main() -> None:
         raise SystemExit("the replay does not book what the run booked")
 
     p = params.regimes["SIDEWAYS"]
-    values = compute_indicators(bars, params, atr=False)
-    entries = np.zeros(len(bars), dtype=bool)
-    entries[entry_passes(values, regime_codes("SIDEWAYS", len(bars)), params)] = True
-    close = pd.Series(bars.close, index=pd.to_datetime(bars.ts, unit="s"))
+    _, entries = bench_peers.coinpilot_signals(bars, params, "SIDEWAYS")
+    close = bench_peers.close_series(bars)
 
     def coinpilot() -> tuple:
         return (len(run_backtest("KRW-BTC", bars, params, limits, options).trades),)
